@@ -1,0 +1,652 @@
+//! Catalog reads, filtered by the visibility rule of [`crate::catalog`] for one shopper.
+//!
+//! The filter runs in SQL (so a large catalog is never loaded to be filtered in memory); the
+//! `visible_to_agrees_with_the_pure_rule` test keeps it identical to
+//! [`crate::catalog::variant_visibility`].
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, IntoCondition, Query};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, JoinType, Order, QueryFilter, QueryOrder,
+    QuerySelect, RelationDef,
+};
+use storebot_entity::{category, product, product_segment, variant, variant_segment};
+
+use super::StoreError;
+use crate::catalog::{ProductAccess, VariantAccess};
+
+/// A category with how many products the shopper can see in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CategorySummary {
+    pub id: i64,
+    pub name: String,
+    pub visible_products: u64,
+}
+
+/// A product with the variants the shopper can see, cheapest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProductView {
+    pub product: product::Model,
+    pub variants: Vec<variant::Model>,
+}
+
+/// The SQL form of the visibility rule for a variant row joined to its product row, given the
+/// shopper's segments in force.
+pub fn visible_to(segments_in_force: &[i64]) -> Condition {
+    let product_granted = product::Column::Id.in_subquery(
+        Query::select()
+            .column(product_segment::Column::ProductId)
+            .from(product_segment::Entity)
+            .and_where(product_segment::Column::SegmentId.is_in(segments_in_force.to_vec()))
+            .to_owned(),
+    );
+    let variant_granted = variant::Column::Id.in_subquery(
+        Query::select()
+            .column(variant_segment::Column::VariantId)
+            .from(variant_segment::Entity)
+            .and_where(variant_segment::Column::SegmentId.is_in(segments_in_force.to_vec()))
+            .to_owned(),
+    );
+    Condition::all()
+        .add(product::Column::Active.eq(true))
+        .add(variant::Column::Active.eq(true))
+        .add(
+            Condition::any()
+                .add(
+                    Condition::all()
+                        .add(product::Column::ByVariant.eq(false))
+                        .add(
+                            Condition::any()
+                                .add(product::Column::AllSegments.eq(true))
+                                .add(product_granted),
+                        ),
+                )
+                .add(
+                    Condition::all()
+                        .add(product::Column::ByVariant.eq(true))
+                        .add(
+                            Condition::any()
+                                .add(variant::Column::AllSegments.eq(true))
+                                .add(variant_granted),
+                        ),
+                ),
+        )
+}
+
+fn variant_to_product() -> RelationDef {
+    variant::Entity::belongs_to(product::Entity)
+        .from(variant::Column::ProductId)
+        .to(product::Column::Id)
+        .into()
+}
+
+/// Categories holding at least one product the shopper can see, in the merchant's order.
+pub async fn visible_categories(
+    db: &impl ConnectionTrait,
+    segments_in_force: &[i64],
+) -> Result<Vec<CategorySummary>, StoreError> {
+    let rows: Vec<(i64, i64)> = variant::Entity::find()
+        .select_only()
+        .column(product::Column::CategoryId)
+        .column_as(
+            Expr::col((product::Entity, product::Column::Id)).count_distinct(),
+            "n",
+        )
+        .join(JoinType::InnerJoin, variant_to_product())
+        .filter(visible_to(segments_in_force))
+        .filter(product::Column::CategoryId.is_not_null())
+        .group_by(product::Column::CategoryId)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let counts: BTreeMap<i64, i64> = rows.into_iter().collect();
+    let categories = category::Entity::find()
+        .filter(category::Column::Id.is_in(counts.keys().copied().collect::<Vec<_>>()))
+        .order_by(category::Column::Position, Order::Asc)
+        .order_by(category::Column::Name, Order::Asc)
+        .all(db)
+        .await?;
+    Ok(categories
+        .into_iter()
+        .map(|category| CategorySummary {
+            visible_products: counts
+                .get(&category.id)
+                .copied()
+                .unwrap_or_default()
+                .unsigned_abs(),
+            id: category.id,
+            name: category.name,
+        })
+        .collect())
+}
+
+/// The products of a category that have at least one variant the shopper can see, by title.
+pub async fn visible_products_in_category(
+    db: &impl ConnectionTrait,
+    category_id: i64,
+    segments_in_force: &[i64],
+) -> Result<Vec<product::Model>, StoreError> {
+    visible_products_where(
+        db,
+        product::Column::CategoryId.eq(category_id).into_condition(),
+        segments_in_force,
+    )
+    .await
+}
+
+/// Products the shopper can see whose title, description or variant SKU or title contains
+/// `text`, ignoring case.
+pub async fn search_visible_products(
+    db: &impl ConnectionTrait,
+    text: &str,
+    segments_in_force: &[i64],
+) -> Result<Vec<product::Model>, StoreError> {
+    let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
+    let contains = |column: sea_orm::sea_query::SimpleExpr| {
+        Expr::expr(sea_orm::sea_query::Func::lower(column))
+            .like(sea_orm::sea_query::LikeExpr::new(pattern.clone()).escape('\\'))
+    };
+    let matches = Condition::any()
+        .add(contains(
+            Expr::col((product::Entity, product::Column::Title)),
+        ))
+        .add(contains(
+            Expr::col((product::Entity, product::Column::Description)),
+        ))
+        .add(contains(
+            Expr::col((variant::Entity, variant::Column::Sku)),
+        ))
+        .add(contains(
+            Expr::col((variant::Entity, variant::Column::Title)),
+        ));
+    visible_products_where(db, matches, segments_in_force).await
+}
+
+async fn visible_products_where(
+    db: &impl ConnectionTrait,
+    condition: Condition,
+    segments_in_force: &[i64],
+) -> Result<Vec<product::Model>, StoreError> {
+    let ids: Vec<i64> = variant::Entity::find()
+        .select_only()
+        .column(product::Column::Id)
+        .distinct()
+        .join(JoinType::InnerJoin, variant_to_product())
+        .filter(visible_to(segments_in_force))
+        .filter(condition)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(product::Entity::find()
+        .filter(product::Column::Id.is_in(ids))
+        .order_by(product::Column::Title, Order::Asc)
+        .order_by(product::Column::Id, Order::Asc)
+        .all(db)
+        .await?)
+}
+
+/// A product with its visible variants, or `None` when the shopper can see none of them (or
+/// it does not exist: the shopper can't tell the two apart, by design).
+pub async fn visible_product(
+    db: &impl ConnectionTrait,
+    product_id: i64,
+    segments_in_force: &[i64],
+) -> Result<Option<ProductView>, StoreError> {
+    let Some(product) = product::Entity::find_by_id(product_id).one(db).await? else {
+        return Ok(None);
+    };
+    let variants = variant::Entity::find()
+        .join(JoinType::InnerJoin, variant_to_product())
+        .filter(variant::Column::ProductId.eq(product_id))
+        .filter(visible_to(segments_in_force))
+        .order_by(variant::Column::Price, Order::Asc)
+        .order_by(variant::Column::Id, Order::Asc)
+        .all(db)
+        .await?;
+    Ok((!variants.is_empty()).then_some(ProductView { product, variants }))
+}
+
+/// A single variant and its product if the shopper can see it: what every button press that
+/// names a variant re-checks.
+pub async fn visible_variant(
+    db: &impl ConnectionTrait,
+    variant_id: i64,
+    segments_in_force: &[i64],
+) -> Result<Option<(variant::Model, product::Model)>, StoreError> {
+    Ok(variant::Entity::find_by_id(variant_id)
+        .select_also(product::Entity)
+        .join(JoinType::InnerJoin, variant_to_product())
+        .filter(visible_to(segments_in_force))
+        .one(db)
+        .await?
+        .and_then(|(variant, product)| product.map(|product| (variant, product))))
+}
+
+/// The access facts of a product and its variants, for the pure rule (explain, simulate).
+pub async fn access_of_product(
+    db: &impl ConnectionTrait,
+    product_id: i64,
+) -> Result<(ProductAccess, Vec<(variant::Model, VariantAccess)>), StoreError> {
+    let product = product::Entity::find_by_id(product_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| StoreError::not_found("product", product_id))?;
+    let product_segments: BTreeSet<i64> = product_segment::Entity::find()
+        .filter(product_segment::Column::ProductId.eq(product_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| row.segment_id)
+        .collect();
+    let variants = variant::Entity::find()
+        .filter(variant::Column::ProductId.eq(product_id))
+        .order_by(variant::Column::Id, Order::Asc)
+        .all(db)
+        .await?;
+    let variant_ids: Vec<i64> = variants.iter().map(|variant| variant.id).collect();
+    let mut variant_segments: BTreeMap<i64, BTreeSet<i64>> = BTreeMap::new();
+    for row in variant_segment::Entity::find()
+        .filter(variant_segment::Column::VariantId.is_in(variant_ids))
+        .all(db)
+        .await?
+    {
+        variant_segments
+            .entry(row.variant_id)
+            .or_default()
+            .insert(row.segment_id);
+    }
+    let access = ProductAccess {
+        active: product.active,
+        all_segments: product.all_segments,
+        by_variant: product.by_variant,
+        segments: product_segments,
+    };
+    let variants = variants
+        .into_iter()
+        .map(|variant| {
+            let access = VariantAccess {
+                active: variant.active,
+                all_segments: variant.all_segments,
+                segments: variant_segments.remove(&variant.id).unwrap_or_default(),
+            };
+            (variant, access)
+        })
+        .collect();
+    Ok((access, variants))
+}
+
+/// Escapes `\`, `%` and `_` so that shopper text matches literally inside a LIKE pattern.
+fn escape_like(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::variant_visibility;
+    use crate::testing::TestDb;
+    use chrono::Utc;
+    use sea_orm::ActiveValue::Set;
+    use sea_orm::{ActiveModelTrait, DatabaseConnection};
+    use storebot_entity::segment;
+
+    async fn add_category(db: &DatabaseConnection, name: &str, position: i32) -> i64 {
+        category::ActiveModel {
+            name: Set(name.into()),
+            position: Set(position),
+            ..Default::default()
+        }
+        .insert(db)
+        .await
+        .expect("category")
+        .id
+    }
+
+    async fn add_segment(db: &DatabaseConnection, name: &str) -> i64 {
+        segment::ActiveModel {
+            name: Set(name.into()),
+            description: Set(String::new()),
+            kind: Set("manual".into()),
+            active: Set(true),
+            created_at: Set(Utc::now()),
+            updated_at: Set(Utc::now()),
+            ..Default::default()
+        }
+        .insert(db)
+        .await
+        .expect("segment")
+        .id
+    }
+
+    struct NewProduct<'a> {
+        title: &'a str,
+        category: i64,
+        active: bool,
+        all_segments: bool,
+        by_variant: bool,
+        segments: &'a [i64],
+    }
+
+    async fn add_product(db: &DatabaseConnection, new: NewProduct<'_>) -> i64 {
+        let id = product::ActiveModel {
+            title: Set(new.title.into()),
+            description: Set(format!("The {} description", new.title)),
+            category_id: Set(Some(new.category)),
+            brand: Set(None),
+            active: Set(new.active),
+            all_segments: Set(new.all_segments),
+            by_variant: Set(new.by_variant),
+            created_at: Set(Utc::now()),
+            updated_at: Set(Utc::now()),
+            ..Default::default()
+        }
+        .insert(db)
+        .await
+        .expect("product")
+        .id;
+        for segment_id in new.segments {
+            product_segment::ActiveModel {
+                product_id: Set(id),
+                segment_id: Set(*segment_id),
+            }
+            .insert(db)
+            .await
+            .expect("product segment");
+        }
+        id
+    }
+
+    async fn add_variant(
+        db: &DatabaseConnection,
+        product_id: i64,
+        sku: &str,
+        price: i64,
+        active: bool,
+        all_segments: bool,
+        segments: &[i64],
+    ) -> i64 {
+        let id = variant::ActiveModel {
+            product_id: Set(product_id),
+            sku: Set(sku.into()),
+            title: Set(format!("Variant {sku}")),
+            price: Set(price),
+            stock: Set(5),
+            active: Set(active),
+            all_segments: Set(all_segments),
+            ..Default::default()
+        }
+        .insert(db)
+        .await
+        .expect("variant")
+        .id;
+        for segment_id in segments {
+            variant_segment::ActiveModel {
+                variant_id: Set(id),
+                segment_id: Set(*segment_id),
+            }
+            .insert(db)
+            .await
+            .expect("variant segment");
+        }
+        id
+    }
+
+    #[tokio::test]
+    async fn restricted_products_and_empty_categories_are_hidden() {
+        let test = TestDb::new().await.expect("test db");
+        let db = &test.db;
+        let vip = add_segment(db, "VIP").await;
+        let tea = add_category(db, "Tea", 1).await;
+        let secret = add_category(db, "Secret", 2).await;
+        let _empty = add_category(db, "Empty", 3).await;
+        let green = add_product(
+            db,
+            NewProduct {
+                title: "Green tea",
+                category: tea,
+                active: true,
+                all_segments: true,
+                by_variant: false,
+                segments: &[],
+            },
+        )
+        .await;
+        add_variant(db, green, "GT-1", 500, true, true, &[]).await;
+        let reserve = add_product(
+            db,
+            NewProduct {
+                title: "Reserve blend",
+                category: secret,
+                active: true,
+                all_segments: false,
+                by_variant: false,
+                segments: &[vip],
+            },
+        )
+        .await;
+        add_variant(db, reserve, "RB-1", 9000, true, true, &[]).await;
+
+        let guest = visible_categories(db, &[]).await.expect("guest");
+        assert_eq!(
+            guest.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+            ["Tea"]
+        );
+        let member = visible_categories(db, &[vip]).await.expect("member");
+        assert_eq!(
+            member.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+            ["Tea", "Secret"]
+        );
+        assert!(
+            visible_product(db, reserve, &[])
+                .await
+                .expect("q")
+                .is_none()
+        );
+        assert!(
+            visible_product(db, reserve, &[vip])
+                .await
+                .expect("q")
+                .is_some()
+        );
+        assert!(
+            visible_products_in_category(db, secret, &[])
+                .await
+                .expect("q")
+                .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn by_variant_products_show_only_the_allowed_variants() {
+        let test = TestDb::new().await.expect("test db");
+        let db = &test.db;
+        let vip = add_segment(db, "VIP").await;
+        let tea = add_category(db, "Tea", 1).await;
+        let oolong = add_product(
+            db,
+            NewProduct {
+                title: "Oolong",
+                category: tea,
+                active: true,
+                all_segments: false,
+                by_variant: true,
+                segments: &[],
+            },
+        )
+        .await;
+        let small = add_variant(db, oolong, "OO-50", 700, true, true, &[]).await;
+        let large = add_variant(db, oolong, "OO-500", 5000, true, false, &[vip]).await;
+
+        let guest = visible_product(db, oolong, &[])
+            .await
+            .expect("q")
+            .expect("some");
+        assert_eq!(
+            guest.variants.iter().map(|v| v.id).collect::<Vec<_>>(),
+            [small]
+        );
+        let member = visible_product(db, oolong, &[vip])
+            .await
+            .expect("q")
+            .expect("some");
+        assert_eq!(
+            member.variants.iter().map(|v| v.id).collect::<Vec<_>>(),
+            [small, large]
+        );
+        assert!(visible_variant(db, large, &[]).await.expect("q").is_none());
+        assert!(
+            visible_variant(db, large, &[vip])
+                .await
+                .expect("q")
+                .is_some()
+        );
+    }
+
+    #[tokio::test]
+    async fn search_ignores_case_and_matches_sku_and_description_literally() {
+        let test = TestDb::new().await.expect("test db");
+        let db = &test.db;
+        let tea = add_category(db, "Tea", 1).await;
+        let sencha = add_product(
+            db,
+            NewProduct {
+                title: "Sencha 100%",
+                category: tea,
+                active: true,
+                all_segments: true,
+                by_variant: false,
+                segments: &[],
+            },
+        )
+        .await;
+        add_variant(db, sencha, "SEN_01", 800, true, true, &[]).await;
+        let matcha = add_product(
+            db,
+            NewProduct {
+                title: "Matcha",
+                category: tea,
+                active: true,
+                all_segments: true,
+                by_variant: false,
+                segments: &[],
+            },
+        )
+        .await;
+        add_variant(db, matcha, "MAT-01", 1800, true, true, &[]).await;
+
+        let titles = |products: Vec<product::Model>| {
+            products.into_iter().map(|p| p.title).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            titles(search_visible_products(db, "SENCHA", &[]).await.expect("q")),
+            ["Sencha 100%"]
+        );
+        assert_eq!(
+            titles(search_visible_products(db, "sen_0", &[]).await.expect("q")),
+            ["Sencha 100%"]
+        );
+        assert_eq!(
+            titles(
+                search_visible_products(db, "matcha DESCRIPTION", &[])
+                    .await
+                    .expect("q")
+            ),
+            ["Matcha"]
+        );
+        // `%` and `_` are literal characters, not wildcards.
+        assert_eq!(
+            titles(search_visible_products(db, "100%", &[]).await.expect("q")),
+            ["Sencha 100%"]
+        );
+        assert!(
+            search_visible_products(db, "MAT_01", &[])
+                .await
+                .expect("q")
+                .is_empty()
+        );
+    }
+
+    /// The SQL filter and the pure rule decide every combination of flags and segment sets the
+    /// same way.
+    #[tokio::test]
+    async fn visible_to_agrees_with_the_pure_rule() {
+        let test = TestDb::new().await.expect("test db");
+        let db = &test.db;
+        let a = add_segment(db, "A").await;
+        let b = add_segment(db, "B").await;
+        let category = add_category(db, "All", 1).await;
+        let segment_sets: [&[i64]; 4] = [&[], &[a], &[b], &[a, b]];
+        let mut n = 0;
+        for product_active in [true, false] {
+            for all_segments in [true, false] {
+                for by_variant in [true, false] {
+                    for product_segments in segment_sets {
+                        let product_id = add_product(
+                            db,
+                            NewProduct {
+                                title: "P",
+                                category,
+                                active: product_active,
+                                all_segments,
+                                by_variant,
+                                segments: product_segments,
+                            },
+                        )
+                        .await;
+                        for variant_active in [true, false] {
+                            for variant_all in [true, false] {
+                                for variant_segments in segment_sets {
+                                    n += 1;
+                                    add_variant(
+                                        db,
+                                        product_id,
+                                        &format!("SKU-{n}"),
+                                        100,
+                                        variant_active,
+                                        variant_all,
+                                        variant_segments,
+                                    )
+                                    .await;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let products: Vec<i64> = product::Entity::find()
+            .all(db)
+            .await
+            .expect("products")
+            .into_iter()
+            .map(|p| p.id)
+            .collect();
+        for shopper in segment_sets {
+            let in_force: BTreeSet<i64> = shopper.iter().copied().collect();
+            for product_id in &products {
+                let (product_access, variants) =
+                    access_of_product(db, *product_id).await.expect("access");
+                for (variant, variant_access) in variants {
+                    let pure =
+                        variant_visibility(&product_access, &variant_access, &in_force).is_ok();
+                    let sql = visible_variant(db, variant.id, shopper)
+                        .await
+                        .expect("q")
+                        .is_some();
+                    assert_eq!(
+                        pure, sql,
+                        "{product_access:?} {variant_access:?} {shopper:?}"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,65 @@
+use sea_orm::DbErr;
+
+/// Everything that can go wrong below the conversation and the admin tool.
+///
+/// `Display` is one sentence meant for the merchant or the log; shopper-facing wording lives in
+/// the conversation.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{entity} {id} does not exist")]
+    NotFound { entity: &'static str, id: String },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error(
+        "the database URL scheme `{scheme}` is not supported: use sqlite://PATH?mode=rwc or \
+         postgres://USER:PASSWORD@HOST/DATABASE"
+    )]
+    UnsupportedScheme { scheme: String },
+    #[error("can't reach the database at {url}: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error(
+        "the database schema is newer than this storebot (it has migrations {unknown:?} that \
+         this version does not know): upgrade storebot before starting it on this database"
+    )]
+    SchemaTooNew { unknown: Vec<String> },
+    #[error("database error: {0}")]
+    Database(DbErr),
+}
+
+impl StoreError {
+    pub fn not_found(entity: &'static str, id: impl ToString) -> Self {
+        Self::NotFound {
+            entity,
+            id: id.to_string(),
+        }
+    }
+
+    /// True for failures that may pass by themselves (lost connection, lock timeout), where a
+    /// shopper is asked to try again rather than told something is wrong.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Unreachable { .. } => true,
+            Self::Database(error) => {
+                matches!(error, DbErr::Conn(_) | DbErr::ConnectionAcquire(_))
+                    || error.to_string().contains("database is locked")
+            }
+            _ => false,
+        }
+    }
+}
+
+impl From<DbErr> for StoreError {
+    fn from(error: DbErr) -> Self {
+        match error.sql_err() {
+            Some(sea_orm::SqlErr::UniqueConstraintViolation(message)) => {
+                Self::Conflict(format!("already exists: {message}"))
+            }
+            Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(message)) => {
+                Self::Conflict(format!("still referenced elsewhere: {message}"))
+            }
+            _ => Self::Database(error),
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! Throwaway databases for tests: `TestDb::new()` gives each test a fresh, migrated database.
+//!
+//! SQLite by default, in a file of a temporary directory (a real file rather than `:memory:`,
+//! so WAL, the busy timeout and several pooled connections behave as in production). When
+//! `STOREBOT_TEST_DATABASE_URL` names a PostgreSQL database, each `TestDb` creates its own
+//! database next to it, named after it with a unique suffix; `.ci/run` drops them all at the
+//! end of the run.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use sea_orm::{ConnectionTrait, DatabaseConnection};
+use storebot_config::{DatabaseSettings, DatabaseUrl};
+
+use crate::store::{self, StoreError};
+
+/// Names a PostgreSQL database for the test run; unset means SQLite files.
+pub const TEST_DATABASE_URL_ENV: &str = "STOREBOT_TEST_DATABASE_URL";
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+/// A fresh migrated database, removed (SQLite) or left for `.ci/run` to drop (PostgreSQL).
+pub struct TestDb {
+    pub db: DatabaseConnection,
+    /// The settings that reach this database, for starting the binaries against it.
+    pub settings: DatabaseSettings,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    pub async fn new() -> Result<Self, StoreError> {
+        let (settings, dir) = match std::env::var(TEST_DATABASE_URL_ENV) {
+            Ok(url) if !url.is_empty() => (fresh_postgres_database(&url).await?, None),
+            _ => {
+                let dir = tempfile::tempdir()
+                    .map_err(|error| StoreError::Invalid(format!("temp dir: {error}")))?;
+                let path = dir.path().join("storebot-test.db");
+                let url = format!("sqlite://{}?mode=rwc", path.display());
+                (settings_for(&url), Some(dir))
+            }
+        };
+        let db = store::connect_and_migrate(&settings).await?;
+        Ok(Self {
+            db,
+            settings,
+            _dir: dir,
+        })
+    }
+
+    /// The database URL, for `STOREBOT_DATABASE__URL` of a spawned binary.
+    pub fn url(&self) -> &str {
+        self.settings.url.expose()
+    }
+
+    /// Whether this run is on PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        self.settings.url.scheme().starts_with("postgres")
+    }
+}
+
+fn settings_for(url: &str) -> DatabaseSettings {
+    DatabaseSettings {
+        url: DatabaseUrl::new(url),
+        max_connections: 4,
+        busy_timeout: Duration::from_secs(10),
+        connect_timeout: Duration::from_secs(10),
+    }
+}
+
+/// Creates `<run database>_t<pid>_<n>` on the server of `run_url` and returns its settings.
+async fn fresh_postgres_database(run_url: &str) -> Result<DatabaseSettings, StoreError> {
+    let mut parsed = url::Url::parse(run_url)
+        .map_err(|error| StoreError::Invalid(format!("{TEST_DATABASE_URL_ENV}: {error}")))?;
+    let base = parsed.path().trim_start_matches('/').to_owned();
+    let name = format!(
+        "{base}_t{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    let admin = store::connect(&settings_for(run_url)).await?;
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+        .await?;
+    let _ = admin.close().await;
+    parsed.set_path(&format!("/{name}"));
+    Ok(settings_for(parsed.as_str()))
+}

@@ -1,0 +1,411 @@
+//! Typed settings shared by `storebot` and `storebot-admin`.
+//!
+//! Settings are layered: the defaults embedded from `config/default.toml`, then an optional
+//! file (`--config PATH` or `STOREBOT_CONFIG`), then environment variables
+//! `STOREBOT_<SECTION>__<KEY>`, which win. Every struct denies unknown fields, so a misspelt
+//! key is an error that names the key and the layer it came from. Secrets (the bot token, the
+//! webhook secret and the password inside the database URL) never appear in `Debug` output.
+//!
+//! This crate only reads and checks configuration; it opens no connection and starts nothing.
+
+mod secret;
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use config::{Config, Environment, File, FileFormat};
+use serde::{Deserialize, Deserializer};
+
+pub use secret::{DatabaseUrl, Secret};
+
+/// The defaults, compiled in so that no binary or test depends on the working directory.
+pub const DEFAULT_TOML: &str = include_str!("../default.toml");
+
+/// The environment variable that names a configuration file when `--config` is not given.
+pub const CONFIG_FILE_ENV: &str = "STOREBOT_CONFIG";
+
+/// Everything both binaries can be configured with.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub store: StoreSettings,
+    pub database: DatabaseSettings,
+    pub telegram: TelegramSettings,
+    pub segments: SegmentSettings,
+    pub checkout: CheckoutSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSettings {
+    /// Shown to shoppers in the greeting and to the merchant in notifications.
+    pub name: String,
+    /// ISO 4217 code; every price and total is an integer count of this currency's minor units.
+    pub currency: String,
+    /// IANA zone in which dates are shown and whole-day segment bounds are cut.
+    pub time_zone: chrono_tz::Tz,
+    /// The language used when a shopper's Telegram language has no texts of its own.
+    pub default_language: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `sqlite://PATH?mode=rwc` or `postgres://USER:PASSWORD@HOST/DB`.
+    pub url: DatabaseUrl,
+    pub max_connections: u32,
+    /// How long SQLite waits for a lock held by another connection before giving up.
+    #[serde(deserialize_with = "human_duration")]
+    pub busy_timeout: Duration,
+    /// How long to wait for the database server before saying it can't be reached.
+    #[serde(deserialize_with = "human_duration")]
+    pub connect_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelegramSettings {
+    /// The bot token from @BotFather.
+    pub token: Option<Secret>,
+    /// Another Bot API server (self-hosted, or a fake one in tests) instead of Telegram's.
+    pub api_url: Option<url::Url>,
+    pub mode: TelegramMode,
+    /// Chats that receive a notification for every new order.
+    pub merchant_chats: Vec<i64>,
+    pub webhook: WebhookSettings,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TelegramMode {
+    /// Long polling: one instance, no public address needed.
+    Polling,
+    /// Telegram posts updates to `telegram.webhook.listen`; several instances may share it.
+    Webhook,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSettings {
+    pub listen: SocketAddr,
+    pub path: String,
+    /// The public HTTPS address Telegram posts to; only `storebot-admin webhook set` uses it.
+    pub url: Option<url::Url>,
+    /// Checked on every request (`X-Telegram-Bot-Api-Secret-Token`).
+    pub secret_token: Option<Secret>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SegmentSettings {
+    /// How often the background job recomputes every automatic segment.
+    #[serde(deserialize_with = "human_duration")]
+    pub refresh_interval: Duration,
+    /// Order statuses that count towards average check, total check and order count.
+    pub counted_statuses: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutSettings {
+    /// Ask for a phone number (Telegram's contact button or typed) before confirming.
+    pub ask_contact: bool,
+    /// Ask for a delivery address before confirming.
+    pub ask_address: bool,
+}
+
+/// A configuration that could not be loaded, with the layer at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("configuration file {path} can't be read: {source}")]
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("configuration error in {layer}: {message}")]
+    Invalid { layer: String, message: String },
+}
+
+impl Settings {
+    /// The embedded defaults alone.
+    pub fn defaults() -> Result<Self, SettingsError> {
+        Self::load_from(None, std::iter::empty())
+    }
+
+    /// Defaults, then `file` (or the file named by `STOREBOT_CONFIG`), then the process
+    /// environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, SettingsError> {
+        let from_env = std::env::var_os(CONFIG_FILE_ENV).map(PathBuf::from);
+        let file = file.map(Path::to_path_buf).or(from_env);
+        Self::load_from(file.as_deref(), std::env::vars())
+    }
+
+    /// The layering itself, with the environment passed in so tests need not touch the
+    /// process's own.
+    ///
+    /// Each layer is checked on top of the ones before it, so an error names the layer that
+    /// brought the bad key: the file by its path, or the environment.
+    pub fn load_from(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, SettingsError> {
+        let mut builder =
+            Config::builder().add_source(File::from_str(DEFAULT_TOML, FileFormat::Toml));
+        check(builder.clone(), "the built-in defaults")?;
+
+        if let Some(path) = file {
+            let text =
+                std::fs::read_to_string(path).map_err(|source| SettingsError::Unreadable {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+            builder = builder.add_source(File::from_str(&text, FileFormat::Toml));
+            check(builder.clone(), &format!("file {}", path.display()))?;
+        }
+
+        let env: config::Map<String, String> = env
+            .into_iter()
+            .filter(|(key, _)| key.starts_with("STOREBOT_") && key.contains("__"))
+            .collect();
+        let env_keys: HashSet<&str> = env.keys().map(String::as_str).collect();
+        let layer = if env_keys.is_empty() {
+            "the environment".to_owned()
+        } else {
+            let mut keys: Vec<&str> = env_keys.into_iter().collect();
+            keys.sort_unstable();
+            format!("environment variables {}", keys.join(", "))
+        };
+        builder = builder.add_source(
+            Environment::with_prefix("STOREBOT")
+                .prefix_separator("_")
+                .separator("__")
+                .list_separator(",")
+                .with_list_parse_key("telegram.merchant_chats")
+                .with_list_parse_key("segments.counted_statuses")
+                .try_parsing(true)
+                .source(Some(env)),
+        );
+        check(builder, &layer)
+    }
+
+    /// The configured bot token, or a sentence telling the merchant how to provide one.
+    pub fn require_token(&self) -> Result<&Secret, MissingToken> {
+        self.telegram.token.as_ref().ok_or(MissingToken)
+    }
+}
+
+/// No bot token is configured.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "no Telegram bot token is configured: set STOREBOT_TELEGRAM__TOKEN or `token` under \
+     [telegram] in the file given with --config (get one from @BotFather), or try the shop \
+     without Telegram with `storebot chat --demo`"
+)]
+pub struct MissingToken;
+
+fn check(
+    builder: config::ConfigBuilder<config::builder::DefaultState>,
+    layer: &str,
+) -> Result<Settings, SettingsError> {
+    let invalid = |error: config::ConfigError| SettingsError::Invalid {
+        layer: layer.to_owned(),
+        message: error.to_string(),
+    };
+    let settings: Settings = builder
+        .build()
+        .map_err(invalid)?
+        .try_deserialize()
+        .map_err(invalid)?;
+    settings
+        .validate()
+        .map_err(|message| SettingsError::Invalid {
+            layer: layer.to_owned(),
+            message,
+        })?;
+    Ok(settings)
+}
+
+impl Settings {
+    /// Checks that span several keys or that serde can't express.
+    fn validate(&self) -> Result<(), String> {
+        let currency = &self.store.currency;
+        if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
+            return Err(format!(
+                "store.currency must be a three-letter ISO 4217 code such as EUR, not `{currency}`"
+            ));
+        }
+        if self.database.max_connections == 0 {
+            return Err("database.max_connections must be at least 1".to_owned());
+        }
+        if self.segments.refresh_interval < Duration::from_secs(1) {
+            return Err("segments.refresh_interval must be at least 1s".to_owned());
+        }
+        if !self.telegram.webhook.path.starts_with('/') {
+            return Err(format!(
+                "telegram.webhook.path must start with `/`, not `{}`",
+                self.telegram.webhook.path
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn human_duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    humantime::parse_duration(&text).map_err(|error| {
+        serde::de::Error::custom(format!(
+            "`{text}` is not a duration ({error}); write e.g. `30s`, `5m` or `1h`"
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn load_file(text: &str) -> (tempfile::NamedTempFile, Result<Settings, SettingsError>) {
+        let mut file = tempfile::NamedTempFile::new().expect("temp file");
+        file.write_all(text.as_bytes()).expect("write");
+        let result = Settings::load_from(Some(file.path()), std::iter::empty());
+        (file, result)
+    }
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_load_and_use_embedded_sqlite() {
+        let settings = Settings::defaults().expect("defaults");
+        assert_eq!(
+            settings.database.url.expose(),
+            "sqlite://storebot.db?mode=rwc"
+        );
+        assert_eq!(settings.segments.refresh_interval, Duration::from_secs(300));
+        assert_eq!(settings.telegram.mode, TelegramMode::Polling);
+        assert!(settings.telegram.token.is_none());
+        assert!(
+            !settings
+                .segments
+                .counted_statuses
+                .contains(&"cancelled".to_owned())
+        );
+    }
+
+    #[test]
+    fn misspelt_key_in_file_is_named_with_the_file() {
+        let (file, result) = load_file("[telegram]\ntokn = \"x\"\n");
+        let message = result.expect_err("must fail").to_string();
+        assert!(message.contains("tokn"), "{message}");
+        assert!(
+            message.contains(&file.path().display().to_string()),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn unknown_section_is_rejected() {
+        let (_file, result) = load_file("[telegarm]\ntoken = \"x\"\n");
+        let message = result.expect_err("must fail").to_string();
+        assert!(message.contains("telegarm"), "{message}");
+    }
+
+    #[test]
+    fn wrong_type_names_the_key() {
+        let (_file, result) = load_file("[database]\nmax_connections = \"many\"\n");
+        let message = result.expect_err("must fail").to_string();
+        assert!(message.contains("max_connections"), "{message}");
+    }
+
+    #[test]
+    fn bad_duration_says_how_to_write_one() {
+        let (_file, result) = load_file("[segments]\nrefresh_interval = \"often\"\n");
+        let message = result.expect_err("must fail").to_string();
+        assert!(
+            message.contains("often") && message.contains("5m"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn bad_time_zone_is_rejected() {
+        let (_file, result) = load_file("[store]\ntime_zone = \"Mars/Olympus\"\n");
+        assert!(result.is_err());
+    }
+
+    #[test]
+    fn file_overrides_defaults_and_environment_overrides_file() {
+        let mut file = tempfile::NamedTempFile::new().expect("temp file");
+        file.write_all(b"[store]\nname = \"From file\"\ncurrency = \"USD\"\n")
+            .expect("write");
+        let settings = Settings::load_from(
+            Some(file.path()),
+            env(&[
+                ("STOREBOT_STORE__NAME", "From env"),
+                ("STOREBOT_TELEGRAM__TOKEN", "123:secret"),
+                ("STOREBOT_TELEGRAM__MERCHANT_CHATS", "10,-20"),
+                ("STOREBOT_DATABASE__MAX_CONNECTIONS", "3"),
+                ("UNRELATED", "ignored"),
+            ]),
+        )
+        .expect("settings");
+        assert_eq!(settings.store.name, "From env");
+        assert_eq!(settings.store.currency, "USD");
+        assert_eq!(settings.database.max_connections, 3);
+        assert_eq!(settings.telegram.merchant_chats, vec![10, -20]);
+        assert_eq!(
+            settings.require_token().expect("token").expose(),
+            "123:secret"
+        );
+    }
+
+    #[test]
+    fn misspelt_environment_variable_is_named() {
+        let result = Settings::load_from(None, env(&[("STOREBOT_TELEGRAM__TOKN", "123:secret")]));
+        let message = result.expect_err("must fail").to_string();
+        assert!(message.contains("STOREBOT_TELEGRAM__TOKN"), "{message}");
+        assert!(message.contains("tokn"), "{message}");
+    }
+
+    #[test]
+    fn secrets_are_redacted_in_debug() {
+        let settings = Settings::load_from(
+            None,
+            env(&[
+                ("STOREBOT_TELEGRAM__TOKEN", "123:very-secret-token"),
+                ("STOREBOT_TELEGRAM__WEBHOOK__SECRET_TOKEN", "hook-secret"),
+                (
+                    "STOREBOT_DATABASE__URL",
+                    "postgres://shop:db-password@localhost/shop",
+                ),
+            ]),
+        )
+        .expect("settings");
+        let debug = format!("{settings:?}");
+        for secret in ["very-secret-token", "hook-secret", "db-password"] {
+            assert!(!debug.contains(secret), "{secret} leaked: {debug}");
+        }
+        assert!(debug.contains("localhost/shop"), "{debug}");
+    }
+
+    #[test]
+    fn missing_token_explains_how_to_set_it() {
+        let settings = Settings::defaults().expect("defaults");
+        let message = settings.require_token().expect_err("no token").to_string();
+        assert!(message.contains("STOREBOT_TELEGRAM__TOKEN"), "{message}");
+        assert!(message.contains("storebot chat --demo"), "{message}");
+    }
+
+    #[test]
+    fn lowercase_currency_is_rejected() {
+        let (_file, result) = load_file("[store]\ncurrency = \"eur\"\n");
+        let message = result.expect_err("must fail").to_string();
+        assert!(message.contains("store.currency"), "{message}");
+    }
+}

@@ -1,0 +1,10 @@
+//! The end-to-end suite: the real binaries and the real database, SQLite by default and
+//! PostgreSQL when `STOREBOT_TEST_DATABASE_URL` is set (`.ci/run` runs both).
+
+// Everything in this crate is a test or a test's helper: a failed expectation should stop it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+/// Schema migrations: up, down, up on a fresh database.
+mod migrations;
+/// Starting the binaries: configuration errors, database errors, the missing token.
+mod startup;
