@@ -5,6 +5,7 @@
 //! arguments, loads settings and calls into this library.
 
 pub mod catalog;
+pub mod segments;
 pub mod store;
 pub mod telemetry;
 pub mod testing;

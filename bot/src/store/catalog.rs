@@ -148,18 +148,19 @@ pub async fn search_visible_products(
             .like(sea_orm::sea_query::LikeExpr::new(pattern.clone()).escape('\\'))
     };
     let matches = Condition::any()
-        .add(contains(
-            Expr::col((product::Entity, product::Column::Title)),
-        ))
-        .add(contains(
-            Expr::col((product::Entity, product::Column::Description)),
-        ))
-        .add(contains(
-            Expr::col((variant::Entity, variant::Column::Sku)),
-        ))
-        .add(contains(
-            Expr::col((variant::Entity, variant::Column::Title)),
-        ));
+        .add(contains(Expr::col((
+            product::Entity,
+            product::Column::Title,
+        ))))
+        .add(contains(Expr::col((
+            product::Entity,
+            product::Column::Description,
+        ))))
+        .add(contains(Expr::col((variant::Entity, variant::Column::Sku))))
+        .add(contains(Expr::col((
+            variant::Entity,
+            variant::Column::Title,
+        ))));
     visible_products_where(db, matches, segments_in_force).await
 }
 
