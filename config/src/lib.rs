@@ -199,9 +199,8 @@ impl Settings {
 /// No bot token is configured.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "no Telegram bot token is configured: set STOREBOT_TELEGRAM__TOKEN or `token` under \
-     [telegram] in the file given with --config (get one from @BotFather), or try the shop \
-     without Telegram with `storebot chat --demo`"
+    "no Telegram bot token is configured: set STOREBOT_TELEGRAM__TOKEN, or `token` under \
+     [telegram] in the file given with --config (get a token from @BotFather)"
 )]
 pub struct MissingToken;
 
@@ -399,7 +398,7 @@ mod tests {
         let settings = Settings::defaults().expect("defaults");
         let message = settings.require_token().expect_err("no token").to_string();
         assert!(message.contains("STOREBOT_TELEGRAM__TOKEN"), "{message}");
-        assert!(message.contains("storebot chat --demo"), "{message}");
+        assert!(message.contains("@BotFather"), "{message}");
     }
 
     #[test]

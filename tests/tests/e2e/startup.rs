@@ -22,7 +22,7 @@ fn bot_without_a_token_says_how_to_set_one() {
     let message = stderr(&output);
     assert_one_sentence(&message);
     assert!(message.contains("STOREBOT_TELEGRAM__TOKEN"), "{message}");
-    assert!(message.contains("storebot chat --demo"), "{message}");
+    assert!(message.contains("--config"), "{message}");
     // It stopped before touching the database.
     assert!(!dir.path().join("storebot.db").exists());
 }
