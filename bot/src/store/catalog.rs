@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, IntoCondition, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, JoinType, Order, QueryFilter, QueryOrder,
-    QuerySelect, RelationDef,
+    QuerySelect, QueryTrait, RelationDef,
 };
 use storebot_entity::{category, product, product_segment, variant, variant_segment};
 
@@ -169,18 +169,17 @@ async fn visible_products_where(
     condition: Condition,
     segments_in_force: &[i64],
 ) -> Result<Vec<product::Model>, StoreError> {
-    let ids: Vec<i64> = variant::Entity::find()
+    // One statement: the visible, matching product ids stay inside the database rather than
+    // coming back as a parameter list (which SQLite caps at 32,766 values).
+    let visible_ids = variant::Entity::find()
         .select_only()
-        .column(product::Column::Id)
-        .distinct()
+        .column(variant::Column::ProductId)
         .join(JoinType::InnerJoin, variant_to_product())
         .filter(visible_to(segments_in_force))
         .filter(condition)
-        .into_tuple()
-        .all(db)
-        .await?;
+        .into_query();
     Ok(product::Entity::find()
-        .filter(product::Column::Id.is_in(ids))
+        .filter(product::Column::Id.in_subquery(visible_ids))
         .order_by(product::Column::Title, Order::Asc)
         .order_by(product::Column::Id, Order::Asc)
         .all(db)

@@ -35,19 +35,6 @@ impl StoreError {
             id: id.to_string(),
         }
     }
-
-    /// True for failures that may pass by themselves (lost connection, lock timeout), where a
-    /// shopper is asked to try again rather than told something is wrong.
-    pub fn is_transient(&self) -> bool {
-        match self {
-            Self::Unreachable { .. } => true,
-            Self::Database(error) => {
-                matches!(error, DbErr::Conn(_) | DbErr::ConnectionAcquire(_))
-                    || error.to_string().contains("database is locked")
-            }
-            _ => false,
-        }
-    }
 }
 
 impl From<DbErr> for StoreError {
