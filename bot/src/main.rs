@@ -1,11 +1,14 @@
 //! The `storebot` binary: parses arguments, loads settings, starts logging, opens and migrates
 //! the database, and hands over to the library.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use storebot::Settings;
+use storebot::conversation::Conversation;
 
 /// A Telegram store-bot with customer segmentation.
 #[derive(Debug, Parser)]
@@ -21,7 +24,14 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the bot on Telegram (the default): long polling, or webhook per `telegram.mode`.
+    /// Without a token, in a terminal, it runs the terminal chat instead.
     Run,
+    /// Chat with the bot in this terminal, as a shopper, on the configured database.
+    Chat {
+        /// Use a fresh demo store (questions, catalog, segments, customers, orders) instead.
+        #[arg(long)]
+        demo: bool,
+    },
     /// Apply pending database migrations and exit.
     Migrate,
 }
@@ -46,18 +56,59 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::load(cli.config.as_deref())?;
-    storebot::telemetry::init("info");
     match cli.command.unwrap_or(Command::Run) {
         Command::Migrate => {
+            storebot::telemetry::init("info");
             storebot::store::connect_and_migrate(&settings.database).await?;
             tracing::info!(database = %settings.database.url, "migrations applied");
             Ok(())
         }
+        Command::Chat { demo } => chat(settings, demo).await,
         Command::Run => {
-            // Checked before touching the database, so a newcomer learns what to do first.
+            // Checked before touching the database, so a newcomer learns what to do first. A
+            // person at a terminal gets the chat instead; a service without a token fails.
+            if settings.require_token().is_err() && std::io::stdin().is_terminal() {
+                eprintln!(
+                    "storebot: no Telegram token is set (STOREBOT_TELEGRAM__TOKEN), so this is \
+                     the terminal chat; `storebot chat --demo` opens a demo store."
+                );
+                return chat(settings, false).await;
+            }
             settings.require_token()?;
-            let _db = storebot::store::connect_and_migrate(&settings.database).await?;
-            anyhow::bail!("the Telegram adapter is not part of this build yet")
+            storebot::telemetry::init("info");
+            let db = storebot::store::connect_and_migrate(&settings.database).await?;
+            storebot::run(settings, db, shutdown_signal()).await
         }
+    }
+}
+
+async fn chat(settings: Settings, demo: bool) -> anyhow::Result<()> {
+    // The terminal is the chat: only warnings go to standard error.
+    storebot::telemetry::init("warn");
+    let _ = demo;
+    let db = storebot::store::connect_and_migrate(&settings.database).await?;
+    let settings = Arc::new(settings);
+    storebot::console::chat(settings.clone(), Conversation::new(db, settings)).await
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
     }
 }

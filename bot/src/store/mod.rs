@@ -13,6 +13,7 @@ mod error;
 
 pub mod catalog;
 pub mod customers;
+pub mod recompute;
 pub mod segments;
 
 pub use database::{Backend, begin_write, connect, connect_and_migrate, migrate};

@@ -1,0 +1,102 @@
+//! The shopper's dialogue, free of any transport: an update from a shopper goes in, the
+//! replies (and the messages for other chats) come out. Both adapters drive it: `telegram`
+//! (teloxide) and `console` (a terminal). It calls `store` for everything it reads and writes
+//! and never touches teloxide, a terminal or the clock: `now` arrives with every update.
+//!
+//! ```text
+//! shopper: /start
+//! bot:     Welcome to the shop! How old are you?   [18–25] [26–40] [41+]
+//! shopper: [26–40]
+//! bot:     What do you like?  [Tea] [Coffee] [Done]            (multiple choice)
+//! ...
+//! bot:     Main menu  [Catalog] [Search] [Cart] [Orders] [Profile]
+//! ```
+//!
+//! This file fixes the contract between the dialogue and its adapters; the dialogue itself
+//! lives in the submodules.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use sea_orm::DatabaseConnection;
+
+use crate::Settings;
+pub use crate::store::customers::TelegramUser;
+
+/// What a shopper did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// A text message, commands included: `/start p_12` arrives as that text.
+    Text(String),
+    /// A press of an inline button carrying `data`. The data is untrusted: it may be forged,
+    /// truncated or stale.
+    Button { data: String },
+    /// A shared contact card. `user_id` is the contact's Telegram user id, if any: the number
+    /// is the shopper's own only when it equals the sender's id.
+    Contact { phone: String, user_id: Option<i64> },
+}
+
+/// One message for the shopper's chat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// Plain text (no parse mode). It may exceed Telegram's 4096 characters: the adapter
+    /// splits it, keeping the markup on the last part.
+    pub text: String,
+    pub markup: Markup,
+    /// Replace the message whose button was pressed instead of sending a new one (only
+    /// meaningful for [`Input::Button`]; adapters that can't edit send it anew).
+    pub edit: bool,
+}
+
+/// The keyboard under a reply.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Markup {
+    #[default]
+    None,
+    /// Inline buttons, row by row.
+    Inline(Vec<Vec<Button>>),
+    /// A one-time reply keyboard with a "share my phone number" button.
+    RequestContact { label: String },
+    /// Take away a reply keyboard shown earlier.
+    RemoveKeyboard,
+}
+
+/// An inline button: its label and the callback data it sends back (at most 64 bytes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Button {
+    pub label: String,
+    pub data: String,
+}
+
+/// Everything the dialogue wants sent in answer to one update.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Outcome {
+    /// Messages for the shopper's chat, in order.
+    pub replies: Vec<Reply>,
+    /// For [`Input::Button`]: the short notice shown on the button press (answerCallbackQuery);
+    /// `None` answers it silently. Adapters always answer a button press.
+    pub notice: Option<String>,
+    /// Messages for other chats (new-order notices to the merchant chats): `(chat id, text)`.
+    pub notifications: Vec<(i64, String)>,
+}
+
+/// The dialogue with everything it needs, shared by all updates of all shoppers.
+#[derive(Clone)]
+pub struct Conversation {
+    pub db: DatabaseConnection,
+    pub settings: Arc<Settings>,
+}
+
+impl Conversation {
+    pub fn new(db: DatabaseConnection, settings: Arc<Settings>) -> Self {
+        Self { db, settings }
+    }
+
+    /// Handles one update from `sender` at `now`. Never fails: a store error is logged and the
+    /// shopper gets a short "please try again" reply. It records the interaction (first and
+    /// last interaction times) before anything else.
+    pub async fn handle(&self, sender: &TelegramUser, input: Input, now: DateTime<Utc>) -> Outcome {
+        let _ = (sender, input, now, &self.db, &self.settings);
+        Outcome::default()
+    }
+}
