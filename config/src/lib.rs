@@ -10,7 +10,7 @@
 
 mod secret;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -35,6 +35,9 @@ pub struct Settings {
     pub telegram: TelegramSettings,
     pub segments: SegmentSettings,
     pub checkout: CheckoutSettings,
+    /// Shopper-facing texts by language code, then by key: `texts.en` holds every key; other
+    /// languages (`[texts.de]`) override some of them and fall back to English for the rest.
+    pub texts: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -241,6 +244,19 @@ impl Settings {
         if self.segments.refresh_interval < Duration::from_secs(1) {
             return Err("segments.refresh_interval must be at least 1s".to_owned());
         }
+        let Some(english) = self.texts.get("en") else {
+            return Err(
+                "texts.en is missing: every shopper-facing text needs an English version"
+                    .to_owned(),
+            );
+        };
+        for (language, texts) in &self.texts {
+            if let Some(key) = texts.keys().find(|key| !english.contains_key(*key)) {
+                return Err(format!(
+                    "texts.{language}.{key} is not a known text (texts.en lists every key)"
+                ));
+            }
+        }
         if !self.telegram.webhook.path.starts_with('/') {
             return Err(format!(
                 "telegram.webhook.path must start with `/`, not `{}`",
@@ -399,6 +415,16 @@ mod tests {
         let message = settings.require_token().expect_err("no token").to_string();
         assert!(message.contains("STOREBOT_TELEGRAM__TOKEN"), "{message}");
         assert!(message.contains("@BotFather"), "{message}");
+    }
+
+    #[test]
+    fn texts_of_another_language_override_english_keys_only() {
+        let (_file, result) = load_file("[texts.de]\nmain_menu = \"Hauptmenü\"\n");
+        let settings = result.expect("settings");
+        assert_eq!(settings.texts["de"]["main_menu"], "Hauptmenü");
+        let (_file, result) = load_file("[texts.de]\nmain_menuu = \"Hauptmenü\"\n");
+        let message = result.expect_err("must fail").to_string();
+        assert!(message.contains("texts.de.main_menuu"), "{message}");
     }
 
     #[test]

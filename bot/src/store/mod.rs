@@ -11,8 +11,13 @@
 mod database;
 mod error;
 
+pub mod answers;
+pub mod cart;
 pub mod catalog;
 pub mod customers;
+pub mod demo;
+pub mod dialogue;
+pub mod orders;
 pub mod recompute;
 pub mod segments;
 

@@ -1,0 +1,330 @@
+//! Registration questions as the shopper meets them, and the shopper's answers.
+//!
+//! Questions themselves are edited by the merchant elsewhere; this file only reads them and
+//! records answers. An answer replaces the shopper's earlier answer to that question in full,
+//! and it never accepts an archived question or option, nor an option of another question.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use sea_orm::ActiveValue::Set;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use storebot_entity::{answer_option, customer, customer_answer, question};
+
+use super::StoreError;
+
+/// An active question with its active options, in the merchant's order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuestionView {
+    pub question: question::Model,
+    pub options: Vec<answer_option::Model>,
+}
+
+impl QuestionView {
+    pub fn is_multiple(&self) -> bool {
+        self.question.kind == "multiple"
+    }
+}
+
+/// Every question that is not archived, by position, each with its options that are not
+/// archived.
+pub async fn active_questions(db: &impl ConnectionTrait) -> Result<Vec<QuestionView>, StoreError> {
+    let questions = question::Entity::find()
+        .filter(question::Column::Archived.eq(false))
+        .order_by_asc(question::Column::Position)
+        .order_by_asc(question::Column::Id)
+        .all(db)
+        .await?;
+    let ids: Vec<i64> = questions.iter().map(|q| q.id).collect();
+    let mut options = answer_option::Entity::find()
+        .filter(answer_option::Column::QuestionId.is_in(ids))
+        .filter(answer_option::Column::Archived.eq(false))
+        .order_by_asc(answer_option::Column::Position)
+        .order_by_asc(answer_option::Column::Id)
+        .all(db)
+        .await?;
+    Ok(questions
+        .into_iter()
+        .map(|question| {
+            let (mine, rest) = options
+                .drain(..)
+                .partition(|option| option.question_id == question.id);
+            options = rest;
+            QuestionView {
+                question,
+                options: mine,
+            }
+        })
+        .collect())
+}
+
+/// One active question, if it exists and is not archived.
+pub async fn active_question(
+    db: &impl ConnectionTrait,
+    question_id: i64,
+) -> Result<Option<QuestionView>, StoreError> {
+    Ok(active_questions(db)
+        .await?
+        .into_iter()
+        .find(|view| view.question.id == question_id))
+}
+
+/// The shopper's answer rows (a row without an option is a skipped question).
+pub async fn answers_of(
+    db: &impl ConnectionTrait,
+    customer_id: i64,
+) -> Result<Vec<customer_answer::Model>, StoreError> {
+    Ok(customer_answer::Entity::find()
+        .filter(customer_answer::Column::CustomerId.eq(customer_id))
+        .order_by_asc(customer_answer::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// The first active question the shopper has neither answered nor skipped: what registration
+/// asks next, including questions the merchant added after the shopper registered.
+pub async fn next_unanswered(
+    db: &impl ConnectionTrait,
+    customer_id: i64,
+) -> Result<Option<QuestionView>, StoreError> {
+    let answered: BTreeSet<i64> = answers_of(db, customer_id)
+        .await?
+        .into_iter()
+        .map(|answer| answer.question_id)
+        .collect();
+    Ok(active_questions(db)
+        .await?
+        .into_iter()
+        .find(|view| !answered.contains(&view.question.id)))
+}
+
+/// Replaces the shopper's answer to `question_id` with `option_ids` (empty: skipped). Refuses,
+/// changing nothing, an archived or unknown question or option, an option of another question,
+/// several options to a single-choice question, and skipping a required question. Call it
+/// inside a write transaction: it deletes, then inserts.
+pub async fn replace_answer(
+    db: &impl ConnectionTrait,
+    customer_id: i64,
+    question_id: i64,
+    option_ids: &[i64],
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let view = active_question(db, question_id)
+        .await?
+        .ok_or_else(|| StoreError::not_found("question", question_id))?;
+    let chosen: BTreeSet<i64> = option_ids.iter().copied().collect();
+    if let Some(stray) = chosen
+        .iter()
+        .find(|id| !view.options.iter().any(|option| option.id == **id))
+    {
+        return Err(StoreError::Invalid(format!(
+            "option {stray} is not an active option of question {question_id}"
+        )));
+    }
+    if chosen.is_empty() && view.question.required {
+        return Err(StoreError::Invalid(format!(
+            "question {question_id} is required and can't be skipped"
+        )));
+    }
+    if chosen.len() > 1 && !view.is_multiple() {
+        return Err(StoreError::Invalid(format!(
+            "question {question_id} takes a single option"
+        )));
+    }
+    customer_answer::Entity::delete_many()
+        .filter(customer_answer::Column::CustomerId.eq(customer_id))
+        .filter(customer_answer::Column::QuestionId.eq(question_id))
+        .exec(db)
+        .await?;
+    let rows: Vec<customer_answer::ActiveModel> = if chosen.is_empty() {
+        vec![answer_row(customer_id, question_id, None, now)]
+    } else {
+        chosen
+            .into_iter()
+            .map(|option| answer_row(customer_id, question_id, Some(option), now))
+            .collect()
+    };
+    customer_answer::Entity::insert_many(rows).exec(db).await?;
+    Ok(())
+}
+
+fn answer_row(
+    customer_id: i64,
+    question_id: i64,
+    option_id: Option<i64>,
+    now: DateTime<Utc>,
+) -> customer_answer::ActiveModel {
+    customer_answer::ActiveModel {
+        customer_id: Set(customer_id),
+        question_id: Set(question_id),
+        option_id: Set(option_id),
+        answered_at: Set(now),
+        ..Default::default()
+    }
+}
+
+/// Sets `registered_at` the first time every active question is answered or skipped; returns
+/// whether this call did it (so the dialogue thanks the shopper once).
+pub async fn mark_registered_if_complete(
+    db: &impl ConnectionTrait,
+    customer_id: i64,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    if next_unanswered(db, customer_id).await?.is_some() {
+        return Ok(false);
+    }
+    let result = customer::Entity::update_many()
+        .col_expr(
+            customer::Column::RegisteredAt,
+            sea_orm::sea_query::Expr::value(Some(now)),
+        )
+        .filter(customer::Column::Id.eq(customer_id))
+        .filter(customer::Column::RegisteredAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected > 0)
+}
+
+/// Test and demo helpers: add a question with options, as the merchant's tool would.
+pub async fn add_question(
+    db: &impl ConnectionTrait,
+    position: i32,
+    text: &str,
+    multiple: bool,
+    required: bool,
+    options: &[&str],
+    now: DateTime<Utc>,
+) -> Result<QuestionView, StoreError> {
+    use sea_orm::ActiveModelTrait;
+    let question = question::ActiveModel {
+        position: Set(position),
+        text: Set(text.to_owned()),
+        kind: Set(if multiple { "multiple" } else { "single" }.to_owned()),
+        required: Set(required),
+        archived: Set(false),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    let mut added = Vec::new();
+    for (position, text) in (1..).zip(options) {
+        added.push(
+            answer_option::ActiveModel {
+                question_id: Set(question.id),
+                position: Set(position),
+                text: Set((*text).to_owned()),
+                archived: Set(false),
+                ..Default::default()
+            }
+            .insert(db)
+            .await?,
+        );
+    }
+    Ok(QuestionView {
+        question,
+        options: added,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::customers::{self, TelegramUser};
+    use crate::testing::TestDb;
+    use chrono::TimeZone;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0)
+            .single()
+            .expect("time")
+    }
+
+    async fn shopper(db: &impl ConnectionTrait) -> i64 {
+        customers::record_interaction(
+            db,
+            &TelegramUser {
+                telegram_user_id: 5,
+                chat_id: 5,
+                first_name: "Ann".into(),
+                last_name: None,
+                username: None,
+                language_code: None,
+            },
+            now(),
+        )
+        .await
+        .expect("customer")
+        .id
+    }
+
+    #[tokio::test]
+    async fn questions_are_asked_in_order_until_all_are_answered_or_skipped() {
+        let test = TestDb::new().await.expect("test db");
+        let db = &test.db;
+        let customer = shopper(db).await;
+        let age = add_question(db, 2, "Age?", false, true, &["young", "old"], now())
+            .await
+            .expect("q");
+        let hobby = add_question(db, 1, "Hobby?", true, false, &["tea", "chess"], now())
+            .await
+            .expect("q");
+        let next = next_unanswered(db, customer).await.expect("next");
+        assert_eq!(next.map(|q| q.question.id), Some(hobby.question.id));
+        replace_answer(db, customer, hobby.question.id, &[], now())
+            .await
+            .expect("skipped");
+        let next = next_unanswered(db, customer).await.expect("next");
+        assert_eq!(next.map(|q| q.question.id), Some(age.question.id));
+        assert!(
+            !mark_registered_if_complete(db, customer, now())
+                .await
+                .expect("check")
+        );
+        replace_answer(db, customer, age.question.id, &[age.options[1].id], now())
+            .await
+            .expect("answered");
+        assert!(next_unanswered(db, customer).await.expect("next").is_none());
+        assert!(
+            mark_registered_if_complete(db, customer, now())
+                .await
+                .expect("registered")
+        );
+        assert!(
+            !mark_registered_if_complete(db, customer, now())
+                .await
+                .expect("only once")
+        );
+    }
+
+    #[tokio::test]
+    async fn bad_answers_are_refused_and_change_nothing() {
+        let test = TestDb::new().await.expect("test db");
+        let db = &test.db;
+        let customer = shopper(db).await;
+        let age = add_question(db, 1, "Age?", false, true, &["young", "old"], now())
+            .await
+            .expect("q");
+        let other = add_question(db, 2, "Other?", true, true, &["x"], now())
+            .await
+            .expect("q");
+        replace_answer(db, customer, age.question.id, &[age.options[0].id], now())
+            .await
+            .expect("answered");
+        for options in [
+            vec![],
+            vec![age.options[0].id, age.options[1].id],
+            vec![other.options[0].id],
+        ] {
+            assert!(
+                replace_answer(db, customer, age.question.id, &options, now())
+                    .await
+                    .is_err(),
+                "{options:?}"
+            );
+        }
+        let answers = answers_of(db, customer).await.expect("answers");
+        assert_eq!(answers.len(), 1);
+        assert_eq!(answers[0].option_id, Some(age.options[0].id));
+    }
+}

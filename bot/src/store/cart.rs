@@ -1,0 +1,165 @@
+//! Shopping carts: one row per customer and variant, with its quantity.
+//!
+//! The cart keeps what the shopper put in even when a variant later becomes hidden or sold
+//! out; [`lines`] marks such lines so that checkout leaves them out. This file never checks
+//! visibility when writing: the dialogue re-checks it on every press before calling in.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect,
+    RelationDef,
+};
+use storebot_entity::{cart_item, product, variant};
+
+use super::StoreError;
+use super::catalog::visible_to;
+
+/// Whether a cart line can be ordered now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineStatus {
+    Available,
+    /// The shopper may no longer see the variant (inactive, or restricted to other segments).
+    Hidden,
+    /// Fewer items are in stock than the line asks for.
+    OutOfStock,
+}
+
+/// A cart line with the variant and product it names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CartLine {
+    pub variant: variant::Model,
+    pub product: product::Model,
+    pub quantity: i32,
+    pub status: LineStatus,
+}
+
+impl CartLine {
+    pub fn total(&self) -> i64 {
+        self.variant.price.saturating_mul(i64::from(self.quantity))
+    }
+}
+
+fn variant_to_product() -> RelationDef {
+    variant::Entity::belongs_to(product::Entity)
+        .from(variant::Column::ProductId)
+        .to(product::Column::Id)
+        .into()
+}
+
+/// The customer's cart in the order the lines were added, each marked available, hidden or
+/// out of stock for a shopper in `segments_in_force`.
+pub async fn lines(
+    db: &impl ConnectionTrait,
+    customer_id: i64,
+    segments_in_force: &[i64],
+) -> Result<Vec<CartLine>, StoreError> {
+    let items = cart_item::Entity::find()
+        .filter(cart_item::Column::CustomerId.eq(customer_id))
+        .order_by_asc(cart_item::Column::AddedAt)
+        .order_by_asc(cart_item::Column::VariantId)
+        .all(db)
+        .await?;
+    let variant_ids: Vec<i64> = items.iter().map(|item| item.variant_id).collect();
+    let rows = variant::Entity::find()
+        .select_also(product::Entity)
+        .join(JoinType::InnerJoin, variant_to_product())
+        .filter(variant::Column::Id.is_in(variant_ids.clone()))
+        .all(db)
+        .await?;
+    let visible: BTreeSet<i64> = variant::Entity::find()
+        .select_only()
+        .column(variant::Column::Id)
+        .join(JoinType::InnerJoin, variant_to_product())
+        .filter(variant::Column::Id.is_in(variant_ids))
+        .filter(visible_to(segments_in_force))
+        .into_tuple::<i64>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    let mut lines = Vec::with_capacity(items.len());
+    for item in items {
+        let Some((variant, Some(product))) = rows
+            .iter()
+            .find(|(variant, _)| variant.id == item.variant_id)
+            .cloned()
+        else {
+            continue;
+        };
+        let status = if !visible.contains(&variant.id) {
+            LineStatus::Hidden
+        } else if variant.stock < item.quantity {
+            LineStatus::OutOfStock
+        } else {
+            LineStatus::Available
+        };
+        lines.push(CartLine {
+            variant,
+            product,
+            quantity: item.quantity,
+            status,
+        });
+    }
+    Ok(lines)
+}
+
+/// How many of a variant the customer has in the cart (0 when none).
+pub async fn quantity_of(
+    db: &impl ConnectionTrait,
+    customer_id: i64,
+    variant_id: i64,
+) -> Result<i32, StoreError> {
+    Ok(cart_item::Entity::find_by_id((customer_id, variant_id))
+        .one(db)
+        .await?
+        .map_or(0, |item| item.quantity))
+}
+
+/// Sets the quantity of a variant in the cart; 0 or less removes the line. A new line is
+/// stamped `now`, an existing one keeps its place.
+pub async fn set_quantity(
+    db: &impl ConnectionTrait,
+    customer_id: i64,
+    variant_id: i64,
+    quantity: i32,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    if quantity <= 0 {
+        cart_item::Entity::delete_by_id((customer_id, variant_id))
+            .exec(db)
+            .await?;
+        return Ok(());
+    }
+    cart_item::Entity::insert(cart_item::ActiveModel {
+        customer_id: Set(customer_id),
+        variant_id: Set(variant_id),
+        quantity: Set(quantity),
+        added_at: Set(now),
+    })
+    .on_conflict(
+        OnConflict::columns([cart_item::Column::CustomerId, cart_item::Column::VariantId])
+            .update_column(cart_item::Column::Quantity)
+            .to_owned(),
+    )
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+/// Removes the given variants from the cart (what an order just bought).
+pub async fn remove_variants(
+    db: &impl ConnectionTrait,
+    customer_id: i64,
+    variant_ids: &[i64],
+) -> Result<(), StoreError> {
+    cart_item::Entity::delete_many()
+        .filter(cart_item::Column::CustomerId.eq(customer_id))
+        .filter(cart_item::Column::VariantId.is_in(variant_ids.to_vec()))
+        .exec(db)
+        .await?;
+    Ok(())
+}
