@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use storebot::Settings;
 use storebot::conversation::Conversation;
@@ -82,11 +83,34 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn chat(settings: Settings, demo: bool) -> anyhow::Result<()> {
+/// Where `storebot chat --demo` keeps its shop: recreated in the working directory each time.
+const DEMO_DATABASE: &str = "storebot-demo.db";
+
+async fn chat(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
     // The terminal is the chat: only warnings go to standard error.
     storebot::telemetry::init("warn");
-    let _ = demo;
+    if demo {
+        for suffix in ["", "-wal", "-shm"] {
+            let path = format!("{DEMO_DATABASE}{suffix}");
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+                Err(error) => {
+                    return Err(anyhow::anyhow!(
+                        "can't remove the old demo store {path}: {error}"
+                    ));
+                }
+            }
+        }
+        settings.database.url =
+            storebot_config::DatabaseUrl::new(format!("sqlite://{DEMO_DATABASE}?mode=rwc"));
+    }
     let db = storebot::store::connect_and_migrate(&settings.database).await?;
+    if demo {
+        storebot::store::demo::seed(&db, chrono::Utc::now())
+            .await
+            .context("can't fill the demo store")?;
+    }
     let settings = Arc::new(settings);
     storebot::console::chat(settings.clone(), Conversation::new(db, settings)).await
 }

@@ -12,8 +12,18 @@
 //! bot:     Main menu  [Catalog] [Search] [Cart] [Orders] [Profile]
 //! ```
 //!
-//! This file fixes the contract between the dialogue and its adapters; the dialogue itself
-//! lives in the submodules.
+//! This file fixes the contract between the dialogue and its adapters and routes each update;
+//! the dialogue itself lives in the submodules. It calls `store` for every read and write and
+//! must never call a transport or read the clock.
+
+pub mod callback;
+mod cart;
+mod catalog;
+mod orders;
+mod registration;
+mod session;
+pub mod state;
+pub mod texts;
 
 use std::sync::Arc;
 
@@ -96,7 +106,46 @@ impl Conversation {
     /// shopper gets a short "please try again" reply. It records the interaction (first and
     /// last interaction times) before anything else.
     pub async fn handle(&self, sender: &TelegramUser, input: Input, now: DateTime<Utc>) -> Outcome {
-        let _ = (sender, input, now, &self.db, &self.settings);
-        Outcome::default()
+        let pressed = matches!(input, Input::Button { .. });
+        match session::handle(self, sender, input, now).await {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                tracing::error!(
+                    error = %error,
+                    debug = ?error,
+                    telegram_user_id = sender.telegram_user_id,
+                    "the update could not be handled"
+                );
+                let texts =
+                    texts::Texts::for_language(&self.settings, sender.language_code.as_deref());
+                let sorry = texts.get("try_again").to_owned();
+                Outcome {
+                    replies: vec![Reply::text(sorry.clone())],
+                    notice: pressed.then_some(sorry),
+                    notifications: Vec::new(),
+                }
+            }
+        }
+    }
+}
+
+impl Reply {
+    /// A new message without buttons.
+    pub fn text(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            markup: Markup::None,
+            edit: false,
+        }
+    }
+}
+
+impl Button {
+    /// A button that sends back `callback`.
+    pub fn new(label: impl Into<String>, callback: callback::Callback) -> Self {
+        Self {
+            label: label.into(),
+            data: callback.to_string(),
+        }
     }
 }

@@ -185,6 +185,23 @@ pub async fn mark_registered_if_complete(
     Ok(result.rows_affected > 0)
 }
 
+/// The profile's other setting: whether the shopper wants join messages and broadcasts.
+pub async fn set_messages_opt_out(
+    db: &impl ConnectionTrait,
+    customer_id: i64,
+    opt_out: bool,
+) -> Result<(), StoreError> {
+    customer::Entity::update_many()
+        .col_expr(
+            customer::Column::MessagesOptOut,
+            sea_orm::sea_query::Expr::value(opt_out),
+        )
+        .filter(customer::Column::Id.eq(customer_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 /// Test and demo helpers: add a question with options, as the merchant's tool would.
 pub async fn add_question(
     db: &impl ConnectionTrait,

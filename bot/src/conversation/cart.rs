@@ -1,0 +1,456 @@
+//! The cart and checkout.
+//!
+//! ```text
+//! shopper: [Cart]
+//! bot:     Your cart:
+//!          Green tea, 100 g: 2 × 4.50 EUR = 9.00 EUR
+//!          Total: 9.00 EUR            [−] [+] [✕ Green tea] [Checkout] [« Back]
+//! shopper: [Checkout]
+//! bot:     Please share your phone number…   (contact keyboard)
+//! shopper: +49 30 1234567
+//! bot:     Where should we deliver?
+//! shopper: Main street 1, Berlin
+//! bot:     Please check your order: …        [Confirm order] [Cancel]
+//! shopper: [Confirm order]
+//! bot:     Thank you! Your order #12 for 9.00 EUR is placed.
+//! ```
+//!
+//! The order is created by `store::orders::place` in one transaction, keyed by the token of the
+//! Confirm button: this module must never create an order any other way, and a second press
+//! of the same button only reports the order the first one made.
+
+use super::callback::Callback;
+use super::session::{Flow, Session};
+use super::state::Step;
+use super::{Button, Markup};
+use crate::store::cart::{CartLine, LineStatus};
+use crate::store::orders::{self, NewOrder, Placement};
+use crate::store::{self, cart, catalog};
+
+/// Fewer digits can't be a reachable phone number, more are not one (E.164 allows 15).
+const PHONE_DIGITS: std::ops::RangeInclusive<usize> = 5..=15;
+const MAX_ADDRESS_CHARS: usize = 500;
+
+impl Session<'_> {
+    pub async fn show_cart(&mut self) -> Flow {
+        if matches!(self.state.step, Step::Phone { .. } | Step::Address { .. }) {
+            self.state.step = Step::Idle;
+        }
+        let lines = cart::lines(self.db(), self.customer.id, &self.segments).await?;
+        if lines.is_empty() {
+            let rows = vec![vec![
+                Button::new(self.t("menu_catalog"), Callback::Catalog { page: 0 }),
+                Button::new(self.t("back"), Callback::Menu),
+            ]];
+            self.screen(self.t("cart_empty"), rows);
+            return Ok(());
+        }
+        let mut text = self.t("cart_title");
+        let mut rows = Vec::new();
+        for line in &lines {
+            text.push_str(&format!("\n{}", self.cart_line(line)));
+            let variant = line.variant.id;
+            let title = orders::line_title(line);
+            let mut row = Vec::new();
+            if line.status != LineStatus::Hidden {
+                row.push(Button::new("−", Callback::Decrease { variant }));
+                row.push(Button::new("+", Callback::Increase { variant }));
+            }
+            row.push(Button::new(
+                self.fill("cart_remove", &[("title", &title)]),
+                Callback::Remove { variant },
+            ));
+            rows.push(row);
+        }
+        let total = available_total(&lines);
+        text.push_str(&format!(
+            "\n\n{}",
+            self.fill("cart_total", &[("total", &self.money(total))])
+        ));
+        let mut last = Vec::new();
+        if lines
+            .iter()
+            .any(|line| line.status == LineStatus::Available)
+        {
+            last.push(Button::new(self.t("checkout"), Callback::Checkout));
+        }
+        last.push(Button::new(self.t("back"), Callback::Menu));
+        rows.push(last);
+        self.screen(text, rows);
+        Ok(())
+    }
+
+    fn cart_line(&self, line: &CartLine) -> String {
+        let title = orders::line_title(line);
+        match line.status {
+            LineStatus::Available => self.fill(
+                "cart_line",
+                &[
+                    ("title", &title),
+                    ("quantity", &line.quantity.to_string()),
+                    ("price", &self.money(line.variant.price)),
+                    ("line_total", &self.money(line.total())),
+                ],
+            ),
+            LineStatus::Hidden => self.fill("cart_line_hidden", &[("title", &title)]),
+            LineStatus::OutOfStock => self.fill(
+                "cart_line_out_of_stock",
+                &[
+                    ("title", &title),
+                    ("stock", &line.variant.stock.max(0).to_string()),
+                ],
+            ),
+        }
+    }
+
+    /// `+` re-checks visibility and stock; `−` only needs the line to exist.
+    pub async fn change_quantity(&mut self, variant: i64, delta: i32) -> Flow {
+        let data = if delta > 0 {
+            Callback::Increase { variant }
+        } else {
+            Callback::Decrease { variant }
+        }
+        .to_string();
+        let txn = store::begin_write(self.db()).await?;
+        let current = cart::quantity_of(&txn, self.customer.id, variant).await?;
+        if current == 0 {
+            txn.rollback().await?;
+            self.refuse(&data, "not in the cart");
+            return Ok(());
+        }
+        if delta > 0 {
+            let Some((found, product)) =
+                catalog::visible_variant(&txn, variant, &self.segments).await?
+            else {
+                txn.rollback().await?;
+                self.refuse(&data, "variant hidden from this shopper");
+                return Ok(());
+            };
+            if current.saturating_add(delta) > found.stock {
+                txn.rollback().await?;
+                let stock = found.stock.max(0).to_string();
+                let text = self.fill(
+                    "not_enough_stock",
+                    &[("stock", &stock), ("title", &product.title)],
+                );
+                self.out.notice = Some(text);
+                return self.show_cart().await;
+            }
+        }
+        cart::set_quantity(
+            &txn,
+            self.customer.id,
+            variant,
+            current.saturating_add(delta),
+            self.now,
+        )
+        .await?;
+        txn.commit().await?;
+        self.show_cart().await
+    }
+
+    pub async fn remove(&mut self, variant: i64) -> Flow {
+        cart::set_quantity(self.db(), self.customer.id, variant, 0, self.now).await?;
+        self.show_cart().await
+    }
+
+    /// Starts checkout with a fresh token, then asks what the store's settings require.
+    pub async fn checkout(&mut self) -> Flow {
+        let lines = cart::lines(self.db(), self.customer.id, &self.segments).await?;
+        if !lines
+            .iter()
+            .any(|line| line.status == LineStatus::Available)
+        {
+            self.notice("checkout_nothing_available");
+            self.say(self.t("checkout_nothing_available"));
+            return self.show_cart().await;
+        }
+        // Unique per shopper and moment; the order's key adds the customer id, so two shoppers
+        // with the same token never collide.
+        let token = u64::try_from(self.now.timestamp_micros()).unwrap_or_default();
+        self.next_checkout_step(token, None, None).await
+    }
+
+    async fn next_checkout_step(
+        &mut self,
+        token: u64,
+        phone: Option<String>,
+        address: Option<String>,
+    ) -> Flow {
+        let settings = &self.conv.settings.checkout;
+        if settings.ask_contact && phone.is_none() {
+            self.state.step = Step::Phone { token };
+            let label = self.t("share_phone");
+            self.say_with(self.t("ask_phone"), Markup::RequestContact { label });
+            return Ok(());
+        }
+        if settings.ask_address && address.is_none() {
+            self.state.step = Step::Address { token, phone };
+            self.say(self.t("ask_address"));
+            return Ok(());
+        }
+        self.confirmation(token, phone, address).await
+    }
+
+    pub async fn contact(&mut self, phone: String, user_id: Option<i64>) -> Flow {
+        let Step::Phone { token } = self.state.step else {
+            self.say(self.t("unknown_text"));
+            return Ok(());
+        };
+        // A forwarded card is somebody else's number: only the sender's own counts.
+        if user_id != Some(self.sender.telegram_user_id) {
+            self.say(self.t("phone_not_yours"));
+            return Ok(());
+        }
+        self.accept_phone(token, &phone).await
+    }
+
+    pub async fn typed_phone(&mut self, token: u64, text: &str) -> Flow {
+        self.accept_phone(token, text).await
+    }
+
+    async fn accept_phone(&mut self, token: u64, text: &str) -> Flow {
+        let Some(phone) = normalise_phone(text) else {
+            self.say(self.t("phone_invalid"));
+            return Ok(());
+        };
+        self.say_with(self.t("phone_saved"), Markup::RemoveKeyboard);
+        self.next_checkout_step(token, Some(phone), None).await
+    }
+
+    pub async fn typed_address(&mut self, token: u64, phone: Option<String>, text: &str) -> Flow {
+        let address = text.trim();
+        if address.chars().count() < 5 || address.chars().count() > MAX_ADDRESS_CHARS {
+            self.say(self.t("address_invalid"));
+            return Ok(());
+        }
+        self.next_checkout_step(token, phone, Some(address.to_owned()))
+            .await
+    }
+
+    async fn confirmation(
+        &mut self,
+        token: u64,
+        phone: Option<String>,
+        address: Option<String>,
+    ) -> Flow {
+        let lines = cart::lines(self.db(), self.customer.id, &self.segments).await?;
+        let mut text = self.t("confirm_title");
+        for line in lines.iter().filter(|l| l.status == LineStatus::Available) {
+            text.push_str(&format!("\n{}", self.cart_line(line)));
+        }
+        text.push_str(&format!(
+            "\n{}",
+            self.fill(
+                "cart_total",
+                &[("total", &self.money(available_total(&lines)))]
+            )
+        ));
+        if let Some(phone) = &phone {
+            text.push_str(&format!(
+                "\n{}",
+                self.fill("confirm_phone", &[("phone", phone)])
+            ));
+        }
+        if let Some(address) = &address {
+            text.push_str(&format!(
+                "\n{}",
+                self.fill("confirm_address", &[("address", address)])
+            ));
+        }
+        let left_out = left_out_titles(&lines);
+        if !left_out.is_empty() {
+            text.push_str(&format!(
+                "\n\n{}",
+                self.fill("checkout_left_out", &[("items", &left_out)])
+            ));
+        }
+        self.state.step = Step::Confirming {
+            token,
+            phone,
+            address,
+        };
+        let rows = vec![vec![
+            Button::new(self.t("confirm"), Callback::Confirm { token }),
+            Button::new(self.t("cancel"), Callback::CancelCheckout),
+        ]];
+        self.screen(text, rows);
+        Ok(())
+    }
+
+    /// Places the order of the confirmation on screen; any other token is stale, and a token
+    /// that already made an order only reports it.
+    pub async fn confirm(&mut self, token: u64) -> Flow {
+        let key = format!("c{}-{token}", self.customer.id);
+        if let Some(order) = orders::find_by_key(self.db(), &key).await? {
+            return self.already_placed(order.id);
+        }
+        let (phone, address) = match &self.state.step {
+            Step::Confirming {
+                token: current,
+                phone,
+                address,
+            } if *current == token => (phone.clone(), address.clone()),
+            _ => {
+                tracing::warn!(
+                    telegram_user_id = self.sender.telegram_user_id,
+                    token,
+                    "stale or forged confirmation"
+                );
+                self.notice("order_stale");
+                self.say(self.t("order_stale"));
+                return Ok(());
+            }
+        };
+        let currency = self.currency().to_owned();
+        let segments = self.segments.clone();
+        let placement = orders::place(
+            self.db(),
+            &NewOrder {
+                customer_id: self.customer.id,
+                idempotency_key: &key,
+                segments_in_force: &segments,
+                contact_phone: phone,
+                address,
+                currency: &currency,
+                now: self.now,
+            },
+        )
+        .await?;
+        self.state.step = Step::Idle;
+        match placement {
+            Placement::Placed { order, left_out } => {
+                let total = self.money(order.order.total);
+                let number = order.order.id.to_string();
+                let text = self.fill("order_placed", &[("order", &number), ("total", &total)]);
+                self.out.notice = Some(text.clone());
+                self.screen(text, Vec::new());
+                let titles = left_out
+                    .iter()
+                    .map(orders::line_title)
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                if !titles.is_empty() {
+                    self.say(self.fill("checkout_left_out", &[("items", &titles)]));
+                }
+                self.notify_merchants(&order);
+                self.refresh_segments().await;
+                self.main_menu();
+                Ok(())
+            }
+            Placement::AlreadyPlaced(order) => self.already_placed(order.id),
+            Placement::NothingAvailable => {
+                self.say(self.t("checkout_nothing_available"));
+                self.show_cart().await
+            }
+            Placement::NotEnoughStock(titles) => {
+                let items = titles.join(", ");
+                self.say(self.fill("order_out_of_stock", &[("items", &items)]));
+                self.show_cart().await
+            }
+        }
+    }
+
+    fn already_placed(&mut self, order: i64) -> Flow {
+        let text = self.fill("order_already_placed", &[("order", &order.to_string())]);
+        self.out.notice = Some(text.clone());
+        self.say(text);
+        Ok(())
+    }
+
+    fn notify_merchants(&mut self, placed: &orders::OrderView) {
+        let settings = &self.conv.settings;
+        // The merchant reads the store's own language, not the shopper's.
+        let texts = super::texts::Texts::for_language(settings, None);
+        let customer = match &self.customer.username {
+            Some(username) => format!("{} (@{username})", self.customer.first_name),
+            None => self.customer.first_name.clone(),
+        };
+        let total = self.money(placed.order.total);
+        let mut text = texts.fill(
+            "merchant_new_order",
+            &[
+                ("order", &placed.order.id.to_string()),
+                ("customer", &customer),
+                ("total", &total),
+            ],
+        );
+        for item in &placed.items {
+            text.push_str(&format!(
+                "\n• {} × {} ({}) {}",
+                item.quantity,
+                item.title,
+                item.sku,
+                self.money(item.unit_price)
+            ));
+        }
+        if let Some(phone) = &placed.order.contact_phone {
+            text.push_str(&format!(
+                "\n{}",
+                texts.fill("confirm_phone", &[("phone", phone)])
+            ));
+        }
+        if let Some(address) = &placed.order.address {
+            text.push_str(&format!(
+                "\n{}",
+                texts.fill("confirm_address", &[("address", address)])
+            ));
+        }
+        for chat in &settings.telegram.merchant_chats {
+            self.out.notifications.push((*chat, text.clone()));
+        }
+    }
+}
+
+fn available_total(lines: &[CartLine]) -> i64 {
+    lines
+        .iter()
+        .filter(|line| line.status == LineStatus::Available)
+        .map(CartLine::total)
+        .fold(0, i64::saturating_add)
+}
+
+fn left_out_titles(lines: &[CartLine]) -> String {
+    lines
+        .iter()
+        .filter(|line| line.status != LineStatus::Available)
+        .map(orders::line_title)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A typed or shared phone number, kept as `+` and digits; `None` if it can't be one.
+fn normalise_phone(text: &str) -> Option<String> {
+    let text = text.trim();
+    let plus = text.starts_with('+');
+    let rest = text.strip_prefix('+').unwrap_or(text);
+    if !rest
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '-' | '(' | ')' | '.'))
+    {
+        return None;
+    }
+    let digits: String = rest.chars().filter(char::is_ascii_digit).collect();
+    PHONE_DIGITS
+        .contains(&digits.len())
+        .then(|| if plus { format!("+{digits}") } else { digits })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalise_phone;
+
+    #[test]
+    fn phone_numbers_are_digits_with_an_optional_plus() {
+        for (typed, expected) in [
+            ("+49 30 1234567", Some("+49301234567")),
+            ("(030) 123-45.67", Some("0301234567")),
+            ("12", None),
+            ("call me", None),
+            ("+1234567890123456", None),
+            ("", None),
+        ] {
+            assert_eq!(normalise_phone(typed).as_deref(), expected, "{typed}");
+        }
+    }
+}

@@ -1,0 +1,367 @@
+//! One update's worth of dialogue: records the interaction, loads the shopper's state and
+//! segments, routes the input, and saves the state again.
+//!
+//! ```text
+//! any update  → record first/last interaction
+//!             → an unanswered question? ask it (registration comes before anything else)
+//!             → else route: /start, /menu, /catalog, /search, /cart, /orders, /profile,
+//!               a typed search, a phone or address during checkout, or a button press
+//! ```
+//!
+//! Routing never trusts button data: a press that doesn't parse, or names something the
+//! shopper may not see or own, gets a polite notice, a warning in the log, and no change.
+
+use chrono::{DateTime, Utc};
+use storebot_entity::customer;
+
+use super::callback::Callback;
+use super::state::{State, Step};
+use super::texts::{self, Texts};
+use super::{Button, Conversation, Input, Markup, Outcome, Reply, TelegramUser};
+use crate::segments::Context;
+use crate::store::{self, StoreError, answers, customers, dialogue, segments};
+
+pub(super) type Flow = Result<(), StoreError>;
+
+/// Everything one update needs, and the outcome it builds up.
+pub(super) struct Session<'a> {
+    pub conv: &'a Conversation,
+    pub sender: &'a TelegramUser,
+    pub customer: customer::Model,
+    pub now: DateTime<Utc>,
+    pub texts: Texts<'a>,
+    pub state: State,
+    pub segments: Vec<i64>,
+    pub out: Outcome,
+    /// The update is a button press, so the first screen may replace the pressed message.
+    pub pressed: bool,
+}
+
+pub(super) async fn handle(
+    conv: &Conversation,
+    sender: &TelegramUser,
+    input: Input,
+    now: DateTime<Utc>,
+) -> Result<Outcome, StoreError> {
+    let db = &conv.db;
+    let customer = customers::record_interaction(db, sender, now).await?;
+    let stored = dialogue::load(db, customer.id).await?;
+    let state = stored.as_deref().map(State::from_json).unwrap_or_default();
+    let segments = segments::segments_in_force_for(db, customer.id, now).await?;
+    let texts = Texts::for_language(&conv.settings, customer.language_code.as_deref());
+    let mut session = Session {
+        conv,
+        sender,
+        customer,
+        now,
+        texts,
+        state,
+        segments,
+        out: Outcome::default(),
+        pressed: matches!(input, Input::Button { .. }),
+    };
+    session.route(input).await?;
+    let saved = session.state.to_json();
+    if stored.as_deref() != Some(saved.as_str()) {
+        dialogue::save(db, session.customer.id, &saved, now).await?;
+    }
+    Ok(session.out)
+}
+
+impl Session<'_> {
+    pub fn db(&self) -> &store::DatabaseConnection {
+        &self.conv.db
+    }
+
+    pub fn currency(&self) -> &str {
+        &self.conv.settings.store.currency
+    }
+
+    pub fn money(&self, minor: i64) -> String {
+        texts::money(minor, &self.conv.settings.store.currency)
+    }
+
+    pub fn t(&self, key: &'static str) -> String {
+        self.texts.get(key).to_owned()
+    }
+
+    pub fn fill(&self, key: &'static str, values: &[(&str, &str)]) -> String {
+        self.texts.fill(key, values)
+    }
+
+    /// A message for the shopper; after a button press the first one replaces the pressed
+    /// message, so that browsing doesn't pile up old keyboards.
+    pub fn screen(&mut self, text: String, rows: Vec<Vec<Button>>) {
+        let edit = self.pressed && self.out.replies.is_empty();
+        let markup = if rows.is_empty() {
+            Markup::None
+        } else {
+            Markup::Inline(rows)
+        };
+        self.out.replies.push(Reply { text, markup, edit });
+    }
+
+    /// A new message that never replaces the pressed one.
+    pub fn say(&mut self, text: String) {
+        self.out.replies.push(Reply::text(text));
+    }
+
+    pub fn say_with(&mut self, text: String, markup: Markup) {
+        self.out.replies.push(Reply {
+            text,
+            markup,
+            edit: false,
+        });
+    }
+
+    pub fn notice(&mut self, key: &'static str) {
+        self.out.notice = Some(self.t(key));
+    }
+
+    /// Forged, stale or foreign button data: logged, answered politely, nothing changed.
+    pub fn refuse(&mut self, data: &str, why: &str) {
+        tracing::warn!(
+            telegram_user_id = self.sender.telegram_user_id,
+            data,
+            why,
+            "refused a button press"
+        );
+        self.notice("stale_button");
+        if !self.pressed {
+            self.say(self.t("stale_button"));
+        }
+    }
+
+    pub fn back_to_menu(&self) -> Vec<Button> {
+        vec![Button::new(self.t("back"), Callback::Menu)]
+    }
+
+    /// "‹ Previous" and "Next ›" around page `page` of `count` items, `per_page` a page.
+    pub fn pager(
+        &self,
+        page: u32,
+        count: usize,
+        per_page: usize,
+        to: impl Fn(u32) -> Callback,
+    ) -> Vec<Button> {
+        let mut row = Vec::new();
+        if page > 0 {
+            row.push(Button::new(self.t("previous_page"), to(page - 1)));
+        }
+        let shown = (page as usize + 1).saturating_mul(per_page);
+        if shown < count {
+            row.push(Button::new(self.t("next_page"), to(page.saturating_add(1))));
+        }
+        row
+    }
+
+    /// The segment engine's view of "now", for re-evaluating this shopper.
+    pub async fn refresh_segments(&mut self) {
+        let settings = &self.conv.settings;
+        let context = Context {
+            now: self.now,
+            time_zone: settings.store.time_zone,
+            counted_statuses: settings.segments.counted_statuses.iter().cloned().collect(),
+        };
+        // A failed refresh must not undo what the shopper just did: the next scheduled
+        // recompute catches up, so it is logged and the dialogue carries on.
+        if let Err(error) =
+            store::recompute::refresh_customer(self.db(), &context, self.customer.id).await
+        {
+            tracing::error!(%error, customer_id = self.customer.id, "segment refresh failed");
+        }
+        match segments::segments_in_force_for(self.db(), self.customer.id, self.now).await {
+            Ok(segments) => self.segments = segments,
+            Err(error) => tracing::error!(%error, "segments in force could not be re-read"),
+        }
+    }
+
+    pub fn main_menu(&mut self) {
+        let rows = vec![
+            vec![
+                Button::new(self.t("menu_catalog"), Callback::Catalog { page: 0 }),
+                Button::new(self.t("menu_search"), Callback::Search),
+            ],
+            vec![
+                Button::new(self.t("menu_cart"), Callback::Cart),
+                Button::new(self.t("menu_orders"), Callback::Orders { page: 0 }),
+            ],
+            vec![Button::new(self.t("menu_profile"), Callback::Profile)],
+        ];
+        self.state.step = Step::Idle;
+        self.screen(self.t("main_menu"), rows);
+    }
+
+    async fn route(&mut self, input: Input) -> Flow {
+        let callback = match &input {
+            Input::Button { data } => match data.parse::<Callback>() {
+                Ok(callback) => Some(callback),
+                Err(_) => {
+                    self.refuse(data, "unparseable");
+                    return Ok(());
+                }
+            },
+            _ => None,
+        };
+        // Answers and profile edits go to registration whatever else is pending.
+        if let Some(callback) = callback
+            && matches!(
+                callback,
+                Callback::Choose { .. } | Callback::Done { .. } | Callback::Skip { .. }
+            )
+        {
+            return self.answer(callback).await;
+        }
+        if let Some(question) = answers::next_unanswered(self.db(), self.customer.id).await? {
+            if let Input::Text(text) = &input {
+                if let Some(product) = deep_link(text) {
+                    self.state.pending_product = Some(product);
+                }
+                if is_start(text) && self.customer.registered_at.is_none() {
+                    let welcome =
+                        self.fill("welcome", &[("store", &self.conv.settings.store.name)]);
+                    self.say(welcome);
+                } else if !is_start(text) {
+                    self.say(self.t("answer_first"));
+                }
+            } else {
+                self.notice("answer_first");
+            }
+            self.ask(&question, false);
+            return Ok(());
+        }
+        match (input, callback) {
+            (_, Some(callback)) => self.press(callback).await,
+            (Input::Contact { phone, user_id }, _) => self.contact(phone, user_id).await,
+            (Input::Text(text), _) => self.text(text).await,
+            (Input::Button { .. }, None) => Ok(()),
+        }
+    }
+
+    async fn press(&mut self, callback: Callback) -> Flow {
+        // Leaving a prompt by a button cancels the prompt (but a checkout token stays valid
+        // only while its confirmation is the current step).
+        match callback {
+            Callback::Menu => {
+                self.main_menu();
+                Ok(())
+            }
+            Callback::Catalog { page } => self.catalog(page).await,
+            Callback::Category { category, page } => self.category(category, page).await,
+            Callback::Product { product } => self.product(product).await,
+            Callback::Variant { variant } => self.variant(variant).await,
+            Callback::Add { variant, quantity } => self.add(variant, quantity).await,
+            Callback::Search => {
+                self.search_prompt();
+                Ok(())
+            }
+            Callback::SearchPage { page } => match self.state.search.clone() {
+                Some(query) => self.search(&query, page).await,
+                None => {
+                    self.refuse(&callback.to_string(), "no search to page through");
+                    Ok(())
+                }
+            },
+            Callback::Cart => self.show_cart().await,
+            Callback::Increase { variant } => self.change_quantity(variant, 1).await,
+            Callback::Decrease { variant } => self.change_quantity(variant, -1).await,
+            Callback::Remove { variant } => self.remove(variant).await,
+            Callback::Checkout => self.checkout().await,
+            Callback::Confirm { token } => self.confirm(token).await,
+            Callback::CancelCheckout => {
+                self.state.step = Step::Idle;
+                self.say(self.t("checkout_cancelled"));
+                self.main_menu();
+                Ok(())
+            }
+            Callback::Orders { page } => self.orders(page).await,
+            Callback::OrderAgain { order } => self.order_again(order).await,
+            Callback::Profile => self.profile().await,
+            Callback::Change { question } => self.change_answer(question).await,
+            Callback::ToggleNews => self.toggle_news().await,
+            Callback::Choose { .. } | Callback::Done { .. } | Callback::Skip { .. } => {
+                self.answer(callback).await
+            }
+        }
+    }
+
+    async fn text(&mut self, text: String) -> Flow {
+        let trimmed = text.trim();
+        if let Some(command) = trimmed.strip_prefix('/') {
+            let name = command
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .split('@')
+                .next()
+                .unwrap_or_default();
+            return match name {
+                "start" => match (deep_link(trimmed), self.state.pending_product.take()) {
+                    (Some(product), _) | (None, Some(product)) => self.product(product).await,
+                    (None, None) => {
+                        self.main_menu();
+                        Ok(())
+                    }
+                },
+                "menu" => {
+                    self.main_menu();
+                    Ok(())
+                }
+                "catalog" => self.catalog(0).await,
+                "search" => {
+                    self.search_prompt();
+                    Ok(())
+                }
+                "cart" => self.show_cart().await,
+                "orders" => self.orders(0).await,
+                "profile" => self.profile().await,
+                _ => {
+                    self.say(self.t("unknown_text"));
+                    Ok(())
+                }
+            };
+        }
+        match self.state.step.clone() {
+            Step::Phone { token } => self.typed_phone(token, trimmed).await,
+            Step::Address { token, phone } => self.typed_address(token, phone, trimmed).await,
+            Step::Confirming { .. } => {
+                self.say(self.t("unknown_text"));
+                Ok(())
+            }
+            // Text outside a prompt is a search too: it's what a shopper typing a word means.
+            Step::Idle | Step::SearchPrompt | Step::Answering { .. } => {
+                self.search(trimmed, 0).await
+            }
+        }
+    }
+}
+
+fn is_start(text: &str) -> bool {
+    let first = text.split_whitespace().next().unwrap_or_default();
+    first == "/start" || first.starts_with("/start@")
+}
+
+/// The product of `/start p_<id>`, if that's what the text is.
+fn deep_link(text: &str) -> Option<i64> {
+    let mut words = text.split_whitespace();
+    let command = words.next()?;
+    if command != "/start" && !command.starts_with("/start@") {
+        return None;
+    }
+    words.next()?.strip_prefix("p_")?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deep_links_name_a_product_and_nothing_else() {
+        assert_eq!(deep_link("/start p_12"), Some(12));
+        assert_eq!(deep_link("/start@shop_bot p_7"), Some(7));
+        assert_eq!(deep_link("/start"), None);
+        assert_eq!(deep_link("/start q_12"), None);
+        assert_eq!(deep_link("/start p_x"), None);
+        assert_eq!(deep_link("hello p_1"), None);
+    }
+}

@@ -1,0 +1,80 @@
+//! Where a shopper is in the dialogue, saved as JSON in `dialogue_state` after every update,
+//! so that a restart or another bot instance carries on from the same place.
+//!
+//! Only small values live here (ids, a search query, the checkout token and answers); the
+//! state must never hold anything that can be read fresh from the database instead, such as
+//! prices or stock.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    #[serde(default)]
+    pub step: Step,
+    /// A product from a `/start p_<id>` deep link, opened once registration is done.
+    #[serde(default)]
+    pub pending_product: Option<i64>,
+    /// The last search, for paging through its results.
+    #[serde(default)]
+    pub search: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "at", rename_all = "snake_case")]
+pub enum Step {
+    #[default]
+    Idle,
+    /// A question is on screen; `selected` collects a multiple-choice answer until Done.
+    /// `editing` is set when it came from /profile, which it returns to.
+    Answering {
+        question: i64,
+        selected: Vec<i64>,
+        editing: bool,
+    },
+    /// The next text is a search.
+    SearchPrompt,
+    /// Checkout waits for a phone number.
+    Phone { token: u64 },
+    /// Checkout waits for a delivery address.
+    Address { token: u64, phone: Option<String> },
+    /// The confirmation is on screen; only its token's Confirm button places the order.
+    Confirming {
+        token: u64,
+        phone: Option<String>,
+        address: Option<String>,
+    },
+}
+
+impl State {
+    /// Reads a stored state; anything unreadable (an older format, a hand edit) starts afresh
+    /// rather than locking the shopper out.
+    pub fn from_json(text: &str) -> Self {
+        serde_json::from_str(text).unwrap_or_else(|error| {
+            tracing::warn!(%error, "unreadable dialogue state, starting afresh");
+            Self::default()
+        })
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_survives_a_round_trip_and_garbage_starts_afresh() {
+        let state = State {
+            step: Step::Address {
+                token: 7,
+                phone: Some("+1".into()),
+            },
+            pending_product: Some(3),
+            search: None,
+        };
+        assert_eq!(State::from_json(&state.to_json()), state);
+        assert_eq!(State::from_json("{not json"), State::default());
+    }
+}

@@ -1,0 +1,124 @@
+//! Shopper-facing wording: texts from `[texts.<language>]` in config with fallbacks, the
+//! filling of `{placeholders}`, and money in the store's currency.
+//!
+//! Nothing here decides what to say, only how it reads; it must never hard-code a sentence a
+//! shopper sees (those live in `config/default.toml`).
+
+use std::collections::BTreeMap;
+
+use crate::Settings;
+
+/// The texts for one shopper: their language first, then the store's default language, then
+/// English, then (so that a missing key is visible rather than fatal) the key itself.
+pub struct Texts<'a> {
+    layers: Vec<&'a BTreeMap<String, String>>,
+}
+
+impl<'a> Texts<'a> {
+    pub fn for_language(settings: &'a Settings, language_code: Option<&str>) -> Self {
+        let mut codes: Vec<String> = Vec::new();
+        if let Some(code) = language_code.map(str::to_lowercase) {
+            if let Some((primary, _)) = code.split_once(['-', '_']) {
+                codes.push(code.clone());
+                codes.push(primary.to_owned());
+            } else {
+                codes.push(code);
+            }
+        }
+        codes.push(settings.store.default_language.to_lowercase());
+        codes.push("en".to_owned());
+        let layers = codes
+            .iter()
+            .filter_map(|code| settings.texts.get(code))
+            .collect();
+        Self { layers }
+    }
+
+    /// The text for `key`, unfilled.
+    pub fn get(&self, key: &'static str) -> &str {
+        self.layers
+            .iter()
+            .find_map(|layer| layer.get(key))
+            .map_or(key, String::as_str)
+    }
+
+    /// The text for `key` with each `{name}` replaced by its value.
+    pub fn fill(&self, key: &'static str, values: &[(&str, &str)]) -> String {
+        fill(self.get(key), values)
+    }
+}
+
+/// Replaces `{name}` by its value for every pair; unknown placeholders stay as written.
+pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let mut text = template.to_owned();
+    for (name, value) in values {
+        text = text.replace(&format!("{{{name}}}"), value);
+    }
+    text
+}
+
+/// How many minor units make a major one, per ISO 4217 (2 unless listed).
+fn minor_digits(currency: &str) -> u32 {
+    match currency {
+        "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF" | "UGX"
+        | "UYI" | "VND" | "VUV" | "XAF" | "XOF" | "XPF" => 0,
+        "BHD" | "IQD" | "JOD" | "KWD" | "LYD" | "OMR" | "TND" => 3,
+        _ => 2,
+    }
+}
+
+/// `1250` EUR → `12.50 EUR`; `500` JPY → `500 JPY`.
+pub fn money(minor: i64, currency: &str) -> String {
+    let digits = minor_digits(currency);
+    if digits == 0 {
+        return format!("{minor} {currency}");
+    }
+    let unit = 10_i64.pow(digits);
+    let sign = if minor < 0 { "-" } else { "" };
+    let abs = minor.unsigned_abs();
+    let unit = unit.unsigned_abs();
+    format!(
+        "{sign}{}.{:0width$} {currency}",
+        abs / unit,
+        abs % unit,
+        width = digits as usize
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn money_uses_the_currency_minor_units() {
+        for (minor, currency, expected) in [
+            (1250, "EUR", "12.50 EUR"),
+            (5, "USD", "0.05 USD"),
+            (-199, "EUR", "-1.99 EUR"),
+            (500, "JPY", "500 JPY"),
+            (1234, "KWD", "1.234 KWD"),
+            (i64::MIN, "EUR", "-92233720368547758.08 EUR"),
+        ] {
+            assert_eq!(money(minor, currency), expected);
+        }
+    }
+
+    #[test]
+    fn language_falls_back_to_default_then_english() {
+        let mut settings = Settings::defaults().expect("defaults");
+        settings.texts.insert(
+            "de".into(),
+            BTreeMap::from([("main_menu".to_owned(), "Hauptmenü".to_owned())]),
+        );
+        let german = Texts::for_language(&settings, Some("de-AT"));
+        assert_eq!(german.get("main_menu"), "Hauptmenü");
+        assert_eq!(german.get("menu_cart"), "Cart");
+        let french = Texts::for_language(&settings, Some("fr"));
+        assert_eq!(french.get("main_menu"), settings.texts["en"]["main_menu"]);
+    }
+
+    #[test]
+    fn placeholders_are_filled_and_unknown_ones_kept() {
+        assert_eq!(fill("{a} and {b}", &[("a", "x")]), "x and {b}");
+    }
+}
