@@ -149,3 +149,6 @@ impl Button {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
