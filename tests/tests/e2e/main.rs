@@ -4,6 +4,8 @@
 // Everything in this crate is a test or a test's helper: a failed expectation should stop it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+/// `storebot chat --demo` driven through piped standard input.
+mod chat;
 /// Schema migrations: up, down, up on a fresh database.
 mod migrations;
 /// Starting the binaries: configuration errors, database errors, the missing token.
