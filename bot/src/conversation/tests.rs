@@ -469,3 +469,98 @@ async fn stock_that_ran_out_before_confirming_writes_nothing() {
     sam.assert_says("None of the items in your cart can be ordered");
     assert_eq!(order_count(&shop).await, 3);
 }
+
+#[tokio::test]
+async fn two_instances_confirming_at_once_make_one_order() {
+    let shop = Shop::new().await;
+    let mut sam = shop.shopper(900);
+    sam.register().await;
+    sam.press_data(&format!("a:{}:3", shop.demo.green_small))
+        .await;
+    sam.send("/cart").await;
+    sam.press("Checkout").await;
+    sam.send("+44 20 7946 0000").await;
+    sam.send("1 High Street, London").await;
+    let confirm = Input::Button {
+        data: sam.button("Confirm order"),
+    };
+    let (one, two) = (shop.conversation(), shop.conversation());
+    let now = sam.now + Duration::minutes(1);
+    let (first, second) = tokio::join!(
+        one.handle(&sam.user, confirm.clone(), now),
+        two.handle(&sam.user, confirm.clone(), now),
+    );
+    let texts: Vec<String> = [first, second]
+        .iter()
+        .map(|outcome| outcome.notice.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        texts.iter().filter(|t| t.contains("is placed")).count(),
+        1,
+        "{texts:?}"
+    );
+    assert_eq!(
+        texts
+            .iter()
+            .filter(|t| t.contains("already placed"))
+            .count(),
+        1,
+        "{texts:?}"
+    );
+    assert_eq!(order_count(&shop).await, 3 + 1);
+    let stock = storebot_entity::variant::Entity::find_by_id(shop.demo.green_small)
+        .one(&shop.test.db)
+        .await
+        .expect("query")
+        .expect("variant")
+        .stock;
+    assert_eq!(stock, 10 - 3);
+}
+
+/// Every text the dialogue asks for by key is in `[texts.en]`, and every English text is used:
+/// a typo in a key would otherwise show the key itself to shoppers.
+#[test]
+fn every_text_key_in_the_code_is_in_the_default_texts_and_back() {
+    let sources = [
+        include_str!("mod.rs"),
+        include_str!("session.rs"),
+        include_str!("registration.rs"),
+        include_str!("catalog.rs"),
+        include_str!("cart.rs"),
+        include_str!("orders.rs"),
+    ];
+    let settings = Settings::defaults().expect("settings");
+    let english = &settings.texts["en"];
+    // Keys asked for through the text helpers (rustfmt may break the line after the paren).
+    let mut asked = std::collections::BTreeSet::new();
+    // Every snake_case string literal, which covers keys chosen in a `match` or tuple too.
+    let mut literals = std::collections::BTreeSet::new();
+    let snake = |text: &str| -> String {
+        text.chars()
+            .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+            .collect()
+    };
+    for source in sources {
+        for opener in ["t(", "fill(", "notice(", "get("] {
+            for (at, _) in source.match_indices(opener) {
+                let rest = source[at + opener.len()..].trim_start();
+                if let Some(rest) = rest.strip_prefix('"') {
+                    asked.insert(snake(rest));
+                }
+            }
+        }
+        for (at, _) in source.match_indices('"') {
+            let key = snake(&source[at + 1..]);
+            if !key.is_empty() && source[at + 1 + key.len()..].starts_with('"') {
+                literals.insert(key);
+            }
+        }
+    }
+    asked.remove("");
+    for key in &asked {
+        assert!(english.contains_key(key), "texts.en.{key} is missing");
+    }
+    for key in english.keys() {
+        assert!(literals.contains(key), "texts.en.{key} is never used");
+    }
+}
