@@ -87,8 +87,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 const DEMO_DATABASE: &str = "storebot-demo.db";
 
 async fn chat(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
-    // The terminal is the chat: only warnings go to standard error.
-    storebot::telemetry::init("warn");
+    // The terminal is the chat: only warnings go to standard error, and not sqlx's notes on
+    // slow connections, which say nothing a shopper can act on.
+    storebot::telemetry::init("warn,sqlx=error");
     if demo {
         for suffix in ["", "-wal", "-shm"] {
             let path = format!("{DEMO_DATABASE}{suffix}");

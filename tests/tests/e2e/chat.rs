@@ -87,3 +87,60 @@ fn the_demo_store_is_fresh_each_time() {
     // The shopper registered in the first run is unknown to the new demo store.
     assert!(again.contains("How old are you?"), "{again}");
 }
+
+/// `storebot chat` on the configured database (SQLite or PostgreSQL, as the suite runs): the
+/// terminal shopper sees what their segments allow and their order lands in that database.
+#[test]
+fn the_chat_runs_on_the_configured_database() {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    use storebot::testing::TestDb;
+
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let test = runtime.block_on(TestDb::new()).expect("test db");
+    let demo = runtime
+        .block_on(storebot::store::demo::seed(&test.db, chrono::Utc::now()))
+        .expect("demo");
+    let dir = tempfile::tempdir().expect("dir");
+    let mut child = command("storebot", dir.path())
+        .arg("chat")
+        .env("STOREBOT_DATABASE__URL", test.url())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    {
+        let mut stdin = child.stdin.take().expect("stdin");
+        for line in [
+            "/start".to_owned(),
+            "3".into(), // 41+
+            "1".into(), // Tea
+            "4".into(), // Done
+            "1".into(), // Vegan
+            format!("/start p_{}", demo.members_blend),
+            format!("/start p_{}", demo.oolong),
+            "1".into(), // 100 g
+            "1".into(), // quantity 1
+            "1".into(), // Cart
+            "4".into(), // Checkout
+            "+1 202 555 0100".into(),
+            "1600 Pennsylvania Ave, Washington".into(),
+            "1".into(), // Confirm order
+        ] {
+            writeln!(stdin, "{line}").expect("write");
+        }
+    }
+    let output = child.wait_with_output().expect("finishes");
+    let transcript = stdout(&output);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        transcript.contains("Sorry, that product is not available."),
+        "{transcript}"
+    );
+    assert!(!transcript.contains("Reserve lot"), "{transcript}");
+    assert!(transcript.contains("is placed"), "{transcript}");
+    let orders = runtime
+        .block_on(storebot_entity::order::Entity::find().count(&test.db))
+        .expect("count");
+    assert_eq!(orders, 3 + 1);
+}
