@@ -63,6 +63,17 @@ impl Drop for RunningBot {
     }
 }
 
+impl RunningBot {
+    /// A bot started some other way (a benchmark's own bot): `stop` asks it to stop, `task`
+    /// is its run.
+    pub fn from_parts(stop: oneshot::Sender<()>, task: JoinHandle<anyhow::Result<()>>) -> Self {
+        Self {
+            stop: Some(stop),
+            task,
+        }
+    }
+}
+
 fn spawn_with<F>(start: impl FnOnce(oneshot::Receiver<()>) -> F) -> RunningBot
 where
     F: Future<Output = anyhow::Result<()>> + Send + 'static,
