@@ -32,6 +32,9 @@ use crate::Settings;
 use crate::conversation::{Conversation, Input, Outcome, TelegramUser};
 use storebot_config::{TelegramMode, TelegramSettings};
 
+/// Telegram refuses a longer text on a button press's answer (and the press then spins on).
+const MAX_NOTICE_LENGTH: usize = 200;
+
 /// How long one `getUpdates` waits for news before asking again.
 const POLL_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -139,7 +142,10 @@ async fn on_button<D: Dialogue>(bot: Bot, query: CallbackQuery, dialogue: Arc<D>
     };
     // Every press is answered, or the shopper's client shows a spinner for seconds.
     let mut answer = bot.answer_callback_query(query.id.clone());
-    answer.text = asked.as_ref().and_then(|outcome| outcome.notice.clone());
+    answer.text = asked
+        .as_ref()
+        .and_then(|outcome| outcome.notice.as_deref())
+        .map(|notice| notice.chars().take(MAX_NOTICE_LENGTH).collect());
     if let Err(error) = send::with_retry(answer).await {
         tracing::warn!(%error, "could not answer a button press");
     }
@@ -255,12 +261,18 @@ async fn serve_webhook<D: Dialogue>(
             LoggingErrorHandler::with_custom_text("receiving a webhook update failed"),
         )
         .await;
+    if let Err(error) = dispatched {
+        // The dispatcher never started (getMe failed), so nothing will stop the server.
+        server.abort();
+        return Err(error.into());
+    }
+    // The dispatcher returns only once the server has stopped and dropped its update sender.
     match server.await {
         Ok(Ok(())) => {}
         Ok(Err(error)) => tracing::error!(%error, "the webhook server failed"),
         Err(error) => tracing::error!(%error, "the webhook server task failed"),
     }
-    dispatched.map_err(TelegramError::from)
+    Ok(())
 }
 
 /// Waits for `shutdown`, then asks the dispatcher to stop. The dispatcher refuses while it is

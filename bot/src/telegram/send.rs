@@ -161,3 +161,25 @@ async fn send_parts(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_errors_and_broken_connections_are_retried_but_refusals_are_not() {
+        let server_error = RequestError::Api(ApiError::Unknown("Bad Gateway".into()));
+        let broken = RequestError::Io(std::sync::Arc::new(std::io::Error::from(
+            std::io::ErrorKind::ConnectionReset,
+        )));
+        assert!(is_transient(&server_error));
+        assert!(is_transient(&broken));
+        for refusal in [
+            RequestError::Api(ApiError::BotBlocked),
+            RequestError::Api(ApiError::MessageNotModified),
+            RequestError::Api(ApiError::Unknown("Bad Request: chat not found".into())),
+        ] {
+            assert!(!is_transient(&refusal), "{refusal:?}");
+        }
+    }
+}

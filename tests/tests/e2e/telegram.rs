@@ -533,3 +533,30 @@ async fn the_binary_in_webhook_mode_answers_health_from_the_database() {
     assert!(status.success(), "{status:?}: {log:#?}");
     assert!(!log.join("\n").contains(SECRET), "the secret leaked");
 }
+
+#[tokio::test]
+async fn an_unreachable_bot_api_stops_the_bot_with_an_error_in_both_modes() {
+    let addr = free_local_addr().unwrap();
+    let listen = addr.to_string();
+    for mode in ["polling", "webhook"] {
+        // Port 9 (discard) has nothing listening on test machines: getMe fails at once.
+        let env = [
+            ("STOREBOT_TELEGRAM__TOKEN", TEST_TOKEN),
+            ("STOREBOT_TELEGRAM__API_URL", "http://127.0.0.1:9"),
+            ("STOREBOT_TELEGRAM__MODE", mode),
+            ("STOREBOT_TELEGRAM__WEBHOOK__LISTEN", listen.as_str()),
+            ("STOREBOT_TELEGRAM__WEBHOOK__SECRET_TOKEN", SECRET),
+        ];
+        let settings = storebot::Settings::load_from(
+            None,
+            env.map(|(key, value)| (key.to_owned(), value.to_owned())),
+        )
+        .unwrap();
+        let (dialogue, _) = Scripted::new(script);
+        let error = spawn_bot(settings, dialogue)
+            .finished()
+            .await
+            .expect_err("no Bot API, no bot");
+        assert!(!error.to_string().contains(TEST_TOKEN), "{mode}: {error}");
+    }
+}
