@@ -5,6 +5,7 @@
 //! `cargo test --workspace` has built them: the `bot` and `admin-cli` packages each carry an
 //! integration test, which makes cargo build their binaries before any test runs.
 
+pub mod bot;
 pub mod fake_telegram;
 
 use std::path::{Path, PathBuf};

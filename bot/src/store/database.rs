@@ -145,6 +145,13 @@ pub async fn begin_write<C: TransactionTrait>(db: &C) -> Result<C::Transaction, 
         .await?)
 }
 
+/// Answers whether the database is reachable, by running `SELECT 1` (the webhook server's
+/// health check).
+pub async fn ping(db: &impl ConnectionTrait) -> Result<(), StoreError> {
+    db.execute_unprepared("SELECT 1").await?;
+    Ok(())
+}
+
 fn first_line(error: &DbErr) -> String {
     let text = error.to_string();
     text.lines().next().unwrap_or_default().to_owned()

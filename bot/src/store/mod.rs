@@ -21,7 +21,7 @@ pub mod orders;
 pub mod recompute;
 pub mod segments;
 
-pub use database::{Backend, begin_write, connect, connect_and_migrate, migrate};
+pub use database::{Backend, begin_write, connect, connect_and_migrate, migrate, ping};
 pub use error::StoreError;
 pub use storebot_migration::known_migrations;
 

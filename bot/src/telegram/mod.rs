@@ -1,20 +1,345 @@
 //! The Telegram adapter: the only module that touches teloxide. It turns updates into
-//! [`crate::conversation::Input`]s and the dialogue's [`crate::conversation::Outcome`]s into
-//! Bot API calls, in long-polling or webhook mode.
+//! [`Input`]s for a [`Dialogue`] and the dialogue's [`Outcome`]s into Bot API calls, by long
+//! polling or behind a webhook. It decides nothing about the shop, never lets a panic reach
+//! teloxide's dispatcher, never logs the token, and never registers or deletes the webhook on
+//! its own (that is [`set_webhook`] / [`delete_webhook`], for the admin tool).
+//!
+//! Each endpoint of [`schema`] is "extract → ask the dialogue → render": `input` reads
+//! updates, `send` delivers outcomes (splitting, editing, retrying), `webhook` is the HTTP
+//! side of webhook mode.
+
+mod input;
+mod render;
+mod send;
+mod webhook;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use teloxide::dispatching::{Dispatcher, UpdateHandler};
+use teloxide::error_handlers::LoggingErrorHandler;
+use teloxide::prelude::*;
+use teloxide::types::{CallbackQuery, Message};
+use teloxide::update_listeners::Polling;
+use teloxide::update_listeners::webhooks;
+
+pub use render::{MAX_MESSAGE_LENGTH, split_text};
+pub use webhook::{HEALTH_PATH, MAX_BODY_BYTES, WebhookConfigError};
 
 use crate::Settings;
-use crate::conversation::Conversation;
+use crate::conversation::{Conversation, Input, Outcome, TelegramUser};
+use storebot_config::{TelegramMode, TelegramSettings};
 
-/// Serves the bot until `shutdown` resolves, then finishes the updates in hand and returns.
-pub async fn serve(
+/// Telegram refuses a longer text on a button press's answer (and the press then spins on).
+const MAX_NOTICE_LENGTH: usize = 200;
+
+/// How long one `getUpdates` waits for news before asking again.
+const POLL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the adapter drives: the shopper dialogue, or a scripted stand-in in tests and
+/// benchmarks.
+pub trait Dialogue: Send + Sync + 'static {
+    /// Handles one update from `sender` at `now`. It must not fail: what goes wrong is the
+    /// dialogue's to log and to apologise for.
+    fn handle(
+        &self,
+        sender: &TelegramUser,
+        input: Input,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Outcome> + Send;
+
+    /// Whether the dialogue can serve (its database answers); webhook mode's `/healthz`.
+    fn ready(&self) -> impl Future<Output = bool> + Send;
+}
+
+impl Dialogue for Conversation {
+    async fn handle(&self, sender: &TelegramUser, input: Input, now: DateTime<Utc>) -> Outcome {
+        Conversation::handle(self, sender, input, now).await
+    }
+
+    async fn ready(&self) -> bool {
+        match crate::store::ping(&self.db).await {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::warn!(%error, "health check: the database does not answer");
+                false
+            }
+        }
+    }
+}
+
+/// Why the adapter could not start or an admin call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TelegramError {
+    #[error(transparent)]
+    MissingToken(#[from] storebot_config::MissingToken),
+    #[error(transparent)]
+    Webhook(#[from] WebhookConfigError),
+    #[error(
+        "telegram.webhook.url is not set: it is the public HTTPS address Telegram posts to \
+         (STOREBOT_TELEGRAM__WEBHOOK__URL)"
+    )]
+    MissingWebhookUrl,
+    #[error("can't listen on {addr}: {source}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("the Telegram Bot API refused or failed: {0}")]
+    Api(#[from] teloxide::RequestError),
+}
+
+/// A Bot API client for the configured token and server (`telegram.api_url`).
+pub fn bot(settings: &TelegramSettings) -> Result<Bot, TelegramError> {
+    let token = settings
+        .token
+        .as_ref()
+        .ok_or(storebot_config::MissingToken)?;
+    let bot = Bot::new(token.expose());
+    Ok(match &settings.api_url {
+        Some(url) => bot.set_api_url(url.clone()),
+        None => bot,
+    })
+}
+
+/// The handler tree: messages and button presses go to the dialogue; other updates are
+/// ignored.
+pub fn schema<D: Dialogue>() -> UpdateHandler<std::convert::Infallible> {
+    dptree::entry()
+        .branch(Update::filter_message().endpoint(on_message::<D>))
+        .branch(Update::filter_callback_query().endpoint(on_button::<D>))
+}
+
+type Handled = Result<(), std::convert::Infallible>;
+
+async fn on_message<D: Dialogue>(bot: Bot, message: Message, dialogue: Arc<D>) -> Handled {
+    // The shop talks to shoppers in private; merchant groups only receive notifications.
+    if !message.chat.is_private() {
+        return Ok(());
+    }
+    let (Some(user), Some(input)) = (message.from.as_ref(), input::message_input(&message)) else {
+        return Ok(());
+    };
+    let Some(sender) = input::sender(user, message.chat.id) else {
+        return Ok(());
+    };
+    if let Some(outcome) = ask(&dialogue, sender, input).await {
+        send::deliver(&bot, message.chat.id, None, outcome).await;
+    }
+    Ok(())
+}
+
+async fn on_button<D: Dialogue>(bot: Bot, query: CallbackQuery, dialogue: Arc<D>) -> Handled {
+    let press = input::press(&query);
+    let asked = match &press {
+        Some(press) => match input::sender(&query.from, press.chat_id) {
+            Some(sender) => ask(&dialogue, sender, press.input.clone()).await,
+            None => None,
+        },
+        None => None,
+    };
+    // Every press is answered, or the shopper's client shows a spinner for seconds.
+    let mut answer = bot.answer_callback_query(query.id.clone());
+    answer.text = asked
+        .as_ref()
+        .and_then(|outcome| outcome.notice.as_deref())
+        .map(|notice| notice.chars().take(MAX_NOTICE_LENGTH).collect());
+    if let Err(error) = send::with_retry(answer).await {
+        tracing::warn!(%error, "could not answer a button press");
+    }
+    if let (Some(press), Some(outcome)) = (press, asked) {
+        send::deliver(&bot, press.chat_id, press.message_id, outcome).await;
+    }
+    Ok(())
+}
+
+/// Runs the dialogue on its own task, so that a panic in it is logged as an error instead of
+/// killing the dispatcher's worker for this chat.
+async fn ask<D: Dialogue>(
+    dialogue: &Arc<D>,
+    sender: TelegramUser,
+    input: Input,
+) -> Option<Outcome> {
+    let dialogue = Arc::clone(dialogue);
+    let now = Utc::now();
+    let chat_id = sender.chat_id;
+    match tokio::spawn(async move { dialogue.handle(&sender, input, now).await }).await {
+        Ok(outcome) => Some(outcome),
+        Err(error) => {
+            tracing::error!(%error, chat_id, "the dialogue failed on an update; nothing sent");
+            None
+        }
+    }
+}
+
+/// Serves the bot until `shutdown` resolves, then finishes the updates in hand and returns:
+/// long polling by default, or the webhook server when `telegram.mode = "webhook"`.
+pub async fn serve<D: Dialogue>(
     settings: Arc<Settings>,
-    conversation: Conversation,
+    dialogue: D,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let _ = (settings, conversation);
-    shutdown.await;
+    let telegram = &settings.telegram;
+    let bot = bot(telegram)?;
+    let dialogue = Arc::new(dialogue);
+    let mut dispatcher = Dispatcher::builder(bot.clone(), schema::<D>())
+        .dependencies(dptree::deps![Arc::clone(&dialogue)])
+        .default_handler(|update| async move {
+            tracing::debug!(
+                update_id = update.id.0,
+                "an update the shop does not use; ignored"
+            );
+        })
+        .error_handler(LoggingErrorHandler::with_custom_text(
+            "a Telegram update failed",
+        ))
+        .build();
+    let stopper = tokio::spawn(stop_on(shutdown, dispatcher.shutdown_token()));
+    let served = match telegram.mode {
+        TelegramMode::Polling => {
+            tracing::info!("receiving updates by long polling");
+            let listener = Polling::builder(bot).timeout(POLL_TIMEOUT).build();
+            dispatcher
+                .try_dispatch_with_listener(
+                    listener,
+                    LoggingErrorHandler::with_custom_text("getting updates failed"),
+                )
+                .await
+                .map_err(TelegramError::from)
+        }
+        TelegramMode::Webhook => serve_webhook(telegram, &mut dispatcher, dialogue).await,
+    };
+    stopper.abort();
+    served?;
+    tracing::info!("stopped receiving updates; the updates in hand are done");
     Ok(())
+}
+
+async fn serve_webhook<D: Dialogue>(
+    telegram: &TelegramSettings,
+    dispatcher: &mut Dispatcher<Bot, std::convert::Infallible, teloxide::dispatching::DefaultKey>,
+    dialogue: Arc<D>,
+) -> Result<(), TelegramError> {
+    let secret = webhook::check_secret(
+        telegram
+            .webhook
+            .secret_token
+            .as_ref()
+            .map(storebot_config::Secret::expose),
+    )?;
+    let path = webhook::check_path(&telegram.webhook.path)?;
+    let listen = telegram.webhook.listen;
+    // teloxide wants the public address, though without setting the webhook it never uses it.
+    let public_url = match &telegram.webhook.url {
+        Some(url) => url.clone(),
+        None => url::Url::parse(&format!("http://{listen}{path}"))
+            .map_err(|_| WebhookConfigError::BadPath(path.to_owned()))?,
+    };
+    let options = webhooks::Options::new(listen, public_url)
+        .path(path.to_owned())
+        .secret_token(secret.to_owned());
+    let (listener, stopped, updates) = webhooks::axum_no_setup(options);
+    let app = webhook::router(updates, move || {
+        let dialogue = Arc::clone(&dialogue);
+        async move { dialogue.ready().await }
+    });
+    // Bind first, so a taken port is an error at start rather than a silent bot.
+    let tcp = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|source| TelegramError::Listen {
+            addr: listen,
+            source,
+        })?;
+    tracing::info!(%listen, path, "receiving updates by webhook");
+    let server =
+        tokio::spawn(async move { axum::serve(tcp, app).with_graceful_shutdown(stopped).await });
+    let dispatched = dispatcher
+        .try_dispatch_with_listener(
+            listener,
+            LoggingErrorHandler::with_custom_text("receiving a webhook update failed"),
+        )
+        .await;
+    if let Err(error) = dispatched {
+        // The dispatcher never started (getMe failed), so nothing will stop the server.
+        server.abort();
+        return Err(error.into());
+    }
+    // The dispatcher returns only once the server has stopped and dropped its update sender.
+    match server.await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::error!(%error, "the webhook server failed"),
+        Err(error) => tracing::error!(%error, "the webhook server task failed"),
+    }
+    Ok(())
+}
+
+/// Waits for `shutdown`, then asks the dispatcher to stop. The dispatcher refuses while it is
+/// still starting (before `getMe` returns), so the request is repeated until it is taken.
+async fn stop_on(
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    token: teloxide::dispatching::ShutdownToken,
+) {
+    shutdown.await;
+    tracing::info!("shutting down: no new updates; finishing the ones in hand");
+    loop {
+        match token.shutdown() {
+            Ok(stopped) => {
+                stopped.await;
+                return;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+}
+
+/// What Telegram knows of the webhook (`getWebhookInfo`), in the shop's own terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookStatus {
+    /// The registered address; `None` when the bot is on long polling.
+    pub url: Option<String>,
+    pub pending_update_count: u32,
+    pub max_connections: Option<u32>,
+    /// When and why Telegram's last delivery failed.
+    pub last_error: Option<(DateTime<Utc>, String)>,
+}
+
+/// Registers `telegram.webhook.url` with Telegram, with the secret token it will send along.
+/// Pending updates are kept.
+pub async fn set_webhook(settings: &Settings) -> Result<(), TelegramError> {
+    let telegram = &settings.telegram;
+    let secret = webhook::check_secret(
+        telegram
+            .webhook
+            .secret_token
+            .as_ref()
+            .map(storebot_config::Secret::expose),
+    )?;
+    let url = telegram
+        .webhook
+        .url
+        .clone()
+        .ok_or(TelegramError::MissingWebhookUrl)?;
+    let mut request = bot(telegram)?.set_webhook(url);
+    request.secret_token = Some(secret.to_owned());
+    send::with_retry(request).await?;
+    Ok(())
+}
+
+/// Removes the webhook, so that long polling works again. Pending updates are kept.
+pub async fn delete_webhook(settings: &Settings) -> Result<(), TelegramError> {
+    send::with_retry(bot(&settings.telegram)?.delete_webhook()).await?;
+    Ok(())
+}
+
+/// What Telegram reports about the webhook.
+pub async fn webhook_info(settings: &Settings) -> Result<WebhookStatus, TelegramError> {
+    let info = send::with_retry(bot(&settings.telegram)?.get_webhook_info()).await?;
+    Ok(WebhookStatus {
+        url: info.url.map(|url| url.to_string()),
+        pending_update_count: info.pending_update_count,
+        max_connections: info.max_connections,
+        last_error: info.last_error_date.zip(info.last_error_message),
+    })
 }

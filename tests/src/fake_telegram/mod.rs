@@ -21,7 +21,8 @@
 //! - Any other method is recorded and answered `true`, so a harmless call never breaks the bot.
 //! - Faults on demand: [`FakeFailure`] for the next call of a method, and blocked chats (403).
 //!
-//! What is not faked: webhooks never receive anything (tests use polling); files cannot be
+//! What is not faked: the fake never posts to a webhook (webhook tests post updates to the bot
+//! themselves, see `crate::bot::http`); files cannot be
 //! downloaded; groups, channels, inline mode, payments and entities computed from formatted
 //! text are absent; there is no flood control unless injected; the bot may message any chat.
 //!

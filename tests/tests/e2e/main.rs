@@ -10,3 +10,6 @@ mod chat;
 mod migrations;
 /// Starting the binaries: configuration errors, database errors, the missing token.
 mod startup;
+/// The Telegram adapter: replies, splitting, edits, callback answers, flood control, webhook
+/// mode, and the real binary against the fake Bot API.
+mod telegram;

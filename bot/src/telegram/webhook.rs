@@ -1,0 +1,108 @@
+//! Webhook mode: an HTTP server on `telegram.webhook.listen` that takes Telegram's POSTs at
+//! `telegram.webhook.path` (each checked against the secret token; 401 and nothing processed
+//! otherwise) and answers `GET /healthz`. It never registers or deletes the webhook: with
+//! several instances behind a load balancer, that is the merchant's admin command.
+
+use std::future::Future;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::get;
+
+/// Telegram's updates are a few kilobytes; anything much larger is not from Telegram.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The path of the health check, which the webhook path may not take.
+pub const HEALTH_PATH: &str = "/healthz";
+
+/// Why webhook settings can't be served.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum WebhookConfigError {
+    #[error(
+        "webhook mode needs a secret token: set telegram.webhook.secret_token \
+         (STOREBOT_TELEGRAM__WEBHOOK__SECRET_TOKEN), 1 to 256 of A-Z, a-z, 0-9, _ and -"
+    )]
+    MissingSecret,
+    #[error(
+        "telegram.webhook.secret_token may only hold 1 to 256 of A-Z, a-z, 0-9, _ and - \
+         (Telegram's rule)"
+    )]
+    BadSecret,
+    #[error(
+        "telegram.webhook.path must start with / and hold no {{, }} or *, and may not be \
+         {HEALTH_PATH}; it is {0:?}"
+    )]
+    BadPath(String),
+}
+
+/// Checks the secret token as Telegram does.
+pub fn check_secret(secret: Option<&str>) -> Result<&str, WebhookConfigError> {
+    let secret = secret.ok_or(WebhookConfigError::MissingSecret)?;
+    let allowed = |byte: u8| byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-';
+    if secret.is_empty() || secret.len() > 256 || !secret.bytes().all(allowed) {
+        return Err(WebhookConfigError::BadSecret);
+    }
+    Ok(secret)
+}
+
+/// Checks that the path is one the router can serve as a fixed route.
+pub fn check_path(path: &str) -> Result<&str, WebhookConfigError> {
+    let fixed = path.starts_with('/') && !path.contains(['{', '}', '*']);
+    if !fixed || path == HEALTH_PATH {
+        return Err(WebhookConfigError::BadPath(path.to_owned()));
+    }
+    Ok(path)
+}
+
+/// Adds the health check and the body limit to teloxide's webhook router.
+pub fn router<H, F>(updates: axum::Router, healthy: H) -> axum::Router
+where
+    H: Fn() -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = bool> + Send + 'static,
+{
+    let health = axum::Router::new().route(
+        HEALTH_PATH,
+        get(move || async move {
+            if healthy().await {
+                (StatusCode::OK, "ok")
+            } else {
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the database does not answer",
+                )
+            }
+        }),
+    );
+    updates
+        .merge(health)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_secret_is_refused() {
+        assert_eq!(check_secret(None), Err(WebhookConfigError::MissingSecret));
+    }
+
+    #[test]
+    fn a_secret_with_characters_telegram_refuses_is_refused() {
+        for secret in ["", "has space", "ünicode", &"x".repeat(257)] {
+            assert_eq!(
+                check_secret(Some(secret)),
+                Err(WebhookConfigError::BadSecret)
+            );
+        }
+        assert_eq!(check_secret(Some("Abc_123-x")), Ok("Abc_123-x"));
+    }
+
+    #[test]
+    fn paths_the_router_cannot_serve_are_refused() {
+        for path in ["telegram", "/{id}", "/a/*rest", "/healthz"] {
+            assert!(check_path(path).is_err(), "{path}");
+        }
+        assert_eq!(check_path("/telegram"), Ok("/telegram"));
+    }
+}
