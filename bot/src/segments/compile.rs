@@ -41,6 +41,17 @@ const ORDER_TOTAL: &str = "order_total";
 
 /// The statement selecting `customer_id` of every customer who matches `rule` in `context`.
 pub fn matching_customers(rule: &Rule, context: &Context) -> SelectStatement {
+    matching_customers_over(rule, context, &BTreeMap::new())
+}
+
+/// Like [`matching_customers`], but reading the aggregates of the frames in `materialized`
+/// from tables already filled with [`frame_aggregate`] (columns `customer_id`, `order_count`,
+/// `order_total`), so that a recompute of many segments aggregates each frame once in all.
+pub fn matching_customers_over(
+    rule: &Rule,
+    context: &Context,
+    materialized: &BTreeMap<TimeFrame, String>,
+) -> SelectStatement {
     let frames = aggregate_frames(rule);
     let mut query = Query::select();
     query
@@ -50,16 +61,30 @@ pub fn matching_customers(rule: &Rule, context: &Context) -> SelectStatement {
         )
         .from(customer::Entity);
     for (frame, alias) in &frames {
-        query.join_subquery(
-            JoinType::LeftJoin,
-            frame_aggregate(frame, context),
-            alias.clone(),
-            Expr::col((alias.clone(), Alias::new(CUSTOMER_ID)))
-                .equals((customer::Entity, customer::Column::Id)),
-        );
+        let on = Expr::col((alias.clone(), Alias::new(CUSTOMER_ID)))
+            .equals((customer::Entity, customer::Column::Id));
+        match materialized.get(frame) {
+            Some(table) => {
+                query.join_as(JoinType::LeftJoin, Alias::new(table), alias.clone(), on);
+            }
+            None => {
+                query.join_subquery(
+                    JoinType::LeftJoin,
+                    frame_aggregate(frame, context),
+                    alias.clone(),
+                    on,
+                );
+            }
+        }
     }
     query.cond_where(condition(rule, &frames, context));
     query
+}
+
+/// The distinct frames of the check and count conditions of `rule`: the aggregates a
+/// recompute may compute once for several segments.
+pub fn aggregate_frames_of(rule: &Rule) -> impl Iterator<Item = TimeFrame> {
+    aggregate_frames(rule).into_keys()
 }
 
 /// The distinct frames of the rule's check and count conditions, each with its table alias.
@@ -80,8 +105,9 @@ fn aggregate_frames(rule: &Rule) -> BTreeMap<TimeFrame, Alias> {
     frames
 }
 
-/// Count and sum of the counted orders in the frame, per customer who has any.
-fn frame_aggregate(frame: &TimeFrame, context: &Context) -> SelectStatement {
+/// Count and sum of the counted orders in the frame, per customer who has any: columns
+/// `customer_id`, `order_count`, `order_total`.
+pub fn frame_aggregate(frame: &TimeFrame, context: &Context) -> SelectStatement {
     let mut query = Query::select();
     query
         .column(order::Column::CustomerId)

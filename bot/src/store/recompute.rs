@@ -30,8 +30,11 @@ use super::segments::{
     self as segment_store, AutoSegment, Cause, OverrideMode, Source, load_auto_segments,
 };
 use super::{StoreError, begin_write};
+use crate::segments::compile::{
+    CUSTOMER_ID, aggregate_frames_of, frame_aggregate, matching_customers_over,
+};
 use crate::segments::{
-    Context, Explanation, OrderFacts, Rule, ShopperFacts, compile::CUSTOMER_ID, evaluate,
+    Context, Explanation, OrderFacts, Rule, ShopperFacts, TimeFrame, evaluate,
     explain as explain_rule, matching_customers,
 };
 
@@ -98,42 +101,68 @@ pub fn context(settings: &Settings, now: DateTime<Utc>) -> Context {
 /// of the segment it names. Each segment is its own transaction; a segment that fails is
 /// reported and the others go on. On PostgreSQL only one process runs at a time: a second
 /// caller returns at once with `skipped`.
+///
+/// The orders are aggregated once per distinct time frame of the whole run, into temporary
+/// tables that every segment's statement joins. Temporary tables are private to a connection,
+/// so the run works on a dedicated connection of its own (opened with the pool's options and
+/// closed at the end).
 pub async fn recompute_all(
     db: &DatabaseConnection,
     context: &Context,
     trigger: Trigger,
 ) -> Result<RunSummary, StoreError> {
-    // The lock lives as long as this transaction, which does nothing else; the segments are
-    // written in transactions of their own on other pooled connections. A process that dies
-    // mid-run loses its session and with it the lock.
-    let lock = match db.get_database_backend() {
+    let run_db = dedicated_connection(db)?;
+    let outcome = recompute_on(&run_db, context, trigger).await;
+    // Closing ends the session, which also releases the PostgreSQL lock if unlocking failed.
+    let _ = run_db.close().await;
+    outcome
+}
+
+/// A pool of exactly one connection with the same options as `db`'s pool.
+fn dedicated_connection(db: &DatabaseConnection) -> Result<DatabaseConnection, StoreError> {
+    use sea_orm::sqlx::pool::PoolOptions;
+    match db.get_database_backend() {
         DbBackend::Postgres => {
-            let lock = db.begin().await?;
-            let row = lock
-                .query_one(Query::select().expr_as(
-                    Func::cust("pg_try_advisory_xact_lock").arg(RECOMPUTE_LOCK_KEY),
-                    Alias::new("locked"),
-                ))
-                .await?;
-            let locked = match row {
-                Some(row) => row.try_get::<bool>("", "locked")?,
-                None => false,
-            };
-            if !locked {
-                lock.rollback().await?;
-                return Ok(RunSummary {
-                    run_id: None,
-                    skipped: true,
-                    segments: 0,
-                    joined: 0,
-                    left: 0,
-                    errors: Vec::new(),
-                });
-            }
-            Some(lock)
+            let options = db.get_postgres_connection_pool().connect_options();
+            let pool = PoolOptions::new()
+                .max_connections(1)
+                .connect_lazy_with((*options).clone());
+            Ok(sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(
+                pool,
+            ))
         }
-        _ => None,
-    };
+        DbBackend::Sqlite => {
+            let options = db.get_sqlite_connection_pool().connect_options();
+            let pool = PoolOptions::new()
+                .max_connections(1)
+                .connect_lazy_with((*options).clone());
+            Ok(sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
+        }
+        other => Err(StoreError::Invalid(format!(
+            "segment recompute does not support {other:?}"
+        ))),
+    }
+}
+
+async fn recompute_on(
+    db: &DatabaseConnection,
+    context: &Context,
+    trigger: Trigger,
+) -> Result<RunSummary, StoreError> {
+    let postgres = db.get_database_backend() == DbBackend::Postgres;
+    // A session lock on the run's own connection: held for the whole run, across the
+    // per-segment transactions, and released by unlocking or by the session ending (a process
+    // that dies mid-run frees it).
+    if postgres && !advisory_lock(db, "pg_try_advisory_lock").await? {
+        return Ok(RunSummary {
+            run_id: None,
+            skipped: true,
+            segments: 0,
+            joined: 0,
+            left: 0,
+            errors: Vec::new(),
+        });
+    }
     let clock = Instant::now();
     let run = recompute_run::ActiveModel {
         trigger: Set(trigger.as_str().to_owned()),
@@ -168,8 +197,8 @@ pub async fn recompute_all(
     }
     .update(db)
     .await?;
-    if let Some(lock) = lock {
-        lock.commit().await?;
+    if postgres {
+        advisory_lock(db, "pg_advisory_unlock").await?;
     }
     summary.ok_or_else(|| {
         StoreError::Invalid(format!(
@@ -177,6 +206,20 @@ pub async fn recompute_all(
             run.id,
             error.unwrap_or_default()
         ))
+    })
+}
+
+/// Calls one of PostgreSQL's advisory lock functions on the recompute key.
+async fn advisory_lock(db: &DatabaseConnection, function: &str) -> Result<bool, StoreError> {
+    let row = db
+        .query_one(Query::select().expr_as(
+            Func::cust(Alias::new(function)).arg(RECOMPUTE_LOCK_KEY),
+            Alias::new("locked"),
+        ))
+        .await?;
+    Ok(match row {
+        Some(row) => row.try_get::<bool>("", "locked")?,
+        None => false,
     })
 }
 
@@ -197,8 +240,14 @@ async fn recompute_segments(
     };
     let (segments, unreadable) = load_auto_segments(db, context.now).await?;
     summary.errors.extend(unreadable);
+    let frames: BTreeSet<TimeFrame> = segments
+        .iter()
+        .filter(|segment| segment.in_force)
+        .flat_map(|segment| aggregate_frames_of(&segment.rule))
+        .collect();
+    let materialized = materialize_frames(db, context, frames).await?;
     for segment in segments {
-        match recompute_segment(db, context, &segment, run_id).await {
+        match recompute_segment(db, context, &segment, run_id, &materialized).await {
             Ok((joined, left)) => {
                 summary.segments += 1;
                 summary.joined += joined;
@@ -213,12 +262,43 @@ async fn recompute_segments(
     Ok(summary)
 }
 
+/// One temporary table of per-customer count and total per frame, filled once for the run.
+async fn materialize_frames(
+    db: &DatabaseConnection,
+    context: &Context,
+    frames: BTreeSet<TimeFrame>,
+) -> Result<BTreeMap<TimeFrame, String>, StoreError> {
+    let mut tables = BTreeMap::new();
+    for (index, frame) in frames.into_iter().enumerate() {
+        let table = format!("recompute_frame_{index}");
+        db.execute_unprepared(&format!("DROP TABLE IF EXISTS {table}"))
+            .await?;
+        db.execute_unprepared(&format!(
+            "CREATE TEMPORARY TABLE {table} (customer_id BIGINT PRIMARY KEY, \
+             order_count BIGINT NOT NULL, order_total NUMERIC NOT NULL)"
+        ))
+        .await?;
+        db.execute(
+            &Query::insert()
+                .into_table(Alias::new(table.as_str()))
+                .columns([CUSTOMER_ID, "order_count", "order_total"].map(Alias::new))
+                .select_from(frame_aggregate(&frame, context))
+                .map_err(|error| StoreError::Invalid(error.to_string()))?
+                .to_owned(),
+        )
+        .await?;
+        tables.insert(frame, table);
+    }
+    Ok(tables)
+}
+
 /// Brings one segment's rule members up to date in one transaction; returns (joined, left).
 async fn recompute_segment(
     db: &DatabaseConnection,
     context: &Context,
     segment: &AutoSegment,
     run_id: i64,
+    materialized: &BTreeMap<TimeFrame, String>,
 ) -> Result<(u64, u64), StoreError> {
     let txn = begin_write(db).await?;
     txn.execute_unprepared(&format!(
@@ -238,7 +318,11 @@ async fn recompute_segment(
             &Query::insert()
                 .into_table(Alias::new(TARGET))
                 .columns([Alias::new(CUSTOMER_ID)])
-                .select_from(matching_customers(&segment.rule, context))
+                .select_from(matching_customers_over(
+                    &segment.rule,
+                    context,
+                    materialized,
+                ))
                 .map_err(|error| StoreError::Invalid(error.to_string()))?
                 .to_owned(),
         )
