@@ -309,9 +309,21 @@ async fn recompute_segment(
         .await?;
     let target_ids = || {
         Query::select()
-            .column(Alias::new(CUSTOMER_ID))
+            .column((Alias::new(TARGET), Alias::new(CUSTOMER_ID)))
             .from(Alias::new(TARGET))
             .to_owned()
+    };
+    // Anti-joins are written NOT EXISTS rather than NOT IN: PostgreSQL plans NOT IN over a
+    // large subquery as a per-row scan, NOT EXISTS as a hash anti-join.
+    let not_in_target = |customer: Expr| {
+        Expr::exists(
+            Query::select()
+                .expr(Expr::val(1))
+                .from(Alias::new(TARGET))
+                .and_where(Expr::col((Alias::new(TARGET), Alias::new(CUSTOMER_ID))).eq(customer))
+                .to_owned(),
+        )
+        .not()
     };
     let cause = if segment.in_force {
         txn.execute(
@@ -333,10 +345,10 @@ async fn recompute_segment(
                 .columns([Alias::new(CUSTOMER_ID)])
                 .select_from(
                     overrides(segment.id, OverrideMode::Include)
-                        .and_where(
-                            Expr::col(segment_override::Column::CustomerId)
-                                .not_in_subquery(target_ids()),
-                        )
+                        .and_where(not_in_target(Expr::col((
+                            segment_override::Entity,
+                            segment_override::Column::CustomerId,
+                        ))))
                         .to_owned(),
                 )
                 .map_err(|error| StoreError::Invalid(error.to_string()))?
@@ -361,7 +373,10 @@ async fn recompute_segment(
     let leaving = Cond::all()
         .add(segment_member::Column::SegmentId.eq(segment.id))
         .add(segment_member::Column::Source.eq(Source::Rule.as_str()))
-        .add(segment_member::Column::CustomerId.not_in_subquery(target_ids()));
+        .add(not_in_target(Expr::col((
+            segment_member::Entity,
+            segment_member::Column::CustomerId,
+        ))));
     let left = txn
         .execute(&ledger_from(
             Query::select()
@@ -385,13 +400,18 @@ async fn recompute_segment(
     let newcomers = || {
         target_ids()
             .and_where(
-                Expr::col(Alias::new(CUSTOMER_ID)).not_in_subquery(
+                Expr::exists(
                     Query::select()
-                        .column(segment_member::Column::CustomerId)
+                        .expr(Expr::val(1))
                         .from(segment_member::Entity)
                         .and_where(segment_member::Column::SegmentId.eq(segment.id))
+                        .and_where(
+                            Expr::col((segment_member::Entity, segment_member::Column::CustomerId))
+                                .equals((Alias::new(TARGET), Alias::new(CUSTOMER_ID))),
+                        )
                         .to_owned(),
-                ),
+                )
+                .not(),
             )
             .to_owned()
     };
