@@ -1,19 +1,62 @@
 //! Background jobs inside the bot process: the periodic segment recompute.
+//!
+//! A job logs what it did and records failures where the merchant can see them; it must never
+//! panic or return early on an error, because a dead job would silently freeze every
+//! automatic segment.
 
 use std::sync::Arc;
 
+use chrono::Utc;
 use sea_orm::DatabaseConnection;
 use tokio::sync::watch;
+use tokio::time::MissedTickBehavior;
 
 use crate::Settings;
+use crate::store::recompute::{self, Trigger};
 
 /// Recomputes the automatic segments every `segments.refresh_interval` until `stop` turns
-/// true. With several bot instances on one PostgreSQL, only one runs each tick.
+/// true. With several bot instances on one PostgreSQL, only one runs each tick (the others
+/// find the lock taken and skip).
 pub async fn run_recompute(
     settings: Arc<Settings>,
     db: DatabaseConnection,
     mut stop: watch::Receiver<bool>,
 ) {
-    let _ = (settings, db);
-    let _ = stop.wait_for(|stop| *stop).await;
+    let mut ticks = tokio::time::interval(settings.segments.refresh_interval);
+    // A run longer than the interval is followed by one run, not by a burst of catch-ups.
+    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.wait_for(|stop| *stop) => return,
+            _ = ticks.tick() => {}
+        }
+        if *stop.borrow() {
+            return;
+        }
+        recompute_once(&settings, &db).await;
+    }
+}
+
+/// One scheduled run, logged. Errors are logged here; the run's own errors (a segment that
+/// could not be recomputed) are also in `recompute_run.error`.
+pub async fn recompute_once(settings: &Settings, db: &DatabaseConnection) {
+    let context = recompute::context(settings, Utc::now());
+    match recompute::recompute_all(db, &context, Trigger::Schedule).await {
+        Ok(summary) if summary.skipped => {
+            tracing::debug!("segment recompute skipped: another instance is running it");
+        }
+        Ok(summary) => {
+            tracing::info!(
+                run = summary.run_id,
+                segments = summary.segments,
+                joined = summary.joined,
+                left = summary.left,
+                "segments recomputed"
+            );
+            for error in &summary.errors {
+                tracing::warn!(run = summary.run_id, "{error}");
+            }
+        }
+        Err(error) => tracing::error!("segment recompute failed: {error}"),
+    }
 }

@@ -44,12 +44,14 @@
 //! }
 //! ```
 
+pub mod compile;
 mod evaluate;
 mod render;
 mod rule;
 mod time;
 mod validate;
 
+pub use compile::matching_customers;
 pub use evaluate::{
     Context, Detail, Explanation, Interaction, OrderFacts, OrderSummary, ShopperFacts, evaluate,
     explain,

@@ -1,18 +1,838 @@
 //! Segment membership upkeep: recompute of the automatic segments, set-based in SQL, and
 //! re-evaluation of one shopper after they answer a question or place an order.
+//!
+//! The full recompute compiles each rule ([`crate::segments::matching_customers`]) and applies
+//! the difference to `segment_member` inside the database, one transaction per segment, so a
+//! crash leaves each segment wholly old or wholly new and no customer list is ever held in
+//! memory. One shopper's re-evaluation loads their [`ShopperFacts`] and runs the in-memory
+//! evaluation, which a property test keeps identical to the SQL. Neither ever removes a
+//! `manual` member: only rows whose source is `rule` are the job's to take away.
 
-use sea_orm::ConnectionTrait;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
 
-use super::StoreError;
-use crate::segments::Context;
+use chrono::{DateTime, TimeDelta, Utc};
+use sea_orm::sea_query::{
+    Alias, Cond, Expr, ExprTrait, Func, InsertStatement, Order, Query, SelectStatement,
+};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
+    DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionSession,
+    TransactionTrait,
+};
+use storebot_config::Settings;
+use storebot_entity::{
+    customer, customer_answer, membership_event, order, order_item, recompute_run, segment,
+    segment_member, segment_override,
+};
+
+use super::segments::{
+    self as segment_store, AutoSegment, Cause, OverrideMode, Source, load_auto_segments,
+};
+use super::{StoreError, begin_write};
+use crate::segments::compile::{
+    CUSTOMER_ID, aggregate_frames_of, frame_aggregate, matching_customers_over,
+};
+use crate::segments::{
+    Context, Explanation, OrderFacts, Rule, ShopperFacts, TimeFrame, evaluate,
+    explain as explain_rule, matching_customers,
+};
+
+/// The key of PostgreSQL's advisory lock that lets one bot instance recompute at a time; any
+/// number works as long as every storebot process uses the same one ("RECOMPUT").
+pub(crate) const RECOMPUTE_LOCK_KEY: i64 = 0x5245_434f_4d50_5554;
+
+/// The scratch table a segment's new membership is gathered in before it is compared with the
+/// old, so the rule is evaluated once per segment. Temporary, so private to the connection.
+const TARGET: &str = "recompute_target";
+
+/// What started a recompute, as written to `recompute_run.trigger`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trigger {
+    /// The periodic job.
+    Schedule,
+    /// The merchant, from the admin tool.
+    Admin,
+}
+
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Schedule => "schedule",
+            Trigger::Admin => "admin",
+        }
+    }
+}
+
+/// How a recompute went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunSummary {
+    /// The `recompute_run` row; `None` when the run was skipped.
+    pub run_id: Option<i64>,
+    /// Another instance held the recompute lock, so this one did nothing.
+    pub skipped: bool,
+    /// Automatic segments whose membership was brought up to date.
+    pub segments: u32,
+    pub joined: u64,
+    pub left: u64,
+    /// One sentence per segment that could not be recomputed (the others still were).
+    pub errors: Vec<String>,
+}
+
+/// One shopper joining or leaving one segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MembershipChange {
+    pub segment_id: i64,
+    pub joined: bool,
+}
+
+/// The evaluation context of the store's settings at `now`.
+pub fn context(settings: &Settings, now: DateTime<Utc>) -> Context {
+    Context {
+        now,
+        time_zone: settings.store.time_zone,
+        counted_statuses: settings.segments.counted_statuses.iter().cloned().collect(),
+    }
+}
+
+/// Recomputes every automatic segment: those in force follow their rule (with the manual
+/// includes and excludes), those out of force lose their rule members (cause `expiry`).
+/// Segments are done in dependency order, so a `segment` condition reads the fresh membership
+/// of the segment it names. Each segment is its own transaction; a segment that fails is
+/// reported and the others go on. On PostgreSQL only one process runs at a time: a second
+/// caller returns at once with `skipped`.
+///
+/// The orders are aggregated once per distinct time frame of the whole run, into temporary
+/// tables that every segment's statement joins. Temporary tables are private to a connection,
+/// so the run works on a dedicated connection of its own (opened with the pool's options and
+/// closed at the end).
+pub async fn recompute_all(
+    db: &DatabaseConnection,
+    context: &Context,
+    trigger: Trigger,
+) -> Result<RunSummary, StoreError> {
+    let run_db = dedicated_connection(db)?;
+    let outcome = recompute_on(&run_db, context, trigger).await;
+    // Closing ends the session, which also releases the PostgreSQL lock if unlocking failed.
+    let _ = run_db.close().await;
+    outcome
+}
+
+/// A pool of exactly one connection with the same options as `db`'s pool.
+fn dedicated_connection(db: &DatabaseConnection) -> Result<DatabaseConnection, StoreError> {
+    use sea_orm::sqlx::pool::PoolOptions;
+    match db.get_database_backend() {
+        DbBackend::Postgres => {
+            let options = db.get_postgres_connection_pool().connect_options();
+            let pool = PoolOptions::new()
+                .max_connections(1)
+                .connect_lazy_with((*options).clone());
+            Ok(sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(
+                pool,
+            ))
+        }
+        DbBackend::Sqlite => {
+            let options = db.get_sqlite_connection_pool().connect_options();
+            let pool = PoolOptions::new()
+                .max_connections(1)
+                .connect_lazy_with((*options).clone());
+            Ok(sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
+        }
+        other => Err(StoreError::Invalid(format!(
+            "segment recompute does not support {other:?}"
+        ))),
+    }
+}
+
+async fn recompute_on(
+    db: &DatabaseConnection,
+    context: &Context,
+    trigger: Trigger,
+) -> Result<RunSummary, StoreError> {
+    let postgres = db.get_database_backend() == DbBackend::Postgres;
+    // A session lock on the run's own connection: held for the whole run, across the
+    // per-segment transactions, and released by unlocking or by the session ending (a process
+    // that dies mid-run frees it).
+    if postgres && !advisory_lock(db, "pg_try_advisory_lock").await? {
+        return Ok(RunSummary {
+            run_id: None,
+            skipped: true,
+            segments: 0,
+            joined: 0,
+            left: 0,
+            errors: Vec::new(),
+        });
+    }
+    let clock = Instant::now();
+    let run = recompute_run::ActiveModel {
+        trigger: Set(trigger.as_str().to_owned()),
+        started_at: Set(context.now),
+        finished_at: Set(None),
+        segments: Set(0),
+        joined: Set(0),
+        left: Set(0),
+        error: Set(None),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    let outcome = recompute_segments(db, context, run.id).await;
+    let (summary, error) = match outcome {
+        Ok(summary) => {
+            let error = (!summary.errors.is_empty()).then(|| summary.errors.join("\n"));
+            (Some(summary), error)
+        }
+        Err(error) => (None, Some(error.to_string())),
+    };
+    let elapsed = TimeDelta::from_std(clock.elapsed()).unwrap_or(TimeDelta::zero());
+    let counts = summary.as_ref();
+    recompute_run::ActiveModel {
+        id: Set(run.id),
+        finished_at: Set(Some(context.now + elapsed)),
+        segments: Set(counts.map_or(0, |s| i32::try_from(s.segments).unwrap_or(i32::MAX))),
+        joined: Set(counts.map_or(0, |s| i32::try_from(s.joined).unwrap_or(i32::MAX))),
+        left: Set(counts.map_or(0, |s| i32::try_from(s.left).unwrap_or(i32::MAX))),
+        error: Set(error.clone()),
+        ..Default::default()
+    }
+    .update(db)
+    .await?;
+    if postgres {
+        advisory_lock(db, "pg_advisory_unlock").await?;
+    }
+    summary.ok_or_else(|| {
+        StoreError::Invalid(format!(
+            "recompute run {} failed: {}",
+            run.id,
+            error.unwrap_or_default()
+        ))
+    })
+}
+
+/// Calls one of PostgreSQL's advisory lock functions on the recompute key.
+async fn advisory_lock(db: &DatabaseConnection, function: &str) -> Result<bool, StoreError> {
+    let row = db
+        .query_one(Query::select().expr_as(
+            Func::cust(Alias::new(function)).arg(RECOMPUTE_LOCK_KEY),
+            Alias::new("locked"),
+        ))
+        .await?;
+    Ok(match row {
+        Some(row) => row.try_get::<bool>("", "locked")?,
+        None => false,
+    })
+}
+
+/// Every auto segment of the run, each in its own transaction; a failing segment is
+/// reported in the summary and the others go on.
+async fn recompute_segments(
+    db: &DatabaseConnection,
+    context: &Context,
+    run_id: i64,
+) -> Result<RunSummary, StoreError> {
+    let mut summary = RunSummary {
+        run_id: Some(run_id),
+        skipped: false,
+        segments: 0,
+        joined: 0,
+        left: 0,
+        errors: Vec::new(),
+    };
+    let (segments, unreadable) = load_auto_segments(db, context.now).await?;
+    summary.errors.extend(unreadable);
+    let frames: BTreeSet<TimeFrame> = segments
+        .iter()
+        .filter(|segment| segment.in_force)
+        .flat_map(|segment| aggregate_frames_of(&segment.rule))
+        .collect();
+    let materialized = materialize_frames(db, context, frames).await?;
+    for segment in segments {
+        match recompute_segment(db, context, &segment, run_id, &materialized).await {
+            Ok((joined, left)) => {
+                summary.segments += 1;
+                summary.joined += joined;
+                summary.left += left;
+            }
+            Err(error) => summary.errors.push(format!(
+                "segment {} ({}) was not recomputed: {error}",
+                segment.id, segment.name
+            )),
+        }
+    }
+    Ok(summary)
+}
+
+/// One temporary table of per-customer count and total per frame, filled once for the run.
+async fn materialize_frames(
+    db: &DatabaseConnection,
+    context: &Context,
+    frames: BTreeSet<TimeFrame>,
+) -> Result<BTreeMap<TimeFrame, String>, StoreError> {
+    let mut tables = BTreeMap::new();
+    for (index, frame) in frames.into_iter().enumerate() {
+        let table = format!("recompute_frame_{index}");
+        db.execute_unprepared(&format!("DROP TABLE IF EXISTS {table}"))
+            .await?;
+        db.execute_unprepared(&format!(
+            "CREATE TEMPORARY TABLE {table} (customer_id BIGINT PRIMARY KEY, \
+             order_count BIGINT NOT NULL, order_total NUMERIC NOT NULL)"
+        ))
+        .await?;
+        db.execute(
+            &Query::insert()
+                .into_table(Alias::new(table.as_str()))
+                .columns([CUSTOMER_ID, "order_count", "order_total"].map(Alias::new))
+                .select_from(frame_aggregate(&frame, context))
+                .map_err(|error| StoreError::Invalid(error.to_string()))?
+                .to_owned(),
+        )
+        .await?;
+        tables.insert(frame, table);
+    }
+    Ok(tables)
+}
+
+/// Brings one segment's rule members up to date in one transaction; returns (joined, left).
+async fn recompute_segment(
+    db: &DatabaseConnection,
+    context: &Context,
+    segment: &AutoSegment,
+    run_id: i64,
+    materialized: &BTreeMap<TimeFrame, String>,
+) -> Result<(u64, u64), StoreError> {
+    let txn = begin_write(db).await?;
+    txn.execute_unprepared(&format!(
+        "CREATE TEMPORARY TABLE IF NOT EXISTS {TARGET} (customer_id BIGINT PRIMARY KEY)"
+    ))
+    .await?;
+    txn.execute(&Query::delete().from_table(Alias::new(TARGET)).to_owned())
+        .await?;
+    let target_ids = || {
+        Query::select()
+            .column((Alias::new(TARGET), Alias::new(CUSTOMER_ID)))
+            .from(Alias::new(TARGET))
+            .to_owned()
+    };
+    // Anti-joins are written NOT EXISTS rather than NOT IN: PostgreSQL plans NOT IN over a
+    // large subquery as a per-row scan, NOT EXISTS as a hash anti-join.
+    let not_in_target = |customer: Expr| {
+        Expr::exists(
+            Query::select()
+                .expr(Expr::val(1))
+                .from(Alias::new(TARGET))
+                .and_where(Expr::col((Alias::new(TARGET), Alias::new(CUSTOMER_ID))).eq(customer))
+                .to_owned(),
+        )
+        .not()
+    };
+    let cause = if segment.in_force {
+        txn.execute(
+            &Query::insert()
+                .into_table(Alias::new(TARGET))
+                .columns([Alias::new(CUSTOMER_ID)])
+                .select_from(matching_customers_over(
+                    &segment.rule,
+                    context,
+                    materialized,
+                ))
+                .map_err(|error| StoreError::Invalid(error.to_string()))?
+                .to_owned(),
+        )
+        .await?;
+        txn.execute(
+            &Query::insert()
+                .into_table(Alias::new(TARGET))
+                .columns([Alias::new(CUSTOMER_ID)])
+                .select_from(
+                    overrides(segment.id, OverrideMode::Include)
+                        .and_where(not_in_target(Expr::col((
+                            segment_override::Entity,
+                            segment_override::Column::CustomerId,
+                        ))))
+                        .to_owned(),
+                )
+                .map_err(|error| StoreError::Invalid(error.to_string()))?
+                .to_owned(),
+        )
+        .await?;
+        txn.execute(
+            &Query::delete()
+                .from_table(Alias::new(TARGET))
+                .and_where(
+                    Expr::col(Alias::new(CUSTOMER_ID))
+                        .in_subquery(overrides(segment.id, OverrideMode::Exclude)),
+                )
+                .to_owned(),
+        )
+        .await?;
+        Cause::Rule
+    } else {
+        Cause::Expiry
+    };
+
+    let leaving = Cond::all()
+        .add(segment_member::Column::SegmentId.eq(segment.id))
+        .add(segment_member::Column::Source.eq(Source::Rule.as_str()))
+        .add(not_in_target(Expr::col((
+            segment_member::Entity,
+            segment_member::Column::CustomerId,
+        ))));
+    let left = txn
+        .execute(&ledger_from(
+            Query::select()
+                .column(segment_member::Column::CustomerId)
+                .from(segment_member::Entity)
+                .cond_where(leaving.clone())
+                .to_owned(),
+            segment.id,
+            false,
+            cause,
+            Some(run_id),
+            context.now,
+        )?)
+        .await?
+        .rows_affected();
+    segment_member::Entity::delete_many()
+        .filter(leaving)
+        .exec(&txn)
+        .await?;
+
+    let newcomers = || {
+        target_ids()
+            .and_where(
+                Expr::exists(
+                    Query::select()
+                        .expr(Expr::val(1))
+                        .from(segment_member::Entity)
+                        .and_where(segment_member::Column::SegmentId.eq(segment.id))
+                        .and_where(
+                            Expr::col((segment_member::Entity, segment_member::Column::CustomerId))
+                                .equals((Alias::new(TARGET), Alias::new(CUSTOMER_ID))),
+                        )
+                        .to_owned(),
+                )
+                .not(),
+            )
+            .to_owned()
+    };
+    let joined = txn
+        .execute(&ledger_from(
+            newcomers(),
+            segment.id,
+            true,
+            cause,
+            Some(run_id),
+            context.now,
+        )?)
+        .await?
+        .rows_affected();
+    let members = Query::select()
+        .expr(Expr::val(segment.id))
+        .column((Alias::new("newcomer"), Alias::new(CUSTOMER_ID)))
+        .expr(Expr::val(Source::Rule.as_str()))
+        .expr(Expr::val(context.now))
+        .from_subquery(newcomers(), Alias::new("newcomer"))
+        .to_owned();
+    txn.execute(
+        &Query::insert()
+            .into_table(segment_member::Entity)
+            .columns([
+                segment_member::Column::SegmentId,
+                segment_member::Column::CustomerId,
+                segment_member::Column::Source,
+                segment_member::Column::Since,
+            ])
+            .select_from(members)
+            .map_err(|error| StoreError::Invalid(error.to_string()))?
+            .to_owned(),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok((joined, left))
+}
+
+fn overrides(segment_id: i64, mode: OverrideMode) -> SelectStatement {
+    Query::select()
+        .column(segment_override::Column::CustomerId)
+        .from(segment_override::Entity)
+        .and_where(segment_override::Column::SegmentId.eq(segment_id))
+        .and_where(segment_override::Column::Mode.eq(mode.as_str()))
+        .to_owned()
+}
+
+/// `INSERT INTO membership_event ... SELECT` over the `customer_id`s that `customers` selects.
+fn ledger_from(
+    customers: SelectStatement,
+    segment_id: i64,
+    joined: bool,
+    cause: Cause,
+    run_id: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<InsertStatement, StoreError> {
+    let rows = Query::select()
+        .expr(Expr::val(segment_id))
+        .column((Alias::new("changed"), Alias::new(CUSTOMER_ID)))
+        .expr(Expr::val(if joined { "joined" } else { "left" }))
+        .expr(Expr::val(cause.as_str()))
+        .expr(Expr::val(run_id))
+        .expr(Expr::val(now))
+        .from_subquery(customers, Alias::new("changed"))
+        .to_owned();
+    Ok(Query::insert()
+        .into_table(membership_event::Entity)
+        .columns([
+            membership_event::Column::SegmentId,
+            membership_event::Column::CustomerId,
+            membership_event::Column::Kind,
+            membership_event::Column::Cause,
+            membership_event::Column::RunId,
+            membership_event::Column::At,
+        ])
+        .select_from(rows)
+        .map_err(|error| StoreError::Invalid(error.to_string()))?
+        .to_owned())
+}
 
 /// Re-evaluates every automatic segment for one shopper and applies the joins and leaves at
-/// once, so a shopper who just qualified sees the segment's variants on their next tap.
-pub async fn refresh_customer(
+/// once (one transaction), so a shopper who just qualified sees the segment's variants on
+/// their next tap. Returns what changed, for join messages.
+pub async fn refresh_customer<C>(
+    db: &C,
+    context: &Context,
+    customer_id: i64,
+) -> Result<Vec<MembershipChange>, StoreError>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    let txn = begin_write(db).await?;
+    let changes = refresh_within(&txn, context, customer_id, None).await?;
+    txn.commit().await?;
+    Ok(changes)
+}
+
+/// The body of [`refresh_customer`], inside the caller's transaction. Changes to
+/// `merchant_segment` are ledgered as the merchant's doing (an override was just set).
+pub(crate) async fn refresh_within(
     db: &impl ConnectionTrait,
     context: &Context,
     customer_id: i64,
-) -> Result<(), StoreError> {
-    let _ = (db, context, customer_id);
-    Ok(())
+    merchant_segment: Option<i64>,
+) -> Result<Vec<MembershipChange>, StoreError> {
+    let mut facts = load_facts(db, customer_id).await?;
+    let (segments, _unreadable) = load_auto_segments(db, context.now).await?;
+    let memberships: BTreeMap<i64, String> = segment_member::Entity::find()
+        .filter(segment_member::Column::CustomerId.eq(customer_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| (row.segment_id, row.source))
+        .collect();
+    let overrides: BTreeMap<i64, String> = segment_override::Entity::find()
+        .filter(segment_override::Column::CustomerId.eq(customer_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| (row.segment_id, row.mode))
+        .collect();
+    let mut changes = Vec::new();
+    for segment in &segments {
+        let source = memberships.get(&segment.id).map(String::as_str);
+        let mode = overrides.get(&segment.id).map(String::as_str);
+        let is_rule_member = source == Some(Source::Rule.as_str());
+        let wanted = segment.in_force
+            && mode != Some(OverrideMode::Exclude.as_str())
+            && (mode == Some(OverrideMode::Include.as_str())
+                || evaluate(&segment.rule, &facts, context));
+        let cause = if merchant_segment == Some(segment.id) {
+            Cause::Manual
+        } else if segment.in_force {
+            Cause::Rule
+        } else {
+            Cause::Expiry
+        };
+        if wanted && source.is_none() {
+            segment_store::join(
+                db,
+                segment.id,
+                customer_id,
+                Source::Rule,
+                cause,
+                context.now,
+            )
+            .await?;
+            facts.segments.insert(segment.id);
+            changes.push(MembershipChange {
+                segment_id: segment.id,
+                joined: true,
+            });
+        } else if !wanted && is_rule_member {
+            segment_store::leave(db, segment.id, customer_id, cause, context.now).await?;
+            facts.segments.remove(&segment.id);
+            changes.push(MembershipChange {
+                segment_id: segment.id,
+                joined: false,
+            });
+        }
+    }
+    Ok(changes)
 }
+
+/// Everything a rule can know about one customer: answers, interactions, language, every
+/// order with its products and variants, and current memberships.
+pub async fn load_facts(
+    db: &impl ConnectionTrait,
+    customer_id: i64,
+) -> Result<ShopperFacts, StoreError> {
+    let customer = customer::Entity::find_by_id(customer_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| StoreError::not_found("customer", customer_id))?;
+    let mut answers: BTreeMap<i64, BTreeSet<i64>> = BTreeMap::new();
+    for answer in customer_answer::Entity::find()
+        .filter(customer_answer::Column::CustomerId.eq(customer_id))
+        .filter(customer_answer::Column::OptionId.is_not_null())
+        .all(db)
+        .await?
+    {
+        if let Some(option) = answer.option_id {
+            answers
+                .entry(answer.question_id)
+                .or_default()
+                .insert(option);
+        }
+    }
+    let orders = order::Entity::find()
+        .filter(order::Column::CustomerId.eq(customer_id))
+        .order_by_asc(order::Column::Id)
+        .all(db)
+        .await?;
+    let items: Vec<(i64, Option<i64>, Option<i64>)> = order_item::Entity::find()
+        .select_only()
+        .column(order_item::Column::OrderId)
+        .column(order_item::Column::ProductId)
+        .column(order_item::Column::VariantId)
+        .filter(
+            order_item::Column::OrderId.in_subquery(
+                Query::select()
+                    .column(order::Column::Id)
+                    .from(order::Entity)
+                    .and_where(order::Column::CustomerId.eq(customer_id))
+                    .to_owned(),
+            ),
+        )
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut order_facts: BTreeMap<i64, OrderFacts> = orders
+        .into_iter()
+        .map(|order| {
+            let facts = OrderFacts {
+                placed_at: order.placed_at,
+                total: order.total,
+                status: order.status,
+                products: BTreeSet::new(),
+                variants: BTreeSet::new(),
+            };
+            (order.id, facts)
+        })
+        .collect();
+    for (order_id, product, variant) in items {
+        if let Some(facts) = order_facts.get_mut(&order_id) {
+            facts.products.extend(product);
+            facts.variants.extend(variant);
+        }
+    }
+    let segments = segment_member::Entity::find()
+        .select_only()
+        .column(segment_member::Column::SegmentId)
+        .filter(segment_member::Column::CustomerId.eq(customer_id))
+        .into_tuple::<i64>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(ShopperFacts {
+        answers,
+        first_interaction_at: customer.first_interaction_at,
+        last_interaction_at: customer.last_interaction_at,
+        language_code: customer.language_code,
+        orders: order_facts.into_values().collect(),
+        segments,
+    })
+}
+
+/// How many customers a rule selects, with the first few ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preview {
+    pub count: u64,
+    /// The lowest ids, at most the sample size asked for.
+    pub sample: Vec<i64>,
+}
+
+/// Who a rule would select right now, before it is saved.
+pub async fn preview(
+    db: &impl ConnectionTrait,
+    context: &Context,
+    rule: &Rule,
+    sample_size: u64,
+) -> Result<Preview, StoreError> {
+    count_and_sample(db, matching_customers(rule, context), sample_size).await
+}
+
+/// Who would join and who would leave an auto segment if its rule became `rule` (overrides
+/// and manual members included), without changing anything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diff {
+    pub joining: Preview,
+    pub leaving: Preview,
+}
+
+pub async fn preview_diff(
+    db: &impl ConnectionTrait,
+    context: &Context,
+    segment_id: i64,
+    rule: &Rule,
+    sample_size: u64,
+) -> Result<Diff, StoreError> {
+    let customer_id = || Expr::col((customer::Entity, customer::Column::Id));
+    let target = Cond::all()
+        .add(
+            Cond::any()
+                .add(customer_id().in_subquery(matching_customers(rule, context)))
+                .add(customer_id().in_subquery(overrides(segment_id, OverrideMode::Include))),
+        )
+        .add(customer_id().not_in_subquery(overrides(segment_id, OverrideMode::Exclude)));
+    let members = |source: Option<Source>| {
+        let mut query = Query::select();
+        query
+            .column(segment_member::Column::CustomerId)
+            .from(segment_member::Entity)
+            .and_where(segment_member::Column::SegmentId.eq(segment_id));
+        if let Some(source) = source {
+            query.and_where(segment_member::Column::Source.eq(source.as_str()));
+        }
+        query
+    };
+    let select_customers = |condition: Cond| {
+        Query::select()
+            .expr_as(customer_id(), Alias::new(CUSTOMER_ID))
+            .from(customer::Entity)
+            .cond_where(condition)
+            .to_owned()
+    };
+    let joining = select_customers(
+        target
+            .clone()
+            .add(customer_id().not_in_subquery(members(None))),
+    );
+    let leaving = select_customers(
+        Cond::all()
+            .add(customer_id().in_subquery(members(Some(Source::Rule))))
+            .add(target.not()),
+    );
+    Ok(Diff {
+        joining: count_and_sample(db, joining, sample_size).await?,
+        leaving: count_and_sample(db, leaving, sample_size).await?,
+    })
+}
+
+async fn count_and_sample(
+    db: &impl ConnectionTrait,
+    customers: SelectStatement,
+    sample_size: u64,
+) -> Result<Preview, StoreError> {
+    let count = db
+        .query_one(
+            Query::select()
+                .expr_as(Expr::col(Alias::new(CUSTOMER_ID)).count(), Alias::new("n"))
+                .from_subquery(customers.clone(), Alias::new("matching")),
+        )
+        .await?
+        .map(|row| row.try_get::<i64>("", "n"))
+        .transpose()?
+        .unwrap_or(0);
+    let sample = db
+        .query_all(
+            Query::select()
+                .column(Alias::new(CUSTOMER_ID))
+                .from_subquery(customers, Alias::new("matching"))
+                .order_by(Alias::new(CUSTOMER_ID), Order::Asc)
+                .limit(sample_size),
+        )
+        .await?
+        .into_iter()
+        .map(|row| row.try_get::<i64>("", CUSTOMER_ID))
+        .collect::<Result<_, _>>()?;
+    Ok(Preview {
+        count: u64::try_from(count).unwrap_or(0),
+        sample,
+    })
+}
+
+/// Why a customer is or is not in a segment: the stored membership next to what the rule
+/// says now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentExplanation {
+    pub segment: segment::Model,
+    /// The rule of an auto segment.
+    pub rule: Option<Rule>,
+    pub facts: ShopperFacts,
+    /// `rule` or `manual` when the customer is a member.
+    pub membership: Option<String>,
+    /// `include` or `exclude` when the merchant overrode the rule for this customer.
+    pub override_mode: Option<String>,
+    pub in_force: bool,
+}
+
+impl SegmentExplanation {
+    /// The rule's verdict for the customer, node by node (`None` for manual segments).
+    pub fn explanation(&self, context: &Context) -> Option<Explanation<'_>> {
+        self.rule
+            .as_ref()
+            .map(|rule| explain_rule(rule, &self.facts, context))
+    }
+}
+
+pub async fn explain(
+    db: &impl ConnectionTrait,
+    context: &Context,
+    customer_id: i64,
+    segment_id: i64,
+) -> Result<SegmentExplanation, StoreError> {
+    let segment = segment_store::get(db, segment_id).await?;
+    let rule = segment_store::rule_of(&segment)?;
+    let facts = load_facts(db, customer_id).await?;
+    let membership = segment_member::Entity::find_by_id((segment_id, customer_id))
+        .one(db)
+        .await?
+        .map(|row| row.source);
+    let override_mode = segment_override::Entity::find_by_id((segment_id, customer_id))
+        .one(db)
+        .await?
+        .map(|row| row.mode);
+    let in_force = segment_store::is_in_force(&segment, context.now);
+    Ok(SegmentExplanation {
+        segment,
+        rule,
+        facts,
+        membership,
+        override_mode,
+        in_force,
+    })
+}
+
+/// The latest recompute runs, newest first.
+pub async fn runs(
+    db: &impl ConnectionTrait,
+    limit: u64,
+) -> Result<Vec<recompute_run::Model>, StoreError> {
+    Ok(recompute_run::Entity::find()
+        .order_by_desc(recompute_run::Column::StartedAt)
+        .order_by_desc(recompute_run::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+#[cfg(test)]
+mod tests;
