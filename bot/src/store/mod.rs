@@ -11,8 +11,11 @@
 mod database;
 mod error;
 
+pub mod availability;
 pub mod catalog;
+pub mod catalog_admin;
 pub mod customers;
+pub mod questions;
 pub mod recompute;
 pub mod segments;
 
