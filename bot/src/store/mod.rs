@@ -15,8 +15,11 @@ pub mod availability;
 pub mod catalog;
 pub mod catalog_admin;
 pub mod customers;
+pub mod customers_admin;
+pub mod orders_admin;
 pub mod questions;
 pub mod recompute;
+pub mod segment_definitions;
 pub mod segments;
 
 pub use database::{Backend, begin_write, connect, connect_and_migrate, migrate};
