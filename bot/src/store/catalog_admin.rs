@@ -486,7 +486,7 @@ pub async fn import<C: ConnectionTrait + TransactionTrait>(
 pub fn bad_rows(problems: Vec<String>) -> StoreError {
     let count = problems.len();
     StoreError::Invalid(format!(
-        "{count} bad row{} in the file, nothing was imported:\n  {}",
+        "{count} problem{} in the file, nothing was imported:\n  {}",
         if count == 1 { "" } else { "s" },
         problems.join("\n  ")
     ))
@@ -674,7 +674,7 @@ pub(crate) mod tests {
         let error = import(&test.db, &rows, now()).await.expect_err("bad");
         assert_eq!(
             error.to_string(),
-            "4 bad rows in the file, nothing was imported:\n  \
+            "4 problems in the file, nothing was imported:\n  \
              line 3: SKU `G 1` contains a space\n  \
              line 4: the product title is empty\n  \
              line 4: the price -1 is negative\n  \

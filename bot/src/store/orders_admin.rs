@@ -350,7 +350,7 @@ mod tests {
         let error = import(db, &rows[..1], "EUR").await.expect_err("again");
         assert_eq!(
             error.to_string(),
-            "1 bad row in the file, nothing was imported:\n  line 2: order `A1` was already imported"
+            "1 problem in the file, nothing was imported:\n  line 2: order `A1` was already imported"
         );
         let bad = [
             line(2, "B1", 78, "T-1", 1),
@@ -363,7 +363,7 @@ mod tests {
         let error = import(db, &bad, "EUR").await.expect_err("bad rows");
         assert_eq!(
             error.to_string(),
-            "3 bad rows in the file, nothing was imported:\n  \
+            "3 problems in the file, nothing was imported:\n  \
              line 3: no variant has the SKU `NOPE`\n  \
              line 4: order status `lost` is unknown: use one of new, paid, shipped, delivered, cancelled\n  \
              line 4: the quantity 0 is not positive"
