@@ -260,17 +260,20 @@ fn audience_text(audience: &Audience, availability: &Availability) -> String {
     match audience {
         Audience::AllSegments => "all segments".into(),
         Audience::Segments(set) if set.is_empty() => "nobody".into(),
-        Audience::Segments(set) => set
-            .iter()
-            .map(|id| {
-                availability
-                    .segment_names
-                    .get(id)
-                    .cloned()
-                    .unwrap_or_else(|| id.to_string())
-            })
-            .collect::<Vec<_>>()
-            .join(", "),
+        Audience::Segments(set) => {
+            let mut names: Vec<String> = set
+                .iter()
+                .map(|id| {
+                    availability
+                        .segment_names
+                        .get(id)
+                        .cloned()
+                        .unwrap_or_else(|| id.to_string())
+                })
+                .collect();
+            names.sort();
+            names.join(", ")
+        }
     }
 }
 
