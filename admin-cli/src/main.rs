@@ -10,6 +10,7 @@ mod context;
 mod csv;
 mod customers;
 mod format;
+mod lint;
 mod orders;
 mod prompt;
 mod questions;
@@ -64,6 +65,13 @@ enum Command {
     /// Orders: list, set status, import history.
     #[command(subcommand)]
     Orders(orders::Command),
+    /// Report variants nobody can see, empty or unused segments, grants to segments not in
+    /// force, and rules using archived questions or options.
+    Lint {
+        /// Exit with an error when anything is found (for CI).
+        #[arg(long)]
+        strict: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -115,6 +123,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Segments(command) => segments::run(&context, command).await,
         Command::Customers(command) => customers::run(&context, command).await,
         Command::Orders(command) => orders::run(&context, command).await,
+        Command::Lint { strict } => lint::run(&context, strict).await,
     }
 }
 

@@ -16,6 +16,7 @@ pub mod catalog;
 pub mod catalog_admin;
 pub mod customers;
 pub mod customers_admin;
+pub mod lint;
 pub mod orders_admin;
 pub mod questions;
 pub mod recompute;

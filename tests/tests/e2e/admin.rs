@@ -633,3 +633,63 @@ async fn order_history_imports_and_customers_show_their_checks() {
     let paid = shop.json(&["orders", "list", "--status", "paid"]);
     assert_eq!(paid.as_array().map(Vec::len), Some(2));
 }
+
+#[tokio::test]
+async fn lint_reports_hidden_products_and_unused_segments() {
+    let shop = Shop::new().await;
+    assert!(shop.ok(&["lint"]).contains("every check passed"));
+    shop.ok(&["catalog", "import", &shop.write("catalog.csv", CATALOG)]);
+    shop.ok(&["segments", "create", "--name", "vip", "--kind", "manual"]);
+    shop.ok(&[
+        "segments",
+        "create",
+        "--name",
+        "idle",
+        "--kind",
+        "manual",
+        "--inactive",
+    ]);
+    let green = shop.json(&["catalog", "product", "list"])[1]["id"]
+        .as_i64()
+        .expect("id")
+        .to_string();
+    shop.ok(&[
+        "availability",
+        "set",
+        &green,
+        "--segment",
+        "vip",
+        "--segment",
+        "idle",
+    ]);
+    let findings = shop.json(&["lint"]);
+    let kinds: Vec<&str> = findings
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter_map(|finding| finding["kind"].as_str())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "hidden_product",
+            "empty_segment",
+            "grant_not_in_force",
+            "empty_segment"
+        ]
+    );
+    let table = shop.ok(&["lint"]);
+    assert!(
+        table.contains("product `Green tea` is visible to only `vip`, `idle`"),
+        "{table}"
+    );
+    // --strict prints the same report and then fails, for CI.
+    let strict = shop.run(&["lint", "--strict"]);
+    assert!(!strict.status.success());
+    assert!(stdout(&strict).contains("grant_not_in_force"));
+    assert!(
+        stderr(&strict).contains("lint found 4 problem(s)"),
+        "{}",
+        stderr(&strict)
+    );
+}
