@@ -1,11 +1,30 @@
 //! `storebot-admin`: the merchant's terminal tool. Every command runs from flags (scriptable,
 //! `--json`), and asks for what is missing with a wizard when a person is at the terminal.
+//!
+//! This file only parses arguments, opens the database and dispatches; each area lives in its
+//! own module, and every read and write goes through `storebot::store`.
+
+mod availability;
+mod catalog;
+mod context;
+mod csv;
+mod customers;
+mod format;
+mod lint;
+mod orders;
+mod prompt;
+mod questions;
+mod segments;
+mod table;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use storebot::Settings;
+
+use crate::context::Context;
+use crate::prompt::Prompt;
 
 /// Run your storebot shop: questions, catalog, segments, customers and orders.
 #[derive(Debug, Parser)]
@@ -17,6 +36,9 @@ struct Cli {
     /// Print machine-readable JSON instead of tables.
     #[arg(long, global = true)]
     json: bool,
+    /// Confirm destructive steps without asking.
+    #[arg(long, short = 'y', global = true)]
+    yes: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -25,6 +47,31 @@ struct Cli {
 enum Command {
     /// Apply pending database migrations and report the schema version.
     Migrate,
+    /// Registration questions and their answer options.
+    #[command(subcommand)]
+    Questions(questions::Command),
+    /// Categories, products, variants, and importing a catalog from CSV or JSON.
+    #[command(subcommand)]
+    Catalog(catalog::Command),
+    /// Who may see a product or a variant: all segments or chosen ones.
+    #[command(subcommand)]
+    Availability(availability::Command),
+    /// Customer segments: list, show, create, edit, delete.
+    #[command(subcommand)]
+    Segments(segments::Command),
+    /// Shoppers: list and show.
+    #[command(subcommand)]
+    Customers(customers::Command),
+    /// Orders: list, set status, import history.
+    #[command(subcommand)]
+    Orders(orders::Command),
+    /// Report variants nobody can see, empty or unused segments, grants to segments not in
+    /// force, and rules using archived questions or options.
+    Lint {
+        /// Exit with an error when anything is found (for CI).
+        #[arg(long)]
+        strict: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -48,19 +95,44 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::load(cli.config.as_deref())?;
     storebot::telemetry::init("warn");
-    match cli.command {
-        Command::Migrate => {
-            storebot::store::connect_and_migrate(&settings.database).await?;
-            let migrations = storebot::store::known_migrations();
-            if cli.json {
-                println!(
-                    "{}",
-                    serde_json::json!({ "database": settings.database.url.redacted(), "applied": migrations })
-                );
-            } else {
-                println!("Database {} is up to date.", settings.database.url);
-            }
-            Ok(())
+    let db = storebot::store::connect_and_migrate(&settings.database).await?;
+    if let Command::Migrate = cli.command {
+        let migrations = storebot::store::known_migrations();
+        if cli.json {
+            println!(
+                "{}",
+                serde_json::json!({ "database": settings.database.url.redacted(), "applied": migrations })
+            );
+        } else {
+            println!("Database {} is up to date.", settings.database.url);
         }
+        return Ok(());
+    }
+    let context = Context {
+        db,
+        settings,
+        json: cli.json,
+        yes: cli.yes,
+        prompt: Prompt::detect(),
+    };
+    match cli.command {
+        Command::Migrate => Ok(()),
+        Command::Questions(command) => questions::run(&context, command).await,
+        Command::Catalog(command) => catalog::run(&context, command).await,
+        Command::Availability(command) => availability::run(&context, command).await,
+        Command::Segments(command) => segments::run(&context, command).await,
+        Command::Customers(command) => customers::run(&context, command).await,
+        Command::Orders(command) => orders::run(&context, command).await,
+        Command::Lint { strict } => lint::run(&context, strict).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        super::Cli::command().debug_assert();
     }
 }

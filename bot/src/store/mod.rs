@@ -12,13 +12,20 @@ mod database;
 mod error;
 
 pub mod answers;
+pub mod availability;
 pub mod cart;
 pub mod catalog;
+pub mod catalog_admin;
 pub mod customers;
+pub mod customers_admin;
 pub mod demo;
 pub mod dialogue;
+pub mod lint;
 pub mod orders;
+pub mod orders_admin;
+pub mod questions;
 pub mod recompute;
+pub mod segment_definitions;
 pub mod segments;
 
 pub use database::{Backend, begin_write, connect, connect_and_migrate, migrate, ping};

@@ -4,6 +4,10 @@
 // Everything in this crate is a test or a test's helper: a failed expectation should stop it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+/// storebot-admin through its flags: every command, each bad input changing nothing.
+mod admin;
+/// storebot-admin's wizards through a pseudo-terminal (tmux).
+mod admin_wizards;
 /// `storebot chat --demo` driven through piped standard input.
 mod chat;
 /// Schema migrations: up, down, up on a fresh database.

@@ -1,0 +1,168 @@
+//! `storebot-admin customers`: find shoppers and read one shopper's record.
+
+use anyhow::Result;
+use clap::Subcommand;
+use storebot::store::customers_admin::{self, CustomerFilter};
+use storebot::store::segment_definitions;
+
+use crate::context::Context;
+use crate::format::money;
+use crate::table::Table;
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Shoppers, most recently active first.
+    List {
+        /// Part of a name or username.
+        #[arg(long)]
+        search: Option<String>,
+        /// Only members of this segment (name or id).
+        #[arg(long)]
+        segment: Option<String>,
+        /// Only shoppers who answered every required question.
+        #[arg(long, conflicts_with = "unregistered")]
+        registered: bool,
+        /// Only shoppers who have not.
+        #[arg(long)]
+        unregistered: bool,
+        #[arg(long, default_value_t = 50)]
+        limit: u64,
+    },
+    /// One shopper: answers, interactions, checks, segments, user groups.
+    Show {
+        /// A Telegram user id, `@username`, or `#id` for the database id.
+        customer: String,
+    },
+}
+
+pub async fn run(cx: &Context, command: Command) -> Result<()> {
+    let db = &cx.db;
+    let currency = &cx.settings.store.currency;
+    match command {
+        Command::List {
+            search,
+            segment,
+            registered,
+            unregistered,
+            limit,
+        } => {
+            let segment = match segment {
+                Some(key) => Some(segment_definitions::find(db, &key).await?.id),
+                None => None,
+            };
+            let filter = CustomerFilter {
+                text: search,
+                segment,
+                registered: match (registered, unregistered) {
+                    (true, _) => Some(true),
+                    (_, true) => Some(false),
+                    _ => None,
+                },
+                limit: Some(limit),
+            };
+            let rows = customers_admin::list(db, &filter, cx.counted_statuses()).await?;
+            if !cx.json_out(&rows)? {
+                let mut table = Table::new([
+                    "id",
+                    "telegram",
+                    "name",
+                    "username",
+                    "lang",
+                    "last seen",
+                    "orders",
+                    "total",
+                ]);
+                for row in rows {
+                    let customer = row.customer;
+                    let name = match &customer.last_name {
+                        Some(last) => format!("{} {last}", customer.first_name),
+                        None => customer.first_name.clone(),
+                    };
+                    table.row(vec![
+                        format!("#{}", customer.id),
+                        customer.telegram_user_id.to_string(),
+                        name,
+                        customer
+                            .username
+                            .map(|u| format!("@{u}"))
+                            .unwrap_or_default(),
+                        customer.language_code.unwrap_or_default(),
+                        cx.time(customer.last_interaction_at),
+                        row.orders.to_string(),
+                        format!("{} {currency}", money(row.total_check)),
+                    ]);
+                }
+                table.print("No customers match.");
+            }
+        }
+        Command::Show { customer } => {
+            let customer = customers_admin::find(db, &customer).await?;
+            let record =
+                customers_admin::show(db, customer.id, cx.counted_statuses(), cx.now()).await?;
+            if cx.json_out(&record)? {
+                return Ok(());
+            }
+            let c = &record.row.customer;
+            println!(
+                "Customer #{} {}{} (Telegram {})",
+                c.id,
+                c.first_name,
+                c.last_name
+                    .as_deref()
+                    .map(|l| format!(" {l}"))
+                    .unwrap_or_default(),
+                c.telegram_user_id
+            );
+            println!("  first interaction: {}", cx.time(c.first_interaction_at));
+            println!("  last interaction:  {}", cx.time(c.last_interaction_at));
+            println!(
+                "  registered:        {}",
+                c.registered_at
+                    .map(|at| cx.time(at))
+                    .unwrap_or_else(|| "not yet".into())
+            );
+            println!(
+                "  orders: {}, total check {} {currency}, average check {}",
+                record.row.orders,
+                money(record.row.total_check),
+                record
+                    .average_check
+                    .map(|avg| format!("{} {currency}", money(avg)))
+                    .unwrap_or_else(|| "none".into())
+            );
+            println!(
+                "  user groups: {}",
+                if record.user_groups.is_empty() {
+                    "none".to_owned()
+                } else {
+                    record.user_groups.join(", ")
+                }
+            );
+            let mut answers = Table::new(["question", "answer"]);
+            for answer in &record.answers {
+                answers.row(vec![
+                    answer.question.clone(),
+                    if answer.options.is_empty() {
+                        "(skipped)".into()
+                    } else {
+                        answer.options.join(", ")
+                    },
+                ]);
+            }
+            println!();
+            answers.print("No answers yet.");
+            let mut segments = Table::new(["segment", "cause", "since", "in force"]);
+            for line in &record.segments {
+                segments.row(vec![
+                    line.name.clone(),
+                    line.source.clone(),
+                    cx.time(line.since),
+                    crate::catalog::yes_no(line.in_force),
+                ]);
+            }
+            println!();
+            segments.print("In no segment.");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,181 @@
+//! `storebot-admin orders`: list orders, change a status, import order history.
+//!
+//! History file columns (CSV header): `order` (your reference; rows sharing it are one order),
+//! `customer` (Telegram user id), `placed_at` (RFC 3339, or a date in the store's time zone),
+//! `status`, `sku`, `quantity`, `unit_price` (major units); optional `name` (the shopper's
+//! first name, for shoppers the bot has not met yet).
+
+use std::path::PathBuf;
+
+use anyhow::{Context as _, Result, anyhow};
+use clap::Subcommand;
+use storebot::store::customers_admin;
+use storebot::store::orders_admin::{self, OrderFilter, OrderImportRow};
+
+use crate::context::Context;
+use crate::csv;
+use crate::format::{money, parse_instant, parse_money};
+use crate::table::Table;
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Orders, newest first.
+    List {
+        #[arg(long)]
+        status: Option<String>,
+        /// A Telegram user id, `@username` or `#id`.
+        #[arg(long)]
+        customer: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u64,
+    },
+    /// Set an order's status (new, paid, shipped, delivered, cancelled).
+    Status { order: i64, status: String },
+    /// Import historical orders from CSV, all or nothing.
+    Import { file: PathBuf },
+}
+
+pub async fn run(cx: &Context, command: Command) -> Result<()> {
+    let db = &cx.db;
+    let currency = &cx.settings.store.currency;
+    match command {
+        Command::List {
+            status,
+            customer,
+            limit,
+        } => {
+            let customer_id = match customer {
+                Some(key) => Some(customers_admin::find(db, &key).await?.id),
+                None => None,
+            };
+            let filter = OrderFilter {
+                status,
+                customer_id,
+                limit: Some(limit),
+            };
+            let rows = orders_admin::list(db, &filter).await?;
+            if !cx.json_out(&rows)? {
+                let mut table =
+                    Table::new(["order", "customer", "placed", "status", "items", "total"]);
+                for row in rows {
+                    let items: Vec<String> = row
+                        .items
+                        .iter()
+                        .map(|item| format!("{}×{}", item.quantity, item.sku))
+                        .collect();
+                    table.row(vec![
+                        row.order.id.to_string(),
+                        format!("#{}", row.order.customer_id),
+                        cx.time(row.order.placed_at),
+                        row.order.status,
+                        items.join(", "),
+                        format!("{} {}", money(row.order.total), row.order.currency),
+                    ]);
+                }
+                table.print("No orders match.");
+            }
+        }
+        Command::Status { order, status } => {
+            let order = orders_admin::set_status(db, order, status.trim()).await?;
+            if !cx.json_out(&order)? {
+                println!("Order {} is now {}.", order.id, order.status);
+            }
+        }
+        Command::Import { file } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("can't read {}", file.display()))?;
+            let rows = rows_from_csv(&text, cx.settings.store.time_zone)?;
+            let report = orders_admin::import(db, &rows, currency).await?;
+            if !cx.json_out(&report)? {
+                println!(
+                    "Imported {} orders with {} items; {} new customers.",
+                    report.orders, report.items, report.customers_created
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+const REQUIRED: [&str; 7] = [
+    "order",
+    "customer",
+    "placed_at",
+    "status",
+    "sku",
+    "quantity",
+    "unit_price",
+];
+const OPTIONAL: [&str; 1] = ["name"];
+
+fn rows_from_csv(text: &str, zone: chrono_tz::Tz) -> Result<Vec<OrderImportRow>> {
+    let records = csv::records(text, &REQUIRED, &OPTIONAL)
+        .map_err(|reason| anyhow!("{reason}; nothing was imported"))?;
+    let mut rows = Vec::new();
+    let mut problems = Vec::new();
+    for record in records {
+        let line = record.line;
+        let mut field = |name: &str| {
+            record.get(name).map(str::to_owned).unwrap_or_else(|| {
+                problems.push(format!("line {line}: `{name}` is empty"));
+                String::new()
+            })
+        };
+        let order_ref = field("order");
+        let customer = field("customer");
+        let placed_at = field("placed_at");
+        let status = field("status");
+        let sku = field("sku");
+        let quantity = field("quantity");
+        let unit_price = field("unit_price");
+        let mut check = |result: Result<()>| {
+            if let Err(error) = result {
+                problems.push(format!("line {line}: {error}"));
+            }
+        };
+        let mut telegram_user_id = 0;
+        if !customer.is_empty() {
+            check(
+                customer
+                    .parse()
+                    .map(|id| telegram_user_id = id)
+                    .map_err(|_| anyhow!("`{customer}` is not a Telegram user id")),
+            );
+        }
+        let mut placed = None;
+        if !placed_at.is_empty() {
+            check(parse_instant(&placed_at, zone).map(|at| placed = Some(at)));
+        }
+        let mut quantity_value = 0;
+        if !quantity.is_empty() {
+            check(
+                quantity
+                    .parse()
+                    .map(|q| quantity_value = q)
+                    .map_err(|_| anyhow!("`{quantity}` is not a whole quantity")),
+            );
+        }
+        let mut price = 0;
+        if !unit_price.is_empty() {
+            check(parse_money(&unit_price).map(|p| price = p));
+        }
+        if let Some(placed_at) = placed {
+            rows.push(OrderImportRow {
+                line,
+                order_ref,
+                telegram_user_id,
+                customer_name: record.get("name").map(str::to_owned),
+                placed_at,
+                status: status.to_lowercase(),
+                sku,
+                quantity: quantity_value,
+                unit_price: price,
+            });
+        }
+    }
+    if problems.is_empty() {
+        Ok(rows)
+    } else {
+        Err(anyhow!(storebot::store::catalog_admin::bad_rows(problems)))
+    }
+}

@@ -1,0 +1,144 @@
+//! Asking for what the flags left out: dialoguer prompts when a person is at the terminal,
+//! and otherwise one sentence naming the missing flag. It must never wait for input that can't
+//! come, so every prompt first checks that standard input and error are terminals.
+
+use std::io::IsTerminal;
+
+use anyhow::{Result, bail};
+use dialoguer::{Confirm, FuzzySelect, Input, MultiSelect, Select};
+
+/// Whether wizards may ask, decided once at start.
+#[derive(Debug, Clone, Copy)]
+pub struct Prompt {
+    interactive: bool,
+}
+
+impl Prompt {
+    pub fn detect() -> Self {
+        Self {
+            interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
+        }
+    }
+
+    pub fn is_interactive(self) -> bool {
+        self.interactive
+    }
+
+    fn require(self, flag: &str) -> Result<()> {
+        if self.interactive {
+            Ok(())
+        } else {
+            bail!("missing {flag} (there is no terminal to ask in)")
+        }
+    }
+
+    /// The flag's value, or a typed answer.
+    pub fn text(self, given: Option<String>, flag: &str, label: &str) -> Result<String> {
+        if let Some(value) = given {
+            return Ok(value);
+        }
+        self.require(flag)?;
+        Ok(Input::<String>::new().with_prompt(label).interact_text()?)
+    }
+
+    /// A typed answer that may be left empty.
+    pub fn optional_text(self, label: &str) -> Result<Option<String>> {
+        let text: String = Input::new()
+            .with_prompt(label)
+            .allow_empty(true)
+            .interact_text()?;
+        Ok(Some(text.trim().to_owned()).filter(|text| !text.is_empty()))
+    }
+
+    /// Texts typed one per line until an empty one.
+    pub fn list(self, given: Vec<String>, flag: &str, label: &str) -> Result<Vec<String>> {
+        if !given.is_empty() {
+            return Ok(given);
+        }
+        self.require(flag)?;
+        let mut items = Vec::new();
+        loop {
+            let prompt = format!("{label} {} (empty to finish)", items.len() + 1);
+            match self.optional_text(&prompt)? {
+                Some(item) => items.push(item),
+                None if items.is_empty() => eprintln!("At least one is needed."),
+                None => return Ok(items),
+            }
+        }
+    }
+
+    /// One of `items` by index.
+    pub fn select(self, flag: &str, label: &str, items: &[String]) -> Result<usize> {
+        self.require(flag)?;
+        if items.is_empty() {
+            bail!("there is nothing to choose from for {flag}");
+        }
+        let chosen = if items.len() > 12 {
+            FuzzySelect::new()
+                .with_prompt(label)
+                .items(items)
+                .default(0)
+                .interact()?
+        } else {
+            Select::new()
+                .with_prompt(label)
+                .items(items)
+                .default(0)
+                .interact()?
+        };
+        Ok(chosen)
+    }
+
+    /// Some of `items` by index (space to toggle, enter to accept).
+    pub fn multi_select(
+        self,
+        flag: &str,
+        label: &str,
+        items: &[String],
+        checked: &[bool],
+    ) -> Result<Vec<usize>> {
+        self.require(flag)?;
+        Ok(MultiSelect::new()
+            .with_prompt(label)
+            .items(items)
+            .defaults(checked)
+            .interact()?)
+    }
+
+    /// A yes/no question whose answer has a flag.
+    pub fn yes_no(
+        self,
+        given: Option<bool>,
+        flag: &str,
+        label: &str,
+        default: bool,
+    ) -> Result<bool> {
+        if let Some(value) = given {
+            return Ok(value);
+        }
+        self.require(flag)?;
+        Ok(Confirm::new()
+            .with_prompt(label)
+            .default(default)
+            .interact()?)
+    }
+
+    /// Confirms a step: `--yes` skips the question; without a terminal, `--yes` is required.
+    pub fn confirm(self, yes: bool, what: &str) -> Result<()> {
+        if yes {
+            return Ok(());
+        }
+        if !self.interactive {
+            bail!("{what}: pass --yes to confirm (there is no terminal to ask in)");
+        }
+        if Confirm::new()
+            .with_prompt(format!("{what}. Go ahead?"))
+            .default(false)
+            .interact()?
+        {
+            Ok(())
+        } else {
+            bail!("cancelled, nothing was changed")
+        }
+    }
+}

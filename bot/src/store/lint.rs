@@ -1,0 +1,321 @@
+//! The store's health report: settings that make things invisible or pointless, found before
+//! shoppers notice. Read-only: this module must never fix anything itself.
+//!
+//! Checks: active variants nobody can currently see (their governing segment set has no
+//! segment in force with members), active products whose every variant is hidden that way,
+//! empty segments, segments assigned nowhere, grants to segments not in force, and rules that
+//! use archived questions or options or no longer validate.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use serde::Serialize;
+use storebot_entity::{
+    coupon_segment, product, product_segment, segment, segment_member, variant, variant_segment,
+};
+
+use super::StoreError;
+use super::segment_definitions::{is_in_force, validation_facts};
+use crate::segments;
+
+/// One problem found, with a sentence for the merchant.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// A stable word for scripts: `hidden_variant`, `hidden_product`, `empty_segment`,
+    /// `unused_segment`, `grant_not_in_force`, `bad_rule`.
+    pub kind: &'static str,
+    pub message: String,
+}
+
+/// Runs every check at `now`.
+pub async fn check(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+) -> Result<Vec<Finding>, StoreError> {
+    let mut findings = Vec::new();
+    let segments = segment::Entity::find()
+        .order_by_asc(segment::Column::Name)
+        .all(db)
+        .await?;
+    let mut members: BTreeMap<i64, usize> = BTreeMap::new();
+    for row in segment_member::Entity::find().all(db).await? {
+        *members.entry(row.segment_id).or_default() += 1;
+    }
+    let granting: BTreeSet<i64> = segments
+        .iter()
+        .filter(|segment| is_in_force(segment, now) && members.contains_key(&segment.id))
+        .map(|segment| segment.id)
+        .collect();
+    let names: BTreeMap<i64, &str> = segments.iter().map(|s| (s.id, s.name.as_str())).collect();
+
+    let product_grants = grants(
+        product_segment::Entity::find()
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|row| (row.product_id, row.segment_id)),
+    );
+    let variant_grants = grants(
+        variant_segment::Entity::find()
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|row| (row.variant_id, row.segment_id)),
+    );
+    let coupon_segments: BTreeSet<i64> = coupon_segment::Entity::find()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| row.segment_id)
+        .collect();
+
+    let products = product::Entity::find()
+        .filter(product::Column::Active.eq(true))
+        .order_by_asc(product::Column::Title)
+        .all(db)
+        .await?;
+    let mut variants_of: BTreeMap<i64, Vec<variant::Model>> = BTreeMap::new();
+    for variant in variant::Entity::find()
+        .order_by_asc(variant::Column::Sku)
+        .all(db)
+        .await?
+    {
+        variants_of
+            .entry(variant.product_id)
+            .or_default()
+            .push(variant);
+    }
+    let empty = BTreeSet::new();
+    for product in &products {
+        let variants = variants_of
+            .get(&product.id)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let active: Vec<&variant::Model> = variants.iter().filter(|v| v.active).collect();
+        if active.is_empty() {
+            continue;
+        }
+        let mut hidden = 0;
+        for variant in &active {
+            let (all, set) = if product.by_variant {
+                (
+                    variant.all_segments,
+                    variant_grants.get(&variant.id).unwrap_or(&empty),
+                )
+            } else {
+                (
+                    product.all_segments,
+                    product_grants.get(&product.id).unwrap_or(&empty),
+                )
+            };
+            if !all && set.is_disjoint(&granting) {
+                hidden += 1;
+                if product.by_variant {
+                    findings.push(Finding {
+                        kind: "hidden_variant",
+                        message: format!(
+                            "variant `{}` of `{}` is visible to {}, so nobody can see it now",
+                            variant.sku,
+                            product.title,
+                            describe_set(set, &names)
+                        ),
+                    });
+                }
+            }
+        }
+        if hidden == active.len() {
+            findings.push(Finding {
+                kind: "hidden_product",
+                message: if product.by_variant {
+                    format!(
+                        "product `{}` has no variant anybody can see now",
+                        product.title
+                    )
+                } else {
+                    format!(
+                        "product `{}` is visible to {}, so nobody can see it now",
+                        product.title,
+                        describe_set(product_grants.get(&product.id).unwrap_or(&empty), &names)
+                    )
+                },
+            });
+        }
+    }
+
+    let mut used_in_rules = BTreeSet::new();
+    let facts = validation_facts(db, None).await?;
+    for segment in &segments {
+        let Some(json) = &segment.rule else { continue };
+        match segments::from_json(json) {
+            Err(error) => findings.push(Finding {
+                kind: "bad_rule",
+                message: format!(
+                    "the rule of segment `{}` can't be read: {error}",
+                    segment.name
+                ),
+            }),
+            Ok(rule) => {
+                used_in_rules.extend(rule.references().segments);
+                let facts = segments::ValidationFacts {
+                    segment_id: Some(segment.id),
+                    ..facts.clone()
+                };
+                if let Err(error) = segments::validate(&rule, &facts) {
+                    findings.push(Finding {
+                        kind: "bad_rule",
+                        message: format!(
+                            "the rule of segment `{}` is refused: {error}",
+                            segment.name
+                        ),
+                    });
+                }
+            }
+        }
+    }
+
+    for segment in &segments {
+        if !members.contains_key(&segment.id) {
+            findings.push(Finding {
+                kind: "empty_segment",
+                message: format!("segment `{}` has no members", segment.name),
+            });
+        }
+        let granted = product_grants.values().any(|set| set.contains(&segment.id))
+            || variant_grants.values().any(|set| set.contains(&segment.id))
+            || coupon_segments.contains(&segment.id);
+        if !granted && segment.user_group.is_none() && !used_in_rules.contains(&segment.id) {
+            findings.push(Finding {
+                kind: "unused_segment",
+                message: format!(
+                    "segment `{}` is assigned nowhere (no product, variant, coupon, user group or rule)",
+                    segment.name
+                ),
+            });
+        }
+        if granted && !is_in_force(segment, now) {
+            findings.push(Finding {
+                kind: "grant_not_in_force",
+                message: format!(
+                    "segment `{}` is assigned to products, variants or coupons but is not in force",
+                    segment.name
+                ),
+            });
+        }
+    }
+    Ok(findings)
+}
+
+fn grants(rows: impl Iterator<Item = (i64, i64)>) -> BTreeMap<i64, BTreeSet<i64>> {
+    let mut map: BTreeMap<i64, BTreeSet<i64>> = BTreeMap::new();
+    for (owner, segment) in rows {
+        map.entry(owner).or_default().insert(segment);
+    }
+    map
+}
+
+fn describe_set(set: &BTreeSet<i64>, names: &BTreeMap<i64, &str>) -> String {
+    if set.is_empty() {
+        return "no segment".into();
+    }
+    let listed: Vec<String> = set
+        .iter()
+        .map(|id| format!("`{}`", names.get(id).copied().unwrap_or("?")))
+        .collect();
+    format!("only {} (none in force with members)", listed.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::availability::{self, Audience};
+    use crate::store::catalog_admin::tests::{now, row};
+    use crate::store::catalog_admin::{import, variant_by_sku};
+    use crate::store::questions::{self, NewQuestion, QuestionKind};
+    use crate::store::segment_definitions::{self, SegmentDraft, SegmentKind};
+    use crate::testing::TestDb;
+
+    fn manual(name: &str) -> SegmentDraft {
+        SegmentDraft {
+            name: name.into(),
+            description: String::new(),
+            kind: SegmentKind::Manual,
+            rule: None,
+            active: true,
+            starts_at: None,
+            expires_at: None,
+            user_group: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn lint_finds_hidden_products_empty_and_unused_segments_and_archived_options() {
+        let test = TestDb::new().await.expect("test db");
+        let db = &test.db;
+        import(
+            db,
+            &[row(2, "A-1", "Tea", 100), row(3, "B-1", "Mug", 100)],
+            now(),
+        )
+        .await
+        .expect("import");
+        let tea = variant_by_sku(db, "A-1").await.expect("sku").product_id;
+        let vip = segment_definitions::create(db, &manual("vip"), now())
+            .await
+            .expect("vip");
+        segment_definitions::create(db, &manual("idle"), now())
+            .await
+            .expect("idle");
+        availability::set_product(db, tea, &Audience::Segments([vip.id].into()))
+            .await
+            .expect("restrict");
+        let question = questions::add(
+            db,
+            &NewQuestion {
+                text: "Pets?".into(),
+                kind: QuestionKind::Single,
+                required: true,
+                options: vec!["Cat".into()],
+            },
+            now(),
+        )
+        .await
+        .expect("question");
+        let rule = segments::Rule::Answer {
+            question: question.question.id,
+            options: [question.options[0].id].into(),
+        };
+        segment_definitions::create(
+            db,
+            &SegmentDraft {
+                kind: SegmentKind::Auto,
+                rule: Some(rule),
+                user_group: Some("pets".into()),
+                ..manual("cats")
+            },
+            now(),
+        )
+        .await
+        .expect("cats");
+        questions::archive_option(db, question.options[0].id, true)
+            .await
+            .expect("archive");
+
+        let findings = check(db, now()).await.expect("lint");
+        let messages: Vec<String> = findings
+            .iter()
+            .map(|f| format!("{}: {}", f.kind, f.message))
+            .collect();
+        assert_eq!(
+            messages,
+            [
+                "hidden_product: product `Tea` is visible to only `vip` (none in force with members), so nobody can see it now".to_owned(),
+                format!("bad_rule: the rule of segment `cats` is refused: rule: option {} is archived", question.options[0].id),
+                "empty_segment: segment `cats` has no members".to_owned(),
+                "empty_segment: segment `idle` has no members".to_owned(),
+                "unused_segment: segment `idle` is assigned nowhere (no product, variant, coupon, user group or rule)".to_owned(),
+                "empty_segment: segment `vip` has no members".to_owned(),
+            ]
+        );
+    }
+}

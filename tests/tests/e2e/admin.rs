@@ -1,0 +1,695 @@
+//! `storebot-admin` driven through its flags on a real database (SQLite, or PostgreSQL with
+//! `STOREBOT_TEST_DATABASE_URL`): each command's happy path, and each bad input refused with
+//! one sentence and a non-zero exit, leaving the store exactly as it was.
+
+use std::path::Path;
+use std::process::Output;
+
+use serde_json::Value;
+use storebot::testing::TestDb;
+use storebot_tests::{command, stderr, stdout};
+
+/// A test database and a scratch directory for the files the commands read.
+struct Shop {
+    test: TestDb,
+    dir: tempfile::TempDir,
+}
+
+impl Shop {
+    async fn new() -> Self {
+        Self {
+            test: TestDb::new().await.expect("test db"),
+            dir: tempfile::tempdir().expect("dir"),
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        command("storebot-admin", self.dir.path())
+            .env("STOREBOT_DATABASE__URL", self.test.url())
+            .args(args)
+            .output()
+            .expect("runs")
+    }
+
+    /// Runs a command that must succeed, returning its standard output.
+    fn ok(&self, args: &[&str]) -> String {
+        let output = self.run(args);
+        assert!(
+            output.status.success(),
+            "{args:?} failed: {}{}",
+            stderr(&output),
+            stdout(&output)
+        );
+        stdout(&output)
+    }
+
+    /// Runs a command with `--json` and parses what it prints.
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        serde_json::from_str(&self.ok(&all)).expect("JSON output")
+    }
+
+    /// Runs a command that must fail with one sentence containing `expected` and change
+    /// nothing.
+    fn refused(&self, args: &[&str], expected: &str) {
+        let before = self.snapshot();
+        let output = self.run(args);
+        assert!(!output.status.success(), "{args:?} succeeded");
+        let message = stderr(&output);
+        assert!(message.contains(expected), "{args:?}: {message}");
+        assert!(!message.contains("panicked"), "{message}");
+        assert!(
+            stdout(&output).is_empty(),
+            "{args:?} printed {}",
+            stdout(&output)
+        );
+        assert_eq!(self.snapshot(), before, "{args:?} changed the store");
+    }
+
+    /// Everything the admin tool can see, to compare before and after a refused command.
+    fn snapshot(&self) -> Vec<Value> {
+        [
+            &["questions", "list", "--all"][..],
+            &["catalog", "product", "list"],
+            &["catalog", "category", "list"],
+            &["segments", "list"],
+            &["orders", "list"],
+            &["customers", "list"],
+        ]
+        .iter()
+        .map(|args| self.json(args))
+        .collect()
+    }
+
+    fn write(&self, name: &str, text: &str) -> String {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, text).expect("write");
+        path_text(&path)
+    }
+}
+
+fn path_text(path: &Path) -> String {
+    path.to_str().expect("utf-8 path").to_owned()
+}
+
+const CATALOG: &str = "sku,product,variant,price,stock,category,brand\n\
+                       G-50,Green tea,50 g,4.50,10,Tea,Leafy\n\
+                       G-100,Green tea,100 g,8.00,4,Tea,Leafy\n\
+                       B-50,Black tea,50 g,3.99,0,Tea,\n";
+
+#[tokio::test]
+async fn questions_are_added_edited_moved_and_archived() {
+    let shop = Shop::new().await;
+    let added = shop.json(&[
+        "questions",
+        "add",
+        "--text",
+        "Pets?",
+        "--option",
+        "Cat",
+        "--option",
+        "Dog",
+    ]);
+    let pets = added["id"].as_i64().expect("id");
+    let cat = added["options"][0]["id"].as_i64().expect("option id");
+    shop.ok(&[
+        "questions",
+        "add",
+        "--text",
+        "Size?",
+        "--kind",
+        "multiple",
+        "--optional",
+        "--option",
+        "S",
+        "--option",
+        "M",
+    ]);
+    let list = shop.json(&["questions", "list"]);
+    assert_eq!(list.as_array().map(Vec::len), Some(2));
+    assert_eq!(list[1]["kind"], "multiple");
+    assert_eq!(list[1]["required"], false);
+    let table = shop.ok(&["questions", "list"]);
+    assert!(
+        table.contains("Pets?") && table.contains("1:Cat, 2:Dog"),
+        "{table}"
+    );
+
+    shop.refused(&["questions", "add", "--option", "A"], "missing --text");
+    shop.refused(
+        &["questions", "add", "--text", "Colour?"],
+        "missing --option",
+    );
+    shop.refused(
+        &[
+            "questions",
+            "add",
+            "--text",
+            "Colour?",
+            "--option",
+            "Red",
+            "--option",
+            "red",
+        ],
+        "option `red` is given twice",
+    );
+    shop.refused(
+        &["questions", "add", "--text", " ", "--option", "Red"],
+        "the question text is empty",
+    );
+    shop.refused(
+        &["questions", "move", "1", "--to", "3"],
+        "position 3 is out of range",
+    );
+    shop.refused(
+        &["questions", "edit", "99", "--text", "X"],
+        "question 99 does not exist",
+    );
+    shop.refused(&["questions", "edit", "1"], "nothing to change");
+
+    let moved = shop.json(&["questions", "move", &pets.to_string(), "--to", "2"]);
+    assert_eq!(moved[1]["text"], "Pets?");
+    shop.ok(&[
+        "questions",
+        "edit",
+        &pets.to_string(),
+        "--required",
+        "no",
+        "--text",
+        "Any pets?",
+    ]);
+    shop.ok(&[
+        "questions",
+        "add-option",
+        &pets.to_string(),
+        "--text",
+        "Fish",
+    ]);
+    shop.ok(&[
+        "questions",
+        "rename-option",
+        &cat.to_string(),
+        "--text",
+        "Kitten",
+    ]);
+    let shown = shop.json(&["questions", "list"]);
+    assert_eq!(shown[1]["text"], "Any pets?");
+    assert_eq!(shown[1]["options"][0]["text"], "Kitten");
+    assert_eq!(shown[1]["options"][2]["text"], "Fish");
+
+    // A segment rule uses the option: archiving needs --force and names the segment.
+    let rule = shop.write(
+        "rule.json",
+        &format!(
+            r#"{{"version":1,"rule":{{"type":"answer","question":{pets},"options":[{cat}]}}}}"#
+        ),
+    );
+    shop.ok(&[
+        "segments",
+        "create",
+        "--name",
+        "cat people",
+        "--rule",
+        &rule,
+    ]);
+    shop.refused(
+        &["questions", "archive-option", &cat.to_string()],
+        "used by the rule of segment `cat people`",
+    );
+    shop.refused(
+        &["questions", "archive", &pets.to_string()],
+        "archive it anyway with --force",
+    );
+    let output = shop.run(&["questions", "archive", &pets.to_string(), "--force"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("cat people"),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(
+        shop.json(&["questions", "list"]).as_array().map(Vec::len),
+        Some(1)
+    );
+}
+
+#[tokio::test]
+async fn catalog_imports_all_or_nothing_and_updates_by_sku() {
+    let shop = Shop::new().await;
+    let file = shop.write("catalog.csv", CATALOG);
+    let report = shop.json(&["catalog", "import", &file]);
+    assert_eq!(report["products_created"], 2);
+    assert_eq!(report["variants_created"], 3);
+
+    let again = shop.write(
+        "again.csv",
+        "sku,product,variant,price,stock\nG-50,Green tea,50 g,5.00,10\n",
+    );
+    let report = shop.json(&["catalog", "import", &again]);
+    assert_eq!(report["variants_created"], 0);
+    assert_eq!(report["variants_updated"], 1);
+    let products = shop.json(&["catalog", "product", "list"]);
+    assert_eq!(products.as_array().map(Vec::len), Some(2));
+    assert_eq!(products[1]["variants"][0]["price"], 500);
+
+    let bad = shop.write(
+        "bad.csv",
+        "sku,product,variant,price,stock\nN-1,New tea,50 g,1.00,1\nN 2,New tea,50 g,1.00,1\nN-3,,x,abc,1\n",
+    );
+    let before = shop.snapshot();
+    let output = shop.run(&["catalog", "import", &bad]);
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(message.contains("nothing was imported"), "{message}");
+    assert!(
+        message.contains("line 3: SKU `N 2` contains a space") || message.contains("line 4"),
+        "{message}"
+    );
+    assert!(message.contains("line 4: `product` is empty"), "{message}");
+    assert_eq!(shop.snapshot(), before);
+
+    shop.refused(
+        &[
+            "catalog",
+            "import",
+            &shop.write("typo.csv", "sku,prodcut\n"),
+        ],
+        "unknown column `prodcut`",
+    );
+    shop.refused(
+        &[
+            "catalog",
+            "import",
+            &shop.write(
+                "dup.csv",
+                "sku,product,variant,price,stock\nZ,P,v,1,1\nZ,P,v,1,1\n",
+            ),
+        ],
+        "line 3: SKU `Z` already appears on line 2",
+    );
+    shop.refused(
+        &["catalog", "import", &shop.write("x.json", "[\n{\"sku\":\"J\",\"product\":\"P\",\"variant\":\"v\",\"price\":\"1\",\"stock\":-1}\n]")],
+        "line 2: the stock -1 is negative",
+    );
+    shop.refused(
+        &["catalog", "import", &shop.write("x.txt", "")],
+        "format `txt` is unknown",
+    );
+
+    let json = shop.write(
+        "more.json",
+        r#"[{"sku":"O-1","product":"Oolong","variant":"100 g","price":"9.50","stock":2,"category":"Rare tea"}]"#,
+    );
+    assert_eq!(
+        shop.json(&["catalog", "import", &json])["categories_created"],
+        1
+    );
+
+    let product = shop.json(&[
+        "catalog",
+        "product",
+        "add",
+        "--title",
+        "Mug",
+        "--category",
+        "Things",
+    ]);
+    let id = product["id"].as_i64().expect("id").to_string();
+    shop.ok(&[
+        "catalog",
+        "variant",
+        "add",
+        "--product",
+        &id,
+        "--sku",
+        "MUG",
+        "--title",
+        "White",
+        "--price",
+        "12",
+        "--stock",
+        "3",
+    ]);
+    shop.refused(
+        &[
+            "catalog",
+            "variant",
+            "add",
+            "--product",
+            &id,
+            "--sku",
+            "MUG",
+            "--title",
+            "Black",
+            "--price",
+            "12",
+        ],
+        "SKU `MUG` is already used",
+    );
+    shop.refused(
+        &["catalog", "variant", "edit", "MUG", "--price", "1.234"],
+        "is not an amount like 12.50",
+    );
+    shop.refused(
+        &["catalog", "variant", "edit", "NOPE", "--stock", "1"],
+        "does not exist",
+    );
+    let edited = shop.json(&[
+        "catalog", "variant", "edit", "MUG", "--stock", "7", "--active", "no",
+    ]);
+    assert_eq!(
+        (edited["stock"].as_i64(), edited["active"].as_bool()),
+        (Some(7), Some(false))
+    );
+    shop.ok(&["catalog", "category", "rename", "Things", "--to", "Gifts"]);
+    shop.refused(
+        &["catalog", "category", "add", "Gifts"],
+        "category `Gifts` already exists",
+    );
+    let table = shop.ok(&["catalog", "product", "list", "--category", "Gifts"]);
+    assert!(
+        table.contains("Mug") && table.contains("12.00 EUR"),
+        "{table}"
+    );
+}
+
+#[tokio::test]
+async fn availability_by_product_and_by_variant() {
+    let shop = Shop::new().await;
+    shop.ok(&["catalog", "import", &shop.write("catalog.csv", CATALOG)]);
+    shop.ok(&["segments", "create", "--name", "vip", "--kind", "manual"]);
+    shop.ok(&["segments", "create", "--name", "staff", "--kind", "manual"]);
+    let green = shop.json(&["catalog", "product", "list"])[1]["id"]
+        .as_i64()
+        .expect("id")
+        .to_string();
+
+    let set = shop.json(&["availability", "set", &green, "--segment", "vip"]);
+    assert_eq!(
+        set["audience"]["segments"].as_array().map(Vec::len),
+        Some(1)
+    );
+    let output = shop.run(&["availability", "set", &green, "--nobody"]);
+    assert!(output.status.success());
+    assert!(
+        stderr(&output).contains("nobody can see it"),
+        "{}",
+        stderr(&output)
+    );
+
+    shop.refused(
+        &["availability", "set", &green, "--segment", "ghosts"],
+        "segment `ghosts` does not exist",
+    );
+    shop.refused(
+        &["availability", "set", &green],
+        "missing --all, --segment or --nobody",
+    );
+    shop.refused(
+        &["availability", "variant", "G-50", "--all"],
+        "not in by-variant mode",
+    );
+
+    shop.ok(&["availability", "set", &green, "--segment", "vip"]);
+    let on = shop.json(&["availability", "by-variant", &green, "on"]);
+    assert_eq!(on["by_variant"], true);
+    let after = shop.json(&[
+        "availability",
+        "variant",
+        "G-100",
+        "--segment",
+        "staff",
+        "--segment",
+        "vip",
+    ]);
+    assert_eq!(
+        after["variants"][1]["audience"]["segments"]
+            .as_array()
+            .map(Vec::len),
+        Some(2)
+    );
+    let table = shop.ok(&["availability", "show", &green]);
+    assert!(table.contains("staff, vip"), "{table}");
+
+    shop.refused(
+        &["availability", "by-variant", &green, "off"],
+        "pass --yes to confirm",
+    );
+    let off = shop.json(&["availability", "by-variant", &green, "off", "--yes"]);
+    assert_eq!(off["by_variant"], false);
+    assert!(
+        off["variants"]
+            .as_array()
+            .expect("variants")
+            .iter()
+            .all(|v| v["audience"] == "all_segments")
+    );
+}
+
+#[tokio::test]
+async fn segments_are_created_from_rule_files_and_deleted_with_care() {
+    let shop = Shop::new().await;
+    let question = shop.json(&["questions", "add", "--text", "Pets?", "--option", "Cat"]);
+    let (q, o) = (
+        question["id"].as_i64().expect("q"),
+        question["options"][0]["id"].as_i64().expect("o"),
+    );
+    let good = shop.write(
+        "good.json",
+        &format!(r#"{{"version":1,"rule":{{"type":"all","rules":[{{"type":"answer","question":{q},"options":[{o}]}},{{"type":"last_interaction","when":{{"within_last_days":30}}}}]}}}}"#),
+    );
+    let created = shop.json(&[
+        "segments",
+        "create",
+        "--name",
+        "cats",
+        "--rule",
+        &good,
+        "--user-group",
+        "pets",
+    ]);
+    assert_eq!(created["kind"], "auto");
+
+    shop.refused(
+        &["segments", "create", "--name", "cats", "--kind", "manual"],
+        "segment `cats` already exists",
+    );
+    shop.refused(
+        &["segments", "create", "--name", "x", "--kind", "auto"],
+        "missing --rule",
+    );
+    shop.refused(
+        &["segments", "create", "--kind", "manual"],
+        "missing --name",
+    );
+    let unknown = shop.write(
+        "unknown.json",
+        r#"{"version":1,"rule":{"type":"answer","question":99,"options":[1]}}"#,
+    );
+    shop.refused(
+        &["segments", "create", "--name", "x", "--rule", &unknown],
+        "question 99 does not exist",
+    );
+    let typo = shop.write(
+        "typo.json",
+        r#"{"version":1,"rule":{"type":"total_check","mni":5}}"#,
+    );
+    shop.refused(
+        &["segments", "create", "--name", "x", "--rule", &typo],
+        "unknown field `mni`",
+    );
+    let empty = shop.write(
+        "empty.json",
+        r#"{"version":1,"rule":{"type":"any","rules":[]}}"#,
+    );
+    shop.refused(
+        &["segments", "create", "--name", "x", "--rule", &empty],
+        "the `any` group is empty",
+    );
+    shop.refused(
+        &[
+            "segments",
+            "create",
+            "--name",
+            "x",
+            "--kind",
+            "manual",
+            "--starts",
+            "2026-12-01",
+            "--expires",
+            "2026-11-01",
+        ],
+        "expire",
+    );
+
+    let cats_id = created["id"].as_i64().expect("id");
+    let fans = shop.write(
+        "fans.json",
+        &format!(
+            r#"{{"version":1,"rule":{{"type":"segment","segment":{cats_id},"member":true}}}}"#
+        ),
+    );
+    let fans_id = shop.json(&["segments", "create", "--name", "fans", "--rule", &fans])["id"]
+        .as_i64()
+        .expect("id");
+    let cycle = shop.write(
+        "cycle.json",
+        &format!(
+            r#"{{"version":1,"rule":{{"type":"segment","segment":{fans_id},"member":true}}}}"#
+        ),
+    );
+    shop.refused(&["segments", "edit", "cats", "--rule", &cycle], "cycle");
+    shop.ok(&[
+        "segments",
+        "edit",
+        "cats",
+        "--description",
+        "Cat owners",
+        "--active",
+        "no",
+    ]);
+    let list = shop.json(&["segments", "list"]);
+    let cats = list
+        .as_array()
+        .expect("list")
+        .iter()
+        .find(|s| s["name"] == "cats")
+        .expect("cats");
+    assert_eq!(cats["in_force"], false);
+    assert_eq!(cats["description"], "Cat owners");
+    let shown = shop.ok(&["segments", "show", "cats"]);
+    assert!(shown.contains("the rules of segments `fans`"), "{shown}");
+
+    shop.refused(
+        &["segments", "delete", "cats", "--yes", "--force"],
+        "change those rules first",
+    );
+    shop.refused(&["segments", "delete", "fans"], "pass --yes to confirm");
+    shop.ok(&["segments", "delete", "fans", "--yes"]);
+    shop.ok(&["segments", "delete", "cats", "--yes"]);
+    assert_eq!(shop.json(&["segments", "list"]), Value::Array(vec![]));
+}
+
+#[tokio::test]
+async fn order_history_imports_and_customers_show_their_checks() {
+    let shop = Shop::new().await;
+    shop.ok(&["catalog", "import", &shop.write("catalog.csv", CATALOG)]);
+    let history = shop.write(
+        "orders.csv",
+        "order,customer,name,placed_at,status,sku,quantity,unit_price\n\
+         A1,555,Ann,2026-01-02,delivered,G-50,2,4.50\n\
+         A1,555,Ann,2026-01-02,delivered,B-50,1,3.99\n\
+         A2,555,Ann,2026-02-01T10:00:00Z,cancelled,G-100,1,8.00\n\
+         B1,777,Bo,2026-03-01,paid,G-100,1,8.00\n",
+    );
+    let report = shop.json(&["orders", "import", &history]);
+    assert_eq!(
+        (
+            report["orders"].as_i64(),
+            report["items"].as_i64(),
+            report["customers_created"].as_i64()
+        ),
+        (Some(3), Some(4), Some(2))
+    );
+
+    shop.refused(
+        &["orders", "import", &history],
+        "order `A1` was already imported",
+    );
+    shop.refused(
+        &["orders", "import", &shop.write("bad.csv", "order,customer,placed_at,status,sku,quantity,unit_price\nC1,x,2026-13-01,lost,NOPE,0,1\n")],
+        "line 2: `x` is not a Telegram user id",
+    );
+    shop.refused(
+        &["orders", "import", &shop.write("bad2.csv", "order,customer,placed_at,status,sku,quantity,unit_price\nC1,9,2026-01-01,lost,NOPE,0,1\n")],
+        "line 2: no variant has the SKU `NOPE`",
+    );
+
+    let ann = shop.json(&["customers", "show", "555"]);
+    // The cancelled order does not count.
+    assert_eq!(ann["orders"], 1);
+    assert_eq!(ann["total_check"], 1299);
+    assert_eq!(ann["first_interaction_at"], "2026-01-02T00:00:00Z");
+    let found = shop.json(&["customers", "list", "--search", "bo"]);
+    assert_eq!(found.as_array().map(Vec::len), Some(1));
+    shop.refused(
+        &["customers", "show", "12345"],
+        "customer `12345` does not exist",
+    );
+
+    let orders = shop.json(&["orders", "list", "--customer", "555"]);
+    assert_eq!(orders.as_array().map(Vec::len), Some(2));
+    let id = orders[0]["id"].as_i64().expect("id").to_string();
+    shop.refused(
+        &["orders", "status", &id, "lost"],
+        "order status `lost` is unknown",
+    );
+    shop.ok(&["orders", "status", &id, "paid"]);
+    assert_eq!(
+        shop.json(&["customers", "show", "555"])["total_check"],
+        2099
+    );
+    let paid = shop.json(&["orders", "list", "--status", "paid"]);
+    assert_eq!(paid.as_array().map(Vec::len), Some(2));
+}
+
+#[tokio::test]
+async fn lint_reports_hidden_products_and_unused_segments() {
+    let shop = Shop::new().await;
+    assert!(shop.ok(&["lint"]).contains("every check passed"));
+    shop.ok(&["catalog", "import", &shop.write("catalog.csv", CATALOG)]);
+    shop.ok(&["segments", "create", "--name", "vip", "--kind", "manual"]);
+    shop.ok(&[
+        "segments",
+        "create",
+        "--name",
+        "idle",
+        "--kind",
+        "manual",
+        "--inactive",
+    ]);
+    let green = shop.json(&["catalog", "product", "list"])[1]["id"]
+        .as_i64()
+        .expect("id")
+        .to_string();
+    shop.ok(&[
+        "availability",
+        "set",
+        &green,
+        "--segment",
+        "vip",
+        "--segment",
+        "idle",
+    ]);
+    let findings = shop.json(&["lint"]);
+    let kinds: Vec<&str> = findings
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter_map(|finding| finding["kind"].as_str())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "hidden_product",
+            "empty_segment",
+            "grant_not_in_force",
+            "empty_segment"
+        ]
+    );
+    let table = shop.ok(&["lint"]);
+    assert!(
+        table.contains("product `Green tea` is visible to only `vip`, `idle`"),
+        "{table}"
+    );
+    // --strict prints the same report and then fails, for CI.
+    let strict = shop.run(&["lint", "--strict"]);
+    assert!(!strict.status.success());
+    assert!(stdout(&strict).contains("grant_not_in_force"));
+    assert!(
+        stderr(&strict).contains("lint found 4 problem(s)"),
+        "{}",
+        stderr(&strict)
+    );
+}

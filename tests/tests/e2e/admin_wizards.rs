@@ -1,0 +1,302 @@
+//! storebot-admin's wizards, typed into a real pseudo-terminal: each test starts its own tmux
+//! server (on a private socket) running the binary, waits for each prompt to appear on the
+//! screen, answers it with key presses, and checks the database afterwards with `--json`.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use storebot::testing::TestDb;
+use storebot_tests::{binary, command, stderr, stdout};
+
+/// One tmux server with one window running a storebot-admin command.
+struct Terminal {
+    socket: String,
+}
+
+static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+impl Terminal {
+    fn start(test: &TestDb, dir: &std::path::Path, args: &str) -> Self {
+        let socket = format!(
+            "storebot-admin-test-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
+        // The shell prints the exit code and then waits, so the screen stays readable.
+        let script = format!(
+            "{} {args}; echo EXIT=$?; read keep_open",
+            binary("storebot-admin").display()
+        );
+        let mut tmux = Command::new("tmux");
+        for (key, _) in std::env::vars() {
+            if key.starts_with("STOREBOT_") {
+                tmux.env_remove(key);
+            }
+        }
+        let status = tmux
+            .current_dir(dir)
+            .env("STOREBOT_DATABASE__URL", test.url())
+            .args([
+                "-L",
+                &socket,
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-x",
+                "160",
+                "-y",
+                "50",
+            ])
+            .args(["sh", "-c", &script])
+            .status()
+            .expect("tmux runs");
+        assert!(status.success(), "tmux could not start");
+        Self { socket }
+    }
+
+    fn screen(&self) -> String {
+        let output = Command::new("tmux")
+            .args(["-L", &self.socket, "capture-pane", "-p", "-J"])
+            .output()
+            .expect("capture");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// Waits until `text` is on the screen. Polls the screen's content (the condition itself),
+    /// with a generous cap so that a broken wizard fails the test instead of hanging it.
+    fn expect(&self, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let screen = self.screen();
+            if screen.contains(text) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "`{text}` never appeared; the screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Sends tmux key names (`Enter`, `Down`, `Space`) or literal text.
+    fn keys(&self, keys: &[&str]) {
+        let status = Command::new("tmux")
+            .args(["-L", &self.socket, "send-keys"])
+            .args(keys)
+            .status()
+            .expect("send-keys");
+        assert!(status.success());
+    }
+
+    fn type_line(&self, text: &str) {
+        let status = Command::new("tmux")
+            .args(["-L", &self.socket, "send-keys", "-l", text])
+            .status()
+            .expect("send-keys");
+        assert!(status.success());
+        self.keys(&["Enter"]);
+    }
+}
+
+impl Drop for Terminal {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status();
+    }
+}
+
+fn admin_json(test: &TestDb, dir: &std::path::Path, args: &[&str]) -> Value {
+    let output = command("storebot-admin", dir)
+        .env("STOREBOT_DATABASE__URL", test.url())
+        .args(args)
+        .arg("--json")
+        .output()
+        .expect("runs");
+    assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+    serde_json::from_str(&stdout(&output)).expect("json")
+}
+
+#[tokio::test]
+async fn question_wizard_asks_for_everything_and_shows_it_before_saving() {
+    let test = TestDb::new().await.expect("test db");
+    let dir = tempfile::tempdir().expect("dir");
+    admin_json(&test, dir.path(), &["migrate"]);
+    let terminal = Terminal::start(&test, dir.path(), "questions add");
+    terminal.expect("Question text");
+    terminal.type_line("Favourite tea?");
+    terminal.expect("Kind");
+    terminal.keys(&["Down", "Enter"]);
+    terminal.expect("Must shoppers answer it?");
+    terminal.keys(&["n"]);
+    terminal.expect("Option 1 (empty to finish)");
+    terminal.type_line("Green");
+    terminal.expect("Option 2 (empty to finish)");
+    terminal.type_line("Black");
+    terminal.expect("Option 3 (empty to finish)");
+    terminal.keys(&["Enter"]);
+    terminal.expect(
+        "Will add the optional multiple question \"Favourite tea?\" with options: Green, Black.",
+    );
+    terminal.expect("Add this question. Go ahead?");
+    terminal.keys(&["y"]);
+    terminal.expect("EXIT=0");
+
+    let list = admin_json(&test, dir.path(), &["questions", "list"]);
+    assert_eq!(list[0]["text"], "Favourite tea?");
+    assert_eq!(list[0]["kind"], "multiple");
+    assert_eq!(list[0]["required"], false);
+    let options: Vec<&str> = list[0]["options"]
+        .as_array()
+        .expect("options")
+        .iter()
+        .filter_map(|option| option["text"].as_str())
+        .collect();
+    assert_eq!(options, ["Green", "Black"]);
+}
+
+#[tokio::test]
+async fn question_wizard_cancelled_at_the_end_saves_nothing() {
+    let test = TestDb::new().await.expect("test db");
+    let dir = tempfile::tempdir().expect("dir");
+    admin_json(&test, dir.path(), &["migrate"]);
+    let terminal = Terminal::start(&test, dir.path(), "questions add --option Yes --option No");
+    terminal.expect("Question text");
+    terminal.type_line("Newsletter?");
+    terminal.expect("Kind");
+    terminal.keys(&["Enter"]);
+    terminal.expect("Must shoppers answer it?");
+    terminal.keys(&["y"]);
+    terminal.expect("Go ahead?");
+    terminal.keys(&["n"]);
+    terminal.expect("cancelled, nothing was changed");
+    terminal.expect("EXIT=1");
+    assert_eq!(
+        admin_json(&test, dir.path(), &["questions", "list", "--all"]),
+        Value::Array(vec![])
+    );
+}
+
+#[tokio::test]
+async fn availability_wizard_sets_each_variant() {
+    let test = TestDb::new().await.expect("test db");
+    let dir = tempfile::tempdir().expect("dir");
+    let catalog = dir.path().join("catalog.csv");
+    std::fs::write(
+        &catalog,
+        "sku,product,variant,price,stock\nT-50,Tea,50 g,4.50,10\nT-100,Tea,100 g,8.00,4\n",
+    )
+    .expect("write");
+    admin_json(
+        &test,
+        dir.path(),
+        &["catalog", "import", catalog.to_str().expect("path")],
+    );
+    admin_json(
+        &test,
+        dir.path(),
+        &["segments", "create", "--name", "staff", "--kind", "manual"],
+    );
+    let vip = admin_json(
+        &test,
+        dir.path(),
+        &["segments", "create", "--name", "vip", "--kind", "manual"],
+    );
+
+    let terminal = Terminal::start(&test, dir.path(), "availability set");
+    terminal.expect("Which product?");
+    terminal.keys(&["Enter"]);
+    terminal.expect("Availability of `Tea`");
+    terminal.keys(&["Down", "Enter"]);
+    terminal.expect("Who may see `50 g` (T-50)?");
+    terminal.keys(&["Enter"]);
+    terminal.expect("Who may see `100 g` (T-100)?");
+    terminal.keys(&["Down", "Enter"]);
+    terminal.expect("Which segments?");
+    // The list is by name: staff, vip. Tick vip only.
+    terminal.keys(&["Down", "Space", "Enter"]);
+    terminal.expect("T-100: vip");
+    terminal.expect("Apply. Go ahead?");
+    terminal.keys(&["y"]);
+    terminal.expect("EXIT=0");
+
+    let product = admin_json(&test, dir.path(), &["catalog", "product", "list"])[0]["id"]
+        .as_i64()
+        .expect("id");
+    let shown = admin_json(
+        &test,
+        dir.path(),
+        &["availability", "show", &product.to_string()],
+    );
+    assert_eq!(shown["by_variant"], true);
+    assert_eq!(shown["variants"][0]["audience"], "all_segments");
+    assert_eq!(
+        shown["variants"][1]["audience"]["segments"],
+        serde_json::json!([vip["id"]])
+    );
+}
+
+#[tokio::test]
+async fn segment_wizard_builds_a_rule() {
+    let test = TestDb::new().await.expect("test db");
+    let dir = tempfile::tempdir().expect("dir");
+    let question = admin_json(
+        &test,
+        dir.path(),
+        &[
+            "questions",
+            "add",
+            "--text",
+            "Pets?",
+            "--option",
+            "Cat",
+            "--option",
+            "Dog",
+        ],
+    );
+    let terminal = Terminal::start(&test, dir.path(), "segments create");
+    terminal.expect("Segment name");
+    terminal.type_line("english cat people");
+    terminal.expect("Kind");
+    terminal.keys(&["Enter"]);
+    terminal.expect("Shoppers match when they meet");
+    terminal.keys(&["Enter"]);
+    terminal.expect("Add a condition");
+    terminal.keys(&["Enter"]);
+    terminal.expect("Which question?");
+    terminal.keys(&["Enter"]);
+    terminal.expect("Which answers?");
+    terminal.keys(&["Space", "Enter"]);
+    terminal.expect("done");
+    // Items now: done, registration answer, first interaction, last interaction, average
+    // check, total check, order count, bought, Telegram language, ...
+    terminal.keys(&[
+        "Down", "Down", "Down", "Down", "Down", "Down", "Down", "Down", "Enter",
+    ]);
+    terminal.expect("Language codes");
+    terminal.type_line("en");
+    terminal.expect("Add a condition");
+    terminal.keys(&["Enter"]);
+    terminal.expect("Create it. Go ahead?");
+    terminal.keys(&["y"]);
+    terminal.expect("EXIT=0");
+
+    let shown = admin_json(
+        &test,
+        dir.path(),
+        &["segments", "show", "english cat people"],
+    );
+    assert_eq!(
+        shown["rule"]["rule"],
+        serde_json::json!({
+            "type": "all",
+            "rules": [
+                { "type": "answer", "question": question["id"], "options": [question["options"][0]["id"]] },
+                { "type": "language", "codes": ["en"] }
+            ]
+        })
+    );
+}
