@@ -86,6 +86,10 @@ fn script(_sender: &storebot::conversation::TelegramUser, input: &Input) -> Outc
             )],
             ..Outcome::default()
         },
+        Input::Button { data } if data == "shout" => Outcome {
+            notice: Some("!".repeat(300)),
+            ..Outcome::default()
+        },
         Input::Contact { phone, user_id } => say(&[&format!("Got {phone} from {user_id:?}")]),
         _ => Outcome::default(),
     }
@@ -559,4 +563,37 @@ async fn an_unreachable_bot_api_stops_the_bot_with_an_error_in_both_modes() {
             .expect_err("no Bot API, no bot");
         assert!(!error.to_string().contains(TEST_TOKEN), "{mode}: {error}");
     }
+}
+
+#[tokio::test]
+async fn a_notice_longer_than_telegram_takes_is_cut_so_the_press_is_still_answered() {
+    let (fake, bot, _) = start_scripted().await;
+    let alice = TestUser::alice();
+    let press = fake.press_data(&alice, 1, "shout");
+    let answer = fake.callback_answer(press, WAIT).await.unwrap();
+    assert_eq!(answer.text.map(|text| text.chars().count()), Some(200));
+    bot.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_server_error_is_retried_and_the_reply_arrives_once() {
+    let (fake, bot, _) = start_scripted().await;
+    let alice = TestUser::alice();
+    // teloxide itself pauses 10 s after any 5xx before reporting it; then the bot retries.
+    fake.fail_next("sendMessage", FakeFailure::ServerError(502));
+    fake.send_text(&alice, "/ping");
+    let reply = fake
+        .next_reply(alice.chat_id(), WAIT + Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(reply.text, "pong");
+    assert_eq!(
+        fake.calls("sendMessage").len(),
+        2,
+        "one failed call, one retry"
+    );
+    fake.send_text(&alice, "/start");
+    let next = fake.next_reply(alice.chat_id(), WAIT).await.unwrap();
+    assert_eq!(next.text, "one");
+    bot.stop().await.unwrap();
 }
