@@ -49,9 +49,9 @@ pub async fn export(cx: &Context, output: Option<PathBuf>, format: Option<Format
                 .with_context(|| format!("can't write {}", path.display()))?;
             eprintln!(
                 "Wrote {} questions, {} segments and {} restricted products to {}.",
-                config.questions.len(),
-                config.segments.len(),
-                config.availability.len(),
+                config.questions.as_ref().map_or(0, Vec::len),
+                config.segments.as_ref().map_or(0, Vec::len),
+                config.availability.as_ref().map_or(0, Vec::len),
                 path.display()
             );
         }

@@ -28,12 +28,16 @@ use crate::segments;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
-    #[serde(default)]
-    pub questions: Vec<QuestionConfig>,
-    #[serde(default)]
-    pub segments: Vec<SegmentConfig>,
-    #[serde(default)]
-    pub availability: Vec<ProductAvailability>,
+    /// Absent: apply leaves questions alone. Present: apply makes them match, archiving
+    /// those missing from the list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub questions: Option<Vec<QuestionConfig>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segments: Option<Vec<SegmentConfig>>,
+    /// Absent: apply leaves availability alone. Present: products not listed are opened to
+    /// all segments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability: Option<Vec<ProductAvailability>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -178,9 +182,9 @@ pub async fn export(db: &impl ConnectionTrait) -> Result<StoreConfig, StoreError
         }
     }
     Ok(StoreConfig {
-        questions,
-        segments: segments_out,
-        availability: availability_out,
+        questions: Some(questions),
+        segments: Some(segments_out),
+        availability: Some(availability_out),
     })
 }
 
@@ -210,7 +214,9 @@ async fn apply_in<C: ConnectionTrait + TransactionTrait>(
     let mut changes = Vec::new();
     // Questions, matched by text.
     let mut seen_texts = BTreeSet::new();
-    for (index, wanted) in config.questions.iter().enumerate() {
+    let no_questions = Vec::new();
+    let wanted_questions = config.questions.as_ref().unwrap_or(&no_questions);
+    for (index, wanted) in wanted_questions.iter().enumerate() {
         let kind: QuestionKind = wanted.kind.parse()?;
         if !seen_texts.insert(wanted.text.trim().to_owned()) {
             return Err(StoreError::Invalid(format!(
@@ -296,14 +302,14 @@ async fn apply_in<C: ConnectionTrait + TransactionTrait>(
         }
     }
     for view in questions::list(db, false).await? {
-        if !seen_texts.contains(&view.question.text) {
+        if config.questions.is_some() && !seen_texts.contains(&view.question.text) {
             questions::archive_question(db, view.question.id, false).await?;
             changes.push(format!("archive question `{}`", view.question.text));
         }
     }
 
     // Segments, matched by name, in file order (a rule may name segments defined above it).
-    for wanted in &config.segments {
+    for wanted in config.segments.iter().flatten() {
         let kind: SegmentKind = wanted.kind.parse()?;
         let names = Names::load(db).await?;
         let rule = match &wanted.rule {
@@ -399,9 +405,11 @@ async fn apply_in<C: ConnectionTrait + TransactionTrait>(
     }
 
     // Availability, by product title; products not listed are open to all segments.
+    let Some(wanted_availability) = &config.availability else {
+        return Ok(changes);
+    };
     let names = Names::load(db).await?;
-    let listed: BTreeMap<&str, &ProductAvailability> = config
-        .availability
+    let listed: BTreeMap<&str, &ProductAvailability> = wanted_availability
         .iter()
         .map(|entry| (entry.product.trim(), entry))
         .collect();
@@ -719,13 +727,14 @@ mod tests {
             planned.contains(&"add question `Pets?`".to_owned()),
             "{planned:?}"
         );
-        assert_eq!(export(db).await.expect("export"), StoreConfig::default());
+        assert_eq!(export(db).await.expect("export"), empty());
 
         let applied = apply(db, &document(), now(), false).await.expect("apply");
         assert_eq!(applied, planned);
         let exported = export(db).await.expect("export");
         assert_eq!(exported.questions, document().questions);
-        assert_eq!(exported.segments[1].rule, document().segments[1].rule);
+        let rule_of = |config: &StoreConfig| config.segments.as_ref().map(|s| s[1].rule.clone());
+        assert_eq!(rule_of(&exported), rule_of(&document()));
         assert_eq!(exported.availability, document().availability);
         assert!(
             apply(db, &exported, now(), false)
@@ -740,7 +749,7 @@ mod tests {
         let test = TestDb::new().await.expect("test db");
         let db = &test.db;
         let mut bad = document();
-        bad.segments[1].rule = Some(serde_json::json!(
+        bad.segments.as_mut().expect("segments")[1].rule = Some(serde_json::json!(
             { "type": "answer", "question": "Pets?", "options": ["Parrot"] }
         ));
         let error = apply(db, &bad, now(), false).await.expect_err("bad option");
@@ -748,6 +757,14 @@ mod tests {
             error.to_string(),
             "segment `cats`: question `Pets?` has no option `Parrot`"
         );
-        assert_eq!(export(db).await.expect("export"), StoreConfig::default());
+        assert_eq!(export(db).await.expect("export"), empty());
+    }
+
+    fn empty() -> StoreConfig {
+        StoreConfig {
+            questions: Some(vec![]),
+            segments: Some(vec![]),
+            availability: Some(vec![]),
+        }
     }
 }
