@@ -6,6 +6,7 @@
 
 mod availability;
 mod catalog;
+mod config_file;
 mod context;
 mod csv;
 mod customers;
@@ -72,6 +73,23 @@ enum Command {
         #[arg(long)]
         strict: bool,
     },
+    /// Write the store's configuration (questions, segments, availability) as TOML or JSON.
+    Export {
+        /// A file to write (.toml or .json); standard output by default.
+        #[arg(long, short = 'o')]
+        output: Option<PathBuf>,
+        #[arg(long, value_enum)]
+        format: Option<config_file::Format>,
+    },
+    /// Make the database match a configuration file, in one transaction.
+    Apply {
+        file: PathBuf,
+        #[arg(long, value_enum)]
+        format: Option<config_file::Format>,
+        /// Print the changes without making them.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -124,6 +142,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Customers(command) => customers::run(&context, command).await,
         Command::Orders(command) => orders::run(&context, command).await,
         Command::Lint { strict } => lint::run(&context, strict).await,
+        Command::Export { output, format } => config_file::export(&context, output, format).await,
+        Command::Apply {
+            file,
+            format,
+            dry_run,
+        } => config_file::apply(&context, file, format, dry_run).await,
     }
 }
 

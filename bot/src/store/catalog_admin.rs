@@ -429,23 +429,27 @@ pub async fn import<C: ConnectionTrait + TransactionTrait>(
                 .one(&txn)
                 .await?
                 .ok_or_else(|| StoreError::not_found("product", product_id))?;
-            let mut changed = current.clone().into_active_model();
-            changed.title = Set(title.clone());
+            // Compare first: a re-import of the same file should report no updates.
+            let mut wanted = current.clone();
+            wanted.title = title.clone();
             if let Some(description) = &row.description {
-                changed.description = Set(description.trim().to_owned());
+                wanted.description = description.trim().to_owned();
             }
             if row.brand.is_some() {
-                changed.brand = Set(clean(row.brand.as_deref()));
+                wanted.brand = clean(row.brand.as_deref());
             }
             if category_id.is_some() {
-                changed.category_id = Set(category_id);
+                wanted.category_id = category_id;
             }
-            if changed.is_changed() {
+            if wanted != current {
+                let mut changed = current.into_active_model();
+                changed.title = Set(wanted.title);
+                changed.description = Set(wanted.description);
+                changed.brand = Set(wanted.brand);
+                changed.category_id = Set(wanted.category_id);
                 changed.updated_at = Set(now);
-                let updated = changed.update(&txn).await?;
-                if updated != current {
-                    report.products_updated += 1;
-                }
+                changed.update(&txn).await?;
+                report.products_updated += 1;
             }
         }
         match existing {
@@ -650,6 +654,9 @@ pub(crate) mod tests {
         assert_eq!(report.variants_created, 0);
         assert_eq!(report.variants_updated, 1);
         assert_eq!(report.products_created, 0);
+        assert_eq!(report.products_updated, 0);
+        let same = import(&test.db, &again, now()).await.expect("same again");
+        assert_eq!(same, ImportReport::default());
         let all = products(&test.db, None).await.expect("products");
         assert_eq!(all.len(), 2);
         assert_eq!(

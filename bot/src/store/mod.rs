@@ -27,6 +27,7 @@ pub mod questions;
 pub mod recompute;
 pub mod segment_definitions;
 pub mod segments;
+pub mod store_config;
 
 pub use database::{Backend, begin_write, connect, connect_and_migrate, migrate, ping};
 pub use error::StoreError;

@@ -693,3 +693,81 @@ async fn lint_reports_hidden_products_and_unused_segments() {
         stderr(&strict)
     );
 }
+
+#[tokio::test]
+async fn export_and_apply_round_trip_through_toml() {
+    let shop = Shop::new().await;
+    shop.ok(&["catalog", "import", &shop.write("catalog.csv", CATALOG)]);
+    let file = shop.write(
+        "store.toml",
+        r#"
+[[questions]]
+text = "Pets?"
+kind = "single"
+required = true
+options = ["Cat", "Dog"]
+
+[[segments]]
+name = "vip"
+kind = "manual"
+
+[[segments]]
+name = "cats"
+kind = "auto"
+user_group = "pets"
+rule = { type = "answer", question = "Pets?", options = ["Cat"] }
+
+[[availability]]
+product = "Green tea"
+variants = [{ sku = "G-50", segments = ["cats", "vip"] }, { sku = "G-100" }]
+"#,
+    );
+    let before = shop.snapshot();
+    let planned = shop.ok(&["apply", &file, "--dry-run"]);
+    assert!(planned.contains("add question `Pets?`"), "{planned}");
+    assert!(planned.contains("create auto segment `cats`"), "{planned}");
+    assert!(
+        planned.contains("turn by-variant on for `Green tea`"),
+        "{planned}"
+    );
+    assert_eq!(shop.snapshot(), before, "a dry run changed the store");
+    // Without --yes (and no terminal) apply shows the plan, then refuses to go on.
+    let unconfirmed = shop.run(&["apply", &file]);
+    assert!(!unconfirmed.status.success());
+    assert!(
+        stderr(&unconfirmed).contains("pass --yes to confirm"),
+        "{}",
+        stderr(&unconfirmed)
+    );
+    assert_eq!(
+        shop.snapshot(),
+        before,
+        "an unconfirmed apply changed the store"
+    );
+
+    let applied = shop.json(&["apply", &file, "--yes"]);
+    assert_eq!(applied["applied"], true);
+    let exported = shop.dir.path().join("exported.toml");
+    shop.ok(&["export", "-o", &path_text(&exported)]);
+    let again = shop.ok(&["apply", &path_text(&exported)]);
+    assert!(again.contains("Nothing to change"), "{again}");
+    let text = std::fs::read_to_string(&exported).expect("exported");
+    assert!(text.contains("question = \"Pets?\""), "{text}");
+
+    let bad = shop.write(
+        "bad.toml",
+        "[[segments]]\nname = \"dogs\"\nkind = \"auto\"\nrule = { type = \"answer\", question = \"Pets?\", options = [\"Parrot\"] }\n",
+    );
+    shop.refused(
+        &["apply", &bad, "--yes"],
+        "question `Pets?` has no option `Parrot`",
+    );
+    shop.refused(
+        &[
+            "apply",
+            &shop.write("typo.toml", "[[segmnts]]\nname = \"x\"\n"),
+            "--yes",
+        ],
+        "unknown field `segmnts`",
+    );
+}

@@ -1,0 +1,114 @@
+//! `storebot-admin export` and `apply`: the store's configuration (questions, segments,
+//! availability) as one TOML or JSON file that merchants keep in version control.
+//!
+//! `apply` always computes the diff first (a rolled-back apply), prints it, and then needs
+//! `--yes` or a confirmation in the terminal; `--dry-run` stops after printing.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use storebot::store::store_config::{self, StoreConfig};
+
+use crate::context::Context;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Toml,
+    Json,
+}
+
+fn format_of(path: &Path, given: Option<Format>) -> Result<Format> {
+    if let Some(format) = given {
+        return Ok(format);
+    }
+    match path.extension().and_then(|ext| ext.to_str()) {
+        Some("toml") => Ok(Format::Toml),
+        Some("json") => Ok(Format::Json),
+        _ => bail!(
+            "can't tell the format of {}: name it .toml or .json, or pass --format",
+            path.display()
+        ),
+    }
+}
+
+pub async fn export(cx: &Context, output: Option<PathBuf>, format: Option<Format>) -> Result<()> {
+    let config = store_config::export(&cx.db).await?;
+    let format = match (&output, format) {
+        (Some(path), given) => format_of(path, given)?,
+        (None, Some(format)) => format,
+        (None, None) if cx.json => Format::Json,
+        (None, None) => Format::Toml,
+    };
+    let text = match format {
+        Format::Json => serde_json::to_string_pretty(&config)? + "\n",
+        Format::Toml => toml::to_string_pretty(&config)?,
+    };
+    match output {
+        Some(path) => {
+            std::fs::write(&path, text)
+                .with_context(|| format!("can't write {}", path.display()))?;
+            eprintln!(
+                "Wrote {} questions, {} segments and {} restricted products to {}.",
+                config.questions.as_ref().map_or(0, Vec::len),
+                config.segments.as_ref().map_or(0, Vec::len),
+                config.availability.as_ref().map_or(0, Vec::len),
+                path.display()
+            );
+        }
+        None => print!("{text}"),
+    }
+    Ok(())
+}
+
+pub async fn apply(
+    cx: &Context,
+    file: PathBuf,
+    format: Option<Format>,
+    dry_run: bool,
+) -> Result<()> {
+    let text =
+        std::fs::read_to_string(&file).with_context(|| format!("can't read {}", file.display()))?;
+    let config: StoreConfig = match format_of(&file, format)? {
+        Format::Json => {
+            serde_json::from_str(&text).map_err(|error| anyhow!("{}: {error}", file.display()))?
+        }
+        Format::Toml => toml::from_str(&text)
+            .map_err(|error| anyhow!("{}: {}", file.display(), error.message()))?,
+    };
+    let planned = store_config::apply(&cx.db, &config, cx.now(), true).await?;
+    if cx.json && (dry_run || planned.is_empty()) {
+        println!(
+            "{}",
+            serde_json::json!({ "applied": false, "changes": planned })
+        );
+        return Ok(());
+    }
+    if !cx.json {
+        if planned.is_empty() {
+            println!(
+                "Nothing to change: the database already matches {}.",
+                file.display()
+            );
+            return Ok(());
+        }
+        println!("{} change(s):", planned.len());
+        for change in &planned {
+            println!("  {change}");
+        }
+    }
+    if dry_run {
+        return Ok(());
+    }
+    cx.prompt
+        .confirm(cx.yes, &format!("Apply {} change(s)", planned.len()))?;
+    let applied = store_config::apply(&cx.db, &config, cx.now(), false).await?;
+    if cx.json {
+        println!(
+            "{}",
+            serde_json::json!({ "applied": true, "changes": applied })
+        );
+    } else {
+        println!("Applied.");
+    }
+    Ok(())
+}
