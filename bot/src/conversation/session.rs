@@ -249,6 +249,7 @@ impl Session<'_> {
             Callback::Catalog { page } => self.catalog(page).await,
             Callback::Category { category, page } => self.category(category, page).await,
             Callback::Product { product } => self.product(product).await,
+            Callback::ProductPage { product, page } => self.product_page(product, page).await,
             Callback::Variant { variant } => self.variant(variant).await,
             Callback::Add { variant, quantity } => self.add(variant, quantity).await,
             Callback::Search => {

@@ -564,3 +564,53 @@ fn every_text_key_in_the_code_is_in_the_default_texts_and_back() {
         assert!(literals.contains(key), "texts.en.{key} is never used");
     }
 }
+
+#[tokio::test]
+async fn checkout_asks_only_what_the_settings_require() {
+    let mut shop = Shop::new().await;
+    let mut settings = Settings::defaults().expect("settings");
+    settings.checkout.ask_contact = false;
+    settings.checkout.ask_address = false;
+    shop.settings = Arc::new(settings);
+    let mut sam = shop.shopper(1000);
+    sam.register().await;
+    sam.press_data(&format!("a:{}:1", shop.demo.oolong_open))
+        .await;
+    sam.send("/cart").await;
+    sam.press("Checkout").await;
+    sam.assert_says("Please check your order");
+    assert!(!sam.text().contains("Phone:"));
+    sam.press("Confirm order").await;
+    sam.assert_says("Your order #4 for 7.00 EUR is placed");
+    assert!(sam.last.notifications.is_empty());
+}
+
+#[tokio::test]
+async fn a_product_with_many_variants_pages_its_buttons() {
+    use storebot_entity::variant;
+    let shop = Shop::new().await;
+    for n in 0..20 {
+        variant::ActiveModel {
+            product_id: Set(shop.demo.green_tea),
+            sku: Set(format!("GT-X{n}")),
+            title: Set(format!("Sample {n:02}")),
+            price: Set(100 + n),
+            stock: Set(1),
+            active: Set(true),
+            all_segments: Set(true),
+            ..Default::default()
+        }
+        .insert(&shop.test.db)
+        .await
+        .expect("variant");
+    }
+    let mut sam = shop.shopper(1100);
+    sam.register().await;
+    sam.press_data(&format!("p:{}", shop.demo.green_tea)).await;
+    assert_eq!(sam.buttons().len(), 8 + 2);
+    sam.press("Next ›").await;
+    sam.press("Next ›").await;
+    // 21 variants in stock: 8 + 8 + 5, then "‹ Previous" and "« Back".
+    assert_eq!(sam.buttons().len(), 5 + 2);
+    sam.assert_says("Sample 19");
+}
