@@ -320,6 +320,18 @@ async fn shoppers_in_different_segments_see_different_variants_and_cannot_forge(
     vip.send("/cart").await;
     vip.assert_says("no longer available");
     assert!(!vip.buttons().iter().any(|(l, _)| l == "Checkout"));
+    vip.press_data(&format!("a:{}:1", shop.demo.green_small))
+        .await;
+    vip.send("/cart").await;
+    vip.press("Checkout").await;
+    vip.send("+44 20 7946 0000").await;
+    vip.send("1 High Street, London").await;
+    vip.assert_says("Left out of this order: Oolong, Reserve lot 50 g.");
+    vip.press("Confirm order").await;
+    vip.assert_says("4.50 EUR is placed");
+    vip.assert_says("Left out of this order: Oolong, Reserve lot 50 g.");
+    vip.send("/cart").await;
+    vip.assert_says("Oolong, Reserve lot 50 g: no longer available");
 }
 
 #[tokio::test]
