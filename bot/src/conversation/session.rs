@@ -230,6 +230,16 @@ impl Session<'_> {
             self.ask(&question, false);
             return Ok(());
         }
+        let leaves_phone_prompt = match &input {
+            Input::Button { .. } => true,
+            Input::Text(text) => text.trim_start().starts_with('/'),
+            Input::Contact { .. } => false,
+        };
+        if leaves_phone_prompt && matches!(self.state.step, Step::Phone { .. }) {
+            // The contact keyboard would otherwise stay up under everything that follows.
+            self.state.step = Step::Idle;
+            self.say_with(self.t("checkout_cancelled"), Markup::RemoveKeyboard);
+        }
         match (input, callback) {
             (_, Some(callback)) => self.press(callback).await,
             (Input::Contact { phone, user_id }, _) => self.contact(phone, user_id).await,

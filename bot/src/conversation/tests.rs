@@ -598,6 +598,31 @@ async fn checkout_asks_only_what_the_settings_require() {
 }
 
 #[tokio::test]
+async fn leaving_the_phone_prompt_takes_the_contact_keyboard_away() {
+    let shop = Shop::new().await;
+    let mut sam = shop.shopper(1200);
+    sam.register().await;
+    sam.press_data(&format!("a:{}:1", shop.demo.oolong_open))
+        .await;
+    sam.send("/cart").await;
+    let checkout = sam.button("Checkout");
+    sam.press_data(&checkout).await;
+    assert!(matches!(
+        sam.last.replies[0].markup,
+        Markup::RequestContact { .. }
+    ));
+    sam.send("/catalog").await;
+    assert_eq!(sam.last.replies[0].markup, Markup::RemoveKeyboard);
+    sam.assert_says("Categories:");
+    // Typed text is now a search again, not a phone number.
+    sam.send("+49 30 1234567").await;
+    sam.assert_says("Nothing found");
+    sam.press_data(&checkout).await;
+    sam.send("+49 30 1234567").await;
+    sam.assert_says("Where should we deliver?");
+}
+
+#[tokio::test]
 async fn a_product_with_many_variants_pages_its_buttons() {
     use storebot_entity::variant;
     let shop = Shop::new().await;
