@@ -15,27 +15,67 @@ pub const MAX_CALLBACK_BYTES: usize = 64;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Callback {
     Menu,
-    Catalog { page: u32 },
-    Category { category: i64, page: u32 },
-    Product { product: i64 },
-    Variant { variant: i64 },
-    Add { variant: i64, quantity: u16 },
+    Catalog {
+        page: u32,
+    },
+    Category {
+        category: i64,
+        page: u32,
+    },
+    Product {
+        product: i64,
+    },
+    /// A later page of a product's variant buttons.
+    ProductPage {
+        product: i64,
+        page: u32,
+    },
+    Variant {
+        variant: i64,
+    },
+    Add {
+        variant: i64,
+        quantity: u16,
+    },
     Search,
-    SearchPage { page: u32 },
+    SearchPage {
+        page: u32,
+    },
     Cart,
-    Increase { variant: i64 },
-    Decrease { variant: i64 },
-    Remove { variant: i64 },
+    Increase {
+        variant: i64,
+    },
+    Decrease {
+        variant: i64,
+    },
+    Remove {
+        variant: i64,
+    },
     Checkout,
-    Confirm { token: u64 },
+    Confirm {
+        token: u64,
+    },
     CancelCheckout,
-    Orders { page: u32 },
-    OrderAgain { order: i64 },
+    Orders {
+        page: u32,
+    },
+    OrderAgain {
+        order: i64,
+    },
     Profile,
-    Change { question: i64 },
-    Choose { question: i64, option: i64 },
-    Done { question: i64 },
-    Skip { question: i64 },
+    Change {
+        question: i64,
+    },
+    Choose {
+        question: i64,
+        option: i64,
+    },
+    Done {
+        question: i64,
+    },
+    Skip {
+        question: i64,
+    },
     ToggleNews,
 }
 
@@ -46,6 +86,7 @@ impl fmt::Display for Callback {
             Self::Catalog { page } => write!(f, "c:{page}"),
             Self::Category { category, page } => write!(f, "g:{category}:{page}"),
             Self::Product { product } => write!(f, "p:{product}"),
+            Self::ProductPage { product, page } => write!(f, "pp:{product}:{page}"),
             Self::Variant { variant } => write!(f, "v:{variant}"),
             Self::Add { variant, quantity } => write!(f, "a:{variant}:{quantity}"),
             Self::Search => write!(f, "s"),
@@ -104,6 +145,10 @@ impl FromStr for Callback {
             },
             ["p", product] => Self::Product {
                 product: number(product)?,
+            },
+            ["pp", product, page] => Self::ProductPage {
+                product: number(product)?,
+                page: number(page)?,
             },
             ["v", variant] => Self::Variant {
                 variant: number(variant)?,
@@ -171,6 +216,7 @@ mod tests {
             Callback::Catalog { page },
             Callback::Category { category: id, page },
             Callback::Product { product: id },
+            Callback::ProductPage { product: id, page },
             Callback::Variant { variant: id },
             Callback::Add {
                 variant: id,
@@ -238,6 +284,7 @@ mod tests {
             page.prop_map(|page| Callback::Catalog { page }),
             (id, page).prop_map(|(category, page)| Callback::Category { category, page }),
             id.prop_map(|product| Callback::Product { product }),
+            (id, page).prop_map(|(product, page)| Callback::ProductPage { product, page }),
             id.prop_map(|variant| Callback::Variant { variant }),
             (id, any::<u16>()).prop_map(|(variant, quantity)| Callback::Add { variant, quantity }),
             Just(Callback::Search),

@@ -30,6 +30,7 @@ use crate::store::{self, cart, catalog};
 /// Fewer digits can't be a reachable phone number, more are not one (E.164 allows 15).
 const PHONE_DIGITS: std::ops::RangeInclusive<usize> = 5..=15;
 const MAX_ADDRESS_CHARS: usize = 500;
+const MAX_LINES_WITH_BUTTONS: usize = 25;
 
 impl Session<'_> {
     pub async fn show_cart(&mut self) -> Flow {
@@ -47,8 +48,13 @@ impl Session<'_> {
         }
         let mut text = self.t("cart_title");
         let mut rows = Vec::new();
-        for line in &lines {
+        for (index, line) in lines.iter().enumerate() {
             text.push_str(&format!("\n{}", self.cart_line(line)));
+            // Telegram refuses keyboards of about a hundred buttons: beyond this many lines
+            // the cart is still listed and ordered in full, only without per-line buttons.
+            if index >= MAX_LINES_WITH_BUTTONS {
+                continue;
+            }
             let variant = line.variant.id;
             let title = orders::line_title(line);
             let mut row = Vec::new();

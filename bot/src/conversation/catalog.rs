@@ -109,6 +109,12 @@ impl Session<'_> {
     }
 
     pub async fn product(&mut self, product: i64) -> Flow {
+        self.product_page(product, 0).await
+    }
+
+    /// A product with its visible variants; the buttons of those in stock come a page at a
+    /// time, since Telegram refuses a keyboard of about a hundred buttons.
+    pub async fn product_page(&mut self, product: i64, page: u32) -> Flow {
         self.state.step = Step::Idle;
         let Some(view) = catalog::visible_product(self.db(), product, &self.segments).await? else {
             tracing::warn!(
@@ -124,18 +130,18 @@ impl Session<'_> {
         if !view.product.description.is_empty() {
             text.push_str(&format!("\n{}", view.product.description));
         }
-        let mut rows = Vec::new();
+        let mut in_stock = Vec::new();
         for variant in &view.variants {
             let price = self.money(variant.price);
             let title = variant_label(&variant.title, &variant.sku);
             let line = if variant.stock > 0 {
                 let stock = variant.stock.to_string();
-                rows.push(vec![Button::new(
+                in_stock.push(Button::new(
                     format!("{title} · {price}"),
                     Callback::Variant {
                         variant: variant.id,
                     },
-                )]);
+                ));
                 self.fill(
                     "variant_line",
                     &[("title", title), ("price", &price), ("stock", &stock)],
@@ -145,6 +151,14 @@ impl Session<'_> {
             };
             text.push_str(&format!("\n• {line}"));
         }
+        let mut rows: Vec<Vec<Button>> = page_of(&in_stock, page)
+            .iter()
+            .map(|button| vec![button.clone()])
+            .collect();
+        rows.push(self.pager(page, in_stock.len(), PER_PAGE, |page| {
+            Callback::ProductPage { product, page }
+        }));
+        rows.retain(|row| !row.is_empty());
         let back = match view.product.category_id {
             Some(category) => Callback::Category { category, page: 0 },
             None => Callback::Catalog { page: 0 },

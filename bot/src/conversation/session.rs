@@ -230,6 +230,16 @@ impl Session<'_> {
             self.ask(&question, false);
             return Ok(());
         }
+        let leaves_phone_prompt = match &input {
+            Input::Button { .. } => true,
+            Input::Text(text) => text.trim_start().starts_with('/'),
+            Input::Contact { .. } => false,
+        };
+        if leaves_phone_prompt && matches!(self.state.step, Step::Phone { .. }) {
+            // The contact keyboard would otherwise stay up under everything that follows.
+            self.state.step = Step::Idle;
+            self.say_with(self.t("checkout_cancelled"), Markup::RemoveKeyboard);
+        }
         match (input, callback) {
             (_, Some(callback)) => self.press(callback).await,
             (Input::Contact { phone, user_id }, _) => self.contact(phone, user_id).await,
@@ -249,6 +259,7 @@ impl Session<'_> {
             Callback::Catalog { page } => self.catalog(page).await,
             Callback::Category { category, page } => self.category(category, page).await,
             Callback::Product { product } => self.product(product).await,
+            Callback::ProductPage { product, page } => self.product_page(product, page).await,
             Callback::Variant { variant } => self.variant(variant).await,
             Callback::Add { variant, quantity } => self.add(variant, quantity).await,
             Callback::Search => {

@@ -320,6 +320,18 @@ async fn shoppers_in_different_segments_see_different_variants_and_cannot_forge(
     vip.send("/cart").await;
     vip.assert_says("no longer available");
     assert!(!vip.buttons().iter().any(|(l, _)| l == "Checkout"));
+    vip.press_data(&format!("a:{}:1", shop.demo.green_small))
+        .await;
+    vip.send("/cart").await;
+    vip.press("Checkout").await;
+    vip.send("+44 20 7946 0000").await;
+    vip.send("1 High Street, London").await;
+    vip.assert_says("Left out of this order: Oolong, Reserve lot 50 g.");
+    vip.press("Confirm order").await;
+    vip.assert_says("4.50 EUR is placed");
+    vip.assert_says("Left out of this order: Oolong, Reserve lot 50 g.");
+    vip.send("/cart").await;
+    vip.assert_says("Oolong, Reserve lot 50 g: no longer available");
 }
 
 #[tokio::test]
@@ -563,4 +575,79 @@ fn every_text_key_in_the_code_is_in_the_default_texts_and_back() {
     for key in english.keys() {
         assert!(literals.contains(key), "texts.en.{key} is never used");
     }
+}
+
+#[tokio::test]
+async fn checkout_asks_only_what_the_settings_require() {
+    let mut shop = Shop::new().await;
+    let mut settings = Settings::defaults().expect("settings");
+    settings.checkout.ask_contact = false;
+    settings.checkout.ask_address = false;
+    shop.settings = Arc::new(settings);
+    let mut sam = shop.shopper(1000);
+    sam.register().await;
+    sam.press_data(&format!("a:{}:1", shop.demo.oolong_open))
+        .await;
+    sam.send("/cart").await;
+    sam.press("Checkout").await;
+    sam.assert_says("Please check your order");
+    assert!(!sam.text().contains("Phone:"));
+    sam.press("Confirm order").await;
+    sam.assert_says("Your order #4 for 7.00 EUR is placed");
+    assert!(sam.last.notifications.is_empty());
+}
+
+#[tokio::test]
+async fn leaving_the_phone_prompt_takes_the_contact_keyboard_away() {
+    let shop = Shop::new().await;
+    let mut sam = shop.shopper(1200);
+    sam.register().await;
+    sam.press_data(&format!("a:{}:1", shop.demo.oolong_open))
+        .await;
+    sam.send("/cart").await;
+    let checkout = sam.button("Checkout");
+    sam.press_data(&checkout).await;
+    assert!(matches!(
+        sam.last.replies[0].markup,
+        Markup::RequestContact { .. }
+    ));
+    sam.send("/catalog").await;
+    assert_eq!(sam.last.replies[0].markup, Markup::RemoveKeyboard);
+    sam.assert_says("Categories:");
+    // Typed text is now a search again, not a phone number.
+    sam.send("+49 30 1234567").await;
+    sam.assert_says("Nothing found");
+    sam.press_data(&checkout).await;
+    sam.send("+49 30 1234567").await;
+    sam.assert_says("Where should we deliver?");
+}
+
+#[tokio::test]
+async fn a_product_with_many_variants_pages_its_buttons() {
+    use storebot_entity::variant;
+    let shop = Shop::new().await;
+    for n in 0..20 {
+        variant::ActiveModel {
+            product_id: Set(shop.demo.green_tea),
+            sku: Set(format!("GT-X{n}")),
+            title: Set(format!("Sample {n:02}")),
+            price: Set(100 + n),
+            stock: Set(1),
+            active: Set(true),
+            all_segments: Set(true),
+            ..Default::default()
+        }
+        .insert(&shop.test.db)
+        .await
+        .expect("variant");
+    }
+    let mut sam = shop.shopper(1100);
+    sam.register().await;
+    sam.press_data(&format!("p:{}", shop.demo.green_tea)).await;
+    assert_eq!(sam.buttons().len(), 8 + 2);
+    sam.press("Next ›").await;
+    sam.press("Next ›").await;
+    // 21 variants in stock: 8 + 8 + 5, then "‹ Previous" and "« Back".
+    assert_eq!(sam.buttons().len(), 5 + 2);
+    sam.assert_says("Sample 19");
 }

@@ -163,3 +163,73 @@ pub async fn remove_variants(
         .await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::demo::fixtures::Shop;
+    use crate::testing::TestDb;
+    use chrono::Duration;
+
+    #[tokio::test]
+    async fn lines_keep_their_order_and_are_marked_by_visibility_and_stock() {
+        let test = TestDb::new().await.expect("test db");
+        let db = &test.db;
+        let shop = Shop::new(db).await;
+        let later = shop.now + Duration::minutes(5);
+        set_quantity(db, shop.shopper, shop.reserve_vip, 1, shop.now)
+            .await
+            .expect("hidden line");
+        set_quantity(db, shop.shopper, shop.green_small, 2, later)
+            .await
+            .expect("line");
+        set_quantity(db, shop.shopper, shop.demo.green_large, 1, later)
+            .await
+            .expect("sold-out line");
+        // Changing a quantity keeps the line where it was.
+        set_quantity(db, shop.shopper, shop.reserve_vip, 3, later)
+            .await
+            .expect("update");
+        let guest: Vec<(i64, i32, LineStatus)> = lines(db, shop.shopper, &[])
+            .await
+            .expect("lines")
+            .into_iter()
+            .map(|line| (line.variant.id, line.quantity, line.status))
+            .collect();
+        assert_eq!(
+            guest,
+            [
+                (shop.reserve_vip, 3, LineStatus::Hidden),
+                (shop.green_small, 2, LineStatus::Available),
+                (shop.demo.green_large, 1, LineStatus::OutOfStock),
+            ]
+        );
+        let vip = lines(db, shop.shopper, &[shop.demo.vip])
+            .await
+            .expect("lines");
+        // A VIP may see it, and 3 of the 3 in stock can be ordered; a fourth can't.
+        assert_eq!(vip[0].status, LineStatus::Available);
+        set_quantity(db, shop.shopper, shop.reserve_vip, 4, later)
+            .await
+            .expect("update");
+        let vip = lines(db, shop.shopper, &[shop.demo.vip])
+            .await
+            .expect("lines");
+        assert_eq!(vip[0].status, LineStatus::OutOfStock);
+        set_quantity(db, shop.shopper, shop.green_small, 0, later)
+            .await
+            .expect("remove");
+        assert_eq!(
+            quantity_of(db, shop.shopper, shop.green_small)
+                .await
+                .expect("q"),
+            0
+        );
+        assert_eq!(
+            quantity_of(db, shop.shopper, shop.reserve_vip)
+                .await
+                .expect("q"),
+            4
+        );
+    }
+}
