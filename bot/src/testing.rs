@@ -62,8 +62,10 @@ fn settings_for(url: &str) -> DatabaseSettings {
     DatabaseSettings {
         url: DatabaseUrl::new(url),
         max_connections: 4,
-        busy_timeout: Duration::from_secs(10),
-        connect_timeout: Duration::from_secs(10),
+        // Generous: the whole suite runs in parallel on small CI machines, where creating a
+        // PostgreSQL database or waiting for SQLite's write lock can take seconds under load.
+        busy_timeout: Duration::from_secs(60),
+        connect_timeout: Duration::from_secs(60),
     }
 }
 
