@@ -170,6 +170,8 @@ struct Measured {
     updates: usize,
     elapsed: Duration,
     latencies: Vec<Duration>,
+    /// The same latencies by step of [`JOURNEY`], to show where the time goes.
+    by_step: Vec<Vec<Duration>>,
 }
 
 /// Which bot is driven: storebot follows [`JOURNEY`]'s labels; the echo bot has only its
@@ -209,7 +211,7 @@ async fn drive(
                 let id = first_id + (journey * shoppers + index) as i64;
                 let user = TestUser::new(id, "Shopper").language("en");
                 let mut last: Option<SentMessage> = None;
-                for (action, until) in JOURNEY {
+                for (step, (action, until)) in JOURNEY.iter().enumerate() {
                     if let Some(ticker) = ticker.as_mut() {
                         ticker.tick().await;
                     }
@@ -242,7 +244,7 @@ async fn drive(
                             break reply;
                         }
                     };
-                    latencies.push(pushed.elapsed());
+                    latencies.push((step, pushed.elapsed()));
                     last = Some(reply);
                 }
             }
@@ -250,13 +252,18 @@ async fn drive(
         }));
     }
     let mut latencies = Vec::new();
+    let mut by_step = vec![Vec::new(); JOURNEY.len()];
     for task in tasks {
-        latencies.extend(task.await.expect("a shopper"));
+        for (step, latency) in task.await.expect("a shopper") {
+            latencies.push(latency);
+            by_step[step].push(latency);
+        }
     }
     Measured {
         updates: latencies.len(),
         elapsed: started.elapsed(),
         latencies,
+        by_step,
     }
 }
 
@@ -307,6 +314,29 @@ async fn measure(
         .await;
         bot.stop().await.expect("the bot stops cleanly");
         measured.latencies.sort();
+        if driven == Driven::Storebot {
+            // Where the time goes: each step's median, slowest first, on standard error.
+            let mut steps: Vec<(Duration, usize)> = measured
+                .by_step
+                .iter_mut()
+                .enumerate()
+                .map(|(step, latencies)| {
+                    latencies.sort();
+                    (percentile(latencies, 0.50), step)
+                })
+                .collect();
+            steps.sort_by(|a, b| b.cmp(a));
+            for (median, step) in steps.iter().take(5) {
+                let what = match JOURNEY[*step].0 {
+                    Action::Text(text) => format!("send {text:?}"),
+                    Action::Press(label) => format!("press {label:?}"),
+                };
+                eprintln!(
+                    "  {name}, {mode}: step {step} ({what}) p50 {} ms",
+                    millis(*median)
+                );
+            }
+        }
         let rate = measured.updates as f64 / measured.elapsed.as_secs_f64();
         let row = [
             name.to_owned(),
