@@ -1,17 +1,19 @@
 //! Bot throughput: many simulated shoppers at once against the fake Bot API on loopback,
 //! measuring updates handled per second and the latency from an update being pushed to its
-//! reply being seen, for storebot on SQLite and on PostgreSQL and, as the framework's floor,
-//! a minimal teloxide echo bot on the same fake server in the same run. Prints a table.
+//! last reply being seen, for storebot (`storebot::run`: the real dialogue on the demo shop)
+//! on SQLite and on PostgreSQL and, as the framework's floor, a minimal teloxide echo bot on
+//! the same fake server in the same run. Prints a table.
 //!
 //! ```sh
-//! cargo run -p storebot-tests --bin bench_bot -- [--shoppers 50] [--journeys 4] \
+//! cargo run -p storebot-tests --bin bench_bot -- [--shoppers 50] [--journeys 2] \
 //!     [--rate 200] [--postgres postgres://postgres@127.0.0.1:5432/storebot_bench]
 //! ```
 //!
-//! `--postgres` names a disposable database (it is migrated and filled with customers);
-//! without it only SQLite is measured. Each setup runs twice: saturated (every shopper sends
-//! its next update as soon as the reply arrives) and paced at `--rate` updates per second in
-//! all. A benchmark, not a test: it asserts nothing and only reports.
+//! `--postgres` names a server and a base database: the bench creates a fresh database next
+//! to it, fills it with the demo shop, and drops it at the end. Without it only SQLite is
+//! measured. Each setup runs twice: saturated (every shopper sends its next update as soon as
+//! the reply arrives) and paced at `--rate` updates per second in all. A benchmark, not a
+//! test: it asserts nothing beyond the replies it waits for, and only reports.
 
 // A bench binary: a failed set-up should stop it with the reason.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -19,36 +21,66 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Utc};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ConnectionTrait, EntityTrait};
 use storebot::Settings;
-use storebot::conversation::{Button, Conversation, Input, Markup, Outcome, Reply, TelegramUser};
-use storebot::telegram::Dialogue;
-use storebot_tests::bot::{RunningBot, settings, spawn_bot};
+use storebot_tests::bot::{RunningBot, settings, spawn_run};
 use storebot_tests::fake_telegram::{FakeTelegram, SentMessage, TestUser};
 use teloxide::dispatching::UpdateFilterExt;
 use teloxide::prelude::*;
 use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
 use teloxide::update_listeners::Polling;
 
-/// One step of a shopper's journey.
+/// What a shopper does at one step.
 #[derive(Clone, Copy)]
-enum Step {
+enum Action {
     /// Send this text (commands included).
     Text(&'static str),
-    /// Press the button with this label on the last message received.
+    /// Press the button with this label on the last message that matched.
     Press(&'static str),
 }
 
-/// The journey every shopper repeats. Today's dialogue is a stub, so this is the shape of a
-/// visit (start, a search, two page turns, the cart) against the stand-in reply below; when
-/// the real dialogue lands, write its labels here (e.g. `Press("18–25")`, `Press("Catalog")`)
-/// and drop [`StubAware`]'s fallback.
-const JOURNEY: &[Step] = &[
-    Step::Text("/start"),
-    Step::Text("green tea"),
-    Step::Press("Next"),
-    Step::Press("Next"),
-    Step::Text("/cart"),
+/// The reply that ends a step: the last one the bot sends for that update, so that nothing of
+/// this update is left for the next step to read.
+#[derive(Clone, Copy)]
+enum Until {
+    /// A message or edit whose text contains this.
+    Text(&'static str),
+    /// A message or edit with a button labelled so.
+    Button(&'static str),
+}
+
+/// One visit to the demo shop by a new shopper, 17 updates: registration (single choice,
+/// multiple choice with Done, an optional question skipped), browsing down to a variant, adding
+/// it, the cart, checkout with a typed phone and address, confirming (which places the order
+/// and re-evaluates the shopper's segments), a search and the order history.
+const JOURNEY: &[(Action, Until)] = &[
+    (Action::Text("/start"), Until::Text("How old are you?")),
+    (
+        Action::Press("18–25"),
+        Until::Text("What do you like to drink?"),
+    ),
+    (Action::Press("Tea"), Until::Button("✓ Tea")),
+    (Action::Press("Done"), Until::Text("Do you follow a diet?")),
+    (Action::Press("Skip"), Until::Text("Main menu")),
+    (Action::Press("Catalog"), Until::Text("Categories:")),
+    (Action::Press("Tea (2)"), Until::Text("Tea:")),
+    (Action::Press("Green tea"), Until::Text("Sencha")),
+    (Action::Press("100 g · 4.50 EUR"), Until::Text("How many?")),
+    (Action::Press("1"), Until::Text("Added 1 ×")),
+    (Action::Press("Cart"), Until::Text("Your cart:")),
+    (Action::Press("Checkout"), Until::Text("phone number")),
+    (
+        Action::Text("+44 20 7946 0000"),
+        Until::Text("Where should we deliver?"),
+    ),
+    (
+        Action::Text("1 High Street, London"),
+        Until::Text("Please check your order"),
+    ),
+    (Action::Press("Confirm order"), Until::Text("Main menu")),
+    (Action::Text("sencha"), Until::Text("Found for")),
+    (Action::Text("/orders"), Until::Text("Your orders:")),
 ];
 
 /// How long one reply may take before the bench gives up on it.
@@ -64,7 +96,7 @@ struct Options {
 fn options() -> Options {
     let mut options = Options {
         shoppers: 50,
-        journeys: 4,
+        journeys: 2,
         rate: 200,
         postgres: None,
     };
@@ -80,50 +112,6 @@ fn options() -> Options {
         }
     }
     options
-}
-
-/// The real dialogue, plus what stands in for it while it is a stub that answers nothing:
-/// the least the real one will do (record the interaction in the database) and one reply
-/// with a button, so that latency can be measured.
-struct StubAware {
-    conversation: Conversation,
-    /// Numbers the stand-in replies: an edit to an unchanged text would be refused.
-    replies: std::sync::atomic::AtomicU64,
-}
-
-impl Dialogue for StubAware {
-    async fn handle(&self, sender: &TelegramUser, input: Input, now: DateTime<Utc>) -> Outcome {
-        let outcome = Dialogue::handle(&self.conversation, sender, input.clone(), now).await;
-        if !outcome.replies.is_empty() {
-            return outcome;
-        }
-        if let Err(error) =
-            storebot::store::customers::record_interaction(&self.conversation.db, sender, now).await
-        {
-            eprintln!("bench: recording the interaction failed: {error}");
-        }
-        let edit = matches!(input, Input::Button { .. });
-        Outcome {
-            replies: vec![Reply {
-                text: format!(
-                    "Reply {} to {input:?}",
-                    self.replies
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-                ),
-                markup: Markup::Inline(vec![vec![Button {
-                    label: "Next".into(),
-                    data: "bench:next".into(),
-                }]]),
-                edit,
-            }],
-            notice: edit.then(|| "ok".to_owned()),
-            notifications: Vec::new(),
-        }
-    }
-
-    async fn ready(&self) -> bool {
-        Dialogue::ready(&self.conversation).await
-    }
 }
 
 /// The framework's floor: echoes texts with a "Next" button, and answers a press by editing
@@ -182,11 +170,23 @@ struct Measured {
     updates: usize,
     elapsed: Duration,
     latencies: Vec<Duration>,
+    /// The same latencies by step of [`JOURNEY`], to show where the time goes.
+    by_step: Vec<Vec<Duration>>,
 }
 
-/// Runs the journey for every shopper at once; `interval` paces each shopper's updates.
+/// Which bot is driven: storebot follows [`JOURNEY`]'s labels; the echo bot has only its
+/// "Next" button and answers every update with exactly one reply.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Driven {
+    Storebot,
+    Echo,
+}
+
+/// Runs the journey for every shopper at once; `interval` paces each shopper's updates. Each
+/// journey is a new shopper (ids from `first_id`), so every one starts with registration.
 async fn drive(
     fake: &Arc<FakeTelegram>,
+    driven: Driven,
     shoppers: usize,
     journeys: usize,
     interval: Option<Duration>,
@@ -196,7 +196,6 @@ async fn drive(
     let mut tasks = Vec::new();
     for index in 0..shoppers {
         let fake = Arc::clone(fake);
-        let user = TestUser::new(first_id + index as i64, "Shopper").language("en");
         tasks.push(tokio::spawn(async move {
             let mut ticker = interval.map(|interval| {
                 // Staggered starts spread the load evenly instead of in bursts of one update
@@ -208,28 +207,44 @@ async fn drive(
                 ticker
             });
             let mut latencies = Vec::new();
-            let mut last: Option<SentMessage> = None;
-            for _ in 0..journeys {
-                for step in JOURNEY {
+            for journey in 0..journeys {
+                let id = first_id + (journey * shoppers + index) as i64;
+                let user = TestUser::new(id, "Shopper").language("en");
+                let mut last: Option<SentMessage> = None;
+                for (step, (action, until)) in JOURNEY.iter().enumerate() {
                     if let Some(ticker) = ticker.as_mut() {
                         ticker.tick().await;
                     }
                     let pushed = Instant::now();
-                    match (step, &last) {
-                        (Step::Text(text), _) => {
+                    match (action, &last, driven) {
+                        (Action::Text(text), _, _) => {
                             fake.send_text(&user, text);
                         }
-                        (Step::Press(label), Some(message)) => {
+                        (Action::Press(label), Some(message), _) => {
+                            let label = match driven {
+                                Driven::Storebot => label,
+                                Driven::Echo => "Next",
+                            };
                             fake.press(&user, message, label)
                                 .expect("a button to press");
                         }
-                        (Step::Press(label), None) => panic!("nothing to press {label:?} on"),
+                        (Action::Press(label), None, _) => panic!("nothing to press {label:?} on"),
                     }
-                    let reply = fake
-                        .next_reply(user.chat_id(), REPLY_TIMEOUT)
-                        .await
-                        .expect("a reply");
-                    latencies.push(pushed.elapsed());
+                    let reply = loop {
+                        let reply = fake
+                            .next_reply(user.chat_id(), REPLY_TIMEOUT)
+                            .await
+                            .expect("a reply");
+                        let done = driven == Driven::Echo
+                            || match until {
+                                Until::Text(part) => reply.visible_text().contains(part),
+                                Until::Button(label) => reply.button(label).is_some(),
+                            };
+                        if done {
+                            break reply;
+                        }
+                    };
+                    latencies.push((step, pushed.elapsed()));
                     last = Some(reply);
                 }
             }
@@ -237,13 +252,18 @@ async fn drive(
         }));
     }
     let mut latencies = Vec::new();
+    let mut by_step = vec![Vec::new(); JOURNEY.len()];
     for task in tasks {
-        latencies.extend(task.await.expect("a shopper"));
+        for (step, latency) in task.await.expect("a shopper") {
+            latencies.push(latency);
+            by_step[step].push(latency);
+        }
     }
     Measured {
         updates: latencies.len(),
         elapsed: started.elapsed(),
         latencies,
+        by_step,
     }
 }
 
@@ -261,11 +281,12 @@ fn millis(duration: Duration) -> String {
 
 async fn measure(
     name: &str,
+    driven: Driven,
     options: &Options,
     start: impl Fn(&FakeTelegram) -> RunningBot,
     rows: &mut Vec<[String; 6]>,
 ) {
-    for (mode, interval) in [
+    let modes = [
         ("saturated".to_owned(), None),
         (
             format!("paced {}/s", options.rate),
@@ -273,14 +294,49 @@ async fn measure(
                 options.shoppers as f64 / f64::from(options.rate.max(1)),
             )),
         ),
-    ] {
+    ];
+    for (run, (mode, interval)) in modes.into_iter().enumerate() {
+        // Each run has its own shoppers, who are new to the shop (and so register).
+        let run = run as i64;
         let fake = Arc::new(FakeTelegram::start().await.expect("fake"));
         let bot = start(&fake);
         // Warm-up: connections opened, the first statements prepared.
-        drive(&fake, options.shoppers.min(5), 1, None, 900_000).await;
-        let mut measured = drive(&fake, options.shoppers, options.journeys, interval, 1_000).await;
+        let warm_up = options.shoppers.min(5);
+        drive(&fake, driven, warm_up, 1, None, 900_000 + run * 1_000).await;
+        let mut measured = drive(
+            &fake,
+            driven,
+            options.shoppers,
+            options.journeys,
+            interval,
+            1_000_000 * (run + 1),
+        )
+        .await;
         bot.stop().await.expect("the bot stops cleanly");
         measured.latencies.sort();
+        if driven == Driven::Storebot {
+            // Where the time goes: each step's median, slowest first, on standard error.
+            let mut steps: Vec<(Duration, usize)> = measured
+                .by_step
+                .iter_mut()
+                .enumerate()
+                .map(|(step, latencies)| {
+                    latencies.sort();
+                    (percentile(latencies, 0.50), step)
+                })
+                .collect();
+            steps.sort_by(|a, b| b.cmp(a));
+            for (median, step) in steps.iter().take(5) {
+                let what = match JOURNEY[*step].0 {
+                    Action::Text(text) => format!("send {text:?}"),
+                    Action::Press(label) => format!("press {label:?}"),
+                };
+                eprintln!(
+                    "  {name}, {mode}: step {step} ({what}) p50 {} ms",
+                    millis(*median)
+                );
+            }
+        }
         let rate = measured.updates as f64 / measured.elapsed.as_secs_f64();
         let row = [
             name.to_owned(),
@@ -308,6 +364,7 @@ async fn main() {
 
     measure(
         "teloxide echo",
+        Driven::Echo,
         &options,
         |fake| spawn_echo(&settings(fake, &[]).expect("settings")),
         &mut rows,
@@ -319,32 +376,29 @@ async fn main() {
         "sqlite://{}?mode=rwc",
         dir.path().join("bench.db").display()
     );
-    let mut databases = vec![("storebot, SQLite", sqlite)];
-    if let Some(postgres) = &options.postgres {
-        databases.push(("storebot, PostgreSQL", postgres.clone()));
+    let mut databases = vec![("storebot, SQLite", sqlite, None)];
+    if let Some(base) = &options.postgres {
+        let (url, name) = fresh_postgres_database(base).await;
+        databases.push(("storebot, PostgreSQL", url, Some(name)));
     }
-    for (name, url) in databases {
-        let probe = settings_for_db(&url, None);
+    for (name, url, _) in &databases {
+        let probe = settings_for_db(url, None);
         let db = storebot::store::connect_and_migrate(&probe.database)
             .await
             .expect("database");
+        demo_shop(&db).await;
         measure(
             name,
+            Driven::Storebot,
             &options,
-            |fake| {
-                let settings = settings_for_db(&url, Some(fake));
-                let conversation = Conversation::new(db.clone(), Arc::new(settings.clone()));
-                spawn_bot(
-                    settings,
-                    StubAware {
-                        conversation,
-                        replies: Default::default(),
-                    },
-                )
-            },
+            |fake| spawn_run(settings_for_db(url, Some(fake)), db.clone()),
             &mut rows,
         )
         .await;
+        let _ = db.close().await;
+    }
+    if let (Some(base), Some((_, _, Some(database)))) = (&options.postgres, databases.get(1)) {
+        drop_postgres_database(base, database).await;
     }
 
     println!();
@@ -353,6 +407,55 @@ async fn main() {
     for row in rows {
         println!("| {} |", row.join(" | "));
     }
+}
+
+/// The demo shop, with stock enough for every shopper's order: the bench measures the
+/// dialogue, not a sold-out shop.
+async fn demo_shop(db: &sea_orm::DatabaseConnection) {
+    storebot::store::demo::seed(db, chrono::Utc::now() - chrono::Duration::days(60))
+        .await
+        .expect("the demo shop");
+    storebot_entity::variant::Entity::update_many()
+        .col_expr(
+            storebot_entity::variant::Column::Stock,
+            Expr::value(1_000_000),
+        )
+        .exec(db)
+        .await
+        .expect("stock");
+}
+
+/// Creates `<base>_bench_<pid>` on the server of `base`; returns its URL and name.
+async fn fresh_postgres_database(base: &str) -> (String, String) {
+    let mut url = url::Url::parse(base).expect("--postgres takes a postgres:// URL");
+    let name = format!(
+        "{}_bench_{}",
+        url.path().trim_start_matches('/'),
+        std::process::id()
+    );
+    let admin = storebot::store::connect(&settings_for_db(base, None).database)
+        .await
+        .expect("the PostgreSQL server");
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+        .await
+        .expect("a fresh bench database");
+    let _ = admin.close().await;
+    url.set_path(&format!("/{name}"));
+    (url.to_string(), name)
+}
+
+async fn drop_postgres_database(base: &str, name: &str) {
+    let admin = storebot::store::connect(&settings_for_db(base, None).database)
+        .await
+        .expect("the PostgreSQL server");
+    if let Err(error) = admin
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+        .await
+    {
+        eprintln!("bench: could not drop {name}: {error}");
+    }
+    let _ = admin.close().await;
 }
 
 fn settings_for_db(url: &str, fake: Option<&FakeTelegram>) -> Settings {

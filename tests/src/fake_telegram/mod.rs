@@ -224,6 +224,21 @@ impl FakeTelegram {
         self.shared.updates.notify_waiters();
     }
 
+    /// Delivers update `update_id` again, exactly as it was first queued (same id, same
+    /// callback query id): Telegram's redelivery after a bot failed to confirm it, or a second
+    /// instance receiving the same webhook post.
+    pub fn redeliver(&self, update_id: i64) -> anyhow::Result<()> {
+        let update = self
+            .shared
+            .lock()
+            .history
+            .get(&update_id)
+            .cloned()
+            .ok_or_else(|| anyhow!("no update {update_id} was ever queued"))?;
+        self.push_raw_update(update);
+        Ok(())
+    }
+
     /// A fresh update id, for building raw updates.
     pub fn next_update_id(&self) -> i64 {
         self.shared.lock().next_update_id()

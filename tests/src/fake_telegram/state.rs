@@ -76,6 +76,8 @@ pub(crate) struct StoredMessage {
 pub(crate) struct State {
     next_update_id: i64,
     pub(crate) pending: VecDeque<Pending>,
+    /// Every update ever queued, by id, so that a test can deliver one again.
+    pub(crate) history: HashMap<i64, Value>,
     /// Incremented by every `getUpdates`: an older long poll that sees a newer generation
     /// answers 409, as Telegram does when two bot instances poll.
     pub(crate) poll_generation: u64,
@@ -102,6 +104,7 @@ impl Default for State {
         Self {
             next_update_id: FIRST_UPDATE_ID,
             pending: VecDeque::new(),
+            history: HashMap::new(),
             poll_generation: 0,
             webhook_url: String::new(),
             commands: HashMap::new(),
@@ -138,6 +141,7 @@ impl State {
         let id = update.get("update_id").and_then(Value::as_i64);
         if let Some(id) = id {
             self.next_update_id = self.next_update_id.max(id + 1);
+            self.history.insert(id, update.clone());
         }
         self.pending.push_back(Pending {
             id: id.unwrap_or_default(),

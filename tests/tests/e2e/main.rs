@@ -10,6 +10,9 @@ mod admin;
 mod admin_wizards;
 /// `storebot chat --demo` driven through piped standard input.
 mod chat;
+/// The shopper's journey through the real binary: registration, catalog, search, cart,
+/// checkout, orders; segments and forged buttons, duplicate confirms, restarts, late questions.
+mod journey;
 /// Schema migrations: up, down, up on a fresh database.
 mod migrations;
 /// Starting the binaries: configuration errors, database errors, the missing token.
