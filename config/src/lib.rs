@@ -76,6 +76,7 @@ pub struct TelegramSettings {
     pub api_url: Option<url::Url>,
     pub mode: TelegramMode,
     /// Chats that receive a notification for every new order.
+    #[serde(deserialize_with = "one_or_many")]
     pub merchant_chats: Vec<i64>,
     pub webhook: WebhookSettings,
 }
@@ -276,6 +277,23 @@ fn human_duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration
     })
 }
 
+/// A list that may also be written as a single value: the environment layer reads
+/// `STOREBOT_TELEGRAM__MERCHANT_CHATS=-100777` as one number before it would split a list.
+fn one_or_many<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<i64>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(i64),
+        Many(Vec<i64>),
+    }
+    OneOrMany::deserialize(deserializer)
+        .map(|value| match value {
+            OneOrMany::One(one) => vec![one],
+            OneOrMany::Many(many) => many,
+        })
+        .map_err(|_| serde::de::Error::custom("expected a chat id or a list of chat ids"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -374,6 +392,9 @@ mod tests {
         assert_eq!(settings.store.currency, "USD");
         assert_eq!(settings.database.max_connections, 3);
         assert_eq!(settings.telegram.merchant_chats, vec![10, -20]);
+        let one = Settings::load_from(None, env(&[("STOREBOT_TELEGRAM__MERCHANT_CHATS", "-100777")]))
+            .expect("one chat");
+        assert_eq!(one.telegram.merchant_chats, vec![-100777]);
         assert_eq!(
             settings.require_token().expect("token").expose(),
             "123:secret"
