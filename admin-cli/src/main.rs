@@ -8,14 +8,17 @@ mod availability;
 mod catalog;
 mod context;
 mod csv;
+mod customer_insight;
 mod customers;
 mod format;
 mod lint;
 mod orders;
 mod prompt;
 mod questions;
+mod segment_engine;
 mod segments;
 mod table;
+mod webhook;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -72,6 +75,9 @@ enum Command {
         #[arg(long)]
         strict: bool,
     },
+    /// Register, remove or inspect the bot's webhook with Telegram.
+    #[command(subcommand)]
+    Webhook(webhook::Command),
 }
 
 fn main() -> ExitCode {
@@ -124,6 +130,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Customers(command) => customers::run(&context, command).await,
         Command::Orders(command) => orders::run(&context, command).await,
         Command::Lint { strict } => lint::run(&context, strict).await,
+        Command::Webhook(command) => webhook::run(&context, command).await,
     }
 }
 
