@@ -11,7 +11,7 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, anyhow, bail};
-use clap::{Args, Subcommand};
+use clap::{ArgGroup, Args, Subcommand};
 use serde::Serialize;
 use storebot::segments::{self, Rule};
 use storebot::store::recompute::{self, Trigger};
@@ -49,7 +49,8 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
-#[group(id = "change", multiple = false)]
+#[group(skip)]
+#[command(group(ArgGroup::new("change").multiple(false)))]
 pub struct MembersArgs {
     /// The segment (name or id).
     segment: String,
