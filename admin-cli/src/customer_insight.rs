@@ -9,7 +9,7 @@
 use anyhow::Result;
 use clap::Subcommand;
 use serde::Serialize;
-use storebot::store::{customers_admin, recompute, segment_definitions, simulate};
+use storebot::store::{customers_admin, questions, recompute, segment_definitions, simulate};
 
 use crate::context::Context;
 use crate::format::money;
@@ -51,6 +51,8 @@ struct ExplainReport {
     rule_matches: Option<bool>,
     /// The verdict node by node, one line each.
     explanation: Vec<String>,
+    /// What the ids in the explanation stand for (questions, options, segments).
+    legend: Vec<String>,
     /// One sentence on why the customer is in or out.
     summary: String,
 }
@@ -76,6 +78,10 @@ async fn explain(cx: &Context, customer: &str, segment: &str) -> Result<()> {
     let lines: Vec<String> = explanation
         .map(|node| node.to_string().lines().map(str::to_owned).collect())
         .unwrap_or_default();
+    let legend = match &explained.rule {
+        Some(rule) => legend(cx, &rule.references()).await?,
+        None => Vec::new(),
+    };
     let name = &explained.segment.name;
     let summary = summary(
         name,
@@ -95,6 +101,7 @@ async fn explain(cx: &Context, customer: &str, segment: &str) -> Result<()> {
         in_force: explained.in_force,
         rule_matches,
         explanation: lines,
+        legend,
         summary,
     };
     if cx.json_out(&report)? {
@@ -119,7 +126,43 @@ async fn explain(cx: &Context, customer: &str, segment: &str) -> Result<()> {
             println!("  {line}");
         }
     }
+    if !report.legend.is_empty() {
+        println!();
+        println!("where {}", report.legend.join("; "));
+    }
     Ok(())
+}
+
+/// `question 3 = Pets?`, `option 5 = Cat`, `segment 2 = vip`: the explanation shows ids, as the
+/// stored rule does, and this says what they are.
+async fn legend(cx: &Context, references: &storebot::segments::References) -> Result<Vec<String>> {
+    let mut legend = Vec::new();
+    if !references.questions.is_empty() {
+        for view in questions::list(&cx.db, true).await? {
+            if references.questions.contains(&view.question.id) {
+                legend.push(format!(
+                    "question {} = {}",
+                    view.question.id, view.question.text
+                ));
+            }
+            for option in &view.options {
+                if references.options.contains(&option.id) {
+                    legend.push(format!("option {} = {}", option.id, option.text));
+                }
+            }
+        }
+    }
+    if !references.segments.is_empty() {
+        for summary in segment_definitions::list(&cx.db, cx.now()).await? {
+            if references.segments.contains(&summary.segment.id) {
+                legend.push(format!(
+                    "segment {} = {}",
+                    summary.segment.id, summary.segment.name
+                ));
+            }
+        }
+    }
+    Ok(legend)
 }
 
 /// The one sentence that answers "why": membership, overrides, force and the rule together.

@@ -388,6 +388,29 @@ async fn explain_and_simulate_show_a_shopper_through_the_rules() {
     );
     shop.ok(&["segments", "members", "big", "--clear", "555"]);
 
+    // The explanation shows ids as the stored rule does; the legend names them.
+    let pets = shop.json(&["questions", "add", "--text", "Pets?", "--option", "Cat"]);
+    let (q, o) = (
+        pets["id"].as_i64().expect("q"),
+        pets["options"][0]["id"].as_i64().expect("o"),
+    );
+    let cats = shop.write(
+        "cats.json",
+        &format!(r#"{{"version":1,"rule":{{"type":"answer","question":{q},"options":[{o}]}}}}"#),
+    );
+    shop.ok(&["segments", "create", "--name", "cats", "--rule", &cats]);
+    let why = shop.ok(&["customers", "explain", "555", "cats"]);
+    assert!(
+        why.contains(&format!(
+            "✗ answer to question {q} is one of {{{o}}} (not answered)"
+        )),
+        "{why}"
+    );
+    assert!(
+        why.contains(&format!("where question {q} = Pets?; option {o} = Cat")),
+        "{why}"
+    );
+
     let guest = shop.json(&["customers", "simulate", "777"]);
     let black = guest["products"]
         .as_array()
