@@ -33,12 +33,15 @@ pub enum Command {
         /// A Telegram user id, `@username`, or `#id` for the database id.
         customer: String,
     },
+    #[command(flatten)]
+    Insight(crate::customer_insight::Command),
 }
 
 pub async fn run(cx: &Context, command: Command) -> Result<()> {
     let db = &cx.db;
     let currency = &cx.settings.store.currency;
     match command {
+        Command::Insight(command) => return crate::customer_insight::run(cx, command).await,
         Command::List {
             search,
             segment,

@@ -9,14 +9,17 @@ mod catalog;
 mod config_file;
 mod context;
 mod csv;
+mod customer_insight;
 mod customers;
 mod format;
 mod lint;
 mod orders;
 mod prompt;
 mod questions;
+mod segment_engine;
 mod segments;
 mod table;
+mod webhook;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -90,6 +93,9 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Register, remove or inspect the bot's webhook with Telegram.
+    #[command(subcommand)]
+    Webhook(webhook::Command),
 }
 
 fn main() -> ExitCode {
@@ -148,6 +154,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             format,
             dry_run,
         } => config_file::apply(&context, file, format, dry_run).await,
+        Command::Webhook(command) => webhook::run(&context, command).await,
     }
 }
 

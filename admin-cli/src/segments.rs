@@ -76,6 +76,8 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    #[command(flatten)]
+    Engine(crate::segment_engine::Command),
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -87,6 +89,7 @@ pub enum Kind {
 pub async fn run(cx: &Context, command: Command) -> Result<()> {
     let db = &cx.db;
     match command {
+        Command::Engine(command) => return crate::segment_engine::run(cx, command).await,
         Command::List => {
             let list = segment_definitions::list(db, cx.now()).await?;
             if !cx.json_out(&list)? {

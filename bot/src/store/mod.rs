@@ -26,7 +26,9 @@ pub mod orders_admin;
 pub mod questions;
 pub mod recompute;
 pub mod segment_definitions;
+pub mod segment_members;
 pub mod segments;
+pub mod simulate;
 pub mod store_config;
 
 pub use database::{Backend, begin_write, connect, connect_and_migrate, migrate, ping};

@@ -6,6 +6,8 @@
 
 /// storebot-admin through its flags: every command, each bad input changing nothing.
 mod admin;
+/// storebot-admin's segment engine, shopper insight and webhook commands through their flags.
+mod admin_engine;
 /// storebot-admin's wizards through a pseudo-terminal (tmux).
 mod admin_wizards;
 /// `storebot chat --demo` driven through piped standard input.

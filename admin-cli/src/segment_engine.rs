@@ -1,0 +1,590 @@
+//! `storebot-admin segments preview|members|recompute|runs`: the membership side of segments,
+//! on top of the recompute engine (`storebot::store::recompute`) and the merchant's hand on
+//! membership (`storebot::store::segments`).
+//!
+//! Preview never writes. Members changes go through the store's own functions, so each one
+//! writes its ledger entry in the same transaction, and an imported list goes in whole or not
+//! at all. A manual member is never removed here except by name.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use clap::{ArgGroup, Args, Subcommand};
+use serde::Serialize;
+use storebot::segments::{self, Rule};
+use storebot::store::recompute::{self, Trigger};
+use storebot::store::segments::{self as membership, OverrideMode};
+use storebot::store::{customers_admin, segment_definitions, segment_members, simulate};
+
+use crate::context::Context;
+use crate::csv;
+use crate::table::Table;
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Who a rule selects now (count and a sample), and for an existing auto segment who would
+    /// join or leave and which variants they would gain or lose. Changes nothing.
+    Preview {
+        /// An existing segment (name or id): its own rule, or the diff to `--rule`.
+        segment: Option<String>,
+        /// A rule in the stored JSON format.
+        #[arg(long, value_name = "FILE.json")]
+        rule: Option<PathBuf>,
+        /// How many shoppers to show of each list.
+        #[arg(long, default_value_t = 10)]
+        sample: u64,
+    },
+    /// List a segment's members, or change them: manual members of a manual segment,
+    /// include/exclude overrides of an auto segment.
+    Members(MembersArgs),
+    /// Recompute every automatic segment now and print what changed.
+    Recompute,
+    /// The recompute history, newest first.
+    Runs {
+        #[arg(long, default_value_t = 20)]
+        limit: u64,
+    },
+}
+
+#[derive(Debug, Args)]
+#[group(skip)]
+#[command(group(ArgGroup::new("change").multiple(false)))]
+pub struct MembersArgs {
+    /// The segment (name or id).
+    segment: String,
+    /// Put a customer in (Telegram id, `@username` or `#id`): a manual member, or an include
+    /// override on an auto segment.
+    #[arg(long, value_name = "CUSTOMER", group = "change")]
+    add: Option<String>,
+    /// Take a customer out: a manual member, or an exclude override on an auto segment.
+    #[arg(long, value_name = "CUSTOMER", group = "change")]
+    remove: Option<String>,
+    /// Drop the override on an auto segment, so its rule decides again.
+    #[arg(long, value_name = "CUSTOMER", group = "change")]
+    clear: Option<String>,
+    /// Add every customer of a CSV file with a `customer` column, all or nothing.
+    #[arg(long, value_name = "FILE.csv", group = "change")]
+    import: Option<PathBuf>,
+}
+
+pub async fn run(cx: &Context, command: Command) -> Result<()> {
+    match command {
+        Command::Preview {
+            segment,
+            rule,
+            sample,
+        } => preview(cx, segment, rule, sample).await,
+        Command::Members(args) => members(cx, args).await,
+        Command::Recompute => recompute_now(cx).await,
+        Command::Runs { limit } => runs(cx, limit).await,
+    }
+}
+
+/// A shopper in a preview, with the variants a change would show or hide to them.
+#[derive(Debug, Serialize)]
+struct Shopper {
+    customer_id: i64,
+    telegram_user_id: i64,
+    name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    variants: Option<Vec<String>>,
+}
+
+#[derive(Debug, Serialize)]
+struct Selection {
+    count: u64,
+    sample: Vec<Shopper>,
+}
+
+#[derive(Debug, Serialize)]
+struct PreviewReport {
+    segment: Option<String>,
+    matching: Selection,
+    /// Against the stored membership of an existing auto segment.
+    joining: Option<Selection>,
+    leaving: Option<Selection>,
+    /// Whether the segment grants anything now; a segment out of force changes no variants.
+    in_force: Option<bool>,
+}
+
+async fn preview(
+    cx: &Context,
+    segment: Option<String>,
+    rule_file: Option<PathBuf>,
+    sample: u64,
+) -> Result<()> {
+    let db = &cx.db;
+    let now = cx.now();
+    let context = recompute::context(&cx.settings, now);
+    let segment = match segment {
+        Some(key) => Some(segment_definitions::find(db, &key).await?),
+        None => None,
+    };
+    if let Some(segment) = &segment
+        && segment.kind != "auto"
+    {
+        bail!(
+            "segment `{}` is manual: it has no rule to preview; list its members with \
+             `storebot-admin segments members {}`",
+            segment.name,
+            segment.name
+        );
+    }
+    let rule = match (&rule_file, &segment) {
+        (Some(path), _) => {
+            let rule = read_rule(path)?;
+            let facts =
+                segment_definitions::validation_facts(db, segment.as_ref().map(|s| s.id)).await?;
+            segments::validate(&rule, &facts)
+                .map_err(|error| anyhow!("{}: {error}", path.display()))?;
+            rule
+        }
+        (None, Some(segment)) => membership::rule_of(segment)?
+            .ok_or_else(|| anyhow!("segment `{}` has no rule", segment.name))?,
+        (None, None) => bail!("give a SEGMENT to preview, or --rule FILE.json"),
+    };
+    let matching = recompute::preview(db, &context, &rule, sample).await?;
+    let mut report = PreviewReport {
+        segment: segment.as_ref().map(|s| s.name.clone()),
+        matching: Selection {
+            count: matching.count,
+            sample: shoppers(cx, &matching.sample).await?,
+        },
+        joining: None,
+        leaving: None,
+        in_force: None,
+    };
+    if let Some(segment) = &segment {
+        let diff = recompute::preview_diff(db, &context, segment.id, &rule, sample).await?;
+        let in_force = membership::is_in_force(segment, now);
+        let catalog = simulate::catalog_access(db).await?;
+        let skus: BTreeMap<i64, String> = catalog
+            .iter()
+            .flat_map(|product| product.variants.iter())
+            .map(|(variant, _)| (variant.id, variant.sku.clone()))
+            .collect();
+        let grants = Grants {
+            catalog: &catalog,
+            skus: &skus,
+            segment_id: segment.id,
+            in_force,
+            now,
+        };
+        let joining = grants
+            .of(cx, shoppers(cx, &diff.joining.sample).await?)
+            .await?;
+        let leaving = grants
+            .of(cx, shoppers(cx, &diff.leaving.sample).await?)
+            .await?;
+        report.joining = Some(Selection {
+            count: diff.joining.count,
+            sample: joining,
+        });
+        report.leaving = Some(Selection {
+            count: diff.leaving.count,
+            sample: leaving,
+        });
+        report.in_force = Some(in_force);
+    }
+    if cx.json_out(&report)? {
+        return Ok(());
+    }
+    let what = match (&report.segment, &rule_file) {
+        (Some(name), Some(_)) => format!("The new rule for `{name}`"),
+        (Some(name), None) => format!("The rule of `{name}`"),
+        (None, _) => "The rule".to_owned(),
+    };
+    println!(
+        "{what} matches {} now.",
+        counted(report.matching.count, "shopper")
+    );
+    print_sample(&report.matching.sample, None);
+    for (label, verb, selection) in [
+        ("would join", "gains", &report.joining),
+        ("would leave", "loses", &report.leaving),
+    ] {
+        if let Some(selection) = selection {
+            println!();
+            println!("{} {label}.", counted(selection.count, "shopper"));
+            print_sample(&selection.sample, Some(verb));
+        }
+    }
+    if report.in_force == Some(false) {
+        println!();
+        println!("The segment is not in force, so nobody gains or loses a variant through it.");
+    }
+    Ok(())
+}
+
+/// What one segment adds to each shopper's catalog.
+struct Grants<'a> {
+    catalog: &'a [simulate::ProductFacts],
+    skus: &'a BTreeMap<i64, String>,
+    segment_id: i64,
+    in_force: bool,
+    now: chrono::DateTime<chrono::Utc>,
+}
+
+impl Grants<'_> {
+    /// Sets on each shopper the SKUs they see with the segment and not without it: what a
+    /// joiner gains and a leaver loses. A segment out of force grants nothing.
+    async fn of(&self, cx: &Context, mut shoppers: Vec<Shopper>) -> Result<Vec<Shopper>> {
+        for shopper in &mut shoppers {
+            let mut own: BTreeSet<i64> =
+                membership::segments_in_force_for(&cx.db, shopper.customer_id, self.now)
+                    .await?
+                    .into_iter()
+                    .collect();
+            let mut variants = Vec::new();
+            if self.in_force {
+                own.remove(&self.segment_id);
+                let without = simulate::visible_variant_ids(self.catalog, &own);
+                own.insert(self.segment_id);
+                let with = simulate::visible_variant_ids(self.catalog, &own);
+                variants = with
+                    .difference(&without)
+                    .filter_map(|id| self.skus.get(id).cloned())
+                    .collect();
+            }
+            shopper.variants = Some(variants);
+        }
+        Ok(shoppers)
+    }
+}
+
+fn print_sample(sample: &[Shopper], verb: Option<&str>) {
+    if sample.is_empty() {
+        return;
+    }
+    let mut table = match verb {
+        Some(_) => Table::new(["customer", "telegram", "name", "variants"]),
+        None => Table::new(["customer", "telegram", "name"]),
+    };
+    for shopper in sample {
+        let mut row = vec![
+            format!("#{}", shopper.customer_id),
+            shopper.telegram_user_id.to_string(),
+            shopper.name.clone(),
+        ];
+        if let Some(verb) = verb {
+            row.push(match shopper.variants.as_deref() {
+                Some([]) | None => "no change".to_owned(),
+                Some(skus) => format!("{verb} {}", skus.join(", ")),
+            });
+        }
+        table.row(row);
+    }
+    table.print("");
+}
+
+async fn shoppers(cx: &Context, ids: &[i64]) -> Result<Vec<Shopper>> {
+    let mut shoppers = Vec::with_capacity(ids.len());
+    for id in ids {
+        let customer = customers_admin::find(&cx.db, &format!("#{id}")).await?;
+        shoppers.push(Shopper {
+            customer_id: customer.id,
+            telegram_user_id: customer.telegram_user_id,
+            name: match &customer.last_name {
+                Some(last) => format!("{} {last}", customer.first_name),
+                None => customer.first_name,
+            },
+            variants: None,
+        });
+    }
+    Ok(shoppers)
+}
+
+async fn members(cx: &Context, args: MembersArgs) -> Result<()> {
+    let db = &cx.db;
+    let now = cx.now();
+    let context = recompute::context(&cx.settings, now);
+    let segment = segment_definitions::find(db, &args.segment).await?;
+    let auto = segment.kind == "auto";
+    let name = &segment.name;
+    if let Some(key) = args.add {
+        let customer = customers_admin::find(db, &key).await?;
+        let done = if auto {
+            membership::set_override(db, &context, segment.id, customer.id, OverrideMode::Include)
+                .await?;
+            format!(
+                "#{} is included in `{name}` whatever its rule says.",
+                customer.id
+            )
+        } else if membership::add_member(db, segment.id, customer.id, now).await? {
+            format!("#{} is now a member of `{name}`.", customer.id)
+        } else {
+            format!("#{} was already a member of `{name}`.", customer.id)
+        };
+        return changed(cx, segment.id, &done).await;
+    }
+    if let Some(key) = args.remove {
+        let customer = customers_admin::find(db, &key).await?;
+        let done = if auto {
+            membership::set_override(db, &context, segment.id, customer.id, OverrideMode::Exclude)
+                .await?;
+            format!(
+                "#{} is excluded from `{name}` whatever its rule says.",
+                customer.id
+            )
+        } else if membership::remove_member(db, segment.id, customer.id, now).await? {
+            format!("#{} is no longer a member of `{name}`.", customer.id)
+        } else {
+            bail!("customer #{} is not a member of `{name}`", customer.id);
+        };
+        return changed(cx, segment.id, &done).await;
+    }
+    if let Some(key) = args.clear {
+        let customer = customers_admin::find(db, &key).await?;
+        if !auto {
+            bail!("segment `{name}` is manual: it has no overrides; use --remove instead");
+        }
+        let (current, excluded) = segment_members::members(db, segment.id).await?;
+        let has_override = current
+            .iter()
+            .chain(&excluded)
+            .any(|line| line.customer_id == customer.id && line.override_mode.is_some());
+        if !has_override {
+            bail!(
+                "customer #{} has no override on `{name}`: nothing to clear",
+                customer.id
+            );
+        }
+        membership::clear_override(db, &context, segment.id, customer.id).await?;
+        let done = format!("`{name}`'s rule decides about #{} again.", customer.id);
+        return changed(cx, segment.id, &done).await;
+    }
+    if let Some(path) = args.import {
+        let ids = read_customer_list(cx, &path).await?;
+        let added = segment_members::add_all(db, &context, segment.id, &ids).await?;
+        let done = format!(
+            "{} of {} in the file joined `{name}`{}.",
+            added,
+            counted(ids.len() as u64, "customer"),
+            if auto { " (as include overrides)" } else { "" }
+        );
+        return changed(cx, segment.id, &done).await;
+    }
+    list_members(cx, segment.id, name).await
+}
+
+/// After a change: the member list as JSON, or the one sentence saying what was done.
+async fn changed(cx: &Context, segment_id: i64, done: &str) -> Result<()> {
+    let (members, excluded) = segment_members::members(&cx.db, segment_id).await?;
+    let shown = serde_json::json!({ "done": done, "members": members, "excluded": excluded });
+    if !cx.json_out(&shown)? {
+        println!("{done}");
+    }
+    Ok(())
+}
+
+async fn list_members(cx: &Context, segment_id: i64, name: &str) -> Result<()> {
+    let (members, excluded) = segment_members::members(&cx.db, segment_id).await?;
+    let shown = serde_json::json!({ "members": members, "excluded": excluded });
+    if cx.json_out(&shown)? {
+        return Ok(());
+    }
+    let mut table = Table::new(["customer", "telegram", "name", "cause", "since"]);
+    for line in &members {
+        let cause = match (line.source.as_str(), line.override_mode.as_deref()) {
+            ("rule", Some("include")) => "include override".to_owned(),
+            (source, _) => source.to_owned(),
+        };
+        table.row(vec![
+            format!("#{}", line.customer_id),
+            line.telegram_user_id.to_string(),
+            line.name.clone(),
+            cause,
+            cx.time(line.since),
+        ]);
+    }
+    table.print(&format!("`{name}` has no members."));
+    if !excluded.is_empty() {
+        println!();
+        let mut table = Table::new(["excluded", "telegram", "name", "since"]);
+        for line in &excluded {
+            table.row(vec![
+                format!("#{}", line.customer_id),
+                line.telegram_user_id.to_string(),
+                line.name.clone(),
+                cx.time(line.since),
+            ]);
+        }
+        table.print("");
+    }
+    Ok(())
+}
+
+/// The customers of a CSV file with a `customer` column, every bad line named, or an error
+/// saying that nothing was imported.
+async fn read_customer_list(cx: &Context, path: &Path) -> Result<Vec<i64>> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("can't read {}", path.display()))?;
+    let nothing = |problems: String| anyhow!("nothing was imported:\n  {problems}");
+    let records = csv::records(&text, &["customer"], &["name", "note"]).map_err(nothing)?;
+    let mut problems = Vec::new();
+    let mut seen: BTreeMap<i64, usize> = BTreeMap::new();
+    let mut ids = Vec::new();
+    for record in records {
+        let Some(key) = record.get("customer") else {
+            problems.push(format!("line {}: `customer` is empty", record.line));
+            continue;
+        };
+        match customers_admin::find(&cx.db, key).await {
+            Ok(customer) => {
+                if let Some(first) = seen.insert(customer.id, record.line) {
+                    problems.push(format!(
+                        "line {}: customer `{key}` already appears on line {first}",
+                        record.line
+                    ));
+                } else {
+                    ids.push(customer.id);
+                }
+            }
+            Err(error) => problems.push(format!("line {}: {error}", record.line)),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(nothing(problems.join("\n  ")));
+    }
+    if ids.is_empty() {
+        bail!("{} lists no customers", path.display());
+    }
+    Ok(ids)
+}
+
+#[derive(Debug, Serialize)]
+struct RecomputeReport {
+    run_id: Option<i64>,
+    skipped: bool,
+    segments: u32,
+    joined: u64,
+    left: u64,
+    errors: Vec<String>,
+    changes: Vec<SegmentLine>,
+}
+
+#[derive(Debug, Serialize)]
+struct SegmentLine {
+    segment_id: i64,
+    name: String,
+    joined: u64,
+    left: u64,
+}
+
+async fn recompute_now(cx: &Context) -> Result<()> {
+    let db = &cx.db;
+    let context = recompute::context(&cx.settings, cx.now());
+    let interactive = std::io::stderr().is_terminal() && !cx.json;
+    let names: BTreeMap<i64, String> = segment_definitions::list(db, context.now)
+        .await?
+        .into_iter()
+        .map(|summary| (summary.segment.id, summary.segment.name))
+        .collect();
+    if interactive {
+        eprintln!("Recomputing the automatic segments…");
+    }
+    let summary = recompute::recompute_all(db, &context, Trigger::Admin).await?;
+    if summary.skipped {
+        bail!("another storebot instance is recomputing right now: nothing was done, try again");
+    }
+    let mut changes = Vec::new();
+    if let Some(run_id) = summary.run_id {
+        for change in segment_members::changes_of_run(db, run_id).await? {
+            let name = names
+                .get(&change.segment_id)
+                .cloned()
+                .unwrap_or_else(|| change.segment_id.to_string());
+            if interactive {
+                eprintln!("  {name}: {} joined, {} left", change.joined, change.left);
+            }
+            changes.push(SegmentLine {
+                segment_id: change.segment_id,
+                name,
+                joined: change.joined,
+                left: change.left,
+            });
+        }
+    }
+    let report = RecomputeReport {
+        run_id: summary.run_id,
+        skipped: summary.skipped,
+        segments: summary.segments,
+        joined: summary.joined,
+        left: summary.left,
+        errors: summary.errors.clone(),
+        changes,
+    };
+    if !cx.json_out(&report)? {
+        let mut table = Table::new(["segment", "joined", "left"]);
+        for line in &report.changes {
+            table.row(vec![
+                line.name.clone(),
+                line.joined.to_string(),
+                line.left.to_string(),
+            ]);
+        }
+        table.print("No membership changed.");
+        println!(
+            "Run {}: {} recomputed, {} joined, {} left.",
+            report.run_id.map(|id| format!("#{id}")).unwrap_or_default(),
+            counted(u64::from(report.segments), "segment"),
+            report.joined,
+            report.left
+        );
+    }
+    if !summary.errors.is_empty() {
+        for error in &summary.errors {
+            cx.warn(error);
+        }
+        bail!(
+            "{} could not be recomputed (the others were)",
+            counted(summary.errors.len() as u64, "segment")
+        );
+    }
+    Ok(())
+}
+
+async fn runs(cx: &Context, limit: u64) -> Result<()> {
+    let runs = recompute::runs(&cx.db, limit).await?;
+    if cx.json_out(&runs)? {
+        return Ok(());
+    }
+    let mut table = Table::new([
+        "run", "trigger", "started", "took", "segments", "joined", "left", "error",
+    ]);
+    for run in runs {
+        table.row(vec![
+            format!("#{}", run.id),
+            run.trigger,
+            cx.time(run.started_at),
+            match run.finished_at {
+                Some(end) => format!("{} ms", (end - run.started_at).num_milliseconds()),
+                None => "running".into(),
+            },
+            run.segments.to_string(),
+            run.joined.to_string(),
+            run.left.to_string(),
+            run.error
+                .map(|error| error.lines().next().unwrap_or_default().to_owned())
+                .unwrap_or_default(),
+        ]);
+    }
+    table.print("No recompute has run yet: start one with `storebot-admin segments recompute`.");
+    Ok(())
+}
+
+fn read_rule(path: &Path) -> Result<Rule> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("can't read {}", path.display()))?;
+    segments::from_json(&text).map_err(|error| anyhow!("{}: {error}", path.display()))
+}
+
+/// `1 shopper`, `3 shoppers`.
+fn counted(count: u64, noun: &str) -> String {
+    match count {
+        1 => format!("1 {noun}"),
+        count => format!("{count} {noun}s"),
+    }
+}
