@@ -277,21 +277,38 @@ fn human_duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration
     })
 }
 
-/// A list that may also be written as a single value: the environment layer reads
-/// `STOREBOT_TELEGRAM__MERCHANT_CHATS=-100777` as one number before it would split a list.
+/// A list of chat ids that may also be written as a single one: the environment layer reads
+/// `STOREBOT_TELEGRAM__MERCHANT_CHATS=-100777` as one number, and `10,-20` as a list of texts.
 fn one_or_many<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<i64>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
-    enum OneOrMany {
-        One(i64),
-        Many(Vec<i64>),
+    enum ChatId {
+        Number(i64),
+        Text(String),
     }
-    OneOrMany::deserialize(deserializer)
-        .map(|value| match value {
-            OneOrMany::One(one) => vec![one],
-            OneOrMany::Many(many) => many,
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(ChatId),
+        Many(Vec<ChatId>),
+    }
+    let ids = match OneOrMany::deserialize(deserializer) {
+        Ok(OneOrMany::One(id)) => vec![id],
+        Ok(OneOrMany::Many(ids)) => ids,
+        Err(_) => {
+            return Err(serde::de::Error::custom(
+                "expected a chat id or a list of chat ids",
+            ));
+        }
+    };
+    ids.into_iter()
+        .map(|id| match id {
+            ChatId::Number(number) => Ok(number),
+            ChatId::Text(text) => text.trim().parse().map_err(|_| {
+                serde::de::Error::custom(format!("`{text}` is not a chat id (a whole number)"))
+            }),
         })
-        .map_err(|_| serde::de::Error::custom("expected a chat id or a list of chat ids"))
+        .collect()
 }
 
 #[cfg(test)]
@@ -392,9 +409,18 @@ mod tests {
         assert_eq!(settings.store.currency, "USD");
         assert_eq!(settings.database.max_connections, 3);
         assert_eq!(settings.telegram.merchant_chats, vec![10, -20]);
-        let one = Settings::load_from(None, env(&[("STOREBOT_TELEGRAM__MERCHANT_CHATS", "-100777")]))
-            .expect("one chat");
+        let one = Settings::load_from(
+            None,
+            env(&[("STOREBOT_TELEGRAM__MERCHANT_CHATS", "-100777")]),
+        )
+        .expect("one chat");
         assert_eq!(one.telegram.merchant_chats, vec![-100777]);
+        let bad = Settings::load_from(
+            None,
+            env(&[("STOREBOT_TELEGRAM__MERCHANT_CHATS", "10,ten")]),
+        )
+        .expect_err("not a chat id");
+        assert!(bad.to_string().contains("`ten` is not a chat id"), "{bad}");
         assert_eq!(
             settings.require_token().expect("token").expose(),
             "123:secret"
