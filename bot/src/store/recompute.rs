@@ -246,8 +246,22 @@ async fn recompute_segments(
         .flat_map(|segment| aggregate_frames_of(&segment.rule))
         .collect();
     let materialized = materialize_frames(db, context, frames).await?;
+    db.execute_unprepared(&format!(
+        "CREATE TEMPORARY TABLE IF NOT EXISTS {TARGET} (customer_id BIGINT PRIMARY KEY)"
+    ))
+    .await?;
+    let overridden: BTreeSet<i64> = segment_override::Entity::find()
+        .select_only()
+        .column(segment_override::Column::SegmentId)
+        .distinct()
+        .into_tuple::<i64>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
     for segment in segments {
-        match recompute_segment(db, context, &segment, run_id, &materialized).await {
+        let has_overrides = overridden.contains(&segment.id);
+        match recompute_segment(db, context, &segment, run_id, &materialized, has_overrides).await {
             Ok((joined, left)) => {
                 summary.segments += 1;
                 summary.joined += joined;
@@ -299,12 +313,9 @@ async fn recompute_segment(
     segment: &AutoSegment,
     run_id: i64,
     materialized: &BTreeMap<TimeFrame, String>,
+    has_overrides: bool,
 ) -> Result<(u64, u64), StoreError> {
     let txn = begin_write(db).await?;
-    txn.execute_unprepared(&format!(
-        "CREATE TEMPORARY TABLE IF NOT EXISTS {TARGET} (customer_id BIGINT PRIMARY KEY)"
-    ))
-    .await?;
     txn.execute(&Query::delete().from_table(Alias::new(TARGET)).to_owned())
         .await?;
     let target_ids = || {
@@ -325,7 +336,7 @@ async fn recompute_segment(
         )
         .not()
     };
-    let cause = if segment.in_force {
+    if segment.in_force {
         txn.execute(
             &Query::insert()
                 .into_table(Alias::new(TARGET))
@@ -339,6 +350,10 @@ async fn recompute_segment(
                 .to_owned(),
         )
         .await?;
+    }
+    // Most segments have no overrides: skip their two statements (round trips count on
+    // PostgreSQL, where the job spends most of its time in them).
+    if segment.in_force && has_overrides {
         txn.execute(
             &Query::insert()
                 .into_table(Alias::new(TARGET))
@@ -365,6 +380,8 @@ async fn recompute_segment(
                 .to_owned(),
         )
         .await?;
+    }
+    let cause = if segment.in_force {
         Cause::Rule
     } else {
         Cause::Expiry
@@ -392,10 +409,14 @@ async fn recompute_segment(
         )?)
         .await?
         .rows_affected();
-    segment_member::Entity::delete_many()
-        .filter(leaving)
-        .exec(&txn)
-        .await?;
+    // The ledger rows and the membership change select the same rows in one transaction,
+    // so when the ledger found nobody there is nothing to change.
+    if left > 0 {
+        segment_member::Entity::delete_many()
+            .filter(leaving)
+            .exec(&txn)
+            .await?;
+    }
 
     let newcomers = || {
         target_ids()
@@ -426,6 +447,10 @@ async fn recompute_segment(
         )?)
         .await?
         .rows_affected();
+    if joined == 0 {
+        txn.commit().await?;
+        return Ok((joined, left));
+    }
     let members = Query::select()
         .expr(Expr::val(segment.id))
         .column((Alias::new("newcomer"), Alias::new(CUSTOMER_ID)))

@@ -467,6 +467,10 @@ async fn bench(database: &'static str, url: &str, options: &Options) -> anyhow::
     let started = Instant::now();
     let shop = generate(&db, options).await?;
     let generate_time = started.elapsed();
+    eprintln!(
+        "{database}: data generated in {:.1} s",
+        generate_time.as_secs_f64()
+    );
     let first_segment_id: i64 = 1;
     let rules = rules(&shop, options.segments, first_segment_id);
     create_segments(&db, &rules).await?;
@@ -487,6 +491,10 @@ async fn bench(database: &'static str, url: &str, options: &Options) -> anyhow::
     let started = Instant::now();
     let first = recompute::recompute_all(&db, &context, recompute::Trigger::Admin).await?;
     let first_time = started.elapsed();
+    eprintln!(
+        "{database}: first recompute in {:.1} s",
+        first_time.as_secs_f64()
+    );
     if !first.errors.is_empty() {
         bail!("recompute errors: {:?}", first.errors);
     }
