@@ -485,7 +485,27 @@ async fn recompute_now(cx: &Context) -> Result<()> {
     if interactive {
         eprintln!("Recomputing the automatic segments…");
     }
-    let summary = recompute::recompute_all(db, &context, Trigger::Admin).await?;
+    // A progress line rewritten in place after each segment, for long runs at a terminal.
+    let mut show_progress = |progress: recompute::Progress<'_>| {
+        if interactive {
+            let width = 30;
+            let filled = width * progress.done / progress.total.max(1);
+            eprint!(
+                "\r\x1b[2K[{}{}] {}/{} {}",
+                "#".repeat(filled),
+                " ".repeat(width - filled),
+                progress.done,
+                progress.total,
+                progress.segment
+            );
+            if progress.done == progress.total {
+                eprintln!();
+            }
+        }
+    };
+    let summary =
+        recompute::recompute_all_with_progress(db, &context, Trigger::Admin, &mut show_progress)
+            .await?;
     if summary.skipped {
         bail!("another storebot instance is recomputing right now: nothing was done, try again");
     }

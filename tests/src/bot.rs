@@ -318,14 +318,23 @@ impl BotProcess {
         self.finish().await
     }
 
-    /// Waits for the process to exit on its own.
+    /// Waits for the process to exit on its own: at most 60 seconds, after which it is killed
+    /// and the wait fails with its log, so a bot that does not stop fails the test instead of
+    /// hanging the suite.
     pub async fn finish(mut self) -> anyhow::Result<(std::process::ExitStatus, Vec<String>)> {
-        while let Some(line) = self.stderr.next_line().await? {
-            self.log.push(line);
+        let drained = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Some(line) = self.stderr.next_line().await? {
+                self.log.push(line);
+            }
+            self.child.wait().await
+        })
+        .await;
+        match drained {
+            Ok(status) => Ok((status?, self.log)),
+            Err(_) => {
+                let _ = self.child.kill().await;
+                bail!("storebot did not exit within 60 s: {:#?}", self.log)
+            }
         }
-        let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait())
-            .await
-            .map_err(|_| anyhow!("storebot did not exit: {:#?}", self.log))??;
-        Ok((status, self.log))
     }
 }

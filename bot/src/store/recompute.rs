@@ -111,8 +111,29 @@ pub async fn recompute_all(
     context: &Context,
     trigger: Trigger,
 ) -> Result<RunSummary, StoreError> {
+    recompute_all_with_progress(db, context, trigger, &mut |_| {}).await
+}
+
+/// How far a recompute has got: called after each segment, so a person at a terminal can
+/// watch a long run.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress<'a> {
+    /// Segments finished so far, this one included.
+    pub done: usize,
+    pub total: usize,
+    /// The segment just finished.
+    pub segment: &'a str,
+}
+
+/// [`recompute_all`], reporting each finished segment to `on_progress`.
+pub async fn recompute_all_with_progress(
+    db: &DatabaseConnection,
+    context: &Context,
+    trigger: Trigger,
+    on_progress: &mut (dyn FnMut(Progress<'_>) + Send),
+) -> Result<RunSummary, StoreError> {
     let run_db = dedicated_connection(db)?;
-    let outcome = recompute_on(&run_db, context, trigger).await;
+    let outcome = recompute_on(&run_db, context, trigger, on_progress).await;
     // Closing ends the session, which also releases the PostgreSQL lock if unlocking failed.
     let _ = run_db.close().await;
     outcome
@@ -148,6 +169,7 @@ async fn recompute_on(
     db: &DatabaseConnection,
     context: &Context,
     trigger: Trigger,
+    on_progress: &mut (dyn FnMut(Progress<'_>) + Send),
 ) -> Result<RunSummary, StoreError> {
     let postgres = db.get_database_backend() == DbBackend::Postgres;
     // A session lock on the run's own connection: held for the whole run, across the
@@ -176,7 +198,7 @@ async fn recompute_on(
     }
     .insert(db)
     .await?;
-    let outcome = recompute_segments(db, context, run.id).await;
+    let outcome = recompute_segments(db, context, run.id, on_progress).await;
     let (summary, error) = match outcome {
         Ok(summary) => {
             let error = (!summary.errors.is_empty()).then(|| summary.errors.join("\n"));
@@ -229,6 +251,7 @@ async fn recompute_segments(
     db: &DatabaseConnection,
     context: &Context,
     run_id: i64,
+    on_progress: &mut (dyn FnMut(Progress<'_>) + Send),
 ) -> Result<RunSummary, StoreError> {
     let mut summary = RunSummary {
         run_id: Some(run_id),
@@ -259,7 +282,8 @@ async fn recompute_segments(
         .await?
         .into_iter()
         .collect();
-    for segment in segments {
+    let total = segments.len();
+    for (index, segment) in segments.into_iter().enumerate() {
         let has_overrides = overridden.contains(&segment.id);
         match recompute_segment(db, context, &segment, run_id, &materialized, has_overrides).await {
             Ok((joined, left)) => {
@@ -272,6 +296,11 @@ async fn recompute_segments(
                 segment.id, segment.name
             )),
         }
+        on_progress(Progress {
+            done: index + 1,
+            total,
+            segment: &segment.name,
+        });
     }
     Ok(summary)
 }

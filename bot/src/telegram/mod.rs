@@ -21,9 +21,10 @@ use chrono::{DateTime, Utc};
 use teloxide::dispatching::{Dispatcher, UpdateHandler};
 use teloxide::error_handlers::LoggingErrorHandler;
 use teloxide::prelude::*;
+use teloxide::stop::StopToken;
 use teloxide::types::{CallbackQuery, Message};
-use teloxide::update_listeners::Polling;
 use teloxide::update_listeners::webhooks;
+use teloxide::update_listeners::{Polling, UpdateListener};
 
 pub use render::{MAX_MESSAGE_LENGTH, split_text};
 pub use webhook::{HEALTH_PATH, MAX_BODY_BYTES, WebhookConfigError};
@@ -196,22 +197,28 @@ pub async fn serve<D: Dialogue>(
             "a Telegram update failed",
         ))
         .build();
-    let stopper = tokio::spawn(stop_on(shutdown, dispatcher.shutdown_token()));
+    // Shutdown stops the update listener rather than going through the dispatcher's
+    // `ShutdownToken`: that token wakes the dispatcher with `Notify::notify_waiters`, which is
+    // lost when it arrives while an update is being handed out, leaving the bot running after
+    // SIGTERM. A stopped listener ends its stream, and the dispatcher then finishes the updates
+    // in hand and returns.
     let served = match telegram.mode {
         TelegramMode::Polling => {
             tracing::info!("receiving updates by long polling");
-            let listener = Polling::builder(bot).timeout(POLL_TIMEOUT).build();
-            dispatcher
+            let mut listener = Polling::builder(bot).timeout(POLL_TIMEOUT).build();
+            let stopper = tokio::spawn(stop_on(shutdown, listener.stop_token()));
+            let dispatched = dispatcher
                 .try_dispatch_with_listener(
                     listener,
                     LoggingErrorHandler::with_custom_text("getting updates failed"),
                 )
                 .await
-                .map_err(TelegramError::from)
+                .map_err(TelegramError::from);
+            stopper.abort();
+            dispatched
         }
-        TelegramMode::Webhook => serve_webhook(telegram, &mut dispatcher, dialogue).await,
+        TelegramMode::Webhook => serve_webhook(telegram, &mut dispatcher, dialogue, shutdown).await,
     };
-    stopper.abort();
     served?;
     tracing::info!("stopped receiving updates; the updates in hand are done");
     Ok(())
@@ -221,6 +228,7 @@ async fn serve_webhook<D: Dialogue>(
     telegram: &TelegramSettings,
     dispatcher: &mut Dispatcher<Bot, std::convert::Infallible, teloxide::dispatching::DefaultKey>,
     dialogue: Arc<D>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), TelegramError> {
     let secret = webhook::check_secret(
         telegram
@@ -240,7 +248,7 @@ async fn serve_webhook<D: Dialogue>(
     let options = webhooks::Options::new(listen, public_url)
         .path(path.to_owned())
         .secret_token(secret.to_owned());
-    let (listener, stopped, updates) = webhooks::axum_no_setup(options);
+    let (mut listener, stopped, updates) = webhooks::axum_no_setup(options);
     let app = webhook::router(updates, move || {
         let dialogue = Arc::clone(&dialogue);
         async move { dialogue.ready().await }
@@ -255,12 +263,15 @@ async fn serve_webhook<D: Dialogue>(
     tracing::info!(%listen, path, "receiving updates by webhook");
     let server =
         tokio::spawn(async move { axum::serve(tcp, app).with_graceful_shutdown(stopped).await });
+    // Stopping the listener also ends the server's graceful shutdown (`stopped`).
+    let stopper = tokio::spawn(stop_on(shutdown, listener.stop_token()));
     let dispatched = dispatcher
         .try_dispatch_with_listener(
             listener,
             LoggingErrorHandler::with_custom_text("receiving a webhook update failed"),
         )
         .await;
+    stopper.abort();
     if let Err(error) = dispatched {
         // The dispatcher never started (getMe failed), so nothing will stop the server.
         server.abort();
@@ -275,23 +286,12 @@ async fn serve_webhook<D: Dialogue>(
     Ok(())
 }
 
-/// Waits for `shutdown`, then asks the dispatcher to stop. The dispatcher refuses while it is
-/// still starting (before `getMe` returns), so the request is repeated until it is taken.
-async fn stop_on(
-    shutdown: impl Future<Output = ()> + Send + 'static,
-    token: teloxide::dispatching::ShutdownToken,
-) {
+/// Waits for `shutdown`, then stops the update listener: no new updates are taken, and the
+/// dispatcher returns once the ones in hand are done.
+async fn stop_on(shutdown: impl Future<Output = ()> + Send + 'static, listener: StopToken) {
     shutdown.await;
     tracing::info!("shutting down: no new updates; finishing the ones in hand");
-    loop {
-        match token.shutdown() {
-            Ok(stopped) => {
-                stopped.await;
-                return;
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
-        }
-    }
+    listener.stop();
 }
 
 /// What Telegram knows of the webhook (`getWebhookInfo`), in the shop's own terms.

@@ -883,6 +883,28 @@ async fn segments_are_recomputed_after_the_segments_they_name() {
 }
 
 #[tokio::test]
+async fn progress_is_reported_once_per_segment_in_the_order_they_run() {
+    let test = TestDb::new().await.expect("test db");
+    let db = &test.db;
+    let mut shop = Shop::new(db);
+    shop.customer_at(now(), now(), Some("en")).await;
+    let english = rule(json!({"type": "language", "codes": ["en"]}));
+    shop.segment("first", Some(&english)).await;
+    shop.segment("second", Some(&english)).await;
+    let mut seen = Vec::new();
+    let summary = recompute_all_with_progress(db, &context(), Trigger::Admin, &mut |progress| {
+        seen.push((progress.done, progress.total, progress.segment.to_owned()));
+    })
+    .await
+    .expect("run");
+    assert_eq!(summary.segments, 2);
+    assert_eq!(
+        seen,
+        [(1, 2, "first".to_owned()), (2, 2, "second".to_owned())]
+    );
+}
+
+#[tokio::test]
 async fn an_unreadable_rule_is_reported_and_the_other_segments_still_recompute() {
     let test = TestDb::new().await.expect("test db");
     let db = &test.db;
