@@ -101,9 +101,9 @@ pub enum VariantCommand {
         sku: String,
         #[arg(long)]
         title: String,
-        /// In major units, e.g. 12.50.
-        #[arg(long, value_parser = parse_money)]
-        price: i64,
+        /// In major units of the store's currency, e.g. 12.50.
+        #[arg(long)]
+        price: String,
         #[arg(long, default_value_t = 0)]
         stock: i32,
         #[arg(long)]
@@ -113,8 +113,9 @@ pub enum VariantCommand {
         sku: String,
         #[arg(long)]
         title: Option<String>,
-        #[arg(long, value_parser = parse_money)]
-        price: Option<i64>,
+        /// In major units of the store's currency, e.g. 12.50.
+        #[arg(long)]
+        price: Option<String>,
         #[arg(long)]
         stock: Option<i32>,
         #[arg(long, value_parser = parse_flag)]
@@ -223,7 +224,7 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
                 product_id: product,
                 sku,
                 title,
-                price,
+                price: parse_money(&price, &cx.settings.store.currency)?,
                 stock,
                 active: !inactive,
             };
@@ -241,7 +242,9 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
         }) => {
             let edit = VariantEdit {
                 title,
-                price,
+                price: price
+                    .map(|price| parse_money(&price, &cx.settings.store.currency))
+                    .transpose()?,
                 stock,
                 active,
             };
@@ -254,7 +257,7 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
                     "Variant `{}`: {}, {} {}, stock {}, {}.",
                     variant.sku,
                     variant.title,
-                    money(variant.price),
+                    money(variant.price, &cx.settings.store.currency),
                     cx.settings.store.currency,
                     variant.stock,
                     if variant.active { "active" } else { "inactive" }
@@ -278,8 +281,8 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
                     })?,
             };
             let rows = match format.as_str() {
-                "csv" => rows_from_csv(&text)?,
-                "json" => rows_from_json(&text)?,
+                "csv" => rows_from_csv(&text, &cx.settings.store.currency)?,
+                "json" => rows_from_json(&text, &cx.settings.store.currency)?,
                 other => bail!("format `{other}` is unknown: use csv or json"),
             };
             let report = catalog_admin::import(db, &rows, cx.now()).await?;
@@ -303,12 +306,15 @@ const REQUIRED: [&str; 5] = ["sku", "product", "variant", "price", "stock"];
 const OPTIONAL: [&str; 4] = ["active", "category", "brand", "description"];
 
 /// Parses a catalog CSV into rows, reporting every bad row (with its line) at once.
-pub fn rows_from_csv(text: &str) -> Result<Vec<ImportRow>> {
+/// Catalog rows from CSV, prices in `currency`'s major units.
+pub fn rows_from_csv(text: &str, currency: &str) -> Result<Vec<ImportRow>> {
     let records = csv::records(text, &REQUIRED, &OPTIONAL).map_err(nothing_imported)?;
     let mut rows = Vec::new();
     let mut problems = Vec::new();
     for record in records {
-        match row_from_fields(record.line, |name| record.get(name).map(str::to_owned)) {
+        match row_from_fields(record.line, currency, |name| {
+            record.get(name).map(str::to_owned)
+        }) {
             Ok(row) => rows.push(row),
             Err(reasons) => problems.extend(reasons),
         }
@@ -321,7 +327,8 @@ pub fn rows_from_csv(text: &str) -> Result<Vec<ImportRow>> {
 }
 
 /// Parses a JSON array of row objects; errors name the line each object starts on.
-pub fn rows_from_json(text: &str) -> Result<Vec<ImportRow>> {
+/// Catalog rows from a JSON array, prices in `currency`'s major units.
+pub fn rows_from_json(text: &str, currency: &str) -> Result<Vec<ImportRow>> {
     let value: Value = serde_json::from_str(text)
         .map_err(|error| anyhow!("the file is not valid JSON: {error}; nothing was imported"))?;
     let Value::Array(items) = value else {
@@ -348,7 +355,7 @@ pub fn rows_from_json(text: &str) -> Result<Vec<ImportRow>> {
             Some(Value::Null) | None => None,
             Some(other) => Some(other.to_string()),
         };
-        match row_from_fields(line, field) {
+        match row_from_fields(line, currency, field) {
             Ok(row) => rows.push(row),
             Err(reasons) => problems.extend(reasons),
         }
@@ -362,6 +369,7 @@ pub fn rows_from_json(text: &str) -> Result<Vec<ImportRow>> {
 
 fn row_from_fields(
     line: usize,
+    currency: &str,
     field: impl Fn(&str) -> Option<String>,
 ) -> std::result::Result<ImportRow, Vec<String>> {
     let mut problems = Vec::new();
@@ -386,7 +394,7 @@ fn row_from_fields(
     let price = if price_text.is_empty() {
         0
     } else {
-        parse(parse_money(&price_text))
+        parse(parse_money(&price_text, currency))
     };
     let stock = if stock_text.is_empty() {
         0
@@ -443,7 +451,7 @@ fn print_products(rows: &[ProductRow], currency: &str) {
             cells.extend([
                 variant.sku.clone(),
                 variant.title.clone(),
-                format!("{} {currency}", money(variant.price)),
+                format!("{} {currency}", money(variant.price, currency)),
                 variant.stock.to_string(),
                 yes_no(variant.active),
             ]);
@@ -467,22 +475,25 @@ mod tests {
         let text = "sku,product,variant,price,stock,category\n\
                     G-1,Green tea,50 g,4.50,10,Tea\n\
                     G-2,Green tea,100 g,abc,x,Tea\n";
-        let error = rows_from_csv(text).expect_err("bad");
+        let error = rows_from_csv(text, "EUR").expect_err("bad");
         assert_eq!(
             error.to_string(),
             "2 problems in the file, nothing was imported:\n  \
              line 3: `abc` is not an amount like 12.50\n  \
              line 3: `x` is not a whole number of items"
         );
-        let good =
-            rows_from_csv("sku,product,variant,price,stock\nG-1,Tea,50 g,4.5,3\n").expect("good");
+        let good = rows_from_csv(
+            "sku,product,variant,price,stock\nG-1,Tea,50 g,4.5,3\n",
+            "EUR",
+        )
+        .expect("good");
         assert_eq!((good[0].line, good[0].price, good[0].stock), (2, 450, 3));
     }
 
     #[test]
     fn json_rows_name_their_lines() {
         let text = "[\n {\"sku\":\"A\",\"product\":\"P\",\"variant\":\"V\",\"price\":1.5,\"stock\":2},\n {\"sku\":\"B\",\"prodct\":\"P\"}\n]";
-        let error = rows_from_json(text).expect_err("bad");
+        let error = rows_from_json(text, "EUR").expect_err("bad");
         assert!(
             error.to_string().contains("line 3: unknown field `prodct`"),
             "{error}"
@@ -501,11 +512,11 @@ mod tests {
             for (sku, product, variant, price, stock, active) in &rows {
                 text.push_str(&format!(
                     "{},{},{},{},{},{}\n",
-                    sku, quote(product), quote(variant), money(*price), stock,
+                    sku, quote(product), quote(variant), money(*price, "EUR"), stock,
                     if *active { "yes" } else { "no" }
                 ));
             }
-            let parsed = rows_from_csv(&text);
+            let parsed = rows_from_csv(&text, "EUR");
             let blank = rows.iter().any(|(_, p, v, ..)| p.trim().is_empty() || v.trim().is_empty());
             prop_assume!(!blank);
             let parsed = parsed.expect("good rows parse");
@@ -523,8 +534,8 @@ mod tests {
 
         #[test]
         fn csv_import_parsing_never_panics(text in "\\PC*") {
-            let _ = rows_from_csv(&text);
-            let _ = rows_from_json(&text);
+            let _ = rows_from_csv(&text, "EUR");
+            let _ = rows_from_json(&text, "EUR");
         }
     }
 }

@@ -249,7 +249,7 @@ async fn simulate_catalog(cx: &Context, customer: &str, visible_only: bool) -> R
                 product.title.clone(),
                 variant.sku.clone(),
                 variant.title.clone(),
-                format!("{} {currency}", money(variant.price)),
+                format!("{} {currency}", money(variant.price, currency)),
                 variant.stock.to_string(),
                 match &variant.hidden_because {
                     None => "yes".to_owned(),

@@ -92,7 +92,7 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
                         customer.language_code.unwrap_or_default(),
                         cx.time(customer.last_interaction_at),
                         row.orders.to_string(),
-                        format!("{} {currency}", money(row.total_check)),
+                        format!("{} {currency}", money(row.total_check, currency)),
                     ]);
                 }
                 table.print("No customers match.");
@@ -127,10 +127,10 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
             println!(
                 "  orders: {}, total check {} {currency}, average check {}",
                 record.row.orders,
-                money(record.row.total_check),
+                money(record.row.total_check, currency),
                 record
                     .average_check
-                    .map(|avg| format!("{} {currency}", money(avg)))
+                    .map(|avg| format!("{} {currency}", money(avg, currency)))
                     .unwrap_or_else(|| "none".into())
             );
             println!(

@@ -5,37 +5,14 @@ use anyhow::{Result, anyhow, bail};
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 
-/// `12.50` → 1250 minor units (two decimals, as for most currencies).
-pub fn parse_money(text: &str) -> Result<i64> {
-    let text = text.trim();
-    let bad = || anyhow!("`{text}` is not an amount like 12.50");
-    let (whole, cents) = match text.split_once('.') {
-        Some((whole, cents)) => (whole, cents),
-        None => (text, ""),
-    };
-    if whole.is_empty() || !whole.chars().all(|c| c.is_ascii_digit()) {
-        return Err(bad());
-    }
-    if cents.len() > 2 || !cents.chars().all(|c| c.is_ascii_digit()) {
-        return Err(bad());
-    }
-    let whole: i64 = whole.parse().map_err(|_| bad())?;
-    let cents: i64 = if cents.is_empty() {
-        0
-    } else {
-        format!("{cents:0<2}").parse().map_err(|_| bad())?
-    };
-    whole
-        .checked_mul(100)
-        .and_then(|minor| minor.checked_add(cents))
-        .ok_or_else(bad)
+/// `12.50` → 1250 minor units, with the decimals of `currency` (`500` yen → 500).
+pub fn parse_money(text: &str, currency: &str) -> Result<i64> {
+    Ok(storebot::money::parse_major_units(text, currency)?)
 }
 
-/// 1250 → `12.50`.
-pub fn money(minor: i64) -> String {
-    let sign = if minor < 0 { "-" } else { "" };
-    let minor = minor.unsigned_abs();
-    format!("{sign}{}.{:02}", minor / 100, minor % 100)
+/// 1250 → `12.50` in `currency`'s decimals.
+pub fn money(minor: i64, currency: &str) -> String {
+    storebot::money::major_units(minor, currency)
 }
 
 /// A whole number of stock.
@@ -80,7 +57,7 @@ mod tests {
     #[test]
     fn money_reads_and_writes_major_units() {
         for (text, minor) in [("12.50", 1250), ("12.5", 1250), ("7", 700), ("0.05", 5)] {
-            assert_eq!(parse_money(text).expect(text), minor);
+            assert_eq!(parse_money(text, "EUR").expect(text), minor);
         }
         for bad in [
             "",
@@ -91,9 +68,11 @@ mod tests {
             ".5",
             "99999999999999999999",
         ] {
-            assert!(parse_money(bad).is_err(), "{bad}");
+            assert!(parse_money(bad, "EUR").is_err(), "{bad}");
         }
-        assert_eq!(money(1250), "12.50");
-        assert_eq!(money(5), "0.05");
+        assert_eq!(money(1250, "EUR"), "12.50");
+        assert_eq!(money(5, "EUR"), "0.05");
+        assert_eq!(money(500, "JPY"), "500");
+        assert_eq!(parse_money("500", "JPY").expect("yen"), 500);
     }
 }

@@ -69,7 +69,11 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
                         cx.time(row.order.placed_at),
                         row.order.status,
                         items.join(", "),
-                        format!("{} {}", money(row.order.total), row.order.currency),
+                        format!(
+                            "{} {}",
+                            money(row.order.total, &row.order.currency),
+                            row.order.currency
+                        ),
                     ]);
                 }
                 table.print("No orders match.");
@@ -84,7 +88,11 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
         Command::Import { file } => {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("can't read {}", file.display()))?;
-            let rows = rows_from_csv(&text, cx.settings.store.time_zone)?;
+            let rows = rows_from_csv(
+                &text,
+                cx.settings.store.time_zone,
+                &cx.settings.store.currency,
+            )?;
             let report = orders_admin::import(db, &rows, currency).await?;
             if !cx.json_out(&report)? {
                 println!(
@@ -108,7 +116,7 @@ const REQUIRED: [&str; 7] = [
 ];
 const OPTIONAL: [&str; 1] = ["name"];
 
-fn rows_from_csv(text: &str, zone: chrono_tz::Tz) -> Result<Vec<OrderImportRow>> {
+fn rows_from_csv(text: &str, zone: chrono_tz::Tz, currency: &str) -> Result<Vec<OrderImportRow>> {
     let records = csv::records(text, &REQUIRED, &OPTIONAL)
         .map_err(|reason| anyhow!("{reason}; nothing was imported"))?;
     let mut rows = Vec::new();
@@ -157,7 +165,7 @@ fn rows_from_csv(text: &str, zone: chrono_tz::Tz) -> Result<Vec<OrderImportRow>>
         }
         let mut price = 0;
         if !unit_price.is_empty() {
-            check(parse_money(&unit_price).map(|p| price = p));
+            check(parse_money(&unit_price, currency).map(|p| price = p));
         }
         if let Some(placed_at) = placed {
             rows.push(OrderImportRow {

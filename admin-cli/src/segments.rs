@@ -482,7 +482,7 @@ fn dates(cx: &Context) -> Result<DateRange> {
 fn optional_money(cx: &Context, label: &str) -> Result<Option<i64>> {
     cx.prompt
         .optional_text(&format!("{label}, in {}", cx.settings.store.currency))?
-        .map(|text| parse_money(&text))
+        .map(|text| parse_money(&text, &cx.settings.store.currency))
         .transpose()
 }
 

@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod console;
 pub mod conversation;
 pub mod jobs;
+pub mod money;
 pub mod segments;
 pub mod store;
 pub mod telegram;

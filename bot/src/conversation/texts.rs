@@ -57,51 +57,14 @@ pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
     text
 }
 
-/// How many minor units make a major one, per ISO 4217 (2 unless listed).
-fn minor_digits(currency: &str) -> u32 {
-    match currency {
-        "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF" | "UGX"
-        | "UYI" | "VND" | "VUV" | "XAF" | "XOF" | "XPF" => 0,
-        "BHD" | "IQD" | "JOD" | "KWD" | "LYD" | "OMR" | "TND" => 3,
-        _ => 2,
-    }
-}
-
 /// `1250` EUR → `12.50 EUR`; `500` JPY → `500 JPY`.
 pub fn money(minor: i64, currency: &str) -> String {
-    let digits = minor_digits(currency);
-    if digits == 0 {
-        return format!("{minor} {currency}");
-    }
-    let unit = 10_i64.pow(digits);
-    let sign = if minor < 0 { "-" } else { "" };
-    let abs = minor.unsigned_abs();
-    let unit = unit.unsigned_abs();
-    format!(
-        "{sign}{}.{:0width$} {currency}",
-        abs / unit,
-        abs % unit,
-        width = digits as usize
-    )
+    crate::money::with_currency(minor, currency)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn money_uses_the_currency_minor_units() {
-        for (minor, currency, expected) in [
-            (1250, "EUR", "12.50 EUR"),
-            (5, "USD", "0.05 USD"),
-            (-199, "EUR", "-1.99 EUR"),
-            (500, "JPY", "500 JPY"),
-            (1234, "KWD", "1.234 KWD"),
-            (i64::MIN, "EUR", "-92233720368547758.08 EUR"),
-        ] {
-            assert_eq!(money(minor, currency), expected);
-        }
-    }
 
     #[test]
     fn language_falls_back_to_default_then_english() {
