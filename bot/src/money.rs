@@ -111,7 +111,7 @@ mod tests {
         for (text, currency, message) in [
             ("abc", "EUR", "`abc` is not an amount like 12.50"),
             ("1.234", "EUR", "`1.234` is not an amount like 12.50"),
-            ("5.5", "JPY", "`5.5` is not an amount like 1250"),
+            ("5.5", "JPY", "`5.5` is not an amount like 12"),
             ("-3", "EUR", "`-3` is not an amount like 12.50"),
             ("1,50", "EUR", "`1,50` is not an amount like 12.50"),
             ("", "EUR", "`` is not an amount like 12.50"),
