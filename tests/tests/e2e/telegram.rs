@@ -501,8 +501,7 @@ async fn the_binary_polls_takes_start_and_stops_cleanly_on_sigterm() {
     assert!(log.contains("the updates in hand are done"), "{log}");
     assert!(!log.contains("panicked"), "{log}");
     assert!(!log.contains(TEST_TOKEN), "the token leaked: {log}");
-    // The dialogue is still a stub that answers nothing; whatever it answers, the update was
-    // handled before the exit, so nothing is left for the fake to deliver.
+    // The update was handled before the exit, so nothing is left for the fake to deliver.
     assert_eq!(fake.pending_updates(), 0);
 }
 
