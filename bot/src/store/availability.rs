@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use sea_orm::ActiveValue::Set;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, TransactionSession, TransactionTrait,
+    TransactionSession, TransactionTrait,
 };
 use serde::Serialize;
 use storebot_entity::{product, product_segment, segment, variant, variant_segment};
@@ -53,47 +53,20 @@ pub async fn of_product(
     db: &impl ConnectionTrait,
     product_id: i64,
 ) -> Result<Availability, StoreError> {
-    let product = product::Entity::find_by_id(product_id)
-        .one(db)
-        .await?
-        .ok_or_else(|| StoreError::not_found("product", product_id))?;
-    let product_segments: BTreeSet<i64> = product_segment::Entity::find()
-        .filter(product_segment::Column::ProductId.eq(product_id))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|row| row.segment_id)
-        .collect();
-    let variants = variant::Entity::find()
-        .filter(variant::Column::ProductId.eq(product_id))
-        .order_by_asc(variant::Column::Id)
-        .all(db)
-        .await?;
-    let ids: Vec<i64> = variants.iter().map(|variant| variant.id).collect();
-    let mut grants: BTreeMap<i64, BTreeSet<i64>> = BTreeMap::new();
-    for row in variant_segment::Entity::find()
-        .filter(variant_segment::Column::VariantId.is_in(ids))
-        .all(db)
-        .await?
-    {
-        grants
-            .entry(row.variant_id)
-            .or_default()
-            .insert(row.segment_id);
-    }
-    let audience = if product.all_segments {
-        Audience::AllSegments
-    } else {
-        Audience::Segments(product_segments)
+    // The same facts the shopper-side visibility rule reads, so the two can't drift.
+    let (product, access, variants) = super::catalog::access_of_product(db, product_id).await?;
+    let audience_of = |all_segments: bool, segments: BTreeSet<i64>| {
+        if all_segments {
+            Audience::AllSegments
+        } else {
+            Audience::Segments(segments)
+        }
     };
+    let audience = audience_of(access.all_segments, access.segments);
     let variants: Vec<VariantAvailability> = variants
         .into_iter()
-        .map(|variant| VariantAvailability {
-            audience: if variant.all_segments {
-                Audience::AllSegments
-            } else {
-                Audience::Segments(grants.remove(&variant.id).unwrap_or_default())
-            },
+        .map(|(variant, access)| VariantAvailability {
+            audience: audience_of(access.all_segments, access.segments),
             variant_id: variant.id,
             sku: variant.sku,
             title: variant.title,

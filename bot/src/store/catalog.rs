@@ -223,11 +223,19 @@ pub async fn visible_variant(
         .and_then(|(variant, product)| product.map(|product| (variant, product))))
 }
 
-/// The access facts of a product and its variants, for the pure rule (explain, simulate).
+/// A product, its variants, and the access facts of each for the pure rule: what `simulate`,
+/// `explain` and the merchant's availability view all read.
+pub type ProductAccessFacts = (
+    product::Model,
+    ProductAccess,
+    Vec<(variant::Model, VariantAccess)>,
+);
+
+/// The access facts of a product and its variants (variants by id).
 pub async fn access_of_product(
     db: &impl ConnectionTrait,
     product_id: i64,
-) -> Result<(ProductAccess, Vec<(variant::Model, VariantAccess)>), StoreError> {
+) -> Result<ProductAccessFacts, StoreError> {
     let product = product::Entity::find_by_id(product_id)
         .one(db)
         .await?
@@ -273,7 +281,7 @@ pub async fn access_of_product(
             (variant, access)
         })
         .collect();
-    Ok((access, variants))
+    Ok((product, access, variants))
 }
 
 /// Escapes `\`, `%` and `_` so that shopper text matches literally inside a LIKE pattern.
@@ -632,7 +640,7 @@ mod tests {
         for shopper in segment_sets {
             let in_force: BTreeSet<i64> = shopper.iter().copied().collect();
             for product_id in &products {
-                let (product_access, variants) =
+                let (_, product_access, variants) =
                     access_of_product(db, *product_id).await.expect("access");
                 for (variant, variant_access) in variants {
                     let pure =
