@@ -2,6 +2,7 @@
 
 use anyhow::{Result, bail};
 use clap::{Subcommand, ValueEnum};
+use storebot::store::StoreError;
 use storebot::store::questions::{self, NewQuestion, QuestionEdit, QuestionKind, QuestionView};
 
 use crate::context::Context;
@@ -202,15 +203,29 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
                     live[index].question.id
                 }
             };
-            let used_by = questions::archive_question(db, id, force).await?;
+            let used_by = questions::archive_question(db, id, force)
+                .await
+                .map_err(force_hint)?;
             report_archived(cx, &format!("question {id}"), &used_by)?;
         }
         Command::ArchiveOption { option, force } => {
-            let used_by = questions::archive_option(db, option, force).await?;
+            let used_by = questions::archive_option(db, option, force)
+                .await
+                .map_err(force_hint)?;
             report_archived(cx, &format!("option {option}"), &used_by)?;
         }
     }
     Ok(())
+}
+
+/// A refusal to archive what a rule uses, with the flag that overrides it.
+fn force_hint(error: StoreError) -> anyhow::Error {
+    match error {
+        StoreError::Conflict(message) => {
+            anyhow::anyhow!("{message}: archive it anyway with --force")
+        }
+        other => other.into(),
+    }
 }
 
 fn report_archived(cx: &Context, what: &str, used_by: &[questions::SegmentRef]) -> Result<()> {

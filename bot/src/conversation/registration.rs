@@ -20,7 +20,7 @@ use super::Button;
 use super::callback::Callback;
 use super::session::{Flow, Session};
 use super::state::Step;
-use crate::store::answers::QuestionView;
+use crate::store::questions::QuestionView;
 use crate::store::{self, StoreError, answers};
 
 impl Session<'_> {

@@ -9,7 +9,7 @@ use storebot_entity::{customer, order, segment_member};
 
 use super::{Conversation, Input, Markup, Outcome, TelegramUser};
 use crate::Settings;
-use crate::store::{answers, customers, demo};
+use crate::store::{answers, customers, demo, questions};
 use crate::testing::TestDb;
 
 const MERCHANT_CHAT: i64 = -555;
@@ -395,13 +395,14 @@ async fn a_question_added_later_is_asked_at_the_next_interaction() {
     let shop = Shop::new().await;
     let mut sam = shop.shopper(500);
     sam.register().await;
-    answers::add_question(
+    questions::add(
         &shop.test.db,
-        4,
-        "Which city do you live in?",
-        false,
-        true,
-        &["Berlin", "Paris"],
+        &questions::NewQuestion {
+            text: "Which city do you live in?".into(),
+            kind: questions::QuestionKind::Single,
+            required: true,
+            options: vec!["Berlin".into(), "Paris".into()],
+        },
         start(),
     )
     .await

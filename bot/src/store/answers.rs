@@ -12,19 +12,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use storebot_entity::{answer_option, customer, customer_answer, question};
 
 use super::StoreError;
-
-/// An active question with its active options, in the merchant's order.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QuestionView {
-    pub question: question::Model,
-    pub options: Vec<answer_option::Model>,
-}
-
-impl QuestionView {
-    pub fn is_multiple(&self) -> bool {
-        self.question.kind == "multiple"
-    }
-}
+use super::questions::QuestionView;
 
 /// Every question that is not archived, by position, each with its options that are not
 /// archived.
@@ -202,54 +190,14 @@ pub async fn set_messages_opt_out(
     Ok(())
 }
 
-/// Test and demo helpers: add a question with options, as the merchant's tool would.
-pub async fn add_question(
-    db: &impl ConnectionTrait,
-    position: i32,
-    text: &str,
-    multiple: bool,
-    required: bool,
-    options: &[&str],
-    now: DateTime<Utc>,
-) -> Result<QuestionView, StoreError> {
-    use sea_orm::ActiveModelTrait;
-    let question = question::ActiveModel {
-        position: Set(position),
-        text: Set(text.to_owned()),
-        kind: Set(if multiple { "multiple" } else { "single" }.to_owned()),
-        required: Set(required),
-        archived: Set(false),
-        created_at: Set(now),
-        ..Default::default()
-    }
-    .insert(db)
-    .await?;
-    let mut added = Vec::new();
-    for (position, text) in (1..).zip(options) {
-        added.push(
-            answer_option::ActiveModel {
-                question_id: Set(question.id),
-                position: Set(position),
-                text: Set((*text).to_owned()),
-                archived: Set(false),
-                ..Default::default()
-            }
-            .insert(db)
-            .await?,
-        );
-    }
-    Ok(QuestionView {
-        question,
-        options: added,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::customers::{self, TelegramUser};
+    use crate::store::questions::{self, NewQuestion, QuestionKind};
     use crate::testing::TestDb;
     use chrono::TimeZone;
+    use sea_orm::DatabaseConnection;
 
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 11, 1, 9, 0, 0)
@@ -275,17 +223,40 @@ mod tests {
         .id
     }
 
+    async fn question(
+        db: &DatabaseConnection,
+        text: &str,
+        kind: QuestionKind,
+        required: bool,
+        options: &[&str],
+    ) -> QuestionView {
+        let new = NewQuestion {
+            text: text.into(),
+            kind,
+            required,
+            options: options.iter().map(|option| (*option).to_owned()).collect(),
+        };
+        questions::add(db, &new, now()).await.expect("question")
+    }
+
     #[tokio::test]
     async fn questions_are_asked_in_order_until_all_are_answered_or_skipped() {
         let test = TestDb::new().await.expect("test db");
         let db = &test.db;
         let customer = shopper(db).await;
-        let age = add_question(db, 2, "Age?", false, true, &["young", "old"], now())
+        let age = question(db, "Age?", QuestionKind::Single, true, &["young", "old"]).await;
+        let hobby = question(
+            db,
+            "Hobby?",
+            QuestionKind::Multiple,
+            false,
+            &["tea", "chess"],
+        )
+        .await;
+        // Asked by position, not by when the merchant added it.
+        questions::move_to(db, hobby.question.id, 1)
             .await
-            .expect("q");
-        let hobby = add_question(db, 1, "Hobby?", true, false, &["tea", "chess"], now())
-            .await
-            .expect("q");
+            .expect("moved");
         let next = next_unanswered(db, customer).await.expect("next");
         assert_eq!(next.map(|q| q.question.id), Some(hobby.question.id));
         replace_answer(db, customer, hobby.question.id, &[], now())
@@ -319,12 +290,8 @@ mod tests {
         let test = TestDb::new().await.expect("test db");
         let db = &test.db;
         let customer = shopper(db).await;
-        let age = add_question(db, 1, "Age?", false, true, &["young", "old"], now())
-            .await
-            .expect("q");
-        let other = add_question(db, 2, "Other?", true, true, &["x"], now())
-            .await
-            .expect("q");
+        let age = question(db, "Age?", QuestionKind::Single, true, &["young", "old"]).await;
+        let other = question(db, "Other?", QuestionKind::Multiple, true, &["x"]).await;
         replace_answer(db, customer, age.question.id, &[age.options[0].id], now())
             .await
             .expect("answered");

@@ -7,15 +7,15 @@
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::ActiveValue::Set;
-use sea_orm::{ActiveModelTrait, ConnectionTrait};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, TransactionTrait};
 use storebot_entity::{
     category, order, order_item, product, product_segment, segment, segment_member, variant,
     variant_segment,
 };
 
 use super::StoreError;
-use super::answers::{self, QuestionView};
 use super::customers::{self, TelegramUser};
+use super::questions::{self, NewQuestion, QuestionKind, QuestionView};
 
 /// The ids of what [`seed`] created, for tests and for the demo's own wiring.
 #[derive(Debug, Clone)]
@@ -43,34 +43,40 @@ pub struct Demo {
 }
 
 /// Fills a fresh database with the demo shop, as of `now`.
-pub async fn seed(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<Demo, StoreError> {
-    let age = answers::add_question(
+pub async fn seed<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+) -> Result<Demo, StoreError> {
+    let age = questions::add(
         db,
-        1,
-        "How old are you?",
-        false,
-        true,
-        &["18–25", "26–40", "41+"],
+        &NewQuestion {
+            text: "How old are you?".into(),
+            kind: QuestionKind::Single,
+            required: true,
+            options: ["18–25", "26–40", "41+"].map(String::from).to_vec(),
+        },
         now,
     )
     .await?;
-    let likes = answers::add_question(
+    let likes = questions::add(
         db,
-        2,
-        "What do you like to drink?",
-        true,
-        true,
-        &["Tea", "Coffee", "Cocoa"],
+        &NewQuestion {
+            text: "What do you like to drink?".into(),
+            kind: QuestionKind::Multiple,
+            required: true,
+            options: ["Tea", "Coffee", "Cocoa"].map(String::from).to_vec(),
+        },
         now,
     )
     .await?;
-    let diet = answers::add_question(
+    let diet = questions::add(
         db,
-        3,
-        "Do you follow a diet? (optional)",
-        false,
-        false,
-        &["Vegan", "Sugar-free"],
+        &NewQuestion {
+            text: "Do you follow a diet? (optional)".into(),
+            kind: QuestionKind::Single,
+            required: false,
+            options: ["Vegan", "Sugar-free"].map(String::from).to_vec(),
+        },
         now,
     )
     .await?;
@@ -366,7 +372,7 @@ pub mod fixtures {
     }
 
     impl Shop {
-        pub async fn new(db: &impl ConnectionTrait) -> Self {
+        pub async fn new(db: &(impl ConnectionTrait + TransactionTrait)) -> Self {
             let now = Utc
                 .with_ymd_and_hms(2026, 11, 1, 12, 0, 0)
                 .single()

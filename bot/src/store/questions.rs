@@ -50,12 +50,19 @@ impl std::str::FromStr for QuestionKind {
     }
 }
 
-/// A question with its options in order (archived ones included, flagged).
+/// A question with its options in order. The merchant's lists here include archived options
+/// (flagged); what shoppers are asked (`answers::active_questions`) holds only live ones.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct QuestionView {
     #[serde(flatten)]
     pub question: question::Model,
     pub options: Vec<answer_option::Model>,
+}
+
+impl QuestionView {
+    pub fn is_multiple(&self) -> bool {
+        self.question.kind == QuestionKind::Multiple.as_str()
+    }
 }
 
 /// What the merchant types to create a question.
@@ -378,7 +385,7 @@ fn in_use(what: &str, users: &[SegmentRef]) -> StoreError {
         .map(|user| format!("`{}`", user.name))
         .collect();
     StoreError::Conflict(format!(
-        "{what} is used by the rule of segment {}: archive it anyway with --force",
+        "{what} is used by the rule of segment {}",
         names.join(", ")
     ))
 }
@@ -536,9 +543,7 @@ mod tests {
             .expect_err("in use");
         assert_eq!(
             error.to_string(),
-            format!(
-                "option {red} is used by the rule of segment `reds`: archive it anyway with --force"
-            )
+            format!("option {red} is used by the rule of segment `reds`")
         );
         assert!(!get(&test.db, view.question.id).await.expect("get").options[0].archived);
         // An option no rule uses goes quietly.

@@ -281,7 +281,9 @@ async fn apply_in<C: ConnectionTrait + TransactionTrait>(
                 }
                 for option in view.options.iter().filter(|o| !o.archived) {
                     if !wanted.options.iter().any(|text| text.trim() == option.text) {
-                        questions::archive_option(db, option.id, false).await?;
+                        questions::archive_option(db, option.id, false)
+                            .await
+                            .map_err(keep_in_file)?;
                         changes.push(format!(
                             "archive option `{}` of `{}`",
                             option.text, view.question.text
@@ -303,7 +305,9 @@ async fn apply_in<C: ConnectionTrait + TransactionTrait>(
     }
     for view in questions::list(db, false).await? {
         if config.questions.is_some() && !seen_texts.contains(&view.question.text) {
-            questions::archive_question(db, view.question.id, false).await?;
+            questions::archive_question(db, view.question.id, false)
+                .await
+                .map_err(keep_in_file)?;
             changes.push(format!("archive question `{}`", view.question.text));
         }
     }
@@ -656,6 +660,17 @@ impl Names {
     }
 }
 
+/// A file that drops a question or option a segment rule still uses is refused: the rule
+/// would silently stop matching anyone.
+fn keep_in_file(error: StoreError) -> StoreError {
+    match error {
+        StoreError::Conflict(message) => StoreError::Conflict(format!(
+            "{message}: keep it in the file, or change that rule first"
+        )),
+        other => other,
+    }
+}
+
 fn find_live_question(names: &Names, text: &str) -> Result<i64, StoreError> {
     find_id(&names.questions, text)
         .ok_or_else(|| StoreError::Invalid(format!("question `{text}` does not exist")))
@@ -758,6 +773,38 @@ mod tests {
             "segment `cats`: question `Pets?` has no option `Parrot`"
         );
         assert_eq!(export(db).await.expect("export"), empty());
+    }
+
+    #[tokio::test]
+    async fn dropping_an_option_a_rule_uses_is_refused_and_changes_nothing() {
+        let test = TestDb::new().await.expect("test db");
+        let db = &test.db;
+        import(
+            db,
+            &[row(2, "T-1", "Tea", 100), row(3, "T-2", "Tea", 200)],
+            now(),
+        )
+        .await
+        .expect("catalog");
+        apply(db, &document(), now(), false).await.expect("apply");
+        let before = export(db).await.expect("export");
+        let mut without_cat = document();
+        without_cat.questions.as_mut().expect("questions")[0].options = vec!["Dog".to_owned()];
+        without_cat.segments = None;
+        without_cat.availability = None;
+
+        let error = apply(db, &without_cat, now(), false)
+            .await
+            .expect_err("a rule uses Cat");
+        let message = error.to_string();
+        assert!(
+            message.ends_with(
+                "is used by the rule of segment `cats`: keep it in the file, or change that rule first"
+            ),
+            "{message}"
+        );
+        assert!(!message.contains("--force"), "{message}");
+        assert_eq!(export(db).await.expect("export"), before);
     }
 
     fn empty() -> StoreConfig {

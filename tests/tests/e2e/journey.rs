@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
-use storebot::store::{answers, customers, demo};
+use storebot::store::{answers, customers, demo, questions};
 use storebot::testing::TestDb;
 use storebot_entity::{cart_item, customer, order, order_item, variant};
 use storebot_tests::bot::BotProcess;
@@ -511,13 +511,14 @@ async fn a_question_added_after_registration_is_asked_at_the_next_interaction() 
     let mut shop = Shop::open().await;
     let alice = shop.shopper(TestUser::alice());
     alice.register("Tea").await;
-    let city = answers::add_question(
+    let city = questions::add(
         &shop.test.db,
-        4,
-        "Which city do you live in?",
-        false,
-        true,
-        &["Berlin", "Paris"],
+        &questions::NewQuestion {
+            text: "Which city do you live in?".into(),
+            kind: questions::QuestionKind::Single,
+            required: true,
+            options: vec!["Berlin".into(), "Paris".into()],
+        },
         Utc::now(),
     )
     .await
