@@ -285,6 +285,7 @@ impl Session<'_> {
                 self.main_menu();
                 Ok(())
             }
+            Callback::Coupon => self.ask_coupon(),
             Callback::Orders { page } => self.orders(page).await,
             Callback::OrderAgain { order } => self.order_again(order).await,
             Callback::Profile => self.profile().await,
@@ -338,6 +339,15 @@ impl Session<'_> {
             Step::Confirming { .. } => {
                 self.say(self.t("unknown_text"));
                 Ok(())
+            }
+            Step::CouponCode {
+                token,
+                phone,
+                address,
+                coupons,
+            } => {
+                self.typed_coupon(token, phone, address, coupons, trimmed)
+                    .await
             }
             // Text outside a prompt is a search too: it's what a shopper typing a word means.
             Step::Idle | Step::SearchPrompt | Step::Answering { .. } => {

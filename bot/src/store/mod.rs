@@ -14,6 +14,7 @@ mod error;
 pub mod answers;
 pub mod availability;
 pub mod cart;
+pub mod coupons;
 pub mod catalog;
 pub mod catalog_admin;
 pub mod customers;
