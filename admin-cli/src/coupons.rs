@@ -62,7 +62,14 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
             let list = coupons::list(db).await?;
             if !cx.json_out(&list)? {
                 let mut table = Table::new([
-                    "code", "discount", "valid", "used", "limit", "per shopper", "for", "active",
+                    "code",
+                    "discount",
+                    "valid",
+                    "used",
+                    "limit",
+                    "per shopper",
+                    "for",
+                    "active",
                 ]);
                 for view in &list {
                     let coupon = &view.coupon;
@@ -164,7 +171,8 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
                     new.code.trim().to_uppercase(),
                     match new.discount {
                         Discount::Percent(p) => format!("{p}% off"),
-                        Discount::Fixed(m) => format!("{} {} off", money(m, currency(cx)), currency(cx)),
+                        Discount::Fixed(m) =>
+                            format!("{} {} off", money(m, currency(cx)), currency(cx)),
                     },
                     new.segments
                         .iter()
@@ -194,7 +202,10 @@ fn discount_wizard(cx: &Context) -> Result<Discount> {
         "percent off each covered item".to_owned(),
         format!("fixed amount in {}", currency(cx)),
     ];
-    let percent = cx.prompt.select("--percent or --fixed", "Discount", &items)? == 0;
+    let percent = cx
+        .prompt
+        .select("--percent or --fixed", "Discount", &items)?
+        == 0;
     loop {
         let text = cx.prompt.text(None, "--percent or --fixed", "Amount")?;
         let parsed = if percent {
@@ -221,7 +232,12 @@ async fn ties_wizard(cx: &Context) -> Result<(Vec<String>, Vec<String>)> {
         } else {
             let checked = vec![false; names.len()];
             cx.prompt
-                .multi_select("--segment", "Segments whose members may use it", &names, &checked)?
+                .multi_select(
+                    "--segment",
+                    "Segments whose members may use it",
+                    &names,
+                    &checked,
+                )?
                 .into_iter()
                 .filter_map(|index| names.get(index).cloned())
                 .collect()

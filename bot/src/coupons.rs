@@ -194,7 +194,10 @@ mod tests {
     #[test]
     fn fixed_is_spread_in_proportion_and_adds_up() {
         let lines = [(1, 300), (2, 100)];
-        assert_eq!(Discount::Fixed(101).per_line(&lines), vec![(1, 76), (2, 25)]);
+        assert_eq!(
+            Discount::Fixed(101).per_line(&lines),
+            vec![(1, 76), (2, 25)]
+        );
         let parts = Discount::Fixed(7).per_line(&[(1, 1), (2, 1), (3, 100)]);
         assert_eq!(parts.iter().map(|p| p.1).sum::<i64>(), 7);
     }

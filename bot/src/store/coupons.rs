@@ -109,7 +109,9 @@ where
         ("per-shopper limit", new.per_customer_limit),
     ] {
         if limit.is_some_and(|limit| limit < 1) {
-            return Err(StoreError::Invalid(format!("the {name} must be at least 1")));
+            return Err(StoreError::Invalid(format!(
+                "the {name} must be at least 1"
+            )));
         }
     }
     let groups: BTreeSet<String> = new
@@ -592,7 +594,9 @@ pub async fn claim(
         .filter(
             Condition::any()
                 .add(coupon::Column::UsageLimit.is_null())
-                .add(Expr::col(coupon::Column::UsedCount).lt(Expr::col(coupon::Column::UsageLimit))),
+                .add(
+                    Expr::col(coupon::Column::UsedCount).lt(Expr::col(coupon::Column::UsageLimit)),
+                ),
         )
         .exec(txn)
         .await?;

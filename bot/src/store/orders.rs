@@ -150,7 +150,9 @@ async fn place_in(txn: &impl ConnectionTrait, new: &NewOrder<'_>) -> Result<Plac
         .iter()
         .map(CartLine::total)
         .fold(0_i64, i64::saturating_add);
-    let discount_total = line_discounts.values().fold(0_i64, |a, b| a.saturating_add(*b));
+    let discount_total = line_discounts
+        .values()
+        .fold(0_i64, |a, b| a.saturating_add(*b));
     let placed = order::ActiveModel {
         customer_id: Set(new.customer_id),
         status: Set("new".to_owned()),

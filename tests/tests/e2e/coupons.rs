@@ -92,23 +92,58 @@ async fn coupons_are_created_listed_shown_and_disabled_through_the_admin_tool() 
     assert_eq!(created["segments"][0]["name"], "VIP");
     assert_eq!(created["user_groups"][0], "friends");
     let fixed = shop.json(&[
-        "coupons", "create", "--code", "FIVE", "--fixed", "5.00", "--segment", "Coffee lovers",
+        "coupons",
+        "create",
+        "--code",
+        "FIVE",
+        "--fixed",
+        "5.00",
+        "--segment",
+        "Coffee lovers",
     ]);
     assert_eq!(fixed["coupon"]["amount"], 500);
 
     for (args, expected) in [
         (
-            &["coupons", "create", "--code", "X1X", "--percent", "10", "--segment", "Nobody"][..],
+            &[
+                "coupons",
+                "create",
+                "--code",
+                "X1X",
+                "--percent",
+                "10",
+                "--segment",
+                "Nobody",
+            ][..],
             "segment `Nobody` does not exist",
         ),
         (
-            &["coupons", "create", "--code", "X1X", "--percent", "120", "--segment", "VIP"],
+            &[
+                "coupons",
+                "create",
+                "--code",
+                "X1X",
+                "--percent",
+                "120",
+                "--segment",
+                "VIP",
+            ],
             "from 1 to 100",
         ),
         (
             &[
-                "coupons", "create", "--code", "X1X", "--percent", "10", "--segment", "VIP",
-                "--starts", "2027-02-01", "--ends", "2027-01-01",
+                "coupons",
+                "create",
+                "--code",
+                "X1X",
+                "--percent",
+                "10",
+                "--segment",
+                "VIP",
+                "--starts",
+                "2027-02-01",
+                "--ends",
+                "2027-01-01",
             ],
             "end must come after its start",
         ),
@@ -117,21 +152,36 @@ async fn coupons_are_created_listed_shown_and_disabled_through_the_admin_tool() 
             "at least one",
         ),
         (
-            &["coupons", "create", "--code", "vip20", "--percent", "5", "--segment", "VIP"],
+            &[
+                "coupons",
+                "create",
+                "--code",
+                "vip20",
+                "--percent",
+                "5",
+                "--segment",
+                "VIP",
+            ],
             "already exists",
         ),
         (
             &["coupons", "create", "--percent", "5", "--segment", "VIP"],
             "missing --code",
         ),
-        (&["coupons", "disable", "NOPE"], "coupon `NOPE` does not exist"),
+        (
+            &["coupons", "disable", "NOPE"],
+            "coupon `NOPE` does not exist",
+        ),
     ] {
         shop.refused(args, expected);
     }
 
     let table = stdout(&shop.admin(&["coupons", "list"]));
     assert!(table.contains("VIP20") && table.contains("20%"), "{table}");
-    assert!(table.contains("FIVE") && table.contains("5.00 EUR"), "{table}");
+    assert!(
+        table.contains("FIVE") && table.contains("5.00 EUR"),
+        "{table}"
+    );
     assert!(table.contains("VIP, group:friends"), "{table}");
 
     let shown = shop.json(&["coupons", "show", "Vip20"]);
@@ -175,7 +225,14 @@ impl Chat<'_> {
 async fn a_shopper_redeems_a_coupon_at_checkout_through_the_bot_binary() {
     let shop = Shop::new().await;
     shop.json(&[
-        "coupons", "create", "--code", "FRIENDS", "--percent", "10", "--user-group", "friends",
+        "coupons",
+        "create",
+        "--code",
+        "FRIENDS",
+        "--percent",
+        "10",
+        "--user-group",
+        "friends",
     ]);
     let fake = FakeTelegram::start().await.unwrap();
     let api_url = fake.url();
@@ -238,9 +295,7 @@ async fn a_shopper_redeems_a_coupon_at_checkout_through_the_bot_binary() {
     alice.send("friends");
     let confirm = alice.screen("To pay: 8.10 EUR").await;
     assert!(
-        confirm
-            .visible_text()
-            .contains("Coupon FRIENDS: −0.90 EUR"),
+        confirm.visible_text().contains("Coupon FRIENDS: −0.90 EUR"),
         "{}",
         confirm.visible_text()
     );

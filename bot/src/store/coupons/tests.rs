@@ -416,7 +416,13 @@ async fn total_and_per_shopper_limits_hold() {
     assert_eq!(refusal(&verdicts[0]), Some(Refusal::UsedUp));
     assert_eq!(find(db, "once").await.expect("coupon").used_count, 2);
     // The refused attempt wrote nothing: the cart is still there.
-    assert_eq!(cart::lines(db, shop.shopper, &[]).await.expect("cart").len(), 1);
+    assert_eq!(
+        cart::lines(db, shop.shopper, &[])
+            .await
+            .expect("cart")
+            .len(),
+        1
+    );
 }
 
 #[tokio::test]
