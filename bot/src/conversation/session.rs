@@ -240,6 +240,23 @@ impl Session<'_> {
             self.state.step = Step::Idle;
             self.say_with(self.t("checkout_cancelled"), Markup::RemoveKeyboard);
         }
+        // Likewise a command or a button ends the wait for a coupon code; the confirmation's
+        // own buttons keep working.
+        if leaves_phone_prompt
+            && let Step::CouponCode {
+                token,
+                phone,
+                address,
+                coupons,
+            } = self.state.step.clone()
+        {
+            self.state.step = Step::Confirming {
+                token,
+                phone,
+                address,
+                coupons,
+            };
+        }
         match (input, callback) {
             (_, Some(callback)) => self.press(callback).await,
             (Input::Contact { phone, user_id }, _) => self.contact(phone, user_id).await,

@@ -722,6 +722,13 @@ async fn a_coupon_entered_at_checkout_discounts_the_order() {
     sam.send("vip20").await;
     sam.assert_says("Coupon VIP20 is not available to you.");
     assert!(!sam.text().contains("To pay"));
+    // Leaving the prompt with a command: the next text is a search again, not a code.
+    sam.press("Coupon").await;
+    sam.send("/menu").await;
+    sam.send("sencha").await;
+    sam.assert_says("Found for “sencha”");
+    sam.send("/cart").await;
+    sam.press("Checkout").await;
     sam.press("Coupon").await;
     sam.send(" friends ").await;
     sam.assert_says("Coupon FRIENDS: −0.90 EUR");
