@@ -130,8 +130,12 @@ async fn place_in(txn: &impl ConnectionTrait, new: &NewOrder<'_>) -> Result<Plac
             Err(reason) => return Ok(Placement::CouponRefused { code, reason }),
         }
     }
-    // The checks above read; these claims write, and only succeed below the limits.
-    for coupon in &applied {
+    // The checks above read; these claims write, and only succeed below the limits. They go
+    // in coupon id order, so two orders claiming the same coupons lock them in the same order
+    // and never deadlock on PostgreSQL.
+    let mut claim_order: Vec<&coupons::AppliedCoupon> = applied.iter().collect();
+    claim_order.sort_by_key(|coupon| coupon.coupon.id);
+    for coupon in claim_order {
         if let Err(reason) = coupons::claim(txn, &coupon.coupon, new.customer_id).await? {
             return Ok(Placement::CouponRefused {
                 code: coupon.coupon.code.clone(),
