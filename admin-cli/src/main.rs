@@ -8,6 +8,7 @@ mod availability;
 mod catalog;
 mod config_file;
 mod context;
+mod coupons;
 mod csv;
 mod customer_insight;
 mod customers;
@@ -69,6 +70,9 @@ enum Command {
     /// Orders: list, set status, import history.
     #[command(subcommand)]
     Orders(orders::Command),
+    /// Discount coupons for segments and user groups: create, list, show usage, disable.
+    #[command(subcommand)]
+    Coupons(coupons::Command),
     /// Report variants nobody can see, empty or unused segments, grants to segments not in
     /// force, and rules using archived questions or options.
     Lint {
@@ -147,6 +151,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Segments(command) => segments::run(&context, command).await,
         Command::Customers(command) => customers::run(&context, command).await,
         Command::Orders(command) => orders::run(&context, command).await,
+        Command::Coupons(command) => coupons::run(&context, command).await,
         Command::Lint { strict } => lint::run(&context, strict).await,
         Command::Export { output, format } => config_file::export(&context, output, format).await,
         Command::Apply {

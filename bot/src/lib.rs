@@ -8,6 +8,7 @@
 pub mod catalog;
 pub mod console;
 pub mod conversation;
+pub mod coupons;
 pub mod jobs;
 pub mod money;
 pub mod segments;

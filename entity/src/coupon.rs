@@ -18,6 +18,8 @@ pub struct Model {
     pub per_customer_limit: Option<i32>,
     pub active: bool,
     pub created_at: DateTimeUtc,
+    /// Redemptions so far; raised in the order's transaction only while below `usage_limit`.
+    pub used_count: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

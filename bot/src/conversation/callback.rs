@@ -56,6 +56,8 @@ pub enum Callback {
         token: u64,
     },
     CancelCheckout,
+    /// Asks for a coupon code on the confirmation step.
+    Coupon,
     Orders {
         page: u32,
     },
@@ -98,6 +100,7 @@ impl fmt::Display for Callback {
             Self::Checkout => write!(f, "co"),
             Self::Confirm { token } => write!(f, "ok:{token}"),
             Self::CancelCheckout => write!(f, "cx"),
+            Self::Coupon => write!(f, "cp"),
             Self::Orders { page } => write!(f, "o:{page}"),
             Self::OrderAgain { order } => write!(f, "oa:{order}"),
             Self::Profile => write!(f, "pf"),
@@ -176,6 +179,7 @@ impl FromStr for Callback {
                 token: number(token)?,
             },
             ["cx"] => Self::CancelCheckout,
+            ["cp"] => Self::Coupon,
             ["o", page] => Self::Orders {
                 page: number(page)?,
             },
@@ -231,6 +235,7 @@ mod tests {
             Callback::Checkout,
             Callback::Confirm { token: u64::MAX },
             Callback::CancelCheckout,
+            Callback::Coupon,
             Callback::Orders { page },
             Callback::OrderAgain { order: id },
             Callback::Profile,
@@ -296,6 +301,7 @@ mod tests {
             Just(Callback::Checkout),
             any::<u64>().prop_map(|token| Callback::Confirm { token }),
             Just(Callback::CancelCheckout),
+            Just(Callback::Coupon),
             page.prop_map(|page| Callback::Orders { page }),
             id.prop_map(|order| Callback::OrderAgain { order }),
             Just(Callback::Profile),

@@ -10,10 +10,18 @@
 //! shopper: +49 30 1234567
 //! bot:     Where should we deliver?
 //! shopper: Main street 1, Berlin
-//! bot:     Please check your order: …        [Confirm order] [Cancel]
+//! bot:     Please check your order: …        [Confirm order] [Coupon] [Cancel]
+//! shopper: [Coupon]
+//! bot:     Please type your coupon code.
+//! shopper: summer10
+//! bot:     Please check your order: … Coupon SUMMER10: −0.90 EUR
+//!          To pay: 8.10 EUR                  [Confirm order] [Coupon] [Cancel]
 //! shopper: [Confirm order]
-//! bot:     Thank you! Your order #12 for 9.00 EUR is placed.
+//! bot:     Thank you! Your order #12 for 8.10 EUR is placed.
 //! ```
+//!
+//! A refused code gets its reason (unknown, not valid yet, expired, not for you, used up) and
+//! the confirmation again without it; `store::coupons` decides, this module only words it.
 //!
 //! The order is created by `store::orders::place` in one transaction, keyed by the token of the
 //! Confirm button: this module must never create an order any other way, and a second press
@@ -24,9 +32,12 @@ use super::session::{Flow, Session};
 use super::state::Step;
 use super::{Button, Markup};
 use crate::store::cart::{CartLine, LineStatus};
+use crate::store::coupons::{self, Refusal, Shopper};
 use crate::store::orders::{self, NewOrder, Placement};
 use crate::store::{self, cart, catalog};
 
+/// Codes are short; anything longer is kept only this far (it is unknown anyway).
+const MAX_TYPED_CODE_CHARS: usize = 64;
 /// Fewer digits can't be a reachable phone number, more are not one (E.164 allows 15).
 const PHONE_DIGITS: std::ops::RangeInclusive<usize> = 5..=15;
 const MAX_ADDRESS_CHARS: usize = 500;
@@ -195,7 +206,7 @@ impl Session<'_> {
             self.say(self.t("ask_address"));
             return Ok(());
         }
-        self.confirmation(token, phone, address).await
+        self.confirmation(token, phone, address, Vec::new()).await
     }
 
     pub async fn contact(&mut self, phone: String, user_id: Option<i64>) -> Flow {
@@ -234,24 +245,57 @@ impl Session<'_> {
             .await
     }
 
+    /// Shows the order to confirm. `coupons` are re-checked against the cart as it is now:
+    /// the accepted ones are shown with their discount, each refused one is dropped with its
+    /// reason.
     async fn confirmation(
         &mut self,
         token: u64,
         phone: Option<String>,
         address: Option<String>,
+        coupons: Vec<String>,
     ) -> Flow {
         let lines = cart::lines(self.db(), self.customer.id, &self.segments).await?;
+        let shopper = Shopper {
+            customer_id: self.customer.id,
+            segments_in_force: &self.segments,
+            now: self.now,
+        };
+        let verdicts = coupons::check_codes(self.db(), &shopper, &coupons, &lines).await?;
         let mut text = self.t("confirm_title");
         for line in lines.iter().filter(|l| l.status == LineStatus::Available) {
             text.push_str(&format!("\n{}", self.cart_line(line)));
         }
+        let total = available_total(&lines);
         text.push_str(&format!(
             "\n{}",
-            self.fill(
-                "cart_total",
-                &[("total", &self.money(available_total(&lines)))]
-            )
+            self.fill("cart_total", &[("total", &self.money(total))])
         ));
+        let mut accepted = Vec::new();
+        let mut discount = 0_i64;
+        for (code, verdict) in verdicts {
+            match verdict {
+                Ok(applied) => {
+                    text.push_str(&format!(
+                        "\n{}",
+                        self.coupon_line(&applied.coupon.code, applied.total)
+                    ));
+                    discount = discount.saturating_add(applied.total);
+                    accepted.push(applied.coupon.code);
+                }
+                Err(reason) => {
+                    let refused = self.refusal(&code, reason);
+                    self.say(refused);
+                }
+            }
+        }
+        if !accepted.is_empty() {
+            let to_pay = self.money(total.saturating_sub(discount).max(0));
+            text.push_str(&format!(
+                "\n{}",
+                self.fill("coupon_to_pay", &[("total", &to_pay)])
+            ));
+        }
         if let Some(phone) = &phone {
             text.push_str(&format!(
                 "\n{}",
@@ -275,13 +319,88 @@ impl Session<'_> {
             token,
             phone,
             address,
+            coupons: accepted,
         };
-        let rows = vec![vec![
-            Button::new(self.t("confirm"), Callback::Confirm { token }),
-            Button::new(self.t("cancel"), Callback::CancelCheckout),
-        ]];
+        let rows = vec![
+            vec![
+                Button::new(self.t("confirm"), Callback::Confirm { token }),
+                Button::new(self.t("coupon"), Callback::Coupon),
+            ],
+            vec![Button::new(self.t("cancel"), Callback::CancelCheckout)],
+        ];
         self.screen(text, rows);
         Ok(())
+    }
+
+    fn coupon_line(&self, code: &str, amount: i64) -> String {
+        self.fill(
+            "coupon_line",
+            &[("code", code), ("amount", &self.money(amount))],
+        )
+    }
+
+    /// The shopper's wording of why `code` was refused.
+    fn refusal(&self, code: &str, reason: Refusal) -> String {
+        let key = match reason {
+            Refusal::Unknown => "coupon_unknown",
+            Refusal::NotStarted => "coupon_not_started",
+            Refusal::Expired => "coupon_expired",
+            Refusal::NotForYou => "coupon_not_for_you",
+            Refusal::UsedUp => "coupon_used_up",
+            Refusal::UsedUpByYou => "coupon_used_up_by_you",
+            Refusal::AlreadyApplied => "coupon_already_applied",
+            Refusal::NothingToDiscount => "coupon_nothing_to_discount",
+        };
+        self.fill(key, &[("code", code)])
+    }
+
+    /// The Coupon button: only on the confirmation on screen, which waits for the code.
+    pub fn ask_coupon(&mut self) -> Flow {
+        match self.state.step.clone() {
+            Step::Confirming {
+                token,
+                phone,
+                address,
+                coupons,
+            }
+            | Step::CouponCode {
+                token,
+                phone,
+                address,
+                coupons,
+            } => {
+                self.state.step = Step::CouponCode {
+                    token,
+                    phone,
+                    address,
+                    coupons,
+                };
+                self.notice("coupon_ask");
+                self.say(self.t("coupon_ask"));
+            }
+            _ => self.refuse(&Callback::Coupon.to_string(), "no confirmation on screen"),
+        }
+        Ok(())
+    }
+
+    /// A typed code joins the accepted ones, and the confirmation is shown again with it or
+    /// with the reason it was refused.
+    pub async fn typed_coupon(
+        &mut self,
+        token: u64,
+        phone: Option<String>,
+        address: Option<String>,
+        mut coupons: Vec<String>,
+        text: &str,
+    ) -> Flow {
+        let typed: String = text
+            .trim()
+            .to_uppercase()
+            .chars()
+            .take(MAX_TYPED_CODE_CHARS)
+            .collect();
+        coupons.push(typed);
+        self.confirmation(token, phone, address, coupons).await
     }
 
     /// Places the order of the confirmation on screen; any other token is stale, and a token
@@ -291,12 +410,19 @@ impl Session<'_> {
         if let Some(order) = orders::find_by_key(self.db(), &key).await? {
             return self.already_placed(order.id);
         }
-        let (phone, address) = match &self.state.step {
+        let (phone, address, coupons) = match &self.state.step {
             Step::Confirming {
                 token: current,
                 phone,
                 address,
-            } if *current == token => (phone.clone(), address.clone()),
+                coupons,
+            }
+            | Step::CouponCode {
+                token: current,
+                phone,
+                address,
+                coupons,
+            } if *current == token => (phone.clone(), address.clone(), coupons.clone()),
             _ => {
                 tracing::warn!(
                     telegram_user_id = self.sender.telegram_user_id,
@@ -316,16 +442,21 @@ impl Session<'_> {
                 customer_id: self.customer.id,
                 idempotency_key: &key,
                 segments_in_force: &segments,
-                contact_phone: phone,
-                address,
+                contact_phone: phone.clone(),
+                address: address.clone(),
                 currency: &currency,
                 now: self.now,
+                coupons: &coupons,
             },
         )
         .await?;
         self.state.step = Step::Idle;
         match placement {
-            Placement::Placed { order, left_out } => {
+            Placement::Placed {
+                order,
+                left_out,
+                coupons,
+            } => {
                 let total = self.money(order.order.total);
                 let number = order.order.id.to_string();
                 let text = self.fill("order_placed", &[("order", &number), ("total", &total)]);
@@ -339,7 +470,7 @@ impl Session<'_> {
                 if !titles.is_empty() {
                     self.say(self.fill("checkout_left_out", &[("items", &titles)]));
                 }
-                self.notify_merchants(&order);
+                self.notify_merchants(&order, &coupons);
                 self.refresh_segments().await;
                 self.main_menu();
                 Ok(())
@@ -354,6 +485,16 @@ impl Session<'_> {
                 self.say(self.fill("order_out_of_stock", &[("items", &items)]));
                 self.show_cart().await
             }
+            Placement::CouponRefused { code, reason } => {
+                // Between the confirmation and the press the coupon stopped applying (used up
+                // by someone else, expired, ...): say so and confirm again without it.
+                let refused = self.refusal(&code, reason);
+                self.out.notice = Some(refused.clone());
+                self.say(refused);
+                self.say(self.t("coupon_order_refused"));
+                let rest = coupons.into_iter().filter(|c| *c != code).collect();
+                self.confirmation(token, phone, address, rest).await
+            }
         }
     }
 
@@ -364,7 +505,7 @@ impl Session<'_> {
         Ok(())
     }
 
-    fn notify_merchants(&mut self, placed: &orders::OrderView) {
+    fn notify_merchants(&mut self, placed: &orders::OrderView, coupons: &[(String, i64)]) {
         let settings = &self.conv.settings;
         // The merchant reads the store's own language, not the shopper's.
         let texts = super::texts::Texts::for_language(settings, None);
@@ -388,6 +529,15 @@ impl Session<'_> {
                 item.title,
                 item.sku,
                 self.money(item.unit_price)
+            ));
+        }
+        for (code, amount) in coupons {
+            text.push_str(&format!(
+                "\n{}",
+                texts.fill(
+                    "coupon_line",
+                    &[("code", code), ("amount", &self.money(*amount))]
+                )
             ));
         }
         if let Some(phone) = &placed.order.contact_phone {

@@ -17,7 +17,7 @@ use super::Button;
 use super::callback::Callback;
 use super::session::{Flow, Session};
 use super::state::Step;
-use crate::store::{self, cart, catalog, orders};
+use crate::store::{self, cart, catalog, coupons, orders};
 
 const PER_PAGE: u64 = 5;
 
@@ -36,6 +36,8 @@ impl Session<'_> {
             self.screen(self.t("orders_empty"), rows);
             return Ok(());
         }
+        let ids: Vec<i64> = views.iter().map(|view| view.order.id).collect();
+        let discounts = coupons::of_orders(self.db(), &ids).await?;
         let zone = self.conv.settings.store.time_zone;
         let mut text = self.t("orders_title");
         let mut rows = Vec::new();
@@ -60,6 +62,14 @@ impl Session<'_> {
             ));
             for item in &view.items {
                 text.push_str(&format!("\n  {} × {}", item.quantity, item.title));
+            }
+            // The total above is what was paid; each coupon says what it took off.
+            for (code, amount) in discounts.get(&order.id).into_iter().flatten() {
+                let amount = super::texts::money(*amount, &order.currency);
+                text.push_str(&format!(
+                    "\n  {}",
+                    self.fill("coupon_line", &[("code", code), ("amount", &amount)])
+                ));
             }
             rows.push(vec![Button::new(
                 self.fill("order_again", &[("order", &order.id.to_string())]),

@@ -240,6 +240,23 @@ impl Session<'_> {
             self.state.step = Step::Idle;
             self.say_with(self.t("checkout_cancelled"), Markup::RemoveKeyboard);
         }
+        // Likewise a command or a button ends the wait for a coupon code; the confirmation's
+        // own buttons keep working.
+        if leaves_phone_prompt
+            && let Step::CouponCode {
+                token,
+                phone,
+                address,
+                coupons,
+            } = self.state.step.clone()
+        {
+            self.state.step = Step::Confirming {
+                token,
+                phone,
+                address,
+                coupons,
+            };
+        }
         match (input, callback) {
             (_, Some(callback)) => self.press(callback).await,
             (Input::Contact { phone, user_id }, _) => self.contact(phone, user_id).await,
@@ -285,6 +302,7 @@ impl Session<'_> {
                 self.main_menu();
                 Ok(())
             }
+            Callback::Coupon => self.ask_coupon(),
             Callback::Orders { page } => self.orders(page).await,
             Callback::OrderAgain { order } => self.order_again(order).await,
             Callback::Profile => self.profile().await,
@@ -338,6 +356,15 @@ impl Session<'_> {
             Step::Confirming { .. } => {
                 self.say(self.t("unknown_text"));
                 Ok(())
+            }
+            Step::CouponCode {
+                token,
+                phone,
+                address,
+                coupons,
+            } => {
+                self.typed_coupon(token, phone, address, coupons, trimmed)
+                    .await
             }
             // Text outside a prompt is a search too: it's what a shopper typing a word means.
             Step::Idle | Step::SearchPrompt | Step::Answering { .. } => {

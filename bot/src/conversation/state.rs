@@ -38,10 +38,20 @@ pub enum Step {
     /// Checkout waits for a delivery address.
     Address { token: u64, phone: Option<String> },
     /// The confirmation is on screen; only its token's Confirm button places the order.
+    /// `coupons` are the codes accepted so far, in the order entered.
     Confirming {
         token: u64,
         phone: Option<String>,
         address: Option<String>,
+        #[serde(default)]
+        coupons: Vec<String>,
+    },
+    /// The next text is a coupon code for the confirmation of `token`.
+    CouponCode {
+        token: u64,
+        phone: Option<String>,
+        address: Option<String>,
+        coupons: Vec<String>,
     },
 }
 
@@ -76,5 +86,16 @@ mod tests {
         };
         assert_eq!(State::from_json(&state.to_json()), state);
         assert_eq!(State::from_json("{not json"), State::default());
+        // A confirmation saved before coupons existed still reads, with none applied.
+        let older = r#"{"step":{"at":"confirming","token":5,"phone":null,"address":null}}"#;
+        assert_eq!(
+            State::from_json(older).step,
+            Step::Confirming {
+                token: 5,
+                phone: None,
+                address: None,
+                coupons: Vec::new()
+            }
+        );
     }
 }

@@ -652,3 +652,136 @@ async fn a_product_with_many_variants_pages_its_buttons() {
     assert_eq!(sam.buttons().len(), 5 + 2);
     sam.assert_says("Sample 19");
 }
+
+/// A coupon for the given user group, through the store as the admin tool makes it.
+async fn group_coupon(shop: &Shop, code: &str, group: &str, limit: Option<i32>) {
+    crate::store::coupons::create(
+        &shop.test.db,
+        &crate::store::coupons::NewCoupon {
+            code: code.into(),
+            discount: crate::coupons::Discount::Percent(10),
+            starts_at: None,
+            ends_at: None,
+            usage_limit: limit,
+            per_customer_limit: None,
+            segments: Vec::new(),
+            user_groups: vec![group.into()],
+        },
+        start(),
+    )
+    .await
+    .expect("coupon");
+}
+
+fn quick_checkout(shop: &mut Shop) {
+    let mut settings = Settings::defaults().expect("settings");
+    settings.checkout.ask_contact = false;
+    settings.checkout.ask_address = false;
+    settings.telegram.merchant_chats = vec![MERCHANT_CHAT];
+    shop.settings = Arc::new(settings);
+}
+
+#[tokio::test]
+async fn a_coupon_entered_at_checkout_discounts_the_order() {
+    let mut shop = Shop::new().await;
+    quick_checkout(&mut shop);
+    group_coupon(&shop, "FRIENDS", "friends", None).await;
+    crate::store::coupons::create(
+        &shop.test.db,
+        &crate::store::coupons::NewCoupon {
+            code: "VIP20".into(),
+            discount: crate::coupons::Discount::Percent(20),
+            starts_at: None,
+            ends_at: Some(start() + Duration::days(30)),
+            usage_limit: None,
+            per_customer_limit: None,
+            segments: vec!["VIP".into()],
+            user_groups: Vec::new(),
+        },
+        start(),
+    )
+    .await
+    .expect("coupon");
+    let mut sam = shop.shopper(1100);
+    sam.register().await;
+    let customer = sam.customer(&shop).await;
+    crate::store::segments::add_hand_set_group(&shop.test.db, customer.id, "friends")
+        .await
+        .expect("group");
+    sam.press_data(&format!("a:{}:2", shop.demo.green_small))
+        .await;
+    sam.send("/cart").await;
+    sam.press("Checkout").await;
+    sam.assert_says("Total: 9.00 EUR");
+
+    sam.press("Coupon").await;
+    sam.assert_says("Please type your coupon code.");
+    sam.send("nope").await;
+    sam.assert_says("There is no coupon “NOPE”");
+    sam.assert_says("Please check your order");
+    sam.press("Coupon").await;
+    sam.send("vip20").await;
+    sam.assert_says("Coupon VIP20 is not available to you.");
+    assert!(!sam.text().contains("To pay"));
+    // Leaving the prompt with a command: the next text is a search again, not a code.
+    sam.press("Coupon").await;
+    sam.send("/menu").await;
+    sam.send("sencha").await;
+    sam.assert_says("Found for “sencha”");
+    sam.send("/cart").await;
+    sam.press("Checkout").await;
+    sam.press("Coupon").await;
+    sam.send(" friends ").await;
+    sam.assert_says("Coupon FRIENDS: −0.90 EUR");
+    sam.assert_says("To pay: 8.10 EUR");
+    sam.press("Coupon").await;
+    sam.send("FRIENDS").await;
+    sam.assert_says("Coupon FRIENDS is already applied.");
+    sam.assert_says("To pay: 8.10 EUR");
+
+    sam.press("Confirm order").await;
+    sam.assert_says("for 8.10 EUR is placed");
+    let (_, notice) = &sam.last.notifications[0];
+    assert!(notice.contains("Coupon FRIENDS: −0.90 EUR"), "{notice}");
+    assert!(notice.contains(": 8.10 EUR"), "{notice}");
+    sam.send("/orders").await;
+    sam.assert_says("· new · 8.10 EUR");
+    sam.assert_says("Coupon FRIENDS: −0.90 EUR");
+}
+
+#[tokio::test]
+async fn a_coupon_used_up_before_confirm_places_nothing_and_says_why() {
+    let mut shop = Shop::new().await;
+    quick_checkout(&mut shop);
+    group_coupon(&shop, "LASTONE", "friends", Some(1)).await;
+    let mut shoppers = Vec::new();
+    for id in [1200, 1201] {
+        let mut shopper = shop.shopper(id);
+        shopper.register().await;
+        let customer = shopper.customer(&shop).await;
+        crate::store::segments::add_hand_set_group(&shop.test.db, customer.id, "friends")
+            .await
+            .expect("group");
+        shopper
+            .press_data(&format!("a:{}:1", shop.demo.green_small))
+            .await;
+        shopper.send("/cart").await;
+        shopper.press("Checkout").await;
+        shopper.press("Coupon").await;
+        shopper.send("lastone").await;
+        shopper.assert_says("To pay: 4.05 EUR");
+        shoppers.push(shopper);
+    }
+    let before = order_count(&shop).await;
+    shoppers[0].press("Confirm order").await;
+    shoppers[0].assert_says("for 4.05 EUR is placed");
+    shoppers[1].press("Confirm order").await;
+    shoppers[1].assert_says("Coupon LASTONE has been used up.");
+    shoppers[1].assert_says("Your order was not placed");
+    shoppers[1].assert_says("Total: 4.50 EUR");
+    assert!(!shoppers[1].text().contains("To pay"));
+    assert_eq!(order_count(&shop).await, before + 1);
+    // Confirming again without the coupon places the order at full price.
+    shoppers[1].press("Confirm order").await;
+    shoppers[1].assert_says("for 4.50 EUR is placed");
+}

@@ -16,6 +16,7 @@ pub mod availability;
 pub mod cart;
 pub mod catalog;
 pub mod catalog_admin;
+pub mod coupons;
 pub mod customers;
 pub mod customers_admin;
 pub mod demo;

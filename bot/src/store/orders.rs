@@ -5,6 +5,8 @@
 //! key returns the order the first one made. Stock is decremented only where enough remains;
 //! otherwise nothing at all is written. Past orders are never changed here.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -16,6 +18,7 @@ use storebot_entity::{order, order_item, variant};
 
 use super::StoreError;
 use super::cart::{self, CartLine, LineStatus};
+use super::coupons::{self, Refusal, Shopper};
 
 /// Everything needed to turn a cart into an order.
 #[derive(Debug, Clone)]
@@ -28,6 +31,9 @@ pub struct NewOrder<'a> {
     pub address: Option<String>,
     pub currency: &'a str,
     pub now: DateTime<Utc>,
+    /// Coupon codes the shopper entered, in the order entered; each is re-checked and its use
+    /// claimed inside the order's transaction.
+    pub coupons: &'a [String],
 }
 
 /// An order with its lines.
@@ -45,6 +51,8 @@ pub enum Placement {
     Placed {
         order: OrderView,
         left_out: Vec<CartLine>,
+        /// The coupons applied, as `(code, discount)`.
+        coupons: Vec<(String, i64)>,
     },
     /// The key had already made this order: nothing new was written.
     AlreadyPlaced(order::Model),
@@ -53,6 +61,9 @@ pub enum Placement {
     /// Between the confirmation and now, stock ran short for these product titles: nothing
     /// was written.
     NotEnoughStock(Vec<String>),
+    /// A coupon can no longer be used (expired, used up, or the shopper left its segment since
+    /// the confirmation): nothing was written.
+    CouponRefused { code: String, reason: Refusal },
 }
 
 /// Places the customer's cart as one order, in one write transaction: the available lines
@@ -107,15 +118,51 @@ async fn place_in(txn: &impl ConnectionTrait, new: &NewOrder<'_>) -> Result<Plac
     if available.is_empty() {
         return Ok(Placement::NothingAvailable);
     }
-    let total = available
+    let shopper = Shopper {
+        customer_id: new.customer_id,
+        segments_in_force: new.segments_in_force,
+        now: new.now,
+    };
+    let mut applied = Vec::new();
+    for (code, verdict) in coupons::check_codes(txn, &shopper, new.coupons, &available).await? {
+        match verdict {
+            Ok(coupon) => applied.push(coupon),
+            Err(reason) => return Ok(Placement::CouponRefused { code, reason }),
+        }
+    }
+    // The checks above read; these claims write, and only succeed below the limits. They go
+    // in coupon id order, so two orders claiming the same coupons lock them in the same order
+    // and never deadlock on PostgreSQL.
+    let mut claim_order: Vec<&coupons::AppliedCoupon> = applied.iter().collect();
+    claim_order.sort_by_key(|coupon| coupon.coupon.id);
+    for coupon in claim_order {
+        if let Err(reason) = coupons::claim(txn, &coupon.coupon, new.customer_id).await? {
+            return Ok(Placement::CouponRefused {
+                code: coupon.coupon.code.clone(),
+                reason,
+            });
+        }
+    }
+    let mut line_discounts: BTreeMap<i64, i64> = BTreeMap::new();
+    for coupon in &applied {
+        for &(variant_id, amount) in &coupon.lines {
+            let entry = line_discounts.entry(variant_id).or_default();
+            *entry = entry.saturating_add(amount);
+        }
+    }
+    let gross = available
         .iter()
         .map(CartLine::total)
         .fold(0_i64, i64::saturating_add);
+    let discount_total = line_discounts
+        .values()
+        .fold(0_i64, |a, b| a.saturating_add(*b));
     let placed = order::ActiveModel {
         customer_id: Set(new.customer_id),
         status: Set("new".to_owned()),
-        total: Set(total),
-        discount_total: Set(0),
+        // What the shopper pays: the discount is already taken off.
+        total: Set(Ord::max(gross.saturating_sub(discount_total), 0)),
+        discount_total: Set(discount_total),
         currency: Set(new.currency.to_owned()),
         placed_at: Set(new.now),
         contact_phone: Set(new.contact_phone.clone()),
@@ -152,7 +199,7 @@ async fn place_in(txn: &impl ConnectionTrait, new: &NewOrder<'_>) -> Result<Plac
                 title: Set(line_title(line)),
                 quantity: Set(line.quantity),
                 unit_price: Set(line.variant.price),
-                discount: Set(0),
+                discount: Set(line_discounts.get(&line.variant.id).copied().unwrap_or(0)),
                 ..Default::default()
             }
             .insert(txn)
@@ -162,6 +209,21 @@ async fn place_in(txn: &impl ConnectionTrait, new: &NewOrder<'_>) -> Result<Plac
     if !short.is_empty() {
         return Ok(Placement::NotEnoughStock(short));
     }
+    let item_of_variant: BTreeMap<i64, i64> = items
+        .iter()
+        .filter_map(|item| item.variant_id.map(|variant| (variant, item.id)))
+        .collect();
+    for coupon in &applied {
+        coupons::record(
+            txn,
+            placed.id,
+            new.customer_id,
+            coupon,
+            &item_of_variant,
+            new.now,
+        )
+        .await?;
+    }
     let bought: Vec<i64> = available.iter().map(|line| line.variant.id).collect();
     cart::remove_variants(txn, new.customer_id, &bought).await?;
     Ok(Placement::Placed {
@@ -170,6 +232,10 @@ async fn place_in(txn: &impl ConnectionTrait, new: &NewOrder<'_>) -> Result<Plac
             items,
         },
         left_out,
+        coupons: applied
+            .iter()
+            .map(|coupon| (coupon.coupon.code.clone(), coupon.total))
+            .collect(),
     })
 }
 
@@ -267,6 +333,7 @@ mod tests {
             address: None,
             currency: "EUR",
             now: shop.now,
+            coupons: &[],
         }
     }
 
@@ -341,6 +408,7 @@ mod tests {
         let Placement::Placed {
             order: placed,
             left_out,
+            ..
         } = result
         else {
             panic!("expected a new order, got {result:?}");

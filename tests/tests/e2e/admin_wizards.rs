@@ -300,3 +300,40 @@ async fn segment_wizard_builds_a_rule() {
         })
     );
 }
+
+#[tokio::test]
+async fn coupon_wizard_asks_for_code_discount_and_ties() {
+    let test = TestDb::new().await.expect("test db");
+    let dir = tempfile::tempdir().expect("dir");
+    admin_json(
+        &test,
+        dir.path(),
+        &["segments", "create", "--name", "VIP", "--kind", "manual"],
+    );
+    let terminal = Terminal::start(&test, dir.path(), "coupons create");
+    terminal.expect("Coupon code");
+    terminal.type_line("welcome15");
+    terminal.expect("Discount");
+    terminal.keys(&["Enter"]);
+    terminal.expect("Amount");
+    terminal.type_line("150");
+    terminal.expect("from 1 to 100, not 150");
+    terminal.type_line("15");
+    terminal.expect("Segments whose members may use it");
+    terminal.keys(&["Space", "Enter"]);
+    terminal.expect("User groups, comma-separated");
+    terminal.type_line("friends, family");
+    terminal.expect("Will create coupon WELCOME15 (15% off) for segment VIP, group friends");
+    terminal.expect("Create it. Go ahead?");
+    terminal.keys(&["y"]);
+    terminal.expect("EXIT=0");
+
+    let shown = admin_json(&test, dir.path(), &["coupons", "show", "WELCOME15"]);
+    assert_eq!(shown["coupon"]["kind"], "percent");
+    assert_eq!(shown["coupon"]["amount"], 15);
+    assert_eq!(shown["segments"][0]["name"], "VIP");
+    assert_eq!(
+        shown["user_groups"],
+        serde_json::json!(["family", "friends"])
+    );
+}

@@ -1,0 +1,332 @@
+//! Coupons through the real binaries: `storebot-admin coupons` through its flags (each bad
+//! input refused with one sentence, nothing written), and a shopper redeeming a coupon at
+//! checkout through the `storebot` binary against the fake Bot API. SQLite, or PostgreSQL
+//! with `STOREBOT_TEST_DATABASE_URL`.
+
+use std::process::Output;
+use std::time::Duration;
+
+use chrono::Utc;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::Value;
+use storebot::store::{customers, demo, segments};
+use storebot::testing::TestDb;
+use storebot_entity::{coupon_redemption, order};
+use storebot_tests::bot::BotProcess;
+use storebot_tests::fake_telegram::{FakeTelegram, SentMessage, TEST_TOKEN, TestUser};
+use storebot_tests::{command, stderr, stdout};
+
+const WAIT: Duration = Duration::from_secs(20);
+const MERCHANT_CHAT: i64 = -100_999;
+
+struct Shop {
+    test: TestDb,
+    demo: demo::Demo,
+    dir: tempfile::TempDir,
+}
+
+impl Shop {
+    async fn new() -> Self {
+        let test = TestDb::new().await.unwrap();
+        let demo = demo::seed(&test.db, Utc::now() - chrono::Duration::days(60))
+            .await
+            .unwrap();
+        Self {
+            test,
+            demo,
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn admin(&self, args: &[&str]) -> Output {
+        command("storebot-admin", self.dir.path())
+            .env("STOREBOT_DATABASE__URL", self.test.url())
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        let output = self.admin(&all);
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+        serde_json::from_str(&stdout(&output)).unwrap()
+    }
+
+    /// A command that must fail with `expected` in its one sentence and write nothing.
+    fn refused(&self, args: &[&str], expected: &str) {
+        let before = self.json(&["coupons", "list"]);
+        let output = self.admin(args);
+        assert!(!output.status.success(), "{args:?} succeeded");
+        let message = stderr(&output);
+        assert!(message.contains(expected), "{args:?}: {message}");
+        assert!(!message.contains("panicked"), "{message}");
+        assert_eq!(self.json(&["coupons", "list"]), before, "{args:?} wrote");
+    }
+}
+
+#[tokio::test]
+async fn coupons_are_created_listed_shown_and_disabled_through_the_admin_tool() {
+    let shop = Shop::new().await;
+    let created = shop.json(&[
+        "coupons",
+        "create",
+        "--code",
+        "vip20",
+        "--percent",
+        "20",
+        "--segment",
+        "VIP",
+        "--user-group",
+        "friends",
+        "--usage-limit",
+        "100",
+        "--per-shopper-limit",
+        "1",
+        "--ends",
+        "2099-01-01",
+    ]);
+    assert_eq!(created["coupon"]["code"], "VIP20");
+    assert_eq!(created["coupon"]["kind"], "percent");
+    assert_eq!(created["segments"][0]["name"], "VIP");
+    assert_eq!(created["user_groups"][0], "friends");
+    let fixed = shop.json(&[
+        "coupons",
+        "create",
+        "--code",
+        "FIVE",
+        "--fixed",
+        "5.00",
+        "--segment",
+        "Coffee lovers",
+    ]);
+    assert_eq!(fixed["coupon"]["amount"], 500);
+
+    for (args, expected) in [
+        (
+            &[
+                "coupons",
+                "create",
+                "--code",
+                "X1X",
+                "--percent",
+                "10",
+                "--segment",
+                "Nobody",
+            ][..],
+            "segment `Nobody` does not exist",
+        ),
+        (
+            &[
+                "coupons",
+                "create",
+                "--code",
+                "X1X",
+                "--percent",
+                "120",
+                "--segment",
+                "VIP",
+            ],
+            "from 1 to 100",
+        ),
+        (
+            &[
+                "coupons",
+                "create",
+                "--code",
+                "X1X",
+                "--percent",
+                "10",
+                "--segment",
+                "VIP",
+                "--starts",
+                "2027-02-01",
+                "--ends",
+                "2027-01-01",
+            ],
+            "end must come after its start",
+        ),
+        (
+            &["coupons", "create", "--code", "X1X", "--percent", "10"],
+            "at least one",
+        ),
+        (
+            &[
+                "coupons",
+                "create",
+                "--code",
+                "vip20",
+                "--percent",
+                "5",
+                "--segment",
+                "VIP",
+            ],
+            "already exists",
+        ),
+        (
+            &["coupons", "create", "--percent", "5", "--segment", "VIP"],
+            "missing --code",
+        ),
+        (
+            &["coupons", "disable", "NOPE"],
+            "coupon `NOPE` does not exist",
+        ),
+    ] {
+        shop.refused(args, expected);
+    }
+
+    let table = stdout(&shop.admin(&["coupons", "list"]));
+    assert!(table.contains("VIP20") && table.contains("20%"), "{table}");
+    assert!(
+        table.contains("FIVE") && table.contains("5.00 EUR"),
+        "{table}"
+    );
+    assert!(table.contains("VIP, group:friends"), "{table}");
+
+    let shown = shop.json(&["coupons", "show", "Vip20"]);
+    assert_eq!(shown["redemptions"], 0);
+    assert_eq!(shown["coupon"]["active"], true);
+    let disabled = shop.json(&["coupons", "disable", "vip20"]);
+    assert_eq!(disabled["active"], false);
+    let text = stdout(&shop.admin(&["coupons", "show", "VIP20"]));
+    assert!(text.contains("active: no, used 0 of 100"), "{text}");
+    assert!(shop.demo.vip > 0);
+}
+
+/// One shopper talking to the bot binary.
+struct Chat<'a> {
+    fake: &'a FakeTelegram,
+    user: TestUser,
+}
+
+impl Chat<'_> {
+    async fn screen(&self, part: &str) -> SentMessage {
+        let mut skipped = Vec::new();
+        loop {
+            match self.fake.next_reply(self.user.chat_id(), WAIT).await {
+                Ok(reply) if reply.visible_text().contains(part) => return reply,
+                Ok(reply) => skipped.push(reply.visible_text()),
+                Err(error) => panic!("waiting for {part:?}; skipped {skipped:#?}: {error:#}"),
+            }
+        }
+    }
+
+    fn send(&self, text: &str) {
+        self.fake.send_text(&self.user, text);
+    }
+
+    fn press(&self, message: &SentMessage, label: &str) {
+        self.fake.press(&self.user, message, label).unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_shopper_redeems_a_coupon_at_checkout_through_the_bot_binary() {
+    let shop = Shop::new().await;
+    shop.json(&[
+        "coupons",
+        "create",
+        "--code",
+        "FRIENDS",
+        "--percent",
+        "10",
+        "--user-group",
+        "friends",
+    ]);
+    let fake = FakeTelegram::start().await.unwrap();
+    let api_url = fake.url();
+    let merchant = MERCHANT_CHAT.to_string();
+    let mut bot = BotProcess::start(
+        shop.dir.path(),
+        &[
+            ("STOREBOT_TELEGRAM__TOKEN", TEST_TOKEN),
+            ("STOREBOT_TELEGRAM__API_URL", &api_url),
+            ("STOREBOT_DATABASE__URL", shop.test.url()),
+            ("STOREBOT_TELEGRAM__MERCHANT_CHATS", &merchant),
+            ("STOREBOT_CHECKOUT__ASK_CONTACT", "false"),
+            ("STOREBOT_CHECKOUT__ASK_ADDRESS", "false"),
+        ],
+    )
+    .unwrap();
+    bot.wait_for_log("receiving updates by long polling", WAIT)
+        .await
+        .unwrap();
+
+    let alice = Chat {
+        fake: &fake,
+        user: TestUser::alice(),
+    };
+    alice.send("/start");
+    let age = alice.screen("How old are you?").await;
+    alice.press(&age, "26–40");
+    let likes = alice.screen("What do you like to drink?").await;
+    alice.press(&likes, "Tea");
+    let ticked = alice.screen("What do you like to drink?").await;
+    alice.press(&ticked, "Done");
+    let diet = alice.screen("Do you follow a diet?").await;
+    alice.press(&diet, "Skip");
+    alice.screen("Main menu").await;
+    let customer = customers::find_by_telegram_id(&shop.test.db, alice.user.id)
+        .await
+        .unwrap()
+        .unwrap();
+    segments::add_hand_set_group(&shop.test.db, customer.id, "friends")
+        .await
+        .unwrap();
+
+    alice.send(&format!("/start p_{}", shop.demo.green_tea));
+    let product = alice.screen("Green tea").await;
+    alice.press(&product, "100 g · 4.50 EUR");
+    let how_many = alice.screen("How many?").await;
+    alice.press(&how_many, "2");
+    alice.screen("Added 2 × Green tea, 100 g").await;
+    alice.send("/cart");
+    let cart = alice.screen("Your cart:").await;
+    alice.press(&cart, "Checkout");
+    let confirm = alice.screen("Please check your order").await;
+    alice.press(&confirm, "Coupon");
+    alice.screen("Please type your coupon code.").await;
+    alice.send("bogus");
+    alice.screen("There is no coupon “BOGUS”").await;
+    let confirm = alice.screen("Please check your order").await;
+    alice.press(&confirm, "Coupon");
+    alice.screen("Please type your coupon code.").await;
+    alice.send("friends");
+    let confirm = alice.screen("To pay: 8.10 EUR").await;
+    assert!(
+        confirm.visible_text().contains("Coupon FRIENDS: −0.90 EUR"),
+        "{}",
+        confirm.visible_text()
+    );
+    alice.press(&confirm, "Confirm order");
+    alice.screen("for 8.10 EUR is placed").await;
+    let notice = fake.next_reply(MERCHANT_CHAT, WAIT).await.unwrap();
+    assert!(
+        notice.visible_text().contains("Coupon FRIENDS: −0.90 EUR"),
+        "{}",
+        notice.visible_text()
+    );
+    alice.send("/orders");
+    alice.screen("Coupon FRIENDS: −0.90 EUR").await;
+
+    let orders = order::Entity::find()
+        .filter(order::Column::CustomerId.eq(customer.id))
+        .all(&shop.test.db)
+        .await
+        .unwrap();
+    assert_eq!(orders.len(), 1);
+    assert_eq!((orders[0].total, orders[0].discount_total), (810, 90));
+    let redemptions = coupon_redemption::Entity::find()
+        .filter(coupon_redemption::Column::OrderId.eq(orders[0].id))
+        .all(&shop.test.db)
+        .await
+        .unwrap();
+    assert_eq!(redemptions.len(), 1);
+    let shown = shop.json(&["coupons", "show", "friends"]);
+    assert_eq!(shown["redemptions"], 1);
+    assert_eq!(shown["shoppers"][0]["uses"], 1);
+
+    let (status, log) = bot.terminate().await.unwrap();
+    assert!(status.success(), "{}", log.join("\n"));
+}
