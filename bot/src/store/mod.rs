@@ -31,7 +31,10 @@ pub mod segments;
 pub mod simulate;
 pub mod store_config;
 
-pub use database::{Backend, begin_write, connect, connect_and_migrate, migrate, ping};
+pub use database::{
+    Backend, begin_write, connect, connect_and_migrate, connect_and_migrate_patiently, migrate,
+    ping,
+};
 pub use error::StoreError;
 pub use storebot_migration::known_migrations;
 

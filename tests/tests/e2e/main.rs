@@ -12,6 +12,9 @@ mod admin_engine;
 mod admin_wizards;
 /// `storebot chat --demo` driven through piped standard input.
 mod chat;
+/// Faults survived: the database down at start or gone mid-run (a TCP proxy cut and
+/// restored), `getUpdates` refused or stalled.
+mod faults;
 /// The shopper's journey through the real binary: registration, catalog, search, cart,
 /// checkout, orders; segments and forged buttons, duplicate confirms, restarts, late questions.
 mod journey;
