@@ -15,6 +15,7 @@ pub mod dialogue_state;
 pub mod membership_event;
 pub mod order;
 pub mod order_item;
+pub mod processed_update;
 pub mod product;
 pub mod product_segment;
 pub mod question;

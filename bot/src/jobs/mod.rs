@@ -1,4 +1,5 @@
-//! Background jobs inside the bot process: the periodic segment recompute.
+//! Background jobs inside the bot process: the periodic segment recompute, and pruning the
+//! record of handled updates on the same tick.
 //!
 //! A job logs what it did and records failures where the merchant can see them; it must never
 //! panic or return early on an error, because a dead job would silently freeze every
@@ -34,6 +35,16 @@ pub async fn run_recompute(
             return;
         }
         recompute_once(&settings, &db).await;
+        forget_old_updates(&db).await;
+    }
+}
+
+/// Prunes the record of handled updates (kept only while Telegram might redeliver them).
+async fn forget_old_updates(db: &DatabaseConnection) {
+    match crate::store::processed_updates::prune(db, Utc::now()).await {
+        Ok(0) => {}
+        Ok(pruned) => tracing::debug!(pruned, "forgot old handled updates"),
+        Err(error) => tracing::warn!(%error, "could not prune the handled updates"),
     }
 }
 
