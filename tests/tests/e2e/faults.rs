@@ -260,3 +260,175 @@ async fn get_updates_refused_or_stalled_loses_no_update_and_answers_each_once() 
     bot.stop().await.unwrap();
     assert_eq!(fake.pending_updates(), 0);
 }
+
+/// Runs `storebot-admin` with `args` on `url`, off the async threads; returns whether it
+/// succeeded and its standard error.
+async fn admin(dir: &std::path::Path, url: &str, args: &[&str]) -> (bool, String) {
+    let mut command = storebot_tests::command("storebot-admin", dir);
+    command.env("STOREBOT_DATABASE__URL", url).args(args);
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .unwrap();
+    (output.status.success(), storebot_tests::stderr(&output))
+}
+
+#[tokio::test]
+async fn admin_edits_while_recompute_runs_are_all_kept_without_deadlock() {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use storebot::store::recompute::{self, Trigger};
+    use storebot::store::{customers, demo};
+    use storebot_entity::{segment, segment_member, segment_override};
+
+    let test = TestDb::new().await.unwrap();
+    let now = chrono::Utc::now();
+    let shop = demo::seed(&test.db, now - chrono::Duration::days(30))
+        .await
+        .unwrap();
+    let shoppers: Vec<i64> = (0..8).map(|n| 50_001 + n).collect();
+    for id in &shoppers {
+        let user = customers::TelegramUser {
+            telegram_user_id: *id,
+            chat_id: *id,
+            first_name: format!("Shopper {id}"),
+            last_name: None,
+            username: None,
+            language_code: None,
+        };
+        customers::record_interaction(&test.db, &user, now)
+            .await
+            .unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let options: Vec<i64> = shop.likes.options.iter().map(|option| option.id).collect();
+    let rule_files: Vec<std::path::PathBuf> = options
+        .iter()
+        .map(|option| {
+            let path = dir.path().join(format!("rule-{option}.json"));
+            let rule = format!(
+                r#"{{"version":1,"rule":{{"type":"answer","question":{},"options":[{option}]}}}}"#,
+                shop.likes.question.id
+            );
+            std::fs::write(&path, rule).unwrap();
+            path
+        })
+        .collect();
+
+    // The recompute, as the bot's job runs it, over and over while the merchant edits.
+    let stop = Arc::new(AtomicBool::new(false));
+    let recomputing = {
+        let db = test.db.clone();
+        let stop = Arc::clone(&stop);
+        let settings = storebot::Settings::defaults().unwrap();
+        tokio::spawn(async move {
+            let mut runs = 0u32;
+            while !stop.load(Ordering::Relaxed) {
+                let context = recompute::context(&settings, chrono::Utc::now());
+                let summary = recompute::recompute_all(&db, &context, Trigger::Schedule)
+                    .await
+                    .unwrap();
+                assert!(summary.errors.is_empty(), "{summary:?}");
+                runs += 1;
+            }
+            runs
+        })
+    };
+
+    let started = Instant::now();
+    let url = test.url().to_owned();
+    let mut last_rule = None;
+    for (index, shopper) in shoppers.iter().enumerate() {
+        let shopper = shopper.to_string();
+        // A manual member of the manual segment, an include override on the automatic one,
+        // and the automatic segment's rule changed: each must survive the recomputes.
+        for args in [
+            vec!["segments", "members", "VIP", "--add", shopper.as_str()],
+            vec![
+                "segments",
+                "members",
+                "Coffee lovers",
+                "--add",
+                shopper.as_str(),
+            ],
+        ] {
+            let (ok, stderr) = admin(dir.path(), &url, &args).await;
+            assert!(ok, "{args:?}: {stderr}");
+        }
+        let option = index % rule_files.len();
+        let rule = rule_files[option].to_string_lossy().into_owned();
+        let args = ["segments", "edit", "Coffee lovers", "--rule", rule.as_str()];
+        let (ok, stderr) = admin(dir.path(), &url, &args).await;
+        assert!(ok, "{args:?}: {stderr}");
+        last_rule = Some(options[option]);
+    }
+    let edits_took = started.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    let runs = tokio::time::timeout(WAIT, recomputing)
+        .await
+        .expect("the recompute loop is stuck")
+        .unwrap();
+    assert!(runs >= 2, "only {runs} recompute(s) overlapped the edits");
+
+    let ids: Vec<i64> = {
+        let mut ids = Vec::new();
+        for shopper in &shoppers {
+            ids.push(
+                customers::find_by_telegram_id(&test.db, *shopper)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .id,
+            );
+        }
+        ids
+    };
+    let vip_members: Vec<i64> = segment_member::Entity::find()
+        .filter(segment_member::Column::SegmentId.eq(shop.vip))
+        .filter(segment_member::Column::Source.eq("manual"))
+        .all(&test.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|member| member.customer_id)
+        .collect();
+    let includes: Vec<i64> = segment_override::Entity::find()
+        .filter(segment_override::Column::SegmentId.eq(shop.coffee_lovers))
+        .all(&test.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| row.customer_id)
+        .collect();
+    let coffee_members: Vec<i64> = segment_member::Entity::find()
+        .filter(segment_member::Column::SegmentId.eq(shop.coffee_lovers))
+        .all(&test.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|member| member.customer_id)
+        .collect();
+    for id in &ids {
+        assert!(vip_members.contains(id), "manual member {id} lost");
+        assert!(includes.contains(id), "include override of {id} lost");
+        assert!(coffee_members.contains(id), "included {id} is not a member");
+    }
+    let stored = segment::Entity::find_by_id(shop.coffee_lovers)
+        .one(&test.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .rule
+        .unwrap();
+    let stored: serde_json::Value = serde_json::from_str(&stored).unwrap();
+    assert_eq!(
+        stored["rule"]["options"],
+        serde_json::json!([last_rule.unwrap()]),
+        "{stored}"
+    );
+    eprintln!(
+        "admin edits during recompute: {} edits in {edits_took:?}, {runs} recomputes overlapped",
+        shoppers.len() * 3
+    );
+}
