@@ -13,11 +13,11 @@ use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 
 use crate::Settings;
-use crate::store::recompute::{self, Trigger};
+use crate::store::recompute;
 
 /// Recomputes the automatic segments every `segments.refresh_interval` until `stop` turns
 /// true. With several bot instances on one PostgreSQL, only one runs each tick (the others
-/// find the lock taken and skip).
+/// find the lock taken, or the tick's run already done, and skip).
 pub async fn run_recompute(
     settings: Arc<Settings>,
     db: DatabaseConnection,
@@ -52,9 +52,10 @@ async fn forget_old_updates(db: &DatabaseConnection) {
 /// could not be recomputed) are also in `recompute_run.error`.
 pub async fn recompute_once(settings: &Settings, db: &DatabaseConnection) {
     let context = recompute::context(settings, Utc::now());
-    match recompute::recompute_all(db, &context, Trigger::Schedule).await {
+    let interval = settings.segments.refresh_interval;
+    match recompute::recompute_scheduled(db, &context, interval).await {
         Ok(summary) if summary.skipped => {
-            tracing::debug!("segment recompute skipped: another instance is running it");
+            tracing::debug!("segment recompute skipped: another instance ran or is running it");
         }
         Ok(summary) => {
             tracing::info!(

@@ -287,7 +287,7 @@ async fn admin_edits_while_recompute_runs_are_all_kept_without_deadlock() {
     let shop = demo::seed(&test.db, now - chrono::Duration::days(30))
         .await
         .unwrap();
-    let shoppers: Vec<i64> = (0..8).map(|n| 50_001 + n).collect();
+    let shoppers: Vec<i64> = (0..5).map(|n| 50_001 + n).collect();
     for id in &shoppers {
         let user = customers::TelegramUser {
             telegram_user_id: *id,
@@ -431,4 +431,153 @@ async fn admin_edits_while_recompute_runs_are_all_kept_without_deadlock() {
         "admin edits during recompute: {} edits in {edits_took:?}, {runs} recomputes overlapped",
         shoppers.len() * 3
     );
+}
+
+const SECRET: &str = "faults_S3cret";
+
+/// Starts the bot binary in webhook mode on `listen`, recomputing every second.
+async fn start_webhook_bot(
+    dir: &std::path::Path,
+    fake: &FakeTelegram,
+    database_url: &str,
+    listen: std::net::SocketAddr,
+) -> BotProcess {
+    let api_url = fake.url();
+    let listen = listen.to_string();
+    let mut bot = BotProcess::start(
+        dir,
+        &[
+            ("STOREBOT_TELEGRAM__TOKEN", TEST_TOKEN),
+            ("STOREBOT_TELEGRAM__API_URL", &api_url),
+            ("STOREBOT_DATABASE__URL", database_url),
+            ("STOREBOT_TELEGRAM__MODE", "webhook"),
+            ("STOREBOT_TELEGRAM__WEBHOOK__LISTEN", &listen),
+            ("STOREBOT_TELEGRAM__WEBHOOK__SECRET_TOKEN", SECRET),
+            ("STOREBOT_SEGMENTS__REFRESH_INTERVAL", "1s"),
+        ],
+    )
+    .unwrap();
+    bot.wait_for_log("receiving updates by webhook", WAIT)
+        .await
+        .unwrap();
+    bot
+}
+
+#[tokio::test]
+async fn two_webhook_instances_on_one_postgres_handle_each_update_once_and_recompute_once_a_tick() {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    use storebot_entity::recompute_run;
+    use storebot_tests::bot::{free_local_addr, http, message_update};
+
+    let test = TestDb::new().await.unwrap();
+    if !test.is_postgres() {
+        // Several instances share a PostgreSQL database; on SQLite the recompute lock does not
+        // exist and one bot process is the supported setup.
+        eprintln!("skipped on SQLite: several bot instances need PostgreSQL");
+        return;
+    }
+    let fake = FakeTelegram::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let addrs = [free_local_addr().unwrap(), free_local_addr().unwrap()];
+    let mut bots = Vec::new();
+    for addr in addrs {
+        bots.push(start_webhook_bot(dir.path(), &fake, test.url(), addr).await);
+    }
+
+    // Shoppers of a shop without questions: each text gets exactly one reply (a search, or the
+    // menu), so replies count the updates handled. A third of the updates go to one instance,
+    // a third to the other, a third to both, all at once.
+    let users: Vec<TestUser> = (0..8)
+        .map(|n| TestUser::new(70_001 + n, "Shopper").language("en"))
+        .collect();
+    const PER_USER: usize = 4;
+    let mut posts = tokio::task::JoinSet::new();
+    let mut update_id = 1_000;
+    for round in 0..PER_USER {
+        for user in &users {
+            update_id += 1;
+            let text = if round == 0 {
+                "/start".to_owned()
+            } else {
+                format!("tea {round}")
+            };
+            let body = message_update(update_id, round as i64 + 1, user, &text).to_string();
+            let targets: Vec<std::net::SocketAddr> = match update_id % 3 {
+                0 => vec![addrs[0]],
+                1 => vec![addrs[1]],
+                _ => vec![addrs[0], addrs[1]],
+            };
+            for addr in targets {
+                let body = body.clone();
+                posts.spawn(async move {
+                    let headers = [("X-Telegram-Bot-Api-Secret-Token", SECRET)];
+                    http(addr, "POST", "/telegram", &headers, &body).await
+                });
+            }
+        }
+    }
+    while let Some(posted) = posts.join_next().await {
+        let (status, body) = posted.unwrap().unwrap();
+        assert_eq!(status, 200, "{body}");
+    }
+    for user in &users {
+        for _ in 0..PER_USER {
+            let reply = fake.next_reply(user.chat_id(), WAIT).await.unwrap();
+            assert_ne!(reply.text, TRY_AGAIN);
+        }
+    }
+    for user in &users {
+        // No second reply to an update that reached both instances.
+        let extra = fake.take_replies(user.chat_id());
+        assert!(extra.is_empty(), "{extra:#?}");
+    }
+    fake.expect_no_reply(users[0].chat_id(), Duration::from_millis(500))
+        .await
+        .unwrap();
+    for user in &users {
+        assert!(fake.take_replies(user.chat_id()).is_empty());
+    }
+
+    // Both instances tick every second; between them, one scheduled run a tick, never two at
+    // once: wait for a few runs, then look at their times.
+    let deadline = Instant::now() + WAIT;
+    let runs = loop {
+        let runs = recompute_run::Entity::find()
+            .filter(recompute_run::Column::Trigger.eq("schedule"))
+            .filter(recompute_run::Column::FinishedAt.is_not_null())
+            .order_by_asc(recompute_run::Column::StartedAt)
+            .all(&test.db)
+            .await
+            .unwrap();
+        if runs.len() >= 4 {
+            break runs;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {} runs: {runs:#?}",
+            runs.len()
+        );
+        fake.expect_no_reply(users[0].chat_id(), Duration::from_millis(200))
+            .await
+            .unwrap();
+    };
+    for pair in runs.windows(2) {
+        let (earlier, later) = (&pair[0], &pair[1]);
+        let gap = later.started_at - earlier.started_at;
+        assert!(
+            gap >= chrono::TimeDelta::milliseconds(500),
+            "two runs in one tick: {pair:#?}"
+        );
+        assert!(
+            earlier.finished_at.unwrap() <= later.started_at,
+            "overlapping runs: {pair:#?}"
+        );
+    }
+    for bot in bots {
+        let (status, log) = bot.terminate().await.unwrap();
+        assert!(status.success(), "{status:?}: {log:#?}");
+        let log = log.join("\n");
+        assert!(!log.contains("panicked"), "{log}");
+        assert!(!log.contains(SECRET), "the secret leaked");
+    }
 }
