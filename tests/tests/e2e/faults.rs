@@ -581,3 +581,213 @@ async fn two_webhook_instances_on_one_postgres_handle_each_update_once_and_recom
         assert!(!log.contains(SECRET), "the secret leaked");
     }
 }
+
+/// Members of segment `segment_id`, sorted.
+async fn members_of(db: &sea_orm::DatabaseConnection, segment_id: i64) -> Vec<i64> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    use storebot_entity::segment_member;
+    let mut members: Vec<i64> = segment_member::Entity::find()
+        .filter(segment_member::Column::SegmentId.eq(segment_id))
+        .all(db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|member| member.customer_id)
+        .collect();
+    members.sort_unstable();
+    members
+}
+
+#[tokio::test]
+async fn kill_9_during_an_admin_recompute_leaves_each_segment_wholly_old_or_wholly_new() {
+    use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+    use storebot::store::demo;
+    use storebot::store::recompute::{self, Trigger};
+    use storebot_entity::{customer, customer_answer, membership_event, recompute_run, segment};
+
+    let test = TestDb::new().await.unwrap();
+    let now = chrono::Utc::now();
+    let shop = demo::seed(&test.db, now - chrono::Duration::days(30))
+        .await
+        .unwrap();
+    let question = shop.likes.question.id;
+    let options: Vec<i64> = shop.likes.options.iter().map(|option| option.id).collect();
+    // Shoppers each answering one option, in batches.
+    const SHOPPERS: i64 = 1_500;
+    for batch in (0..SHOPPERS).collect::<Vec<_>>().chunks(500) {
+        customer::Entity::insert_many(batch.iter().map(|n| customer::ActiveModel {
+            telegram_user_id: Set(80_000 + n),
+            chat_id: Set(80_000 + n),
+            first_name: Set(format!("Shopper {n}")),
+            first_interaction_at: Set(now),
+            last_interaction_at: Set(now),
+            registered_at: Set(Some(now)),
+            messages_opt_out: Set(false),
+            ..Default::default()
+        }))
+        .exec(&test.db)
+        .await
+        .unwrap();
+    }
+    let shoppers = customer::Entity::find()
+        .filter(customer::Column::TelegramUserId.gte(80_000))
+        .all(&test.db)
+        .await
+        .unwrap();
+    let answer_of = |customer_id: i64| options[(customer_id as usize) % options.len()];
+    for batch in shoppers.chunks(500) {
+        customer_answer::Entity::insert_many(batch.iter().map(|shopper| {
+            customer_answer::ActiveModel {
+                customer_id: Set(shopper.id),
+                question_id: Set(question),
+                option_id: Set(Some(answer_of(shopper.id))),
+                answered_at: Set(now),
+                ..Default::default()
+            }
+        }))
+        .exec(&test.db)
+        .await
+        .unwrap();
+    }
+    let rule = |option: i64| {
+        format!(
+            r#"{{"version":1,"rule":{{"type":"answer","question":{question},"options":[{option}]}}}}"#
+        )
+    };
+    // Segment i holds the shoppers of option i, then of option i + 1 once its rule changes.
+    const SEGMENTS: usize = 24;
+    let mut segments = Vec::new();
+    for index in 0..SEGMENTS {
+        let id = segment::Entity::insert(segment::ActiveModel {
+            name: Set(format!("killed {index}")),
+            description: Set(String::new()),
+            kind: Set("auto".into()),
+            rule: Set(Some(rule(options[index % options.len()]))),
+            active: Set(true),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        })
+        .exec(&test.db)
+        .await
+        .unwrap()
+        .last_insert_id;
+        segments.push(id);
+    }
+    let settings = storebot::Settings::defaults().unwrap();
+    let context = recompute::context(&settings, chrono::Utc::now());
+    recompute::recompute_all(&test.db, &context, Trigger::Admin)
+        .await
+        .unwrap();
+    let expected = |index: usize, shift: usize| -> Vec<i64> {
+        let option = options[(index + shift) % options.len()];
+        let mut ids: Vec<i64> = shoppers
+            .iter()
+            .map(|shopper| shopper.id)
+            .filter(|id| answer_of(*id) == option)
+            .collect();
+        // Demo customers answering that option are members too; they are not ours to count.
+        ids.sort_unstable();
+        ids
+    };
+    let ours = |members: Vec<i64>| -> Vec<i64> {
+        members
+            .into_iter()
+            .filter(|id| shoppers.iter().any(|shopper| shopper.id == *id))
+            .collect()
+    };
+    for (index, id) in segments.iter().enumerate() {
+        assert_eq!(ours(members_of(&test.db, *id).await), expected(index, 0));
+    }
+    for (index, id) in segments.iter().enumerate() {
+        segment::Entity::update(segment::ActiveModel {
+            id: Set(*id),
+            rule: Set(Some(rule(options[(index + 1) % options.len()]))),
+            ..Default::default()
+        })
+        .exec(&test.db)
+        .await
+        .unwrap();
+    }
+    let last_run = recompute_run::Entity::find()
+        .all(&test.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|run| run.id)
+        .max()
+        .unwrap_or_default();
+
+    // The merchant's recompute, killed once it has finished at least one segment.
+    let dir = tempfile::tempdir().unwrap();
+    let mut command =
+        tokio::process::Command::from(storebot_tests::command("storebot-admin", dir.path()));
+    command
+        .env("STOREBOT_DATABASE__URL", test.url())
+        .args(["segments", "recompute"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true);
+    let mut admin = command.spawn().unwrap();
+    let deadline = Instant::now() + WAIT;
+    let killed_run = loop {
+        let events = membership_event::Entity::find()
+            .filter(membership_event::Column::RunId.gt(last_run))
+            .one(&test.db)
+            .await
+            .unwrap();
+        if let Some(event) = events {
+            admin.start_kill().unwrap();
+            break event.run_id.unwrap();
+        }
+        assert!(
+            admin.try_wait().unwrap().is_none(),
+            "the recompute ended first"
+        );
+        assert!(Instant::now() < deadline, "the recompute did not start");
+    };
+    let status = admin.wait().await.unwrap();
+    assert!(!status.success(), "{status:?}");
+
+    let first_shopper = shoppers.iter().map(|shopper| shopper.id).min().unwrap();
+    let (mut old, mut new) = (0, 0);
+    for (index, id) in segments.iter().enumerate() {
+        let members = ours(members_of(&test.db, *id).await);
+        let (before, after) = (expected(index, 0), expected(index, 1));
+        let events = membership_event::Entity::find()
+            .filter(membership_event::Column::SegmentId.eq(*id))
+            .filter(membership_event::Column::RunId.eq(killed_run))
+            .filter(membership_event::Column::CustomerId.gte(first_shopper))
+            .all(&test.db)
+            .await
+            .unwrap();
+        if members == before {
+            old += 1;
+            assert!(
+                events.is_empty(),
+                "segment {index}: events without the change"
+            );
+        } else {
+            assert_eq!(members, after, "segment {index} is half old, half new");
+            new += 1;
+            // The ledger records exactly that segment's change.
+            let joined = events.iter().filter(|event| event.kind == "joined").count();
+            let left = events.iter().filter(|event| event.kind == "left").count();
+            assert_eq!(
+                (joined, left),
+                (after.len(), before.len()),
+                "segment {index}"
+            );
+        }
+    }
+    assert!(new >= 1, "no segment finished before the kill");
+    assert!(old >= 1, "the kill came after the last segment");
+    // The next run completes what the killed one left.
+    recompute::recompute_all(&test.db, &context, Trigger::Admin)
+        .await
+        .unwrap();
+    for (index, id) in segments.iter().enumerate() {
+        assert_eq!(ours(members_of(&test.db, *id).await), expected(index, 1));
+    }
+    eprintln!("kill -9 during recompute: {new} segments new, {old} old at the kill");
+}
