@@ -77,8 +77,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             settings.require_token()?;
             storebot::telemetry::init("info");
-            let db = storebot::store::connect_and_migrate(&settings.database).await?;
-            storebot::run(settings, db, shutdown_signal()).await
+            // A signal while the database is still being waited for ends the wait cleanly.
+            let mut shutdown = Box::pin(shutdown_signal());
+            let db = tokio::select! {
+                db = storebot::store::connect_and_migrate_patiently(&settings.database) => db?,
+                () = &mut shutdown => {
+                    tracing::info!("shutting down before the database could be reached");
+                    return Ok(());
+                }
+            };
+            storebot::run(settings, db, shutdown).await
         }
     }
 }

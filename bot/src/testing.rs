@@ -66,6 +66,9 @@ fn settings_for(url: &str) -> DatabaseSettings {
         // PostgreSQL database or waiting for SQLite's write lock can take seconds under load.
         busy_timeout: Duration::from_secs(60),
         connect_timeout: Duration::from_secs(60),
+        retry_initial: Duration::from_secs(1),
+        retry_max: Duration::from_secs(30),
+        retry_for: Duration::ZERO,
     }
 }
 

@@ -62,9 +62,20 @@ pub struct DatabaseSettings {
     /// How long SQLite waits for a lock held by another connection before giving up.
     #[serde(deserialize_with = "human_duration")]
     pub busy_timeout: Duration,
-    /// How long to wait for the database server before saying it can't be reached.
+    /// How long to wait for the database server before saying it can't be reached; also how
+    /// long an update waits for a pooled connection before the shopper is asked to try again
+    /// (sqlx has one timeout for both), so a database gone mid-run costs a quick apology.
     #[serde(deserialize_with = "human_duration")]
     pub connect_timeout: Duration,
+    /// `storebot run` retries an unreachable database at start: first after `retry_initial`,
+    /// then doubling up to `retry_max` between tries, for at most `retry_for` in all (`0s`
+    /// gives up at once). The admin tool does not retry: a person is waiting for an answer.
+    #[serde(deserialize_with = "human_duration")]
+    pub retry_initial: Duration,
+    #[serde(deserialize_with = "human_duration")]
+    pub retry_max: Duration,
+    #[serde(deserialize_with = "human_duration")]
+    pub retry_for: Duration,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -241,6 +252,13 @@ impl Settings {
         }
         if self.database.max_connections == 0 {
             return Err("database.max_connections must be at least 1".to_owned());
+        }
+        let database = &self.database;
+        if database.retry_initial.is_zero() || database.retry_max < database.retry_initial {
+            return Err(
+                "database.retry_initial must be more than 0s and at most database.retry_max"
+                    .to_owned(),
+            );
         }
         if self.segments.refresh_interval < Duration::from_secs(1) {
             return Err("segments.refresh_interval must be at least 1s".to_owned());

@@ -16,6 +16,7 @@ pub mod membership_event;
 pub mod order;
 pub mod order_item;
 pub mod order_item_discount;
+pub mod processed_update;
 pub mod product;
 pub mod product_segment;
 pub mod question;

@@ -12,6 +12,7 @@ mod m20261122_000002_catalog;
 mod m20261122_000003_segments;
 mod m20261122_000004_orders;
 mod m20261123_000006_coupons;
+mod m20261123_000008_faults;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_segments::Migration),
             Box::new(m20261122_000004_orders::Migration),
             Box::new(m20261123_000006_coupons::Migration),
+            Box::new(m20261123_000008_faults::Migration),
         ]
     }
 }

@@ -318,6 +318,13 @@ impl BotProcess {
         self.finish().await
     }
 
+    /// Kills the process with SIGKILL (`kill -9`): no shutdown, no cleanup, as a crash or an
+    /// out-of-memory kill ends it. Returns standard error so far.
+    pub async fn kill_9(mut self) -> anyhow::Result<Vec<String>> {
+        self.child.kill().await.context("kill -9 storebot")?;
+        self.finish().await.map(|(_, log)| log)
+    }
+
     /// Waits for the process to exit on its own: at most 60 seconds, after which it is killed
     /// and the wait fails with its log, so a bot that does not stop fails the test instead of
     /// hanging the suite.

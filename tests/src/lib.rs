@@ -7,6 +7,7 @@
 
 pub mod bot;
 pub mod fake_telegram;
+pub mod tcp_proxy;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,4 +1,5 @@
-//! Background jobs inside the bot process: the periodic segment recompute.
+//! Background jobs inside the bot process: the periodic segment recompute, and pruning the
+//! record of handled updates on the same tick.
 //!
 //! A job logs what it did and records failures where the merchant can see them; it must never
 //! panic or return early on an error, because a dead job would silently freeze every
@@ -12,11 +13,11 @@ use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 
 use crate::Settings;
-use crate::store::recompute::{self, Trigger};
+use crate::store::recompute;
 
 /// Recomputes the automatic segments every `segments.refresh_interval` until `stop` turns
 /// true. With several bot instances on one PostgreSQL, only one runs each tick (the others
-/// find the lock taken and skip).
+/// find the lock taken, or the tick's run already done, and skip).
 pub async fn run_recompute(
     settings: Arc<Settings>,
     db: DatabaseConnection,
@@ -34,6 +35,16 @@ pub async fn run_recompute(
             return;
         }
         recompute_once(&settings, &db).await;
+        forget_old_updates(&db).await;
+    }
+}
+
+/// Prunes the record of handled updates (kept only while Telegram might redeliver them).
+async fn forget_old_updates(db: &DatabaseConnection) {
+    match crate::store::processed_updates::prune(db, Utc::now()).await {
+        Ok(0) => {}
+        Ok(pruned) => tracing::debug!(pruned, "forgot old handled updates"),
+        Err(error) => tracing::warn!(%error, "could not prune the handled updates"),
     }
 }
 
@@ -41,9 +52,10 @@ pub async fn run_recompute(
 /// could not be recomputed) are also in `recompute_run.error`.
 pub async fn recompute_once(settings: &Settings, db: &DatabaseConnection) {
     let context = recompute::context(settings, Utc::now());
-    match recompute::recompute_all(db, &context, Trigger::Schedule).await {
+    let interval = settings.segments.refresh_interval;
+    match recompute::recompute_scheduled(db, &context, interval).await {
         Ok(summary) if summary.skipped => {
-            tracing::debug!("segment recompute skipped: another instance is running it");
+            tracing::debug!("segment recompute skipped: another instance ran or is running it");
         }
         Ok(summary) => {
             tracing::info!(

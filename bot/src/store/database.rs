@@ -92,6 +92,30 @@ pub async fn connect_and_migrate(
     Ok(db)
 }
 
+/// [`connect_and_migrate`] for a service that starts before its database (a reboot, a
+/// database restart): while the database can't be reached, it logs one line naming it
+/// (password redacted) and tries again after `retry_initial`, doubling the wait up to
+/// `retry_max`, until `retry_for` has passed; then the last error is returned. Other errors
+/// (a bad URL, a schema newer than this binary) are returned at once: waiting won't fix them.
+pub async fn connect_and_migrate_patiently(
+    settings: &DatabaseSettings,
+) -> Result<DatabaseConnection, StoreError> {
+    let deadline = tokio::time::Instant::now() + settings.retry_for;
+    let mut wait = settings.retry_initial;
+    loop {
+        match connect_and_migrate(settings).await {
+            Err(StoreError::Unreachable { url, reason })
+                if tokio::time::Instant::now() + wait <= deadline =>
+            {
+                tracing::warn!("can't reach the database at {url}: {reason}; retrying in {wait:?}");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(settings.retry_max);
+            }
+            result => return result,
+        }
+    }
+}
+
 async fn refuse_newer_schema(db: &impl ConnectionTrait) -> Result<(), StoreError> {
     let exists = match db.get_database_backend() {
         DbBackend::Sqlite => {

@@ -24,6 +24,7 @@ pub mod dialogue;
 pub mod lint;
 pub mod orders;
 pub mod orders_admin;
+pub mod processed_updates;
 pub mod questions;
 pub mod recompute;
 pub mod segment_definitions;
@@ -32,7 +33,10 @@ pub mod segments;
 pub mod simulate;
 pub mod store_config;
 
-pub use database::{Backend, begin_write, connect, connect_and_migrate, migrate, ping};
+pub use database::{
+    Backend, begin_write, connect, connect_and_migrate, connect_and_migrate_patiently, migrate,
+    ping,
+};
 pub use error::StoreError;
 pub use storebot_migration::known_migrations;
 

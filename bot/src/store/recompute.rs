@@ -133,10 +133,37 @@ pub async fn recompute_all_with_progress(
     on_progress: &mut (dyn FnMut(Progress<'_>) + Send),
 ) -> Result<RunSummary, StoreError> {
     let run_db = dedicated_connection(db)?;
-    let outcome = recompute_on(&run_db, context, trigger, on_progress).await;
+    let outcome = recompute_on(&run_db, context, trigger, None, on_progress).await;
     // Closing ends the session, which also releases the PostgreSQL lock if unlocking failed.
     let _ = run_db.close().await;
     outcome
+}
+
+/// The periodic job's run: [`recompute_all`], unless another instance already ran the
+/// schedule's recompute within the last half `interval` (then `skipped`). Several bot
+/// instances on one PostgreSQL each tick every `interval`; the lock keeps their runs apart,
+/// and this check, made while holding it, keeps them to one run per tick between them.
+pub async fn recompute_scheduled(
+    db: &DatabaseConnection,
+    context: &Context,
+    interval: std::time::Duration,
+) -> Result<RunSummary, StoreError> {
+    let half = TimeDelta::from_std(interval / 2).unwrap_or(TimeDelta::zero());
+    let run_db = dedicated_connection(db)?;
+    let outcome = recompute_on(&run_db, context, Trigger::Schedule, Some(half), &mut |_| {}).await;
+    let _ = run_db.close().await;
+    outcome
+}
+
+fn skipped_run() -> RunSummary {
+    RunSummary {
+        run_id: None,
+        skipped: true,
+        segments: 0,
+        joined: 0,
+        left: 0,
+        errors: Vec::new(),
+    }
 }
 
 /// A pool of exactly one connection with the same options as `db`'s pool.
@@ -169,6 +196,7 @@ async fn recompute_on(
     db: &DatabaseConnection,
     context: &Context,
     trigger: Trigger,
+    unless_scheduled_within: Option<TimeDelta>,
     on_progress: &mut (dyn FnMut(Progress<'_>) + Send),
 ) -> Result<RunSummary, StoreError> {
     let postgres = db.get_database_backend() == DbBackend::Postgres;
@@ -176,14 +204,20 @@ async fn recompute_on(
     // per-segment transactions, and released by unlocking or by the session ending (a process
     // that dies mid-run frees it).
     if postgres && !advisory_lock(db, "pg_try_advisory_lock").await? {
-        return Ok(RunSummary {
-            run_id: None,
-            skipped: true,
-            segments: 0,
-            joined: 0,
-            left: 0,
-            errors: Vec::new(),
-        });
+        return Ok(skipped_run());
+    }
+    if let Some(within) = unless_scheduled_within {
+        let recent = recompute_run::Entity::find()
+            .filter(recompute_run::Column::Trigger.eq(Trigger::Schedule.as_str()))
+            .filter(recompute_run::Column::StartedAt.gt(context.now - within))
+            .one(db)
+            .await?;
+        if recent.is_some() {
+            if postgres {
+                advisory_lock(db, "pg_advisory_unlock").await?;
+            }
+            return Ok(skipped_run());
+        }
     }
     let clock = Instant::now();
     let run = recompute_run::ActiveModel {

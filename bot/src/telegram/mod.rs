@@ -53,6 +53,14 @@ pub trait Dialogue: Send + Sync + 'static {
 
     /// Whether the dialogue can serve (its database answers); webhook mode's `/healthz`.
     fn ready(&self) -> impl Future<Output = bool> + Send;
+
+    /// Whether update `update_id` arrives for the first time, claiming it: a second delivery
+    /// of the same id (Telegram's redelivery, or a webhook post that reached two instances)
+    /// is then skipped. A dialogue without memory of updates takes them all.
+    fn first_delivery(&self, update_id: i64) -> impl Future<Output = bool> + Send {
+        let _ = update_id;
+        async { true }
+    }
 }
 
 impl Dialogue for Conversation {
@@ -66,6 +74,17 @@ impl Dialogue for Conversation {
             Err(error) => {
                 tracing::warn!(%error, "health check: the database does not answer");
                 false
+            }
+        }
+    }
+
+    async fn first_delivery(&self, update_id: i64) -> bool {
+        match crate::store::processed_updates::claim(&self.db, update_id, Utc::now()).await {
+            Ok(first) => first,
+            // The handling will meet the same failure and apologise; better that than silence.
+            Err(error) => {
+                tracing::warn!(%error, update_id, "could not record an update; handling it");
+                true
             }
         }
     }
@@ -115,7 +134,12 @@ pub fn schema<D: Dialogue>() -> UpdateHandler<std::convert::Infallible> {
 
 type Handled = Result<(), std::convert::Infallible>;
 
-async fn on_message<D: Dialogue>(bot: Bot, message: Message, dialogue: Arc<D>) -> Handled {
+async fn on_message<D: Dialogue>(
+    bot: Bot,
+    update: Update,
+    message: Message,
+    dialogue: Arc<D>,
+) -> Handled {
     // The shop talks to shoppers in private; merchant groups only receive notifications.
     if !message.chat.is_private() {
         return Ok(());
@@ -126,13 +150,25 @@ async fn on_message<D: Dialogue>(bot: Bot, message: Message, dialogue: Arc<D>) -
     let Some(sender) = input::sender(user, message.chat.id) else {
         return Ok(());
     };
+    if !first_delivery(&dialogue, &update).await {
+        return Ok(());
+    }
     if let Some(outcome) = ask(&dialogue, sender, input).await {
         send::deliver(&bot, message.chat.id, None, outcome).await;
     }
     Ok(())
 }
 
-async fn on_button<D: Dialogue>(bot: Bot, query: CallbackQuery, dialogue: Arc<D>) -> Handled {
+async fn on_button<D: Dialogue>(
+    bot: Bot,
+    update: Update,
+    query: CallbackQuery,
+    dialogue: Arc<D>,
+) -> Handled {
+    // A press delivered again was answered the first time; answering it twice only fails.
+    if !first_delivery(&dialogue, &update).await {
+        return Ok(());
+    }
     let press = input::press(&query);
     let asked = match &press {
         Some(press) => match input::sender(&query.from, press.chat_id) {
@@ -154,6 +190,19 @@ async fn on_button<D: Dialogue>(bot: Bot, query: CallbackQuery, dialogue: Arc<D>
         send::deliver(&bot, press.chat_id, press.message_id, outcome).await;
     }
     Ok(())
+}
+
+/// Whether `update` is new to the dialogue; a repeat is logged and skipped.
+async fn first_delivery<D: Dialogue>(dialogue: &Arc<D>, update: &Update) -> bool {
+    let update_id = i64::from(update.id.0);
+    let first = dialogue.first_delivery(update_id).await;
+    if !first {
+        tracing::info!(
+            update_id,
+            "an update delivered again; already handled, skipped"
+        );
+    }
+    first
 }
 
 /// Runs the dialogue on its own task, so that a panic in it is logged as an error instead of

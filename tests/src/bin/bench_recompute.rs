@@ -100,6 +100,9 @@ fn settings(url: &str) -> DatabaseSettings {
         max_connections: 4,
         busy_timeout: Duration::from_secs(30),
         connect_timeout: Duration::from_secs(10),
+        retry_initial: Duration::from_secs(1),
+        retry_max: Duration::from_secs(30),
+        retry_for: Duration::ZERO,
     }
 }
 

@@ -14,6 +14,9 @@ mod admin_wizards;
 mod chat;
 /// Coupons: the admin commands through their flags, and a redemption through the bot binary.
 mod coupons;
+/// Faults survived: the database down at start or gone mid-run (a TCP proxy cut and
+/// restored), `getUpdates` refused or stalled.
+mod faults;
 /// The shopper's journey through the real binary: registration, catalog, search, cart,
 /// checkout, orders; segments and forged buttons, duplicate confirms, restarts, late questions.
 mod journey;
