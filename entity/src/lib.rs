@@ -2,6 +2,7 @@
 //! here: the `storebot` crate's `store` module is their only user.
 
 pub mod answer_option;
+pub mod broadcast;
 pub mod cart_item;
 pub mod category;
 pub mod coupon;
@@ -15,6 +16,7 @@ pub mod dialogue_state;
 pub mod membership_event;
 pub mod order;
 pub mod order_item;
+pub mod outbox_message;
 pub mod product;
 pub mod product_segment;
 pub mod question;
