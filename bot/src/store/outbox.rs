@@ -36,7 +36,8 @@ pub const CATALOG_BUTTON: &str = "catalog";
 const LISTED_ITEMS: usize = 3;
 
 /// Where a message stands, as stored in `outbox_message.state`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum State {
     Queued,
     Sending,
@@ -397,7 +398,7 @@ where
 }
 
 /// A broadcast with how many of its messages are in each state.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct BroadcastProgress {
     pub broadcast: broadcast::Model,
     pub states: BTreeMap<State, u64>,
