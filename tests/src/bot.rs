@@ -318,6 +318,12 @@ impl BotProcess {
         self.finish().await
     }
 
+    /// `kill -9`: the process dies at once, with no chance to finish or confirm anything.
+    pub async fn kill(mut self) -> anyhow::Result<Vec<String>> {
+        self.child.kill().await.context("killing storebot")?;
+        Ok(self.log)
+    }
+
     /// Waits for the process to exit on its own: at most 60 seconds, after which it is killed
     /// and the wait fails with its log, so a bot that does not stop fails the test instead of
     /// hanging the suite.
