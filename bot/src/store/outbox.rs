@@ -504,11 +504,11 @@ pub async fn expire_claims(
     Ok(outbox_message::Entity::update_many()
         .col_expr(
             outbox_message::Column::State,
-            Expr::val(State::Unknown.as_str()).into(),
+            Expr::val(State::Unknown.as_str()),
         )
         .col_expr(
             outbox_message::Column::Error,
-            Expr::val("claimed by a sender that stopped before confirming; not resent").into(),
+            Expr::val("claimed by a sender that stopped before confirming; not resent"),
         )
         .filter(outbox_message::Column::State.eq(State::Sending.as_str()))
         .filter(outbox_message::Column::ClaimedAt.lt(stale_before))
@@ -576,9 +576,9 @@ pub async fn claim_next(
             outbox_message::Entity::update_many()
                 .col_expr(
                     outbox_message::Column::State,
-                    Expr::val(State::Skipped.as_str()).into(),
+                    Expr::val(State::Skipped.as_str()),
                 )
-                .col_expr(outbox_message::Column::Error, Expr::val(reason).into())
+                .col_expr(outbox_message::Column::Error, Expr::val(reason))
                 .filter(still_queued)
                 .exec(db)
                 .await?;
@@ -587,9 +587,9 @@ pub async fn claim_next(
         let claimed = outbox_message::Entity::update_many()
             .col_expr(
                 outbox_message::Column::State,
-                Expr::val(State::Sending.as_str()).into(),
+                Expr::val(State::Sending.as_str()),
             )
-            .col_expr(outbox_message::Column::ClaimedAt, Expr::val(now).into())
+            .col_expr(outbox_message::Column::ClaimedAt, Expr::val(now))
             .col_expr(
                 outbox_message::Column::Attempts,
                 Expr::col(outbox_message::Column::Attempts).add(1),
@@ -622,12 +622,9 @@ async fn finish(
     sent_at: Option<DateTime<Utc>>,
 ) -> Result<(), StoreError> {
     outbox_message::Entity::update_many()
-        .col_expr(
-            outbox_message::Column::State,
-            Expr::val(state.as_str()).into(),
-        )
-        .col_expr(outbox_message::Column::Error, Expr::val(error).into())
-        .col_expr(outbox_message::Column::SentAt, Expr::val(sent_at).into())
+        .col_expr(outbox_message::Column::State, Expr::val(state.as_str()))
+        .col_expr(outbox_message::Column::Error, Expr::val(error))
+        .col_expr(outbox_message::Column::SentAt, Expr::val(sent_at))
         .filter(outbox_message::Column::Id.eq(id))
         .exec(db)
         .await?;
@@ -677,7 +674,7 @@ where
     let txn = begin_write(db).await?;
     finish(&txn, id, State::Failed, Some(error.to_owned()), None).await?;
     customer::Entity::update_many()
-        .col_expr(customer::Column::BlockedAt, Expr::val(now).into())
+        .col_expr(customer::Column::BlockedAt, Expr::val(now))
         .filter(customer::Column::Id.eq(customer_id))
         .exec(&txn)
         .await?;
@@ -695,10 +692,10 @@ pub async fn requeue(
     outbox_message::Entity::update_many()
         .col_expr(
             outbox_message::Column::State,
-            Expr::val(State::Queued.as_str()).into(),
+            Expr::val(State::Queued.as_str()),
         )
-        .col_expr(outbox_message::Column::NextAttemptAt, Expr::val(at).into())
-        .col_expr(outbox_message::Column::Error, Expr::val(error).into())
+        .col_expr(outbox_message::Column::NextAttemptAt, Expr::val(at))
+        .col_expr(outbox_message::Column::Error, Expr::val(error))
         .filter(outbox_message::Column::Id.eq(id))
         .exec(db)
         .await?;

@@ -350,13 +350,13 @@ pub async fn edit<C: ConnectionTrait + TransactionTrait>(
     }
     if let Some(message) = &edit.join_message {
         let message = clean(message.as_deref());
-        if let Some(text) = &message {
-            if text.chars().count() > super::outbox::MAX_BROADCAST_LENGTH {
-                return Err(StoreError::Invalid(format!(
-                    "a join message is one Telegram message of at most {} characters",
-                    super::outbox::MAX_BROADCAST_LENGTH
-                )));
-            }
+        if let Some(text) = &message
+            && text.chars().count() > super::outbox::MAX_BROADCAST_LENGTH
+        {
+            return Err(StoreError::Invalid(format!(
+                "a join message is one Telegram message of at most {} characters",
+                super::outbox::MAX_BROADCAST_LENGTH
+            )));
         }
         row.join_message = Set(message);
     }

@@ -280,4 +280,25 @@ async fn a_broadcast_resumes_after_kill_9_without_sending_anyone_twice() {
     assert_eq!(sent + unknown, u64::try_from(MEMBERS).unwrap(), "{status}");
     assert!(sends.len() as u64 >= sent, "{status}");
     assert!(sends.len() as u64 <= sent + unknown, "{status}");
+    // At most 30 a second (the setting): 31 sends fit in one second at exact spacing (30
+    // gaps), and one more of slack for network jitter between the sender and the fake.
+    let mut times: Vec<std::time::Instant> = sends.values().flatten().copied().collect();
+    times.sort();
+    let busiest = times
+        .iter()
+        .enumerate()
+        .map(|(i, start)| {
+            times[i..]
+                .iter()
+                .take_while(|at| at.duration_since(*start) < Duration::from_secs(1))
+                .count()
+        })
+        .max()
+        .unwrap_or(0);
+    assert!(busiest <= 32, "{busiest} sends within one second");
+    eprintln!(
+        "kill -9 mid-broadcast: {} sent before the kill, {sent} sent, {unknown} unknown, \
+         busiest second {busiest}",
+        before_restart.len()
+    );
 }
