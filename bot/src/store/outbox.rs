@@ -188,6 +188,8 @@ pub(crate) async fn enqueue_run_joins(
                 .equals((event.clone(), membership_event::Column::CustomerId)),
         )
         .and_where(Expr::col((event.clone(), membership_event::Column::SegmentId)).eq(segment_id))
+        // `at` too, so the ledger's (segment_id, at) index finds this run's rows.
+        .and_where(Expr::col((event.clone(), membership_event::Column::At)).eq(now))
         .and_where(Expr::col((event.clone(), membership_event::Column::RunId)).eq(run_id))
         .and_where(Expr::col((event.clone(), membership_event::Column::Kind)).eq("joined"))
         .and_where(Expr::col((event.clone(), membership_event::Column::Cause)).eq("rule"))
