@@ -5,6 +5,7 @@
 //! own module, and every read and write goes through `storebot::store`.
 
 mod availability;
+mod broadcast;
 mod catalog;
 mod config_file;
 mod context;
@@ -97,6 +98,9 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Send a text to every member of a segment (the running bot delivers it), or follow
+    /// broadcasts with `list` and `status ID`.
+    Broadcast(broadcast::Broadcast),
     /// Register, remove or inspect the bot's webhook with Telegram.
     #[command(subcommand)]
     Webhook(webhook::Command),
@@ -160,6 +164,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             dry_run,
         } => config_file::apply(&context, file, format, dry_run).await,
         Command::Webhook(command) => webhook::run(&context, command).await,
+        Command::Broadcast(args) => broadcast::run(&context, args).await,
     }
 }
 

@@ -69,6 +69,10 @@ pub enum Command {
         /// A tag, or `none` to clear.
         #[arg(long)]
         user_group: Option<String>,
+        /// The message a shopper gets on joining through the rule, or `none` to clear.
+        /// `{count}` and `{new_items}` are the items the segment unlocks.
+        #[arg(long, value_name = "TEXT")]
+        join_message: Option<String>,
     },
     /// Delete a segment; one in use needs --force (its grants go with it).
     Delete {
@@ -149,6 +153,9 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
                 }
                 if let Some(group) = &segment.user_group {
                     println!("  user group: {group}");
+                }
+                if let Some(message) = &segment.join_message {
+                    println!("  join message: {message}");
                 }
                 if let Some(rule) = &rule {
                     println!("  rule: {}", serde_json::to_string_pretty(&rule["rule"])?);
@@ -243,6 +250,7 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
             starts,
             expires,
             user_group,
+            join_message,
         } => {
             let current = segment_definitions::find(db, &segment).await?;
             let zone = cx.settings.store.time_zone;
@@ -262,10 +270,12 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
                 expires_at: expires.map(clearable_instant).transpose()?,
                 user_group: user_group
                     .map(|group| Some(group).filter(|group| group.trim() != "none")),
+                join_message: join_message
+                    .map(|message| Some(message).filter(|message| message.trim() != "none")),
             };
             if edit == SegmentEdit::default() {
                 bail!(
-                    "nothing to change: give --name, --description, --rule, --active, --starts, --expires or --user-group"
+                    "nothing to change: give --name, --description, --rule, --active, --starts, --expires, --user-group or --join-message"
                 );
             }
             let segment = segment_definitions::edit(db, current.id, &edit, cx.now()).await?;

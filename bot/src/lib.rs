@@ -25,7 +25,7 @@ pub use storebot_config::Settings;
 
 use crate::conversation::Conversation;
 
-/// Runs the bot on Telegram with its background jobs until `shutdown` resolves, then lets the
+/// Runs the bot on Telegram with its background jobs (recompute, the outbox sender) until `shutdown` resolves, then lets the
 /// updates in hand finish and stops the jobs. The binary passes Ctrl-C/SIGTERM; tests pass
 /// their own signal.
 pub async fn run(
@@ -35,10 +35,21 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let settings = Arc::new(settings);
     let (stop_jobs, stop) = tokio::sync::watch::channel(false);
-    let recompute = tokio::spawn(jobs::run_recompute(settings.clone(), db.clone(), stop));
+    let recompute = tokio::spawn(jobs::run_recompute(
+        settings.clone(),
+        db.clone(),
+        stop.clone(),
+    ));
+    // The outbox sender stops between two messages, so shutdown leaves none half-sent.
+    let sender = tokio::spawn(telegram::run_outbox_sender(
+        settings.clone(),
+        db.clone(),
+        stop,
+    ));
     let conversation = Conversation::new(db, settings.clone());
     let served = telegram::serve(settings, conversation, shutdown).await;
     let _ = stop_jobs.send(true);
     let _ = recompute.await;
+    let _ = sender.await;
     served
 }

@@ -35,6 +35,7 @@ pub struct Settings {
     pub telegram: TelegramSettings,
     pub segments: SegmentSettings,
     pub checkout: CheckoutSettings,
+    pub messages: MessageSettings,
     /// Shopper-facing texts by language code, then by key: `texts.en` holds every key; other
     /// languages (`[texts.de]`) override some of them and fall back to English for the rest.
     pub texts: BTreeMap<String, BTreeMap<String, String>>,
@@ -129,6 +130,28 @@ pub struct CheckoutSettings {
     pub ask_contact: bool,
     /// Ask for a delivery address before confirming.
     pub ask_address: bool,
+}
+
+/// The outbox sender: join messages and broadcasts, within Telegram's limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageSettings {
+    /// At most this many outbox messages a second from one bot instance (Telegram allows
+    /// about 30 a second overall).
+    pub per_second: u32,
+    /// At least this long between two outbox messages to one chat (Telegram: 1 a second).
+    #[serde(deserialize_with = "human_duration")]
+    pub per_chat_interval: Duration,
+    /// How often the sender looks for due messages when the outbox was empty.
+    #[serde(deserialize_with = "human_duration")]
+    pub poll_interval: Duration,
+    /// A message claimed this long ago and never confirmed belongs to a sender that died
+    /// mid-send: it becomes `unknown` and is never sent again. Keep it well above a send's
+    /// timeout (about 20s).
+    #[serde(deserialize_with = "human_duration")]
+    pub claim_timeout: Duration,
+    /// Tries of one message after server errors before it is marked failed.
+    pub max_attempts: u32,
 }
 
 /// A configuration that could not be loaded, with the layer at fault.
@@ -262,6 +285,15 @@ impl Settings {
         }
         if self.segments.refresh_interval < Duration::from_secs(1) {
             return Err("segments.refresh_interval must be at least 1s".to_owned());
+        }
+        if self.messages.per_second == 0 {
+            return Err("messages.per_second must be at least 1".to_owned());
+        }
+        if self.messages.max_attempts == 0 {
+            return Err("messages.max_attempts must be at least 1".to_owned());
+        }
+        if self.messages.poll_interval.is_zero() {
+            return Err("messages.poll_interval must be more than 0s".to_owned());
         }
         let Some(english) = self.texts.get("en") else {
             return Err(

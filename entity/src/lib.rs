@@ -2,6 +2,7 @@
 //! here: the `storebot` crate's `store` module is their only user.
 
 pub mod answer_option;
+pub mod broadcast;
 pub mod cart_item;
 pub mod category;
 pub mod coupon;
@@ -17,6 +18,7 @@ pub mod order;
 pub mod order_item;
 pub mod order_item_discount;
 pub mod processed_update;
+pub mod outbox_message;
 pub mod product;
 pub mod product_segment;
 pub mod question;

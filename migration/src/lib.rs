@@ -13,6 +13,7 @@ mod m20261122_000003_segments;
 mod m20261122_000004_orders;
 mod m20261123_000006_coupons;
 mod m20261123_000008_faults;
+mod m20261123_000007_outbox;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_orders::Migration),
             Box::new(m20261123_000006_coupons::Migration),
             Box::new(m20261123_000008_faults::Migration),
+            Box::new(m20261123_000007_outbox::Migration),
         ]
     }
 }

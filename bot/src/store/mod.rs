@@ -24,6 +24,7 @@ pub mod dialogue;
 pub mod lint;
 pub mod orders;
 pub mod orders_admin;
+pub mod outbox;
 pub mod processed_updates;
 pub mod questions;
 pub mod recompute;

@@ -29,7 +29,7 @@ use storebot_entity::{
 use super::segments::{
     self as segment_store, AutoSegment, Cause, OverrideMode, Source, load_auto_segments,
 };
-use super::{StoreError, begin_write};
+use super::{StoreError, begin_write, outbox};
 use crate::segments::compile::{
     CUSTOMER_ID, aggregate_frames_of, frame_aggregate, matching_customers_over,
 };
@@ -535,6 +535,8 @@ async fn recompute_segment(
             .to_owned(),
     )
     .await?;
+    // The join messages commit with the joins, or neither does.
+    outbox::enqueue_run_joins(&txn, segment.id, run_id, context.now).await?;
     txn.commit().await?;
     Ok((joined, left))
 }
@@ -649,6 +651,10 @@ pub(crate) async fn refresh_within(
             )
             .await?;
             facts.segments.insert(segment.id);
+            // Only a join through the rule greets the shopper; the merchant's adds don't.
+            if cause == Cause::Rule && mode != Some(OverrideMode::Include.as_str()) {
+                outbox::enqueue_join(db, segment.id, customer_id, context.now).await?;
+            }
             changes.push(MembershipChange {
                 segment_id: segment.id,
                 joined: true,

@@ -91,6 +91,9 @@ pub struct SegmentEdit {
     pub starts_at: Option<Option<DateTime<Utc>>>,
     pub expires_at: Option<Option<DateTime<Utc>>>,
     pub user_group: Option<Option<String>>,
+    /// The message a shopper gets on joining through the rule; `{count}` and `{new_items}`
+    /// are filled in (see `store::outbox`).
+    pub join_message: Option<Option<String>>,
 }
 
 /// Where a segment is used.
@@ -344,6 +347,18 @@ pub async fn edit<C: ConnectionTrait + TransactionTrait>(
     row.expires_at = Set(expires_at);
     if let Some(group) = &edit.user_group {
         row.user_group = Set(clean(group.as_deref()));
+    }
+    if let Some(message) = &edit.join_message {
+        let message = clean(message.as_deref());
+        if let Some(text) = &message
+            && text.chars().count() > super::outbox::MAX_BROADCAST_LENGTH
+        {
+            return Err(StoreError::Invalid(format!(
+                "a join message is one Telegram message of at most {} characters",
+                super::outbox::MAX_BROADCAST_LENGTH
+            )));
+        }
+        row.join_message = Set(message);
     }
     row.updated_at = Set(now);
     let segment = row.update(&txn).await?;

@@ -9,6 +9,7 @@
 //! side of webhook mode.
 
 mod input;
+mod outbox;
 mod render;
 mod send;
 mod webhook;
@@ -26,6 +27,7 @@ use teloxide::types::{CallbackQuery, Message};
 use teloxide::update_listeners::webhooks;
 use teloxide::update_listeners::{Polling, UpdateListener};
 
+pub use outbox::run_sender as run_outbox_sender;
 pub use render::{MAX_MESSAGE_LENGTH, split_text};
 pub use webhook::{HEALTH_PATH, MAX_BODY_BYTES, WebhookConfigError};
 

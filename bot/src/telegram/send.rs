@@ -57,6 +57,13 @@ where
 fn is_transient(error: &RequestError) -> bool {
     match error {
         RequestError::Network(_) | RequestError::Io(_) => true,
+        _ => is_server_error(error),
+    }
+}
+
+/// Telegram's side answered with a server error (5xx): the request was not carried out.
+pub(super) fn is_server_error(error: &RequestError) -> bool {
+    match error {
         // teloxide keeps no status code; a 5xx envelope's description is the status text.
         RequestError::Api(ApiError::Unknown(description)) => [
             "Internal Server Error",

@@ -20,6 +20,9 @@ mod faults;
 /// The shopper's journey through the real binary: registration, catalog, search, cart,
 /// checkout, orders; segments and forged buttons, duplicate confirms, restarts, late questions.
 mod journey;
+/// Join messages and broadcasts through the outbox: once per join, blocked and opted-out
+/// shoppers skipped, the per-chat gap, a kill -9 mid-broadcast.
+mod messages;
 /// Schema migrations: up, down, up on a fresh database.
 mod migrations;
 /// Starting the binaries: configuration errors, database errors, the missing token.

@@ -22,6 +22,7 @@ use crate::store::segments::{
 use crate::testing::TestDb;
 
 mod agreement;
+mod join_messages;
 
 pub(super) fn instant(text: &str) -> DateTime<Utc> {
     text.parse().expect("an RFC 3339 instant")

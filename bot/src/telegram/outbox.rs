@@ -1,0 +1,229 @@
+//! The outbox sender: a task in the bot process that sends the join messages and broadcasts
+//! waiting in `store::outbox`, one at a time, within Telegram's limits (`[messages]`: so many
+//! a second from this instance, and a gap between two messages to one chat).
+//!
+//! Each message is claimed (committed) before it is sent and confirmed after, so a crash in
+//! between never sends it twice (it becomes `unknown` after `messages.claim_timeout`). A send
+//! is tried once per claim: Telegram's "retry after" (429) and server errors put it back in
+//! the queue for later, 403 marks the shopper blocked, a connection that broke after the
+//! request went out makes it `unknown`, anything else fails it. The sender stops between two
+//! messages when asked to, so a clean shutdown leaves no message half-sent.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{TimeDelta, Utc};
+use sea_orm::DatabaseConnection;
+use teloxide::prelude::*;
+use teloxide::requests::Request;
+use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, ParseMode};
+use teloxide::{ApiError, RequestError};
+use tokio::sync::watch;
+use tokio::time::MissedTickBehavior;
+
+use crate::Settings;
+use crate::conversation::callback::Callback;
+use crate::conversation::texts::Texts;
+use crate::store::outbox::{self, CATALOG_BUTTON, Claimed};
+
+/// How long the sender waits after a database error before it looks again.
+const DATABASE_PAUSE: Duration = Duration::from_secs(5);
+
+/// Sends outbox messages until `stop` turns true. Never returns early on an error: a dead
+/// sender would silently hold every join message and broadcast.
+pub async fn run_sender(
+    settings: Arc<Settings>,
+    db: DatabaseConnection,
+    mut stop: watch::Receiver<bool>,
+) {
+    let bot = match super::bot(&settings.telegram) {
+        Ok(bot) => bot,
+        Err(error) => {
+            tracing::error!(%error, "the outbox sender can't start");
+            return;
+        }
+    };
+    let limits = &settings.messages;
+    let spacing = Duration::from_secs(1) / limits.per_second.max(1);
+    let mut pace = tokio::time::interval(spacing);
+    pace.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let per_chat = TimeDelta::from_std(limits.per_chat_interval).unwrap_or(TimeDelta::seconds(1));
+    let claim_timeout = TimeDelta::from_std(limits.claim_timeout).unwrap_or(TimeDelta::seconds(60));
+    tracing::info!(
+        per_second = limits.per_second,
+        per_chat_ms = per_chat.num_milliseconds(),
+        "outbox sender started"
+    );
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        let pause = match next(&bot, &settings, &db, per_chat, claim_timeout, &mut pace).await {
+            Step::Sent => None,
+            Step::Idle => Some(limits.poll_interval),
+            Step::Wait(wait) => Some(wait),
+        };
+        if let Some(pause) = pause {
+            tokio::select! {
+                _ = stop.wait_for(|stop| *stop) => break,
+                _ = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
+    tracing::info!("outbox sender stopped");
+}
+
+enum Step {
+    /// A message was dealt with; look for the next at once.
+    Sent,
+    /// Nothing due.
+    Idle,
+    /// Telegram or the database asked for a pause.
+    Wait(Duration),
+}
+
+async fn next(
+    bot: &Bot,
+    settings: &Settings,
+    db: &DatabaseConnection,
+    per_chat: TimeDelta,
+    claim_timeout: TimeDelta,
+    pace: &mut tokio::time::Interval,
+) -> Step {
+    let now = Utc::now();
+    match outbox::expire_claims(db, now - claim_timeout).await {
+        Ok(0) => {}
+        Ok(expired) => tracing::warn!(
+            expired,
+            "outbox messages whose sender stopped mid-send are marked unknown (not resent)"
+        ),
+        Err(error) => {
+            tracing::error!(%error, "the outbox can't be read");
+            return Step::Wait(DATABASE_PAUSE);
+        }
+    }
+    let claimed = match outbox::claim_next(db, now, per_chat).await {
+        Ok(Some(claimed)) => claimed,
+        Ok(None) => return Step::Idle,
+        Err(error) => {
+            tracing::error!(%error, "an outbox message can't be claimed");
+            return Step::Wait(DATABASE_PAUSE);
+        }
+    };
+    pace.tick().await;
+    let result = send(bot, settings, &claimed).await;
+    match record(db, settings, &claimed, result).await {
+        Ok(step) => step,
+        Err(error) => {
+            // The claim stays `sending` and expires to `unknown`: never sent twice.
+            tracing::error!(%error, id = claimed.id, "an outbox message's outcome can't be recorded");
+            Step::Wait(DATABASE_PAUSE)
+        }
+    }
+}
+
+async fn send(bot: &Bot, settings: &Settings, claimed: &Claimed) -> Result<(), RequestError> {
+    let mut request = bot.send_message(ChatId(claimed.chat_id), claimed.text.clone());
+    // Plain text: the merchant's message and product titles are never read as markup.
+    request.parse_mode = None::<ParseMode>;
+    if claimed.button.as_deref() == Some(CATALOG_BUTTON) {
+        let texts = Texts::for_language(settings, claimed.language_code.as_deref());
+        request.reply_markup = Some(
+            InlineKeyboardMarkup::new([[InlineKeyboardButton::callback(
+                texts.get("join_message_button"),
+                Callback::Catalog { page: 0 }.to_string(),
+            )]])
+            .into(),
+        );
+    }
+    request.send().await.map(|_| ())
+}
+
+/// Writes what became of one send, and says what the sender does next.
+async fn record(
+    db: &DatabaseConnection,
+    settings: &Settings,
+    claimed: &Claimed,
+    result: Result<(), RequestError>,
+) -> Result<Step, crate::store::StoreError> {
+    let now = Utc::now();
+    let id = claimed.id;
+    let error = match result {
+        Ok(()) => {
+            outbox::mark_sent(db, id, now).await?;
+            return Ok(Step::Sent);
+        }
+        Err(error) => error,
+    };
+    let text = error.to_string();
+    match &error {
+        RequestError::RetryAfter(seconds) => {
+            // Flood control is for the whole bot: the message waits, and so does the sender.
+            let wait = seconds.duration();
+            tracing::warn!(
+                id,
+                retry_after_secs = seconds.seconds(),
+                "Telegram asked the outbox to slow down"
+            );
+            outbox::requeue(db, id, now + delta(wait), &text).await?;
+            Ok(Step::Wait(wait))
+        }
+        RequestError::Api(
+            ApiError::BotBlocked
+            | ApiError::UserDeactivated
+            | ApiError::CantInitiateConversation
+            | ApiError::BotKicked,
+        ) => {
+            tracing::info!(
+                id,
+                chat_id = claimed.chat_id,
+                "the shopper blocked the bot; no more messages to them"
+            );
+            outbox::mark_blocked(db, id, claimed.customer_id, &text, now).await?;
+            Ok(Step::Sent)
+        }
+        RequestError::Api(ApiError::Unknown(description))
+            if description.starts_with("Forbidden") =>
+        {
+            outbox::mark_blocked(db, id, claimed.customer_id, &text, now).await?;
+            Ok(Step::Sent)
+        }
+        _ if not_delivered(&error) => {
+            let attempts = u32::try_from(claimed.attempts).unwrap_or(u32::MAX);
+            if attempts >= settings.messages.max_attempts {
+                tracing::warn!(id, %error, attempts, "an outbox message failed for good");
+                outbox::mark_failed(db, id, &text).await?;
+            } else {
+                // 2s, 4s, 8s, ... between tries.
+                let backoff = Duration::from_secs(1u64 << attempts.min(10));
+                tracing::warn!(id, %error, ?backoff, "an outbox message will be tried again");
+                outbox::requeue(db, id, now + delta(backoff), &text).await?;
+            }
+            Ok(Step::Sent)
+        }
+        RequestError::Network(_) | RequestError::Io(_) => {
+            tracing::warn!(id, %error, "the connection broke during a send; the message may have arrived and is not resent");
+            outbox::mark_unknown(db, id, &text).await?;
+            Ok(Step::Sent)
+        }
+        _ => {
+            tracing::warn!(id, %error, "Telegram refused an outbox message");
+            outbox::mark_failed(db, id, &text).await?;
+            Ok(Step::Sent)
+        }
+    }
+}
+
+/// Failures after which the message surely did not arrive, so it may be tried again: the
+/// connection could not be made, or Telegram answered with a server error.
+fn not_delivered(error: &RequestError) -> bool {
+    match error {
+        RequestError::Network(network) => network.is_connect(),
+        RequestError::Api(_) => super::send::is_server_error(error),
+        _ => false,
+    }
+}
+
+fn delta(duration: Duration) -> TimeDelta {
+    TimeDelta::from_std(duration).unwrap_or(TimeDelta::seconds(60))
+}

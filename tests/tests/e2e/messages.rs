@@ -1,0 +1,304 @@
+//! Join messages and broadcasts through the real binaries: the merchant sets a join message
+//! and broadcasts with `storebot-admin`, the `storebot` binary's outbox sender delivers to the
+//! fake Bot API. Checked: one message per join, none to blocked or opted-out shoppers, a 403
+//! recorded and respected afterwards, the per-chat gap, and a `kill -9` mid-broadcast that
+//! neither loses nor duplicates a message.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::Utc;
+use sea_orm::ActiveValue::Set;
+use sea_orm::{ActiveModelTrait, EntityTrait};
+use serde_json::Value;
+use storebot::conversation::callback::Callback;
+use storebot::testing::TestDb;
+use storebot_entity::customer;
+use storebot_tests::bot::BotProcess;
+use storebot_tests::fake_telegram::{FakeTelegram, TEST_TOKEN};
+use storebot_tests::{command, stderr, stdout};
+use tokio::time::Instant;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+struct Shop {
+    test: TestDb,
+    fake: FakeTelegram,
+    dir: tempfile::TempDir,
+}
+
+impl Shop {
+    async fn open() -> Self {
+        Self {
+            test: TestDb::new().await.unwrap(),
+            fake: FakeTelegram::start().await.unwrap(),
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn admin(&self, args: &[&str]) -> String {
+        let output = command("storebot-admin", self.dir.path())
+            .env("STOREBOT_DATABASE__URL", self.test.url())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{args:?}: {}{}",
+            stderr(&output),
+            stdout(&output)
+        );
+        stdout(&output)
+    }
+
+    fn admin_json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.push("--json");
+        serde_json::from_str(&self.admin(&all)).unwrap()
+    }
+
+    fn write(&self, name: &str, text: &str) -> String {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.display().to_string()
+    }
+
+    /// The bot binary with the outbox's limits in `extra`.
+    async fn start_bot(&self, extra: &[(&str, &str)]) -> BotProcess {
+        let api_url = self.fake.url();
+        let mut env = vec![
+            ("STOREBOT_TELEGRAM__TOKEN", TEST_TOKEN),
+            ("STOREBOT_TELEGRAM__API_URL", api_url.as_str()),
+            ("STOREBOT_DATABASE__URL", self.test.url()),
+            ("STOREBOT_MESSAGES__POLL_INTERVAL", "100ms"),
+        ];
+        env.extend_from_slice(extra);
+        let mut bot = BotProcess::start(self.dir.path(), &env).unwrap();
+        bot.wait_for_log("outbox sender started", WAIT)
+            .await
+            .unwrap();
+        bot
+    }
+
+    /// A shopper who has talked to the bot (chat id = user id), returning their id.
+    async fn shopper(&self, user_id: i64, edit: impl FnOnce(&mut customer::ActiveModel)) -> i64 {
+        let now = Utc::now();
+        let mut row = customer::ActiveModel {
+            telegram_user_id: Set(user_id),
+            chat_id: Set(user_id),
+            first_name: Set(format!("Shopper {user_id}")),
+            last_name: Set(None),
+            username: Set(None),
+            language_code: Set(Some("en".into())),
+            first_interaction_at: Set(now),
+            last_interaction_at: Set(now),
+            registered_at: Set(Some(now)),
+            messages_opt_out: Set(false),
+            blocked_at: Set(None),
+            ..Default::default()
+        };
+        edit(&mut row);
+        row.insert(&self.test.db).await.unwrap().id
+    }
+
+    async fn customer(&self, id: i64) -> customer::Model {
+        customer::Entity::find_by_id(id)
+            .one(&self.test.db)
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
+    /// The `sendMessage` calls to each chat whose text is `text`, with their arrival times.
+    fn sends_of(&self, text: &str) -> BTreeMap<i64, Vec<std::time::Instant>> {
+        let mut sends: BTreeMap<i64, Vec<std::time::Instant>> = BTreeMap::new();
+        for call in self.fake.calls("sendMessage") {
+            if call.body["text"].as_str() == Some(text) {
+                let chat = call.body["chat_id"].as_i64().unwrap_or_default();
+                sends.entry(chat).or_default().push(call.at);
+            }
+        }
+        sends
+    }
+
+    /// Polls `broadcast status ID` until nothing is queued or being sent.
+    async fn wait_broadcast_done(&self, id: i64, within: Duration) -> Value {
+        let deadline = Instant::now() + within;
+        loop {
+            let status = self.admin_json(&["broadcast", "status", &id.to_string()]);
+            let pending = status["states"]["queued"].as_u64().unwrap_or(0)
+                + status["states"]["sending"].as_u64().unwrap_or(0);
+            if pending == 0 {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "broadcast {id} not done: {status}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+fn rule_everyone(shop: &Shop) -> String {
+    shop.write(
+        "recent.json",
+        r#"{"version": 1, "rule": {"type": "last_interaction", "when": {"within_last_days": 7}}}"#,
+    )
+}
+
+async fn poll<T>(what: &str, within: Duration, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(found) = check().await {
+            return found;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not happen in {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn join_messages_go_once_per_join_and_a_403_blocks_later_broadcasts() {
+    let shop = Shop::open().await;
+    let reader = shop.shopper(9_001, |_| {}).await;
+    let already_blocked = shop
+        .shopper(9_002, |row| row.blocked_at = Set(Some(Utc::now())))
+        .await;
+    let opted_out = shop
+        .shopper(9_003, |row| row.messages_opt_out = Set(true))
+        .await;
+    let blocker = shop.shopper(9_004, |_| {}).await;
+    shop.fake.block_chat(9_004);
+
+    let rule = rule_everyone(&shop);
+    shop.admin(&["segments", "create", "--name", "regulars", "--rule", &rule]);
+    let text = "Welcome, regular! {count} new items: {new_items}";
+    shop.admin(&["segments", "edit", "regulars", "--join-message", text]);
+    let shown = shop.admin(&["segments", "show", "regulars"]);
+    assert!(shown.contains(&format!("join message: {text}")), "{shown}");
+    // Two recomputes: the second changes nothing and so queues nothing.
+    shop.admin(&["segments", "recompute"]);
+    shop.admin(&["segments", "recompute"]);
+
+    // A broadcast queued at the same time: each chat's second message must wait its turn.
+    let queued = shop.admin_json(&["broadcast", "regulars", "--text", "Sale today", "--yes"]);
+    assert_eq!(queued["broadcast"]["recipients"], 2, "{queued}");
+    assert_eq!(queued["broadcast"]["skipped_blocked"], 1, "{queued}");
+    assert_eq!(queued["broadcast"]["skipped_opt_out"], 1, "{queued}");
+    let id = queued["broadcast"]["id"].as_i64().unwrap();
+
+    let bot = shop.start_bot(&[]).await;
+    let expected = "Welcome, regular! 0 new items: ";
+    let message = shop.fake.next_reply(9_001, WAIT).await.unwrap();
+    assert_eq!(message.text, expected);
+    let button = &message.buttons[0][0];
+    assert_eq!(button.label, "Open the catalog");
+    assert_eq!(
+        button.callback_data.as_deref().map(str::parse::<Callback>),
+        Some(Ok(Callback::Catalog { page: 0 }))
+    );
+    // The 403 on the join message is recorded on the shopper, and their broadcast skipped.
+    poll("the block to be recorded", WAIT, async || {
+        shop.customer(blocker).await.blocked_at
+    })
+    .await;
+    let status = shop.wait_broadcast_done(id, WAIT).await;
+    assert_eq!(status["states"]["sent"], 1, "{status}");
+    assert_eq!(status["states"]["skipped"], 1, "{status}");
+    let listed = shop.admin(&["broadcast", "list"]);
+    assert!(listed.contains("Sale today"), "{listed}");
+
+    let (status, log) = bot.terminate().await.unwrap();
+    let log = log.join("\n");
+    assert!(status.success(), "{log}");
+    assert!(!log.contains("panicked"), "{log}");
+
+    // Exactly one join message and one broadcast, to the reader alone.
+    let joins = shop.sends_of(expected);
+    assert_eq!(joins.keys().copied().collect::<Vec<_>>(), [9_001, 9_004]);
+    assert_eq!(joins[&9_001].len(), 1);
+    assert_eq!(joins[&9_004].len(), 1, "tried once, answered 403");
+    let sales = shop.sends_of("Sale today");
+    assert_eq!(sales.keys().copied().collect::<Vec<_>>(), [9_001]);
+    for silent in [already_blocked, opted_out] {
+        let chat = shop.customer(silent).await.chat_id;
+        assert!(shop.fake.take_replies(chat).is_empty());
+    }
+    // Telegram's one message a second per chat: the broadcast waited after the join message.
+    let gap = sales[&9_001][0].duration_since(joins[&9_001][0]);
+    assert!(gap >= Duration::from_millis(950), "{gap:?}");
+    assert!(shop.customer(reader).await.blocked_at.is_none());
+}
+
+#[tokio::test]
+async fn a_broadcast_resumes_after_kill_9_without_sending_anyone_twice() {
+    const MEMBERS: i64 = 60;
+    let shop = Shop::open().await;
+    for n in 0..MEMBERS {
+        shop.shopper(20_000 + n, |_| {}).await;
+    }
+    let rule = rule_everyone(&shop);
+    shop.admin(&["segments", "create", "--name", "all", "--rule", &rule]);
+    shop.admin(&["segments", "recompute"]);
+    let limits = [
+        ("STOREBOT_MESSAGES__PER_SECOND", "30"),
+        ("STOREBOT_MESSAGES__CLAIM_TIMEOUT", "1s"),
+    ];
+    let bot = shop.start_bot(&limits).await;
+    let queued = shop.admin_json(&["broadcast", "all", "--text", "Big news", "--yes"]);
+    assert_eq!(queued["broadcast"]["recipients"], MEMBERS, "{queued}");
+    let id = queued["broadcast"]["id"].as_i64().unwrap();
+
+    // Kill it a third of the way through.
+    shop.fake
+        .wait_for_calls("sendMessage", 20, WAIT)
+        .await
+        .unwrap();
+    let log = bot.kill_9().await.unwrap();
+    let before_restart = shop.sends_of("Big news");
+    assert!(
+        before_restart.len() < usize::try_from(MEMBERS).unwrap(),
+        "the broadcast finished before the kill: {log:#?}"
+    );
+
+    let bot = shop.start_bot(&limits).await;
+    let status = shop.wait_broadcast_done(id, WAIT).await;
+    let (exit, log) = bot.terminate().await.unwrap();
+    assert!(exit.success(), "{log:#?}");
+
+    let sends = shop.sends_of("Big news");
+    let twice: Vec<_> = sends.iter().filter(|(_, at)| at.len() > 1).collect();
+    assert!(twice.is_empty(), "sent twice: {twice:?}");
+    let sent = status["states"]["sent"].as_u64().unwrap_or(0);
+    let unknown = status["states"]["unknown"].as_u64().unwrap_or(0);
+    // One message at a time is in flight, so a kill leaves at most one of unknown fate.
+    assert!(unknown <= 1, "{status}");
+    assert_eq!(sent + unknown, u64::try_from(MEMBERS).unwrap(), "{status}");
+    assert!(sends.len() as u64 >= sent, "{status}");
+    assert!(sends.len() as u64 <= sent + unknown, "{status}");
+    // At most 30 a second (the setting): 31 sends fit in one second at exact spacing (30
+    // gaps), and one more of slack for network jitter between the sender and the fake.
+    let mut times: Vec<std::time::Instant> = sends.values().flatten().copied().collect();
+    times.sort();
+    let busiest = times
+        .iter()
+        .enumerate()
+        .map(|(i, start)| {
+            times[i..]
+                .iter()
+                .take_while(|at| at.duration_since(*start) < Duration::from_secs(1))
+                .count()
+        })
+        .max()
+        .unwrap_or(0);
+    assert!(busiest <= 32, "{busiest} sends within one second");
+    eprintln!(
+        "kill -9 mid-broadcast: {} sent before the kill, {sent} sent, {unknown} unknown, \
+         busiest second {busiest}",
+        before_restart.len()
+    );
+}
