@@ -10,6 +10,7 @@ pub mod console;
 pub mod conversation;
 pub mod jobs;
 pub mod money;
+pub mod product_rule;
 pub mod segments;
 pub mod store;
 pub mod telegram;

@@ -11,6 +11,7 @@ mod m20261122_000001_customers;
 mod m20261122_000002_catalog;
 mod m20261122_000003_segments;
 mod m20261122_000004_orders;
+mod m20261123_000005_product_segments;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_catalog::Migration),
             Box::new(m20261122_000003_segments::Migration),
             Box::new(m20261122_000004_orders::Migration),
+            Box::new(m20261123_000005_product_segments::Migration),
         ]
     }
 }

@@ -23,6 +23,7 @@ pub mod dialogue;
 pub mod lint;
 pub mod orders;
 pub mod orders_admin;
+pub mod product_segments;
 pub mod questions;
 pub mod recompute;
 pub mod segment_definitions;
