@@ -14,6 +14,7 @@ mod customers;
 mod format;
 mod lint;
 mod orders;
+mod product_segments;
 mod prompt;
 mod questions;
 mod segment_engine;
@@ -63,6 +64,9 @@ enum Command {
     /// Customer segments: list, show, create, edit, delete.
     #[command(subcommand)]
     Segments(segments::Command),
+    /// Product segments (rules over the catalog) and their grants to customer segments.
+    #[command(subcommand)]
+    ProductSegments(product_segments::Command),
     /// Shoppers: list and show.
     #[command(subcommand)]
     Customers(customers::Command),
@@ -145,6 +149,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Catalog(command) => catalog::run(&context, command).await,
         Command::Availability(command) => availability::run(&context, command).await,
         Command::Segments(command) => segments::run(&context, command).await,
+        Command::ProductSegments(command) => product_segments::run(&context, command).await,
         Command::Customers(command) => customers::run(&context, command).await,
         Command::Orders(command) => orders::run(&context, command).await,
         Command::Lint { strict } => lint::run(&context, strict).await,

@@ -17,6 +17,8 @@ mod chat;
 mod journey;
 /// Schema migrations: up, down, up on a fresh database.
 mod migrations;
+/// Product segments through storebot-admin, and a grant changing what the real bot shows.
+mod product_segments;
 /// Starting the binaries: configuration errors, database errors, the missing token.
 mod startup;
 /// The Telegram adapter: replies, splitting, edits, callback answers, flood control, webhook
