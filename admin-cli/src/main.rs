@@ -18,6 +18,7 @@ mod product_segments;
 mod prompt;
 mod questions;
 mod segment_engine;
+mod segment_stats;
 mod segments;
 mod table;
 mod webhook;

@@ -28,6 +28,7 @@ pub mod questions;
 pub mod recompute;
 pub mod segment_definitions;
 pub mod segment_members;
+pub mod segment_stats;
 pub mod segments;
 pub mod simulate;
 pub mod store_config;

@@ -19,6 +19,8 @@ mod journey;
 mod migrations;
 /// Product segments through storebot-admin, and a grant changing what the real bot shows.
 mod product_segments;
+/// `storebot-admin segments stats` on a shop with known numbers.
+mod segment_stats;
 /// Starting the binaries: configuration errors, database errors, the missing token.
 mod startup;
 /// The Telegram adapter: replies, splitting, edits, callback answers, flood control, webhook
