@@ -370,10 +370,11 @@ async fn sql_membership_agrees_with_the_pure_rule() {
         let mut pure: Vec<String> = catalog
             .iter()
             .flat_map(|facts| {
-                facts.variants.iter().filter_map(|(variant, _)| {
-                    (!opened_to(&grants, &facts.product, variant).is_empty())
-                        .then(|| variant.sku.clone())
-                })
+                facts
+                    .variants
+                    .iter()
+                    .filter(|(variant, _)| !opened_to(&grants, &facts.product, variant).is_empty())
+                    .map(|(variant, _)| variant.sku.clone())
             })
             .collect();
         pure.sort();
