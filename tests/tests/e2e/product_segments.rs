@@ -170,6 +170,19 @@ async fn product_segments_are_created_previewed_granted_and_deleted_through_the_
     let segment = admin.json(&["segments", "show", "Coffee lovers"]);
     assert_eq!(segment["uses"]["product_segments"][0], "premium tea");
 
+    // Export names categories and segments; the TOML file applies back with no change.
+    let exported = admin.json(&["export", "--format", "json"]);
+    let listed = &exported["product_segments"][0];
+    assert_eq!(listed["name"], "premium tea");
+    assert_eq!(listed["categories"][0], "Tea");
+    assert_eq!(listed["price_min"], 1000);
+    assert_eq!(listed["granted_to"][0], "Coffee lovers");
+    let file = admin.dir.path().join("store.toml");
+    let file = file.to_str().expect("utf-8 path");
+    admin.ok(&["export", "-o", file]);
+    let again = admin.json(&["apply", file, "--dry-run"]);
+    assert_eq!(again["changes"], Value::Array(vec![]), "{again}");
+
     admin.refused(
         &["product-segments", "delete", "premium tea"],
         "is granted to segments `Coffee lovers`: delete it anyway with --force",
