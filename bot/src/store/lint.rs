@@ -259,6 +259,75 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_product_segment_grant_counts_as_a_use_and_makes_its_variants_visible() {
+        let test = TestDb::new().await.expect("test db");
+        let db = &test.db;
+        import(db, &[row(2, "A-1", "Tea", 100)], now())
+            .await
+            .expect("import");
+        let tea = variant_by_sku(db, "A-1").await.expect("sku");
+        let vip = segment_definitions::create(db, &manual("vip"), now())
+            .await
+            .expect("vip");
+        let fans = segment_definitions::create(db, &manual("fans"), now())
+            .await
+            .expect("fans");
+        availability::set_product(db, tea.product_id, &Audience::Segments([vip.id].into()))
+            .await
+            .expect("restrict");
+        let customer = crate::store::customers::record_interaction(
+            db,
+            &crate::store::customers::TelegramUser {
+                telegram_user_id: 7,
+                chat_id: 7,
+                first_name: "Fan".into(),
+                last_name: None,
+                username: None,
+                language_code: None,
+            },
+            now(),
+        )
+        .await
+        .expect("customer");
+        crate::store::segments::add_member(db, fans.id, customer.id, now())
+            .await
+            .expect("member");
+        let kinds = |findings: Vec<Finding>| {
+            findings
+                .into_iter()
+                .map(|f| format!("{}: {}", f.kind, f.message))
+                .collect::<Vec<_>>()
+        };
+        let before = kinds(check(db, now()).await.expect("lint"));
+        assert!(
+            before.iter().any(|f| f.starts_with("hidden_product"))
+                && before
+                    .iter()
+                    .any(|f| f.contains("segment `fans` is assigned nowhere")),
+            "{before:?}"
+        );
+        crate::store::product_segments::create(
+            db,
+            &crate::store::product_segments::ProductSegmentDraft {
+                name: "cheap".into(),
+                description: String::new(),
+                rule: crate::product_rule::ProductRule {
+                    price_max: Some(100),
+                    ..Default::default()
+                },
+            },
+            now(),
+        )
+        .await
+        .expect("product segment");
+        crate::store::product_segments::grant(db, "cheap", "fans")
+            .await
+            .expect("grant");
+        let after = kinds(check(db, now()).await.expect("lint"));
+        assert_eq!(after, ["empty_segment: segment `vip` has no members"]);
+    }
+
+    #[tokio::test]
     async fn lint_finds_hidden_products_empty_and_unused_segments_and_archived_options() {
         let test = TestDb::new().await.expect("test db");
         let db = &test.db;
