@@ -381,3 +381,68 @@ async fn sql_membership_agrees_with_the_pure_rule() {
         assert_eq!(skus(db, &name).await, pure, "{json}");
     }
 }
+
+#[tokio::test]
+async fn simulate_shows_a_granted_shopper_the_opened_variant_only() {
+    let test = TestDb::new().await.expect("test db");
+    let db = &test.db;
+    import(
+        db,
+        &[
+            row(2, "R-1", "Reserve", 9000),
+            row(3, "R-2", "Reserve", 500),
+        ],
+        now(),
+    )
+    .await
+    .expect("import");
+    let cheap = variant_by_sku(db, "R-2").await.expect("sku");
+    let vip = segment_definitions::create(db, &manual("vip"), now())
+        .await
+        .expect("vip");
+    let fans = segment_definitions::create(db, &manual("fans"), now())
+        .await
+        .expect("fans");
+    availability::set_product(db, cheap.product_id, &Audience::Segments([vip.id].into()))
+        .await
+        .expect("restrict");
+    let fan = crate::store::customers::record_interaction(
+        db,
+        &crate::store::customers::TelegramUser {
+            telegram_user_id: 9,
+            chat_id: 9,
+            first_name: "Fan".into(),
+            last_name: None,
+            username: None,
+            language_code: None,
+        },
+        now(),
+    )
+    .await
+    .expect("customer");
+    crate::store::segments::add_member(db, fans.id, fan.id, now())
+        .await
+        .expect("member");
+    create(db, &draft("small", r#"{"price_max": 1000}"#), now())
+        .await
+        .expect("create");
+    let seen = |simulation: crate::store::simulate::Simulation| {
+        simulation
+            .products
+            .into_iter()
+            .flat_map(|product| product.variants)
+            .filter(|variant| variant.visible)
+            .map(|variant| variant.sku)
+            .collect::<Vec<_>>()
+    };
+    let before = crate::store::simulate::simulate(db, fan.id, now())
+        .await
+        .expect("simulate");
+    assert!(seen(before).is_empty());
+    grant(db, "small", "fans").await.expect("grant");
+    let after = crate::store::simulate::simulate(db, fan.id, now())
+        .await
+        .expect("simulate");
+    assert_eq!(after.visible_categories, ["Tea"]);
+    assert_eq!(seen(after), ["R-2"]);
+}
