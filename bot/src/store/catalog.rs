@@ -49,35 +49,35 @@ pub fn visible_to(segments_in_force: &[i64]) -> Condition {
             .and_where(variant_segment::Column::SegmentId.is_in(segments_in_force.to_vec()))
             .to_owned(),
     );
-    let mut audience = Condition::any();
-    // A guest (no segment in force) has no grants, so the subquery is left out for them.
+    let mut audience = Condition::any()
+        .add(
+            Condition::all()
+                .add(product::Column::ByVariant.eq(false))
+                .add(
+                    Condition::any()
+                        .add(product::Column::AllSegments.eq(true))
+                        .add(product_granted),
+                ),
+        )
+        .add(
+            Condition::all()
+                .add(product::Column::ByVariant.eq(true))
+                .add(
+                    Condition::any()
+                        .add(variant::Column::AllSegments.eq(true))
+                        .add(variant_granted),
+                ),
+        );
+    // Product-segment grants come last, so a variant the flags already open is decided
+    // before the correlated subquery (SQLite evaluates OR terms in order). A guest (no
+    // segment in force) has no grants, so the subquery is left out for them.
     if !segments_in_force.is_empty() {
         audience = audience.add(super::product_segments::granted_to(segments_in_force));
     }
     Condition::all()
         .add(product::Column::Active.eq(true))
         .add(variant::Column::Active.eq(true))
-        .add(
-            audience
-                .add(
-                    Condition::all()
-                        .add(product::Column::ByVariant.eq(false))
-                        .add(
-                            Condition::any()
-                                .add(product::Column::AllSegments.eq(true))
-                                .add(product_granted),
-                        ),
-                )
-                .add(
-                    Condition::all()
-                        .add(product::Column::ByVariant.eq(true))
-                        .add(
-                            Condition::any()
-                                .add(variant::Column::AllSegments.eq(true))
-                                .add(variant_granted),
-                        ),
-                ),
-        )
+        .add(audience)
 }
 
 fn variant_to_product() -> RelationDef {
