@@ -16,9 +16,11 @@ mod customers;
 mod format;
 mod lint;
 mod orders;
+mod product_segments;
 mod prompt;
 mod questions;
 mod segment_engine;
+mod segment_stats;
 mod segments;
 mod table;
 mod webhook;
@@ -65,6 +67,9 @@ enum Command {
     /// Customer segments: list, show, create, edit, delete.
     #[command(subcommand)]
     Segments(segments::Command),
+    /// Product segments (rules over the catalog) and their grants to customer segments.
+    #[command(subcommand)]
+    ProductSegments(product_segments::Command),
     /// Shoppers: list and show.
     #[command(subcommand)]
     Customers(customers::Command),
@@ -153,6 +158,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Catalog(command) => catalog::run(&context, command).await,
         Command::Availability(command) => availability::run(&context, command).await,
         Command::Segments(command) => segments::run(&context, command).await,
+        Command::ProductSegments(command) => product_segments::run(&context, command).await,
         Command::Customers(command) => customers::run(&context, command).await,
         Command::Orders(command) => orders::run(&context, command).await,
         Command::Coupons(command) => coupons::run(&context, command).await,

@@ -80,6 +80,14 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Members, share of shoppers, revenue share and average check; with a segment, also its
+    /// joins and leaves per day.
+    Stats {
+        segment: Option<String>,
+        /// Days of joins and leaves to show, up to today.
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=366))]
+        days: u32,
+    },
     #[command(flatten)]
     Engine(crate::segment_engine::Command),
 }
@@ -94,6 +102,9 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
     let db = &cx.db;
     match command {
         Command::Engine(command) => return crate::segment_engine::run(cx, command).await,
+        Command::Stats { segment, days } => {
+            return crate::segment_stats::run(cx, segment, days).await;
+        }
         Command::List => {
             let list = segment_definitions::list(db, cx.now()).await?;
             if !cx.json_out(&list)? {

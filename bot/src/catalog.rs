@@ -4,6 +4,11 @@
 //! flag says "all segments" or the governing set meets the shopper's segments in force. The
 //! product governs unless it is `by_variant`, in which case each variant governs itself. The
 //! store's SQL filter implements the same rule set-wise; a test keeps the two in agreement.
+//!
+//! Product segments widen this: an active variant of an active product is also visible to a
+//! shopper when one of their segments in force is granted a product segment (a rule over the
+//! catalog, [`crate::product_rule`]) that the variant matches. `VariantAccess::opened_to`
+//! carries the customer segments for which that holds.
 //! This module does no I/O and reads no clock.
 
 use std::collections::BTreeSet;
@@ -25,6 +30,9 @@ pub struct VariantAccess {
     pub all_segments: bool,
     /// Segments allowed to see the variant when its product is `by_variant`.
     pub segments: BTreeSet<i64>,
+    /// Customer segments granted a product segment that this variant matches: they see it
+    /// whatever the product's or variant's own restriction says.
+    pub opened_to: BTreeSet<i64>,
 }
 
 /// Why a variant is hidden from a shopper, in the order the rule checks it.
@@ -66,6 +74,9 @@ pub fn variant_visibility(
     if !variant.active {
         return Err(Hidden::VariantInactive);
     }
+    if !variant.opened_to.is_disjoint(segments_in_force) {
+        return Ok(());
+    }
     if product.by_variant {
         if variant.all_segments || !variant.segments.is_disjoint(segments_in_force) {
             Ok(())
@@ -101,6 +112,7 @@ mod tests {
             active: true,
             all_segments,
             segments: set(segments),
+            opened_to: BTreeSet::new(),
         }
     }
 
@@ -153,6 +165,28 @@ mod tests {
             variant(false, &[8]),
             &[7],
             Err(Hidden::VariantRestricted),
+        );
+    }
+
+    #[test]
+    fn a_granted_product_segment_opens_a_restricted_variant_to_its_segments_only() {
+        let mut v = variant(false, &[8]);
+        v.opened_to = set(&[5]);
+        check(product(false, false, &[]), v.clone(), &[5], Ok(()));
+        check(product(true, true, &[]), v.clone(), &[5], Ok(()));
+        check(
+            product(false, true, &[]),
+            v.clone(),
+            &[6],
+            Err(Hidden::VariantRestricted),
+        );
+        let mut inactive = v;
+        inactive.active = false;
+        check(
+            product(false, false, &[]),
+            inactive,
+            &[5],
+            Err(Hidden::VariantInactive),
         );
     }
 

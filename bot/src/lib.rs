@@ -11,6 +11,7 @@ pub mod conversation;
 pub mod coupons;
 pub mod jobs;
 pub mod money;
+pub mod product_rule;
 pub mod segments;
 pub mod store;
 pub mod telegram;

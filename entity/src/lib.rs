@@ -4,6 +4,8 @@
 pub mod answer_option;
 pub mod broadcast;
 pub mod cart_item;
+pub mod catalog_segment;
+pub mod catalog_segment_grant;
 pub mod category;
 pub mod coupon;
 pub mod coupon_redemption;

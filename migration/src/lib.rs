@@ -11,9 +11,10 @@ mod m20261122_000001_customers;
 mod m20261122_000002_catalog;
 mod m20261122_000003_segments;
 mod m20261122_000004_orders;
+mod m20261123_000005_product_segments;
 mod m20261123_000006_coupons;
-mod m20261123_000008_faults;
 mod m20261123_000007_outbox;
+mod m20261123_000008_faults;
 
 pub struct Migrator;
 
@@ -25,9 +26,10 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_catalog::Migration),
             Box::new(m20261122_000003_segments::Migration),
             Box::new(m20261122_000004_orders::Migration),
+            Box::new(m20261123_000005_product_segments::Migration),
             Box::new(m20261123_000006_coupons::Migration),
-            Box::new(m20261123_000008_faults::Migration),
             Box::new(m20261123_000007_outbox::Migration),
+            Box::new(m20261123_000008_faults::Migration),
         ]
     }
 }

@@ -32,7 +32,8 @@ pub struct ProductView {
 }
 
 /// The SQL form of the visibility rule for a variant row joined to its product row, given the
-/// shopper's segments in force.
+/// shopper's segments in force. Product-segment grants are a correlated `EXISTS` inside the
+/// same statement, so they cost the bot no extra query.
 pub fn visible_to(segments_in_force: &[i64]) -> Condition {
     let product_granted = product::Column::Id.in_subquery(
         Query::select()
@@ -48,30 +49,35 @@ pub fn visible_to(segments_in_force: &[i64]) -> Condition {
             .and_where(variant_segment::Column::SegmentId.is_in(segments_in_force.to_vec()))
             .to_owned(),
     );
+    let mut audience = Condition::any()
+        .add(
+            Condition::all()
+                .add(product::Column::ByVariant.eq(false))
+                .add(
+                    Condition::any()
+                        .add(product::Column::AllSegments.eq(true))
+                        .add(product_granted),
+                ),
+        )
+        .add(
+            Condition::all()
+                .add(product::Column::ByVariant.eq(true))
+                .add(
+                    Condition::any()
+                        .add(variant::Column::AllSegments.eq(true))
+                        .add(variant_granted),
+                ),
+        );
+    // Product-segment grants come last, so a variant the flags already open is decided
+    // before the correlated subquery (SQLite evaluates OR terms in order). A guest (no
+    // segment in force) has no grants, so the subquery is left out for them.
+    if !segments_in_force.is_empty() {
+        audience = audience.add(super::product_segments::granted_to(segments_in_force));
+    }
     Condition::all()
         .add(product::Column::Active.eq(true))
         .add(variant::Column::Active.eq(true))
-        .add(
-            Condition::any()
-                .add(
-                    Condition::all()
-                        .add(product::Column::ByVariant.eq(false))
-                        .add(
-                            Condition::any()
-                                .add(product::Column::AllSegments.eq(true))
-                                .add(product_granted),
-                        ),
-                )
-                .add(
-                    Condition::all()
-                        .add(product::Column::ByVariant.eq(true))
-                        .add(
-                            Condition::any()
-                                .add(variant::Column::AllSegments.eq(true))
-                                .add(variant_granted),
-                        ),
-                ),
-        )
+        .add(audience)
 }
 
 fn variant_to_product() -> RelationDef {
@@ -264,6 +270,7 @@ pub async fn access_of_product(
             .or_default()
             .insert(row.segment_id);
     }
+    let grants = super::product_segments::grants_in_memory(db).await?;
     let access = ProductAccess {
         active: product.active,
         all_segments: product.all_segments,
@@ -277,6 +284,7 @@ pub async fn access_of_product(
                 active: variant.active,
                 all_segments: variant.all_segments,
                 segments: variant_segments.remove(&variant.id).unwrap_or_default(),
+                opened_to: super::product_segments::opened_to(&grants, &product, &variant),
             };
             (variant, access)
         })
@@ -582,8 +590,8 @@ mod tests {
         );
     }
 
-    /// The SQL filter and the pure rule decide every combination of flags and segment sets the
-    /// same way.
+    /// The SQL filter and the pure rule decide every combination of flags, segment sets and
+    /// product-segment grants the same way.
     #[tokio::test]
     async fn visible_to_agrees_with_the_pure_rule() {
         let test = TestDb::new().await.expect("test db");
@@ -617,7 +625,7 @@ mod tests {
                                         db,
                                         product_id,
                                         &format!("SKU-{n}"),
-                                        100,
+                                        if n % 2 == 0 { 100 } else { 200 },
                                         variant_active,
                                         variant_all,
                                         variant_segments,
@@ -630,6 +638,25 @@ mod tests {
                 }
             }
         }
+        // Segment B is also granted the product segment "price up to 150", which opens half
+        // the variants to it whatever their flags say.
+        crate::store::product_segments::create(
+            db,
+            &crate::store::product_segments::ProductSegmentDraft {
+                name: "cheap".into(),
+                description: String::new(),
+                rule: crate::product_rule::ProductRule {
+                    price_max: Some(150),
+                    ..Default::default()
+                },
+            },
+            Utc::now(),
+        )
+        .await
+        .expect("product segment");
+        crate::store::product_segments::grant(db, "cheap", "B")
+            .await
+            .expect("grant");
         let products: Vec<i64> = product::Entity::find()
             .all(db)
             .await

@@ -2,7 +2,8 @@
 //! shoppers notice. Read-only: this module must never fix anything itself.
 //!
 //! Checks: active variants nobody can currently see (their governing segment set has no
-//! segment in force with members), active products whose every variant is hidden that way,
+//! segment in force with members, and no such segment is granted a product segment they
+//! match), active products whose every variant is hidden that way,
 //! empty segments, segments assigned nowhere, grants to segments not in force, and rules that
 //! use archived questions or options or no longer validate.
 
@@ -86,6 +87,13 @@ pub async fn check(
             .or_default()
             .push(variant);
     }
+    // Product-segment grants open variants too: the customer segments each variant is opened
+    // to, by the pure rule.
+    let pseg_grants = super::product_segments::grants_in_memory(db).await?;
+    let pseg_granted: BTreeSet<i64> = pseg_grants
+        .iter()
+        .flat_map(|(_, segments)| segments.iter().copied())
+        .collect();
     let empty = BTreeSet::new();
     for product in &products {
         let variants = variants_of
@@ -109,7 +117,8 @@ pub async fn check(
                     product_grants.get(&product.id).unwrap_or(&empty),
                 )
             };
-            if !all && set.is_disjoint(&granting) {
+            let opened = super::product_segments::opened_to(&pseg_grants, product, variant);
+            if !all && set.is_disjoint(&granting) && opened.is_disjoint(&granting) {
                 hidden += 1;
                 if product.by_variant {
                     findings.push(Finding {
@@ -183,12 +192,13 @@ pub async fn check(
         }
         let granted = product_grants.values().any(|set| set.contains(&segment.id))
             || variant_grants.values().any(|set| set.contains(&segment.id))
-            || coupon_segments.contains(&segment.id);
+            || coupon_segments.contains(&segment.id)
+            || pseg_granted.contains(&segment.id);
         if !granted && segment.user_group.is_none() && !used_in_rules.contains(&segment.id) {
             findings.push(Finding {
                 kind: "unused_segment",
                 message: format!(
-                    "segment `{}` is assigned nowhere (no product, variant, coupon, user group or rule)",
+                    "segment `{}` is assigned nowhere (no product, variant, product segment, coupon, user group or rule)",
                     segment.name
                 ),
             });
@@ -197,7 +207,7 @@ pub async fn check(
             findings.push(Finding {
                 kind: "grant_not_in_force",
                 message: format!(
-                    "segment `{}` is assigned to products, variants or coupons but is not in force",
+                    "segment `{}` is assigned to products, variants, product segments or coupons but is not in force",
                     segment.name
                 ),
             });
@@ -246,6 +256,75 @@ mod tests {
             expires_at: None,
             user_group: None,
         }
+    }
+
+    #[tokio::test]
+    async fn a_product_segment_grant_counts_as_a_use_and_makes_its_variants_visible() {
+        let test = TestDb::new().await.expect("test db");
+        let db = &test.db;
+        import(db, &[row(2, "A-1", "Tea", 100)], now())
+            .await
+            .expect("import");
+        let tea = variant_by_sku(db, "A-1").await.expect("sku");
+        let vip = segment_definitions::create(db, &manual("vip"), now())
+            .await
+            .expect("vip");
+        let fans = segment_definitions::create(db, &manual("fans"), now())
+            .await
+            .expect("fans");
+        availability::set_product(db, tea.product_id, &Audience::Segments([vip.id].into()))
+            .await
+            .expect("restrict");
+        let customer = crate::store::customers::record_interaction(
+            db,
+            &crate::store::customers::TelegramUser {
+                telegram_user_id: 7,
+                chat_id: 7,
+                first_name: "Fan".into(),
+                last_name: None,
+                username: None,
+                language_code: None,
+            },
+            now(),
+        )
+        .await
+        .expect("customer");
+        crate::store::segments::add_member(db, fans.id, customer.id, now())
+            .await
+            .expect("member");
+        let kinds = |findings: Vec<Finding>| {
+            findings
+                .into_iter()
+                .map(|f| format!("{}: {}", f.kind, f.message))
+                .collect::<Vec<_>>()
+        };
+        let before = kinds(check(db, now()).await.expect("lint"));
+        assert!(
+            before.iter().any(|f| f.starts_with("hidden_product"))
+                && before
+                    .iter()
+                    .any(|f| f.contains("segment `fans` is assigned nowhere")),
+            "{before:?}"
+        );
+        crate::store::product_segments::create(
+            db,
+            &crate::store::product_segments::ProductSegmentDraft {
+                name: "cheap".into(),
+                description: String::new(),
+                rule: crate::product_rule::ProductRule {
+                    price_max: Some(100),
+                    ..Default::default()
+                },
+            },
+            now(),
+        )
+        .await
+        .expect("product segment");
+        crate::store::product_segments::grant(db, "cheap", "fans")
+            .await
+            .expect("grant");
+        let after = kinds(check(db, now()).await.expect("lint"));
+        assert_eq!(after, ["empty_segment: segment `vip` has no members"]);
     }
 
     #[tokio::test]
@@ -313,7 +392,7 @@ mod tests {
                 format!("bad_rule: the rule of segment `cats` is refused: rule: option {} is archived", question.options[0].id),
                 "empty_segment: segment `cats` has no members".to_owned(),
                 "empty_segment: segment `idle` has no members".to_owned(),
-                "unused_segment: segment `idle` is assigned nowhere (no product, variant, coupon, user group or rule)".to_owned(),
+                "unused_segment: segment `idle` is assigned nowhere (no product, variant, product segment, coupon, user group or rule)".to_owned(),
                 "empty_segment: segment `vip` has no members".to_owned(),
             ]
         );

@@ -105,6 +105,8 @@ pub struct SegmentUses {
     pub variants: Vec<String>,
     /// Coupons tied to it, by code.
     pub coupons: Vec<String>,
+    /// Product segments granted to it, by name.
+    pub product_segments: Vec<String>,
     /// Other segments whose rules refer to it.
     pub rules: Vec<SegmentRef>,
 }
@@ -114,6 +116,7 @@ impl SegmentUses {
         self.products.is_empty()
             && self.variants.is_empty()
             && self.coupons.is_empty()
+            && self.product_segments.is_empty()
             && self.rules.is_empty()
     }
 
@@ -135,6 +138,12 @@ impl SegmentUses {
         }
         if !self.coupons.is_empty() {
             parts.push(format!("coupons {}", quoted(&self.coupons)));
+        }
+        if !self.product_segments.is_empty() {
+            parts.push(format!(
+                "product segments {}",
+                quoted(&self.product_segments)
+            ));
         }
         if !self.rules.is_empty() {
             let names: Vec<String> = self.rules.iter().map(|r| r.name.clone()).collect();
@@ -418,10 +427,12 @@ pub async fn uses(db: &impl ConnectionTrait, id: i64) -> Result<SegmentUses, Sto
         .into_iter()
         .filter(|user| user.id != id)
         .collect();
+    let product_segments = super::product_segments::granted_to_segment(db, id).await?;
     Ok(SegmentUses {
         products,
         variants,
         coupons,
+        product_segments,
         rules,
     })
 }

@@ -3,7 +3,8 @@
 //! which variants a change of segments would show or hide.
 //!
 //! Read-only: this module must never change the catalog, a shopper or their membership. It
-//! loads the access facts of the whole catalog in four statements, so it serves the admin tool,
+//! loads the access facts of the whole catalog in six statements (the last two: product-segment
+//! grants, evaluated by the pure rule), so it serves the admin tool,
 //! never the shopper's conversation (which filters in SQL through
 //! [`super::catalog::visible_to`]).
 
@@ -49,6 +50,14 @@ pub async fn catalog_access(db: &impl ConnectionTrait) -> Result<Vec<ProductFact
             .or_default()
             .insert(row.segment_id);
     }
+    let grants = super::product_segments::grants_in_memory(db).await?;
+    let rows: Vec<product::Model> = product::Entity::find()
+        .order_by_asc(product::Column::Title)
+        .order_by_asc(product::Column::Id)
+        .all(db)
+        .await?;
+    let product_rows: BTreeMap<i64, &product::Model> =
+        rows.iter().map(|row| (row.id, row)).collect();
     let mut variants: BTreeMap<i64, Vec<(variant::Model, VariantAccess)>> = BTreeMap::new();
     for row in variant::Entity::find()
         .order_by_asc(variant::Column::Price)
@@ -60,17 +69,18 @@ pub async fn catalog_access(db: &impl ConnectionTrait) -> Result<Vec<ProductFact
             active: row.active,
             all_segments: row.all_segments,
             segments: variant_segments.remove(&row.id).unwrap_or_default(),
+            opened_to: product_rows
+                .get(&row.product_id)
+                .map(|product| super::product_segments::opened_to(&grants, product, &row))
+                .unwrap_or_default(),
         };
         variants
             .entry(row.product_id)
             .or_default()
             .push((row, access));
     }
-    let mut products: Vec<ProductFacts> = product::Entity::find()
-        .order_by_asc(product::Column::Title)
-        .order_by_asc(product::Column::Id)
-        .all(db)
-        .await?
+    drop(product_rows);
+    let mut products: Vec<ProductFacts> = rows
         .into_iter()
         .map(|row| ProductFacts {
             category: row
@@ -264,6 +274,7 @@ mod tests {
             active: true,
             all_segments: true,
             segments: segments(&[]),
+            opened_to: segments(&[]),
         };
         let catalog = vec![facts(
             1,

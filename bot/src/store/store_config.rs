@@ -1,5 +1,6 @@
 //! The store's configuration as one document, for version control: questions, segments (with
-//! rules written by name, not by database id) and catalog availability. `export` reads it from
+//! rules written by name, not by database id), catalog availability and product segments
+//! (categories and granted segments by name). `export` reads it from
 //! the database; `apply` makes the database match it in one transaction, and a dry run is the
 //! same apply rolled back, so the diff it prints is exactly what a real apply would do.
 //!
@@ -38,6 +39,37 @@ pub struct StoreConfig {
     /// all segments.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub availability: Option<Vec<ProductAvailability>>,
+    /// Absent: apply leaves product segments alone. Present: each listed one is created or
+    /// updated by name and its grants made to match; unlisted ones are kept and reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product_segments: Option<Vec<ProductSegmentConfig>>,
+}
+
+/// A product segment with categories and customer segments named, so the file applies to
+/// another database.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProductSegmentConfig {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// Category names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub categories: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub brands: Vec<String>,
+    /// Minor units.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_min: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price_max: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contains: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub in_stock: bool,
+    /// Customer segments granted it, by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub granted_to: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -181,10 +213,37 @@ pub async fn export(db: &impl ConnectionTrait) -> Result<StoreConfig, StoreError
             });
         }
     }
+    let categories: BTreeMap<i64, String> = storebot_entity::category::Entity::find()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| (row.id, row.name))
+        .collect();
+    let mut product_segments_out = Vec::new();
+    for segment in super::product_segments::list(db).await? {
+        let rule = segment.rule;
+        product_segments_out.push(ProductSegmentConfig {
+            name: segment.name,
+            description: segment.description,
+            categories: rule
+                .categories
+                .iter()
+                .map(|id| categories.get(id).cloned().ok_or_else(|| missing(*id)))
+                .collect::<Result<_, _>>()?,
+            brands: rule.brands,
+            price_min: rule.price_min,
+            price_max: rule.price_max,
+            contains: rule.contains,
+            in_stock: rule.in_stock,
+            granted_to: segment.uses,
+        });
+    }
     Ok(StoreConfig {
         questions: Some(questions),
         segments: Some(segments_out),
         availability: Some(availability_out),
+        // Left out when there are none, so files of shops without them stay as they were.
+        product_segments: (!product_segments_out.is_empty()).then_some(product_segments_out),
     })
 }
 
@@ -408,6 +467,7 @@ async fn apply_in<C: ConnectionTrait + TransactionTrait>(
         }
     }
 
+    apply_product_segments(db, config, now, &mut changes).await?;
     // Availability, by product title; products not listed are open to all segments.
     let Some(wanted_availability) = &config.availability else {
         return Ok(changes);
@@ -472,6 +532,115 @@ async fn apply_in<C: ConnectionTrait + TransactionTrait>(
         }
     }
     Ok(changes)
+}
+
+/// Product segments, matched by name, after the customer segments they are granted to.
+async fn apply_product_segments<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    config: &StoreConfig,
+    now: DateTime<Utc>,
+    changes: &mut Vec<String>,
+) -> Result<(), StoreError> {
+    use super::product_segments::{self as psegs, ProductSegmentDraft, ProductSegmentEdit};
+    let Some(wanted_list) = &config.product_segments else {
+        return Ok(());
+    };
+    let categories: BTreeMap<i64, String> = storebot_entity::category::Entity::find()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| (row.id, row.name))
+        .collect();
+    let existing = psegs::list(db).await?;
+    let mut seen = BTreeSet::new();
+    for wanted in wanted_list {
+        let name = wanted.name.trim().to_owned();
+        if !seen.insert(name.clone()) {
+            return Err(StoreError::Invalid(format!(
+                "product segment `{name}` is in the file twice"
+            )));
+        }
+        let rule = crate::product_rule::ProductRule {
+            categories: wanted
+                .categories
+                .iter()
+                .map(|category| {
+                    find_id(&categories, category).ok_or_else(|| {
+                        StoreError::Invalid(format!(
+                            "product segment `{name}` names the category `{category}`, which does not exist"
+                        ))
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+            brands: wanted.brands.clone(),
+            price_min: wanted.price_min,
+            price_max: wanted.price_max,
+            contains: wanted.contains.clone(),
+            in_stock: wanted.in_stock,
+        };
+        let current = existing.iter().find(|segment| segment.name == name);
+        let id = match current {
+            None => {
+                let created = psegs::create(
+                    db,
+                    &ProductSegmentDraft {
+                        name: name.clone(),
+                        description: wanted.description.clone(),
+                        rule,
+                    },
+                    now,
+                )
+                .await?;
+                changes.push(format!("add product segment `{name}`"));
+                created.id
+            }
+            Some(current) => {
+                if current.rule != rule || current.description != wanted.description.trim() {
+                    psegs::edit(
+                        db,
+                        &current.id.to_string(),
+                        &ProductSegmentEdit {
+                            name: None,
+                            description: Some(wanted.description.clone()),
+                            rule: Some(rule),
+                        },
+                        now,
+                    )
+                    .await?;
+                    changes.push(format!("change product segment `{name}`"));
+                }
+                current.id
+            }
+        };
+        let granted: BTreeSet<String> = psegs::uses(db, &id.to_string())
+            .await?
+            .into_iter()
+            .map(|segment| segment.name)
+            .collect();
+        let wanted_grants: BTreeSet<String> = wanted
+            .granted_to
+            .iter()
+            .map(|segment| segment.trim().to_owned())
+            .collect();
+        for segment in wanted_grants.difference(&granted) {
+            psegs::grant(db, &id.to_string(), segment).await?;
+            changes.push(format!("grant product segment `{name}` to `{segment}`"));
+        }
+        for segment in granted.difference(&wanted_grants) {
+            psegs::revoke(db, &id.to_string(), segment).await?;
+            changes.push(format!("revoke product segment `{name}` from `{segment}`"));
+        }
+    }
+    for segment in existing
+        .iter()
+        .filter(|segment| !seen.contains(&segment.name))
+    {
+        changes.push(format!(
+            "keep product segment `{}` (not in the file; delete it with storebot-admin product-segments delete)",
+            segment.name
+        ));
+    }
+    Ok(())
 }
 
 /// Ids and names of everything a rule or an availability entry can name.
@@ -812,6 +981,61 @@ mod tests {
             questions: Some(vec![]),
             segments: Some(vec![]),
             availability: Some(vec![]),
+            product_segments: None,
         }
+    }
+
+    #[tokio::test]
+    async fn product_segments_and_their_grants_round_trip_by_name() {
+        let test = TestDb::new().await.expect("test db");
+        let db = &test.db;
+        import(
+            db,
+            &[row(2, "T-1", "Tea", 100), row(3, "T-2", "Tea", 200)],
+            now(),
+        )
+        .await
+        .expect("import");
+        let mut config = document();
+        config.product_segments = Some(
+            serde_json::from_value(serde_json::json!([
+                { "name": "cheap tea", "categories": ["Tea"], "price_max": 500,
+                  "in_stock": true, "granted_to": ["vip"] }
+            ]))
+            .expect("product segments"),
+        );
+        let applied = apply(db, &config, now(), false).await.expect("apply");
+        assert!(
+            applied.contains(&"add product segment `cheap tea`".to_owned())
+                && applied.contains(&"grant product segment `cheap tea` to `vip`".to_owned()),
+            "{applied:?}"
+        );
+        let exported = export(db).await.expect("export");
+        assert_eq!(exported.product_segments, config.product_segments);
+        assert!(
+            apply(db, &exported, now(), false)
+                .await
+                .expect("again")
+                .is_empty()
+        );
+        // Taking the grant out of the file revokes it; an unknown category changes nothing.
+        let mut changed = exported.clone();
+        if let Some(list) = changed.product_segments.as_mut() {
+            list[0].granted_to.clear();
+        }
+        assert_eq!(
+            apply(db, &changed, now(), false).await.expect("revoke"),
+            ["revoke product segment `cheap tea` from `vip`"]
+        );
+        let mut bad = changed.clone();
+        if let Some(list) = bad.product_segments.as_mut() {
+            list[0].categories = vec!["Nope".into()];
+        }
+        let error = apply(db, &bad, now(), false).await.expect_err("bad");
+        assert_eq!(
+            error.to_string(),
+            "product segment `cheap tea` names the category `Nope`, which does not exist"
+        );
+        assert_eq!(export(db).await.expect("export"), changed);
     }
 }

@@ -25,6 +25,10 @@ mod journey;
 mod messages;
 /// Schema migrations: up, down, up on a fresh database.
 mod migrations;
+/// Product segments through storebot-admin, and a grant changing what the real bot shows.
+mod product_segments;
+/// `storebot-admin segments stats` on a shop with known numbers.
+mod segment_stats;
 /// Starting the binaries: configuration errors, database errors, the missing token.
 mod startup;
 /// The Telegram adapter: replies, splitting, edits, callback answers, flood control, webhook
