@@ -31,12 +31,12 @@ use sea_orm::{
 };
 use serde::Serialize;
 use storebot_entity::{
-    coupon, coupon_redemption, coupon_segment, coupon_user_group, customer, order_item_discount,
-    product, product_segment, segment, variant, variant_segment,
+    catalog_segment_grant, coupon, coupon_redemption, coupon_segment, coupon_user_group, customer,
+    order_item_discount, product, product_segment, segment, variant, variant_segment,
 };
 
 use super::cart::{CartLine, LineStatus};
-use super::{StoreError, begin_write, segment_definitions, segments};
+use super::{StoreError, begin_write, product_segments, segment_definitions, segments};
 use crate::coupons::{CouponCode, Discount};
 
 /// A coupon as the merchant asks for it.
@@ -344,8 +344,9 @@ fn variant_to_product() -> RelationDef {
 /// `by_variant` on). A segment that grants nothing restricts nothing, so it covers
 /// [`Coverage::Everything`].
 ///
-/// This is the one place that answers "what does this segment give access to" for coupons;
-/// further kinds of grant (product segments) belong here too.
+/// Product segments granted to it count too: the variants their rules match now.
+///
+/// This is the one place that answers "what does this segment give access to" for coupons.
 pub async fn variants_granted_by(
     db: &impl ConnectionTrait,
     segment_id: i64,
@@ -358,7 +359,11 @@ pub async fn variants_granted_by(
         .filter(variant_segment::Column::SegmentId.eq(segment_id))
         .count(db)
         .await?;
-    if granted_products == 0 && granted_variants == 0 {
+    let granted_product_segments = catalog_segment_grant::Entity::find()
+        .filter(catalog_segment_grant::Column::SegmentId.eq(segment_id))
+        .count(db)
+        .await?;
+    if granted_products == 0 && granted_variants == 0 && granted_product_segments == 0 {
         return Ok(Coverage::Everything);
     }
     let whole_products = product::Column::Id.in_subquery(
@@ -390,7 +395,8 @@ pub async fn variants_granted_by(
                     Condition::all()
                         .add(product::Column::ByVariant.eq(true))
                         .add(single_variants),
-                ),
+                )
+                .add(product_segments::granted_to(&[segment_id])),
         )
         .into_tuple::<i64>()
         .all(db)

@@ -6,9 +6,11 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter};
 use storebot_entity::{coupon_redemption, order_item_discount, segment};
 
 use super::*;
+use crate::product_rule::ProductRule;
 use crate::store::cart;
 use crate::store::demo::fixtures::Shop;
 use crate::store::orders::{self, NewOrder, Placement};
+use crate::store::product_segments::ProductSegmentDraft;
 use crate::testing::TestDb;
 
 fn coupon_for(code: &str, discount: Discount, segments: &[&str]) -> NewCoupon {
@@ -298,6 +300,39 @@ async fn a_coupon_discounts_only_what_its_segment_grants() {
     let verdicts = check(db, &shop, shop.shopper, &["ALL10", "VIP20", "all10"]).await;
     assert_eq!(refusal(&verdicts[1]), Some(Refusal::NothingToDiscount));
     assert_eq!(refusal(&verdicts[2]), Some(Refusal::AlreadyApplied));
+}
+
+#[tokio::test]
+async fn a_segment_granted_a_product_segment_covers_what_its_rule_matches() {
+    let test = TestDb::new().await.expect("test db");
+    let db = &test.db;
+    let shop = Shop::new(db).await;
+    open_segment(db, &shop, "Reserve club").await;
+    let draft = ProductSegmentDraft {
+        name: "Reserve lots".into(),
+        description: String::new(),
+        rule: ProductRule {
+            contains: Some("oo-res".into()),
+            ..ProductRule::default()
+        },
+    };
+    product_segments::create(db, &draft, shop.now)
+        .await
+        .expect("product segment");
+    product_segments::grant(db, "Reserve lots", "Reserve club")
+        .await
+        .expect("grant");
+    let club = segment::Entity::find()
+        .filter(segment::Column::Name.eq("Reserve club"))
+        .one(db)
+        .await
+        .expect("read")
+        .expect("segment")
+        .id;
+    assert_eq!(
+        variants_granted_by(db, club).await.expect("grants"),
+        Coverage::Variants([shop.reserve_vip].into())
+    );
 }
 
 #[tokio::test]
