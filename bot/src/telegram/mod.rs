@@ -27,7 +27,9 @@ use teloxide::update_listeners::webhooks;
 use teloxide::update_listeners::{Polling, UpdateListener};
 
 pub use render::{MAX_MESSAGE_LENGTH, split_text};
-pub use webhook::{HEALTH_PATH, MAX_BODY_BYTES, WebhookConfigError};
+pub use webhook::{
+    HEALTH_DB_TIMEOUT, HEALTH_PATH, Health, LastRecompute, MAX_BODY_BYTES, WebhookConfigError,
+};
 
 use crate::Settings;
 use crate::conversation::{Conversation, Input, Outcome, TelegramUser};
@@ -51,8 +53,14 @@ pub trait Dialogue: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> impl Future<Output = Outcome> + Send;
 
-    /// Whether the dialogue can serve (its database answers); webhook mode's `/healthz`.
+    /// Whether the dialogue can serve (its database answers).
     fn ready(&self) -> impl Future<Output = bool> + Send;
+
+    /// Webhook mode's `/healthz` report. By default, [`Dialogue::ready`] alone, with no
+    /// recompute run.
+    fn health(&self) -> impl Future<Output = Health> + Send {
+        async move { Health::new(self.ready().await, None) }
+    }
 }
 
 impl Dialogue for Conversation {
@@ -61,13 +69,47 @@ impl Dialogue for Conversation {
     }
 
     async fn ready(&self) -> bool {
-        match crate::store::ping(&self.db).await {
-            Ok(()) => true,
-            Err(error) => {
+        let ping = tokio::time::timeout(HEALTH_DB_TIMEOUT, crate::store::ping(&self.db)).await;
+        match ping {
+            Ok(Ok(())) => true,
+            Ok(Err(error)) => {
                 tracing::warn!(%error, "health check: the database does not answer");
                 false
             }
+            Err(_) => {
+                tracing::warn!(
+                    timeout = ?HEALTH_DB_TIMEOUT,
+                    "health check: the database did not answer in time"
+                );
+                false
+            }
         }
+    }
+
+    async fn health(&self) -> Health {
+        if !self.ready().await {
+            return Health::new(false, None);
+        }
+        let last = tokio::time::timeout(
+            HEALTH_DB_TIMEOUT,
+            crate::store::recompute::runs(&self.db, 1),
+        )
+        .await;
+        let last_recompute = match last {
+            Ok(Ok(runs)) => runs.into_iter().next().map(|run| LastRecompute {
+                trigger: run.trigger,
+                started_at: run.started_at,
+                finished_at: run.finished_at,
+                error: run.error,
+            }),
+            // The database answered a moment ago; a failure here is not worth a 503.
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "health check: can't read the last recompute run");
+                None
+            }
+            Err(_) => None,
+        };
+        Health::new(true, last_recompute)
     }
 }
 
@@ -251,7 +293,7 @@ async fn serve_webhook<D: Dialogue>(
     let (mut listener, stopped, updates) = webhooks::axum_no_setup(options);
     let app = webhook::router(updates, move || {
         let dialogue = Arc::clone(&dialogue);
-        async move { dialogue.ready().await }
+        async move { dialogue.health().await }
     });
     // Bind first, so a taken port is an error at start rather than a silent bot.
     let tcp = tokio::net::TcpListener::bind(listen)

@@ -17,6 +17,8 @@ mod chat;
 mod journey;
 /// Schema migrations: up, down, up on a fresh database.
 mod migrations;
+/// Operations: backup and restore, the health report, secrets kept out of the logs.
+mod ops;
 /// Starting the binaries: configuration errors, database errors, the missing token.
 mod startup;
 /// The Telegram adapter: replies, splitting, edits, callback answers, flood control, webhook
