@@ -12,6 +12,8 @@ mod admin_engine;
 mod admin_wizards;
 /// `storebot chat --demo` driven through piped standard input.
 mod chat;
+/// Hostile shopper input through the real binary: odd texts, unknown commands, forged callbacks.
+mod hostile;
 /// The shopper's journey through the real binary: registration, catalog, search, cart,
 /// checkout, orders; segments and forged buttons, duplicate confirms, restarts, late questions.
 mod journey;
