@@ -190,7 +190,7 @@ fn rows_from_csv(text: &str, zone: chrono_tz::Tz, currency: &str) -> Result<Vec<
 
 #[cfg(test)]
 mod tests {
-    use chrono::TimeZone;
+    use chrono::{TimeZone, Utc};
     use proptest::prelude::*;
 
     use super::*;
@@ -215,7 +215,7 @@ mod tests {
                     "[A-Z0-9-]{1,8}",
                     1_i32..1_000,
                     0_i64..1_000_000,
-                    "[^\r\n\"]{0,10}",
+                    "[^\r\n\"\\x00]{0,10}",
                 ),
                 1..8,
             ),
