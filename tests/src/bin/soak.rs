@@ -275,8 +275,7 @@ async fn main() -> ExitCode {
         let rss = record
             .rss
             .iter()
-            .filter(|(at, _)| *at < to)
-            .next_back()
+            .rfind(|(at, _)| *at < to)
             .map(|(_, kib)| format!("{:.1}", *kib as f64 / 1024.0))
             .unwrap_or_default();
         println!(
