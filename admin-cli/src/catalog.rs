@@ -504,7 +504,7 @@ mod tests {
         #[test]
         fn good_rows_round_trip_through_csv(
             rows in proptest::collection::vec(
-                ("[A-Z0-9-]{1,8}", "[^\r\n\"]{1,10}", "[a-z ,\"]{1,10}", 0i64..1_000_000, 0i32..10_000, any::<bool>()),
+                ("[A-Z0-9-]{1,8}", "[^\r\n\"\\x00]{1,10}", "[a-z ,\"]{1,10}", 0i64..1_000_000, 0i32..10_000, any::<bool>()),
                 1..8)
         ) {
             let quote = |text: &str| format!("\"{}\"", text.replace('"', "\"\""));

@@ -6,6 +6,7 @@
 
 mod availability;
 mod broadcast;
+mod backup;
 mod catalog;
 mod config_file;
 mod context;
@@ -109,6 +110,17 @@ enum Command {
     /// Register, remove or inspect the bot's webhook with Telegram.
     #[command(subcommand)]
     Webhook(webhook::Command),
+    /// Copy the SQLite database to PATH, consistently, while the bot runs (PostgreSQL: use
+    /// pg_dump).
+    Backup {
+        path: PathBuf,
+        /// Replace PATH if it exists.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Replace the SQLite database with the backup at PATH (stop the bot first; asks, or
+    /// --yes). The replaced database is kept as <file>.before-restore.
+    Restore { path: PathBuf },
 }
 
 fn main() -> ExitCode {
@@ -132,6 +144,15 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::load(cli.config.as_deref())?;
     storebot::telemetry::init("warn");
+    match &cli.command {
+        Command::Backup { path, force } => {
+            return backup::backup(&settings, cli.json, path, *force).await;
+        }
+        Command::Restore { path } => {
+            return backup::restore(&settings, cli.json, cli.yes, Prompt::detect(), path).await;
+        }
+        _ => {}
+    }
     let db = storebot::store::connect_and_migrate(&settings.database).await?;
     if let Command::Migrate = cli.command {
         let migrations = storebot::store::known_migrations();
@@ -171,6 +192,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         } => config_file::apply(&context, file, format, dry_run).await,
         Command::Webhook(command) => webhook::run(&context, command).await,
         Command::Broadcast(args) => broadcast::run(&context, args).await,
+        Command::Backup { .. } | Command::Restore { .. } => Ok(()),
     }
 }
 

@@ -187,3 +187,81 @@ fn rows_from_csv(text: &str, zone: chrono_tz::Tz, currency: &str) -> Result<Vec<
         Err(anyhow!(storebot::store::catalog_admin::bad_rows(problems)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const HEADER: &str = "order,customer,placed_at,status,sku,quantity,unit_price,name\n";
+
+    proptest! {
+        #[test]
+        fn order_import_parsing_never_panics(text in "\\PC*") {
+            let _ = rows_from_csv(&text, chrono_tz::Europe::Berlin, "EUR");
+            let _ = rows_from_csv(&format!("{HEADER}{text}"), chrono_tz::UTC, "JPY");
+        }
+
+        #[test]
+        fn good_rows_round_trip_and_a_bad_one_is_named_by_its_line(
+            rows in proptest::collection::vec(
+                (
+                    "[A-Za-z0-9-]{1,8}",
+                    1_i64..10_000_000_000,
+                    0_i64..20_000,
+                    prop_oneof![Just("new"), Just("paid"), Just("Shipped"), Just("cancelled")],
+                    "[A-Z0-9-]{1,8}",
+                    1_i32..1_000,
+                    0_i64..1_000_000,
+                    "[^\r\n\"\\x00]{0,10}",
+                ),
+                1..8,
+            ),
+            bad in proptest::option::of((0_usize..8, prop_oneof![
+                Just("customer"), Just("placed_at"), Just("quantity"), Just("unit_price"),
+            ])),
+        ) {
+            let quote = |text: &str| format!("\"{}\"", text.replace('"', "\"\""));
+            let day = |offset: i64| Utc.timestamp_opt(1_700_000_000 + offset * 3_600, 0).single().unwrap();
+            let mut text = String::from(HEADER);
+            let bad = bad.map(|(index, column)| (index % rows.len(), column));
+            for (index, (order, customer, hours, status, sku, quantity, price, name)) in rows.iter().enumerate() {
+                let broken = |column: &str| bad == Some((index, column));
+                text.push_str(&format!(
+                    "{},{},{},{},{},{},{},{}\n",
+                    order,
+                    if broken("customer") { "@someone".to_owned() } else { customer.to_string() },
+                    if broken("placed_at") { "yesterday".to_owned() } else { day(*hours).to_rfc3339() },
+                    status,
+                    sku,
+                    if broken("quantity") { "1.5".to_owned() } else { quantity.to_string() },
+                    if broken("unit_price") { "12,5".to_owned() } else { money(*price, "EUR") },
+                    quote(name),
+                ));
+            }
+            let parsed = rows_from_csv(&text, chrono_tz::Europe::Berlin, "EUR");
+            if let Some((index, _)) = bad {
+                let error = parsed.expect_err("a bad row is refused").to_string();
+                prop_assert!(error.contains(&format!("line {}:", index + 2)), "{}", error);
+                prop_assert!(error.contains("nothing was imported"), "{}", error);
+                return Ok(());
+            }
+            let parsed = parsed.expect("good rows parse");
+            prop_assert_eq!(parsed.len(), rows.len());
+            for (index, (row, (order, customer, hours, status, sku, quantity, price, name))) in parsed.iter().zip(&rows).enumerate() {
+                prop_assert_eq!(row.line, index + 2);
+                prop_assert_eq!(&row.order_ref, order);
+                prop_assert_eq!(row.telegram_user_id, *customer);
+                prop_assert_eq!(row.placed_at, day(*hours));
+                prop_assert_eq!(&row.status, &status.to_lowercase());
+                prop_assert_eq!(&row.sku, sku);
+                prop_assert_eq!(row.quantity, *quantity);
+                prop_assert_eq!(row.unit_price, *price);
+                let name = Some(name.trim()).filter(|name| !name.is_empty()).map(str::to_owned);
+                prop_assert_eq!(&row.customer_name, &name);
+            }
+        }
+    }
+}

@@ -8,6 +8,7 @@
 pub mod bot;
 pub mod fake_telegram;
 pub mod tcp_proxy;
+pub mod shopper;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -15,12 +16,14 @@ use std::process::{Command, Output};
 /// The path of a workspace binary built beside this test executable.
 pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap_or_default();
-    // target/<profile>/deps/<test>-<hash> → target/<profile>/<name>
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
+    // target/<profile>/deps/<test>-<hash> → target/<profile>/<name>; a bench binary
+    // (target/<profile>/<bench>) has its siblings beside it.
+    let dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
+    let profile_dir = if dir.file_name().is_some_and(|name| name == "deps") {
+        dir.parent().map(Path::to_path_buf).unwrap_or_default()
+    } else {
+        dir
+    };
     profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
 }
 

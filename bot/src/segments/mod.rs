@@ -46,6 +46,8 @@
 
 pub mod compile;
 mod evaluate;
+#[cfg(test)]
+mod proptests;
 mod render;
 mod rule;
 mod time;

@@ -13,6 +13,7 @@ mod error;
 
 pub mod answers;
 pub mod availability;
+pub mod backup;
 pub mod cart;
 pub mod catalog;
 pub mod catalog_admin;

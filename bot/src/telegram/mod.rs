@@ -29,7 +29,9 @@ use teloxide::update_listeners::{Polling, UpdateListener};
 
 pub use outbox::run_sender as run_outbox_sender;
 pub use render::{MAX_MESSAGE_LENGTH, split_text};
-pub use webhook::{HEALTH_PATH, MAX_BODY_BYTES, WebhookConfigError};
+pub use webhook::{
+    HEALTH_DB_TIMEOUT, HEALTH_PATH, Health, LastRecompute, MAX_BODY_BYTES, WebhookConfigError,
+};
 
 use crate::Settings;
 use crate::conversation::{Conversation, Input, Outcome, TelegramUser};
@@ -53,7 +55,7 @@ pub trait Dialogue: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> impl Future<Output = Outcome> + Send;
 
-    /// Whether the dialogue can serve (its database answers); webhook mode's `/healthz`.
+    /// Whether the dialogue can serve (its database answers).
     fn ready(&self) -> impl Future<Output = bool> + Send;
 
     /// Whether update `update_id` arrives for the first time, claiming it: a second delivery
@@ -63,6 +65,12 @@ pub trait Dialogue: Send + Sync + 'static {
         let _ = update_id;
         async { true }
     }
+
+    /// Webhook mode's `/healthz` report. By default, [`Dialogue::ready`] alone, with no
+    /// recompute run.
+    fn health(&self) -> impl Future<Output = Health> + Send {
+        async move { Health::new(self.ready().await, None) }
+    }
 }
 
 impl Dialogue for Conversation {
@@ -71,10 +79,18 @@ impl Dialogue for Conversation {
     }
 
     async fn ready(&self) -> bool {
-        match crate::store::ping(&self.db).await {
-            Ok(()) => true,
-            Err(error) => {
+        let ping = tokio::time::timeout(HEALTH_DB_TIMEOUT, crate::store::ping(&self.db)).await;
+        match ping {
+            Ok(Ok(())) => true,
+            Ok(Err(error)) => {
                 tracing::warn!(%error, "health check: the database does not answer");
+                false
+            }
+            Err(_) => {
+                tracing::warn!(
+                    timeout = ?HEALTH_DB_TIMEOUT,
+                    "health check: the database did not answer in time"
+                );
                 false
             }
         }
@@ -89,6 +105,32 @@ impl Dialogue for Conversation {
                 true
             }
         }
+    }
+
+    async fn health(&self) -> Health {
+        if !self.ready().await {
+            return Health::new(false, None);
+        }
+        let last = tokio::time::timeout(
+            HEALTH_DB_TIMEOUT,
+            crate::store::recompute::runs(&self.db, 1),
+        )
+        .await;
+        let last_recompute = match last {
+            Ok(Ok(runs)) => runs.into_iter().next().map(|run| LastRecompute {
+                trigger: run.trigger,
+                started_at: run.started_at,
+                finished_at: run.finished_at,
+                error: run.error,
+            }),
+            // The database answered a moment ago; a failure here is not worth a 503.
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "health check: can't read the last recompute run");
+                None
+            }
+            Err(_) => None,
+        };
+        Health::new(true, last_recompute)
     }
 }
 
@@ -302,7 +344,7 @@ async fn serve_webhook<D: Dialogue>(
     let (mut listener, stopped, updates) = webhooks::axum_no_setup(options);
     let app = webhook::router(updates, move || {
         let dialogue = Arc::clone(&dialogue);
-        async move { dialogue.ready().await }
+        async move { dialogue.health().await }
     });
     // Bind first, so a taken port is an error at start rather than a silent bot.
     let tcp = tokio::net::TcpListener::bind(listen)

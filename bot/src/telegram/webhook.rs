@@ -5,15 +5,77 @@
 
 use std::future::Future;
 
+use axum::Json;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::get;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
 
 /// Telegram's updates are a few kilobytes; anything much larger is not from Telegram.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// The path of the health check, which the webhook path may not take.
 pub const HEALTH_PATH: &str = "/healthz";
+
+/// How long `/healthz` waits for the database to answer `SELECT 1` before calling it
+/// unreachable: a load balancer's health check usually gives up after a few seconds.
+pub const HEALTH_DB_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// What `GET /healthz` answers, as JSON: 200 when the database is reachable, 503 when not.
+///
+/// ```json
+/// {"status":"ok","database":"reachable",
+///  "last_recompute":{"trigger":"schedule","started_at":"…","finished_at":"…","error":null}}
+/// ```
+///
+/// `last_recompute` is the newest `recompute_run` (by any instance or the admin tool), `null`
+/// when there has been none or the database is unreachable; `finished_at` is `null` while it
+/// runs (or when it was interrupted).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Health {
+    /// `ok` or `unavailable`.
+    pub status: &'static str,
+    /// `reachable` or `unreachable`.
+    pub database: &'static str,
+    pub last_recompute: Option<LastRecompute>,
+}
+
+/// The newest recompute run, for [`Health`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LastRecompute {
+    pub trigger: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub error: Option<String>,
+}
+
+impl Health {
+    /// The report for a database that answered or not, with the last run if known.
+    pub fn new(database_reachable: bool, last_recompute: Option<LastRecompute>) -> Self {
+        if database_reachable {
+            Self {
+                status: "ok",
+                database: "reachable",
+                last_recompute,
+            }
+        } else {
+            Self {
+                status: "unavailable",
+                database: "unreachable",
+                last_recompute: None,
+            }
+        }
+    }
+
+    fn status_code(&self) -> StatusCode {
+        if self.database == "reachable" {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+    }
+}
 
 /// Why webhook settings can't be served.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -55,22 +117,16 @@ pub fn check_path(path: &str) -> Result<&str, WebhookConfigError> {
 }
 
 /// Adds the health check and the body limit to teloxide's webhook router.
-pub fn router<H, F>(updates: axum::Router, healthy: H) -> axum::Router
+pub fn router<H, F>(updates: axum::Router, health: H) -> axum::Router
 where
     H: Fn() -> F + Clone + Send + Sync + 'static,
-    F: Future<Output = bool> + Send + 'static,
+    F: Future<Output = Health> + Send + 'static,
 {
     let health = axum::Router::new().route(
         HEALTH_PATH,
         get(move || async move {
-            if healthy().await {
-                (StatusCode::OK, "ok")
-            } else {
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "the database does not answer",
-                )
-            }
+            let report = health().await;
+            (report.status_code(), Json(report))
         }),
     );
     updates
@@ -81,6 +137,22 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unreachable_database_reports_unavailable_without_a_run() {
+        let run = LastRecompute {
+            trigger: "schedule".to_owned(),
+            started_at: DateTime::UNIX_EPOCH,
+            finished_at: None,
+            error: None,
+        };
+        let down = Health::new(false, Some(run.clone()));
+        assert_eq!(down.status_code(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(down.last_recompute, None);
+        let up = Health::new(true, Some(run));
+        assert_eq!(up.status_code(), StatusCode::OK);
+        assert_eq!(up.status, "ok");
+    }
 
     #[test]
     fn a_missing_secret_is_refused() {

@@ -21,67 +21,15 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sea_orm::sea_query::Expr;
-use sea_orm::{ConnectionTrait, EntityTrait};
+use sea_orm::ConnectionTrait;
 use storebot::Settings;
 use storebot_tests::bot::{RunningBot, settings, spawn_run};
 use storebot_tests::fake_telegram::{FakeTelegram, SentMessage, TestUser};
+use storebot_tests::shopper::{Action, JOURNEY, Until, millis, percentile, play_step};
 use teloxide::dispatching::UpdateFilterExt;
 use teloxide::prelude::*;
 use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
 use teloxide::update_listeners::Polling;
-
-/// What a shopper does at one step.
-#[derive(Clone, Copy)]
-enum Action {
-    /// Send this text (commands included).
-    Text(&'static str),
-    /// Press the button with this label on the last message that matched.
-    Press(&'static str),
-}
-
-/// The reply that ends a step: the last one the bot sends for that update, so that nothing of
-/// this update is left for the next step to read.
-#[derive(Clone, Copy)]
-enum Until {
-    /// A message or edit whose text contains this.
-    Text(&'static str),
-    /// A message or edit with a button labelled so.
-    Button(&'static str),
-}
-
-/// One visit to the demo shop by a new shopper, 17 updates: registration (single choice,
-/// multiple choice with Done, an optional question skipped), browsing down to a variant, adding
-/// it, the cart, checkout with a typed phone and address, confirming (which places the order
-/// and re-evaluates the shopper's segments), a search and the order history.
-const JOURNEY: &[(Action, Until)] = &[
-    (Action::Text("/start"), Until::Text("How old are you?")),
-    (
-        Action::Press("18–25"),
-        Until::Text("What do you like to drink?"),
-    ),
-    (Action::Press("Tea"), Until::Button("✓ Tea")),
-    (Action::Press("Done"), Until::Text("Do you follow a diet?")),
-    (Action::Press("Skip"), Until::Text("Main menu")),
-    (Action::Press("Catalog"), Until::Text("Categories:")),
-    (Action::Press("Tea (2)"), Until::Text("Tea:")),
-    (Action::Press("Green tea"), Until::Text("Sencha")),
-    (Action::Press("100 g · 4.50 EUR"), Until::Text("How many?")),
-    (Action::Press("1"), Until::Text("Added 1 ×")),
-    (Action::Press("Cart"), Until::Text("Your cart:")),
-    (Action::Press("Checkout"), Until::Text("phone number")),
-    (
-        Action::Text("+44 20 7946 0000"),
-        Until::Text("Where should we deliver?"),
-    ),
-    (
-        Action::Text("1 High Street, London"),
-        Until::Text("Please check your order"),
-    ),
-    (Action::Press("Confirm order"), Until::Text("Main menu")),
-    (Action::Text("sencha"), Until::Text("Found for")),
-    (Action::Text("/orders"), Until::Text("Your orders:")),
-];
 
 /// How long one reply may take before the bench gives up on it.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -211,41 +159,26 @@ async fn drive(
                 let id = first_id + (journey * shoppers + index) as i64;
                 let user = TestUser::new(id, "Shopper").language("en");
                 let mut last: Option<SentMessage> = None;
-                for (step, (action, until)) in JOURNEY.iter().enumerate() {
+                for (step, &(action, until)) in JOURNEY.iter().enumerate() {
                     if let Some(ticker) = ticker.as_mut() {
                         ticker.tick().await;
                     }
-                    let pushed = Instant::now();
-                    match (action, &last, driven) {
-                        (Action::Text(text), _, _) => {
-                            fake.send_text(&user, text);
-                        }
-                        (Action::Press(label), Some(message), _) => {
-                            let label = match driven {
-                                Driven::Storebot => label,
-                                Driven::Echo => "Next",
-                            };
-                            fake.press(&user, message, label)
-                                .expect("a button to press");
-                        }
-                        (Action::Press(label), None, _) => panic!("nothing to press {label:?} on"),
-                    }
-                    let reply = loop {
-                        let reply = fake
-                            .next_reply(user.chat_id(), REPLY_TIMEOUT)
-                            .await
-                            .expect("a reply");
-                        let done = driven == Driven::Echo
-                            || match until {
-                                Until::Text(part) => reply.visible_text().contains(part),
-                                Until::Button(label) => reply.button(label).is_some(),
-                            };
-                        if done {
-                            break reply;
-                        }
+                    // The echo bot has one button and answers every update once.
+                    let (until, press_instead) = match driven {
+                        Driven::Storebot => (until, None),
+                        Driven::Echo => (Until::Any, Some("Next")),
                     };
-                    latencies.push((step, pushed.elapsed()));
-                    last = Some(reply);
+                    let latency = play_step(
+                        &fake,
+                        &user,
+                        (action, until),
+                        &mut last,
+                        press_instead,
+                        REPLY_TIMEOUT,
+                    )
+                    .await
+                    .expect("a reply");
+                    latencies.push((step, latency));
                 }
             }
             latencies
@@ -265,18 +198,6 @@ async fn drive(
         latencies,
         by_step,
     }
-}
-
-fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let index = ((sorted.len() as f64 - 1.0) * fraction).round() as usize;
-    sorted[index.min(sorted.len() - 1)]
-}
-
-fn millis(duration: Duration) -> String {
-    format!("{:.1}", duration.as_secs_f64() * 1000.0)
 }
 
 async fn measure(
@@ -386,7 +307,9 @@ async fn main() {
         let db = storebot::store::connect_and_migrate(&probe.database)
             .await
             .expect("database");
-        demo_shop(&db).await;
+        storebot_tests::shopper::demo_shop(&db)
+            .await
+            .expect("the demo shop");
         measure(
             name,
             Driven::Storebot,
@@ -407,22 +330,6 @@ async fn main() {
     for row in rows {
         println!("| {} |", row.join(" | "));
     }
-}
-
-/// The demo shop, with stock enough for every shopper's order: the bench measures the
-/// dialogue, not a sold-out shop.
-async fn demo_shop(db: &sea_orm::DatabaseConnection) {
-    storebot::store::demo::seed(db, chrono::Utc::now() - chrono::Duration::days(60))
-        .await
-        .expect("the demo shop");
-    storebot_entity::variant::Entity::update_many()
-        .col_expr(
-            storebot_entity::variant::Column::Stock,
-            Expr::value(1_000_000),
-        )
-        .exec(db)
-        .await
-        .expect("stock");
 }
 
 /// Creates `<base>_bench_<pid>` on the server of `base`; returns its URL and name.

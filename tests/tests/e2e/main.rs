@@ -17,6 +17,8 @@ mod coupons;
 /// Faults survived: the database down at start or gone mid-run (a TCP proxy cut and
 /// restored), `getUpdates` refused or stalled.
 mod faults;
+/// Hostile shopper input through the real binary: odd texts, unknown commands, forged callbacks.
+mod hostile;
 /// The shopper's journey through the real binary: registration, catalog, search, cart,
 /// checkout, orders; segments and forged buttons, duplicate confirms, restarts, late questions.
 mod journey;
@@ -25,6 +27,8 @@ mod journey;
 mod messages;
 /// Schema migrations: up, down, up on a fresh database.
 mod migrations;
+/// Operations: backup and restore, the health report, secrets kept out of the logs.
+mod ops;
 /// Product segments through storebot-admin, and a grant changing what the real bot shows.
 mod product_segments;
 /// `storebot-admin segments stats` on a shop with known numbers.
