@@ -5,8 +5,8 @@
 //! own module, and every read and write goes through `storebot::store`.
 
 mod availability;
-mod broadcast;
 mod backup;
+mod broadcast;
 mod catalog;
 mod config_file;
 mod context;

@@ -7,8 +7,8 @@
 
 pub mod bot;
 pub mod fake_telegram;
-pub mod tcp_proxy;
 pub mod shopper;
+pub mod tcp_proxy;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
