@@ -6,6 +6,7 @@
 //! state, so a wake-up between the look and the wait is not lost.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use serde_json::Value;
@@ -18,6 +19,12 @@ use super::model::{
 
 /// The first update id: far from message ids and user ids, so a mix-up shows.
 const FIRST_UPDATE_ID: i64 = 500_000;
+
+/// Each fake started in this process numbers its updates from a fresh million. Telegram never
+/// reuses an update id for a bot, and the bot skips an id it has already handled, so a test
+/// that restarts the bot against a second fake on the same database must not replay the ids
+/// of the first.
+static FAKES_STARTED: AtomicI64 = AtomicI64::new(0);
 
 #[derive(Default)]
 pub(crate) struct Shared {
@@ -102,7 +109,8 @@ pub(crate) struct State {
 impl Default for State {
     fn default() -> Self {
         Self {
-            next_update_id: FIRST_UPDATE_ID,
+            next_update_id: FIRST_UPDATE_ID
+                + FAKES_STARTED.fetch_add(1, Ordering::Relaxed) * 1_000_000,
             pending: VecDeque::new(),
             history: HashMap::new(),
             poll_generation: 0,
