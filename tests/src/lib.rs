@@ -4,7 +4,13 @@
 //! The binaries are found next to the test executable (`target/<profile>/`), where
 //! `cargo test --workspace` has built them: the `bot` and `admin-cli` packages each carry an
 //! integration test, which makes cargo build their binaries before any test runs.
+//!
+//! The admin binary is driven through one harness, [`admin::AdminTool`]: its run, success,
+//! JSON and refusal checks, used by every e2e module that runs `storebot-admin` on a test
+//! database, so that the contract of a refusal (non-zero exit, one sentence on standard
+//! error, nothing on standard output, nothing changed) is checked the same way everywhere.
 
+pub mod admin;
 pub mod bot;
 pub mod fake_telegram;
 pub mod shopper;

@@ -3,90 +3,53 @@
 //! one sentence and a non-zero exit, leaving the store exactly as it was.
 
 use std::path::Path;
-use std::process::Output;
 
 use serde_json::Value;
 use storebot::testing::TestDb;
-use storebot_tests::{command, stderr, stdout};
+use storebot_tests::admin::AdminTool;
+use storebot_tests::{stderr, stdout};
 
-/// A test database and a scratch directory for the files the commands read.
+/// A test database and the admin tool on it.
 struct Shop {
-    test: TestDb,
-    dir: tempfile::TempDir,
+    _test: TestDb,
+    tool: AdminTool,
 }
 
 impl Shop {
     async fn new() -> Self {
-        Self {
-            test: TestDb::new().await.expect("test db"),
-            dir: tempfile::tempdir().expect("dir"),
-        }
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        command("storebot-admin", self.dir.path())
-            .env("STOREBOT_DATABASE__URL", self.test.url())
-            .args(args)
-            .output()
-            .expect("runs")
-    }
-
-    /// Runs a command that must succeed, returning its standard output.
-    fn ok(&self, args: &[&str]) -> String {
-        let output = self.run(args);
-        assert!(
-            output.status.success(),
-            "{args:?} failed: {}{}",
-            stderr(&output),
-            stdout(&output)
-        );
-        stdout(&output)
-    }
-
-    /// Runs a command with `--json` and parses what it prints.
-    fn json(&self, args: &[&str]) -> Value {
-        let mut all = args.to_vec();
-        all.push("--json");
-        serde_json::from_str(&self.ok(&all)).expect("JSON output")
+        let test = TestDb::new().await.expect("test db");
+        let tool = AdminTool::new(test.url());
+        Self { _test: test, tool }
     }
 
     /// Runs a command that must fail with one sentence containing `expected` and change
     /// nothing.
     fn refused(&self, args: &[&str], expected: &str) {
-        let before = self.snapshot();
-        let output = self.run(args);
-        assert!(!output.status.success(), "{args:?} succeeded");
-        let message = stderr(&output);
-        assert!(message.contains(expected), "{args:?}: {message}");
-        assert!(!message.contains("panicked"), "{message}");
-        assert!(
-            stdout(&output).is_empty(),
-            "{args:?} printed {}",
-            stdout(&output)
-        );
-        assert_eq!(self.snapshot(), before, "{args:?} changed the store");
+        self.tool.refused(args, expected, snapshot);
     }
+}
 
-    /// Everything the admin tool can see, to compare before and after a refused command.
-    fn snapshot(&self) -> Vec<Value> {
-        [
-            &["questions", "list", "--all"][..],
-            &["catalog", "product", "list"],
-            &["catalog", "category", "list"],
-            &["segments", "list"],
-            &["orders", "list"],
-            &["customers", "list"],
-        ]
-        .iter()
-        .map(|args| self.json(args))
-        .collect()
-    }
+impl std::ops::Deref for Shop {
+    type Target = AdminTool;
 
-    fn write(&self, name: &str, text: &str) -> String {
-        let path = self.dir.path().join(name);
-        std::fs::write(&path, text).expect("write");
-        path_text(&path)
+    fn deref(&self) -> &AdminTool {
+        &self.tool
     }
+}
+
+/// Everything the admin tool can see, to compare before and after a refused command.
+fn snapshot(tool: &AdminTool) -> Vec<Value> {
+    [
+        &["questions", "list", "--all"][..],
+        &["catalog", "product", "list"],
+        &["catalog", "category", "list"],
+        &["segments", "list"],
+        &["orders", "list"],
+        &["customers", "list"],
+    ]
+    .iter()
+    .map(|args| tool.json(args))
+    .collect()
 }
 
 fn path_text(path: &Path) -> String {
@@ -257,7 +220,7 @@ async fn catalog_imports_all_or_nothing_and_updates_by_sku() {
         "bad.csv",
         "sku,product,variant,price,stock\nN-1,New tea,50 g,1.00,1\nN 2,New tea,50 g,1.00,1\nN-3,,x,abc,1\n",
     );
-    let before = shop.snapshot();
+    let before = snapshot(&shop);
     let output = shop.run(&["catalog", "import", &bad]);
     assert!(!output.status.success());
     let message = stderr(&output);
@@ -267,7 +230,7 @@ async fn catalog_imports_all_or_nothing_and_updates_by_sku() {
         "{message}"
     );
     assert!(message.contains("line 4: `product` is empty"), "{message}");
-    assert_eq!(shop.snapshot(), before);
+    assert_eq!(snapshot(&shop), before);
 
     shop.refused(
         &[
@@ -722,7 +685,7 @@ product = "Green tea"
 variants = [{ sku = "G-50", segments = ["cats", "vip"] }, { sku = "G-100" }]
 "#,
     );
-    let before = shop.snapshot();
+    let before = snapshot(&shop);
     let planned = shop.ok(&["apply", &file, "--dry-run"]);
     assert!(planned.contains("add question `Pets?`"), "{planned}");
     assert!(planned.contains("create auto segment `cats`"), "{planned}");
@@ -730,7 +693,7 @@ variants = [{ sku = "G-50", segments = ["cats", "vip"] }, { sku = "G-100" }]
         planned.contains("turn by-variant on for `Green tea`"),
         "{planned}"
     );
-    assert_eq!(shop.snapshot(), before, "a dry run changed the store");
+    assert_eq!(snapshot(&shop), before, "a dry run changed the store");
     // Without --yes (and no terminal) apply shows the plan, then refuses to go on.
     let unconfirmed = shop.run(&["apply", &file]);
     assert!(!unconfirmed.status.success());
@@ -740,14 +703,14 @@ variants = [{ sku = "G-50", segments = ["cats", "vip"] }, { sku = "G-100" }]
         stderr(&unconfirmed)
     );
     assert_eq!(
-        shop.snapshot(),
+        snapshot(&shop),
         before,
         "an unconfirmed apply changed the store"
     );
 
     let applied = shop.json(&["apply", &file, "--yes"]);
     assert_eq!(applied["applied"], true);
-    let exported = shop.dir.path().join("exported.toml");
+    let exported = shop.dir().join("exported.toml");
     shop.ok(&["export", "-o", &path_text(&exported)]);
     let again = shop.ok(&["apply", &path_text(&exported)]);
     assert!(again.contains("Nothing to change"), "{again}");

@@ -3,26 +3,24 @@
 //! on a real database (SQLite, or PostgreSQL with `STOREBOT_TEST_DATABASE_URL`), each bad input
 //! refused with one sentence and leaving the store as it was.
 
-use std::process::Output;
-
 use serde_json::Value;
 use storebot::testing::TestDb;
+use storebot_tests::admin::AdminTool;
 use storebot_tests::fake_telegram::FakeTelegram;
-use storebot_tests::{command, stderr, stdout};
+use storebot_tests::{stderr, stdout};
 
 /// A shop with a catalog, two shoppers with order history (Ann: 12.99 counted, Bo: 8.00) and
 /// an auto segment `big` (total check at least 10.00) that alone may see the black tea.
 struct Shop {
-    test: TestDb,
-    dir: tempfile::TempDir,
+    _test: TestDb,
+    tool: AdminTool,
 }
 
 impl Shop {
     async fn new() -> Self {
-        let shop = Self {
-            test: TestDb::new().await.expect("test db"),
-            dir: tempfile::tempdir().expect("dir"),
-        };
+        let test = TestDb::new().await.expect("test db");
+        let tool = AdminTool::new(test.url());
+        let shop = Self { _test: test, tool };
         shop.ok(&[
             "catalog",
             "import",
@@ -56,72 +54,10 @@ impl Shop {
         shop
     }
 
-    fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let mut command = command("storebot-admin", self.dir.path());
-        command.env("STOREBOT_DATABASE__URL", self.test.url());
-        for (key, value) in env {
-            command.env(key, value);
-        }
-        command.args(args).output().expect("runs")
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.run_with(args, &[])
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let output = self.run(args);
-        assert!(
-            output.status.success(),
-            "{args:?} failed: {}{}",
-            stderr(&output),
-            stdout(&output)
-        );
-        stdout(&output)
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let mut all = args.to_vec();
-        all.push("--json");
-        serde_json::from_str(&self.ok(&all)).expect("JSON output")
-    }
-
     /// Runs a command that must fail with one sentence containing `expected`, print nothing on
     /// standard output and change nothing.
     fn refused(&self, args: &[&str], expected: &str) {
-        let before = self.snapshot();
-        let output = self.run(args);
-        assert!(!output.status.success(), "{args:?} succeeded");
-        let message = stderr(&output);
-        assert!(message.contains(expected), "{args:?}: {message}");
-        assert!(!message.contains("panicked"), "{message}");
-        assert!(
-            stdout(&output).is_empty(),
-            "{args:?} printed {}",
-            stdout(&output)
-        );
-        assert_eq!(self.snapshot(), before, "{args:?} changed the store");
-    }
-
-    /// Membership of every segment, the run history and the customers, to compare before and
-    /// after a refused command.
-    fn snapshot(&self) -> Vec<Value> {
-        let mut all = vec![
-            self.json(&["segments", "list"]),
-            self.json(&["segments", "runs"]),
-            self.json(&["customers", "list"]),
-        ];
-        for segment in self.json(&["segments", "list"]).as_array().expect("list") {
-            let name = segment["name"].as_str().expect("name");
-            all.push(self.json(&["segments", "members", name]));
-        }
-        all
-    }
-
-    fn write(&self, name: &str, text: &str) -> String {
-        let path = self.dir.path().join(name);
-        std::fs::write(&path, text).expect("write");
-        path.to_str().expect("utf-8 path").to_owned()
+        self.tool.refused(args, expected, snapshot);
     }
 
     /// A rule file: total check of at least `min` minor units.
@@ -131,6 +67,29 @@ impl Shop {
             &format!(r#"{{"version":1,"rule":{{"type":"total_check","min":{min}}}}}"#),
         )
     }
+}
+
+impl std::ops::Deref for Shop {
+    type Target = AdminTool;
+
+    fn deref(&self) -> &AdminTool {
+        &self.tool
+    }
+}
+
+/// Membership of every segment, the run history and the customers, to compare before and
+/// after a refused command.
+fn snapshot(tool: &AdminTool) -> Vec<Value> {
+    let mut all = vec![
+        tool.json(&["segments", "list"]),
+        tool.json(&["segments", "runs"]),
+        tool.json(&["customers", "list"]),
+    ];
+    for segment in tool.json(&["segments", "list"]).as_array().expect("list") {
+        let name = segment["name"].as_str().expect("name");
+        all.push(tool.json(&["segments", "members", name]));
+    }
+    all
 }
 
 fn telegram_ids(selection: &Value) -> Vec<i64> {
@@ -291,7 +250,7 @@ async fn members_follow_the_merchants_hand_and_imports_are_all_or_nothing() {
         "segment `ghosts` does not exist",
     );
     let bad = shop.write("bad.csv", "customer\n555\n999\n777\n@ann\n555\n");
-    let before = shop.snapshot();
+    let before = snapshot(&shop);
     let output = shop.run(&["segments", "members", "vip", "--import", &bad]);
     assert!(!output.status.success());
     let message = stderr(&output);
@@ -304,7 +263,7 @@ async fn members_follow_the_merchants_hand_and_imports_are_all_or_nothing() {
         message.contains("line 6: customer `555` already appears on line 2"),
         "{message}"
     );
-    assert_eq!(shop.snapshot(), before);
+    assert_eq!(snapshot(&shop), before);
     shop.refused(
         &[
             "segments",

@@ -3,18 +3,16 @@
 //! checkout through the `storebot` binary against the fake Bot API. SQLite, or PostgreSQL
 //! with `STOREBOT_TEST_DATABASE_URL`.
 
-use std::process::Output;
 use std::time::Duration;
 
 use chrono::Utc;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-use serde_json::Value;
 use storebot::store::{customers, demo, segments};
 use storebot::testing::TestDb;
 use storebot_entity::{coupon_redemption, order};
+use storebot_tests::admin::AdminTool;
 use storebot_tests::bot::BotProcess;
 use storebot_tests::fake_telegram::{FakeTelegram, SentMessage, TEST_TOKEN, TestUser};
-use storebot_tests::{command, stderr, stdout};
 
 const WAIT: Duration = Duration::from_secs(20);
 const MERCHANT_CHAT: i64 = -100_999;
@@ -22,7 +20,7 @@ const MERCHANT_CHAT: i64 = -100_999;
 struct Shop {
     test: TestDb,
     demo: demo::Demo,
-    dir: tempfile::TempDir,
+    tool: AdminTool,
 }
 
 impl Shop {
@@ -31,38 +29,22 @@ impl Shop {
         let demo = demo::seed(&test.db, Utc::now() - chrono::Duration::days(60))
             .await
             .unwrap();
-        Self {
-            test,
-            demo,
-            dir: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    fn admin(&self, args: &[&str]) -> Output {
-        command("storebot-admin", self.dir.path())
-            .env("STOREBOT_DATABASE__URL", self.test.url())
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let mut all = args.to_vec();
-        all.push("--json");
-        let output = self.admin(&all);
-        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
-        serde_json::from_str(&stdout(&output)).unwrap()
+        let tool = AdminTool::new(test.url());
+        Self { test, demo, tool }
     }
 
     /// A command that must fail with `expected` in its one sentence and write nothing.
     fn refused(&self, args: &[&str], expected: &str) {
-        let before = self.json(&["coupons", "list"]);
-        let output = self.admin(args);
-        assert!(!output.status.success(), "{args:?} succeeded");
-        let message = stderr(&output);
-        assert!(message.contains(expected), "{args:?}: {message}");
-        assert!(!message.contains("panicked"), "{message}");
-        assert_eq!(self.json(&["coupons", "list"]), before, "{args:?} wrote");
+        self.tool
+            .refused(args, expected, |tool| tool.json(&["coupons", "list"]));
+    }
+}
+
+impl std::ops::Deref for Shop {
+    type Target = AdminTool;
+
+    fn deref(&self) -> &AdminTool {
+        &self.tool
     }
 }
 
@@ -176,7 +158,7 @@ async fn coupons_are_created_listed_shown_and_disabled_through_the_admin_tool() 
         shop.refused(args, expected);
     }
 
-    let table = stdout(&shop.admin(&["coupons", "list"]));
+    let table = shop.ok(&["coupons", "list"]);
     assert!(table.contains("VIP20") && table.contains("20%"), "{table}");
     assert!(
         table.contains("FIVE") && table.contains("5.00 EUR"),
@@ -189,7 +171,7 @@ async fn coupons_are_created_listed_shown_and_disabled_through_the_admin_tool() 
     assert_eq!(shown["coupon"]["active"], true);
     let disabled = shop.json(&["coupons", "disable", "vip20"]);
     assert_eq!(disabled["active"], false);
-    let text = stdout(&shop.admin(&["coupons", "show", "VIP20"]));
+    let text = shop.ok(&["coupons", "show", "VIP20"]);
     assert!(text.contains("active: no, used 0 of 100"), "{text}");
     assert!(shop.demo.vip > 0);
 }
@@ -238,7 +220,7 @@ async fn a_shopper_redeems_a_coupon_at_checkout_through_the_bot_binary() {
     let api_url = fake.url();
     let merchant = MERCHANT_CHAT.to_string();
     let mut bot = BotProcess::start(
-        shop.dir.path(),
+        shop.dir(),
         &[
             ("STOREBOT_TELEGRAM__TOKEN", TEST_TOKEN),
             ("STOREBOT_TELEGRAM__API_URL", &api_url),

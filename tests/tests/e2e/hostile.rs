@@ -9,6 +9,7 @@ use std::time::Duration;
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use storebot::testing::TestDb;
 use storebot_entity::{cart_item, customer, order};
+use storebot_tests::admin::AdminTool;
 use storebot_tests::bot::BotProcess;
 use storebot_tests::fake_telegram::{FakeTelegram, SentMessage, TEST_TOKEN, TestUser};
 use storebot_tests::shopper::{JOURNEY, play_step};
@@ -249,47 +250,21 @@ async fn odd_unicode_reaches_the_order_as_typed_and_overlong_input_is_refused() 
     shop.stop().await;
 }
 
-fn admin(dir: &std::path::Path, url: &str, args: &[&str]) -> std::process::Output {
-    storebot_tests::command("storebot-admin", dir)
-        .env("STOREBOT_DATABASE__URL", url)
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap()
-}
-
-fn admin_json(dir: &std::path::Path, url: &str, args: &[&str]) -> serde_json::Value {
-    let mut all = args.to_vec();
-    all.push("--json");
-    let output = admin(dir, url, &all);
-    assert!(
-        output.status.success(),
-        "{args:?}: {}",
-        storebot_tests::stderr(&output)
-    );
-    serde_json::from_str(&storebot_tests::stdout(&output)).unwrap()
-}
-
 #[tokio::test]
 async fn odd_unicode_in_admin_names_and_csv_cells_is_kept_and_bad_files_name_the_place() {
     let test = TestDb::new().await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path();
-    let url = test.url();
+    let admin = AdminTool::new(test.url());
+    let path = admin.dir();
     let category = "\u{202E}ꓤꓕꓶ\u{202C} 🍵‍ Te\u{0301}e\u{200B}";
-    admin_json(path, url, &["catalog", "category", "add", category]);
-    let listed = admin_json(path, url, &["catalog", "category", "list"]).to_string();
+    admin.json(&["catalog", "category", "add", category]);
+    let listed = admin.json(&["catalog", "category", "list"]).to_string();
     assert!(
         listed.contains(&serde_json::to_string(category).unwrap()[1..]),
         "{listed}"
     );
     let segment = "VIP 👑 مميز";
-    admin_json(
-        path,
-        url,
-        &["segments", "create", "--name", segment, "--kind", "manual"],
-    );
-    let listed = admin_json(path, url, &["segments", "list"]).to_string();
+    admin.json(&["segments", "create", "--name", segment, "--kind", "manual"]);
+    let listed = admin.json(&["segments", "list"]).to_string();
     assert!(listed.contains(segment), "{listed}");
 
     // CSV cells with the same characters, and a description of 4096 characters.
@@ -299,41 +274,28 @@ async fn odd_unicode_in_admin_names_and_csv_cells_is_kept_and_bad_files_name_the
         "sku,product,variant,price,stock,category,description\n\
          ODD-1,\"{product}\",\"50 g \u{200D}\",4.50,3,\"{category}\",\"{description}\"\n"
     );
-    let file = path.join("odd.csv");
-    std::fs::write(&file, csv).unwrap();
-    admin_json(path, url, &["catalog", "import", file.to_str().unwrap()]);
-    let products = admin_json(path, url, &["catalog", "product", "list"]).to_string();
+    let file = admin.write("odd.csv", &csv);
+    admin.json(&["catalog", "import", &file]);
+    let products = admin.json(&["catalog", "product", "list"]).to_string();
     assert!(products.contains(product), "{products}");
 
     // Malformed files: a clear error naming the place, and nothing written.
-    let before = admin_json(path, url, &["catalog", "product", "list"]);
-    let nul = path.join("nul.csv");
-    std::fs::write(
-        &nul,
+    let nul = admin.write(
+        "nul.csv",
         "sku,product,variant,price,stock\nN-1,Tea,50 g,1.00,1\nN-2,Te\0a,50 g,1.00,1\n",
-    )
-    .unwrap();
+    );
     let missing = path.join("missing.csv");
-    let bad_rule = path.join("rule.json");
-    std::fs::write(
-        &bad_rule,
+    let bad_rule = admin.write(
+        "rule.json",
         "{\"version\": 1, \"rule\": {\"type\": \"all\", \"rules\": [",
-    )
-    .unwrap();
+    );
     let cases: [(Vec<&str>, &str); 3] = [
         (
-            vec!["catalog", "import", nul.to_str().unwrap()],
+            vec!["catalog", "import", &nul],
             "line 3: the file holds a NUL",
         ),
         (
-            vec![
-                "segments",
-                "create",
-                "--name",
-                "x",
-                "--rule",
-                bad_rule.to_str().unwrap(),
-            ],
+            vec!["segments", "create", "--name", "x", "--rule", &bad_rule],
             "line 1",
         ),
         (
@@ -342,16 +304,13 @@ async fn odd_unicode_in_admin_names_and_csv_cells_is_kept_and_bad_files_name_the
         ),
     ];
     for (args, expected) in cases {
-        let output = admin(path, url, &args);
-        assert!(!output.status.success(), "{args:?}");
-        let message = storebot_tests::stderr(&output);
-        assert!(message.contains(expected), "{args:?}: {message}");
-        assert!(!message.contains("panicked"), "{message}");
+        admin.refused(&args, expected, |admin| {
+            (
+                admin.json(&["catalog", "product", "list"]),
+                admin.json(&["segments", "list"]),
+            )
+        });
     }
-    assert_eq!(
-        admin_json(path, url, &["catalog", "product", "list"]),
-        before
-    );
 
     // Malformed configuration through the binary: the key and the file are named, and no
     // database is created.

@@ -14,9 +14,9 @@ use serde_json::Value;
 use storebot::conversation::callback::Callback;
 use storebot::testing::TestDb;
 use storebot_entity::customer;
+use storebot_tests::admin::AdminTool;
 use storebot_tests::bot::BotProcess;
 use storebot_tests::fake_telegram::{FakeTelegram, TEST_TOKEN};
-use storebot_tests::{command, stderr, stdout};
 use tokio::time::Instant;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -24,43 +24,18 @@ const WAIT: Duration = Duration::from_secs(20);
 struct Shop {
     test: TestDb,
     fake: FakeTelegram,
-    dir: tempfile::TempDir,
+    tool: AdminTool,
 }
 
 impl Shop {
     async fn open() -> Self {
+        let test = TestDb::new().await.unwrap();
+        let tool = AdminTool::new(test.url());
         Self {
-            test: TestDb::new().await.unwrap(),
+            test,
             fake: FakeTelegram::start().await.unwrap(),
-            dir: tempfile::tempdir().unwrap(),
+            tool,
         }
-    }
-
-    fn admin(&self, args: &[&str]) -> String {
-        let output = command("storebot-admin", self.dir.path())
-            .env("STOREBOT_DATABASE__URL", self.test.url())
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{args:?}: {}{}",
-            stderr(&output),
-            stdout(&output)
-        );
-        stdout(&output)
-    }
-
-    fn admin_json(&self, args: &[&str]) -> Value {
-        let mut all = args.to_vec();
-        all.push("--json");
-        serde_json::from_str(&self.admin(&all)).unwrap()
-    }
-
-    fn write(&self, name: &str, text: &str) -> String {
-        let path = self.dir.path().join(name);
-        std::fs::write(&path, text).unwrap();
-        path.display().to_string()
     }
 
     /// The bot binary with the outbox's limits in `extra`.
@@ -73,7 +48,7 @@ impl Shop {
             ("STOREBOT_MESSAGES__POLL_INTERVAL", "100ms"),
         ];
         env.extend_from_slice(extra);
-        let mut bot = BotProcess::start(self.dir.path(), &env).unwrap();
+        let mut bot = BotProcess::start(self.dir(), &env).unwrap();
         bot.wait_for_log("outbox sender started", WAIT)
             .await
             .unwrap();
@@ -125,7 +100,7 @@ impl Shop {
     async fn wait_broadcast_done(&self, id: i64, within: Duration) -> Value {
         let deadline = Instant::now() + within;
         loop {
-            let status = self.admin_json(&["broadcast", "status", &id.to_string()]);
+            let status = self.json(&["broadcast", "status", &id.to_string()]);
             let pending = status["states"]["queued"].as_u64().unwrap_or(0)
                 + status["states"]["sending"].as_u64().unwrap_or(0);
             if pending == 0 {
@@ -137,6 +112,14 @@ impl Shop {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+}
+
+impl std::ops::Deref for Shop {
+    type Target = AdminTool;
+
+    fn deref(&self) -> &AdminTool {
+        &self.tool
     }
 }
 
@@ -175,17 +158,17 @@ async fn join_messages_go_once_per_join_and_a_403_blocks_later_broadcasts() {
     shop.fake.block_chat(9_004);
 
     let rule = rule_everyone(&shop);
-    shop.admin(&["segments", "create", "--name", "regulars", "--rule", &rule]);
+    shop.ok(&["segments", "create", "--name", "regulars", "--rule", &rule]);
     let text = "Welcome, regular! {count} new items: {new_items}";
-    shop.admin(&["segments", "edit", "regulars", "--join-message", text]);
-    let shown = shop.admin(&["segments", "show", "regulars"]);
+    shop.ok(&["segments", "edit", "regulars", "--join-message", text]);
+    let shown = shop.ok(&["segments", "show", "regulars"]);
     assert!(shown.contains(&format!("join message: {text}")), "{shown}");
     // Two recomputes: the second changes nothing and so queues nothing.
-    shop.admin(&["segments", "recompute"]);
-    shop.admin(&["segments", "recompute"]);
+    shop.ok(&["segments", "recompute"]);
+    shop.ok(&["segments", "recompute"]);
 
     // A broadcast queued at the same time: each chat's second message must wait its turn.
-    let queued = shop.admin_json(&["broadcast", "regulars", "--text", "Sale today", "--yes"]);
+    let queued = shop.json(&["broadcast", "regulars", "--text", "Sale today", "--yes"]);
     assert_eq!(queued["broadcast"]["recipients"], 2, "{queued}");
     assert_eq!(queued["broadcast"]["skipped_blocked"], 1, "{queued}");
     assert_eq!(queued["broadcast"]["skipped_opt_out"], 1, "{queued}");
@@ -209,7 +192,7 @@ async fn join_messages_go_once_per_join_and_a_403_blocks_later_broadcasts() {
     let status = shop.wait_broadcast_done(id, WAIT).await;
     assert_eq!(status["states"]["sent"], 1, "{status}");
     assert_eq!(status["states"]["skipped"], 1, "{status}");
-    let listed = shop.admin(&["broadcast", "list"]);
+    let listed = shop.ok(&["broadcast", "list"]);
     assert!(listed.contains("Sale today"), "{listed}");
 
     let (status, log) = bot.terminate().await.unwrap();
@@ -242,14 +225,14 @@ async fn a_broadcast_resumes_after_kill_9_without_sending_anyone_twice() {
         shop.shopper(20_000 + n, |_| {}).await;
     }
     let rule = rule_everyone(&shop);
-    shop.admin(&["segments", "create", "--name", "all", "--rule", &rule]);
-    shop.admin(&["segments", "recompute"]);
+    shop.ok(&["segments", "create", "--name", "all", "--rule", &rule]);
+    shop.ok(&["segments", "recompute"]);
     let limits = [
         ("STOREBOT_MESSAGES__PER_SECOND", "30"),
         ("STOREBOT_MESSAGES__CLAIM_TIMEOUT", "1s"),
     ];
     let bot = shop.start_bot(&limits).await;
-    let queued = shop.admin_json(&["broadcast", "all", "--text", "Big news", "--yes"]);
+    let queued = shop.json(&["broadcast", "all", "--text", "Big news", "--yes"]);
     assert_eq!(queued["broadcast"]["recipients"], MEMBERS, "{queued}");
     let id = queued["broadcast"]["id"].as_i64().unwrap();
 

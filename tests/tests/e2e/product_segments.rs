@@ -3,7 +3,6 @@
 //! nothing), and the real bot binary showing a granted shopper a restricted variant that
 //! another shopper does not see.
 
-use std::process::Output;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -11,52 +10,23 @@ use serde_json::Value;
 use storebot::product_rule::ProductRule;
 use storebot::store::{demo, product_segments};
 use storebot::testing::TestDb;
+use storebot_tests::admin::AdminTool;
 use storebot_tests::bot::BotProcess;
 use storebot_tests::fake_telegram::{FakeTelegram, SentMessage, TEST_TOKEN, TestUser};
-use storebot_tests::{command, stderr, stdout};
 
 const WAIT: Duration = Duration::from_secs(20);
 
 struct Admin {
-    test: TestDb,
-    dir: tempfile::TempDir,
+    _test: TestDb,
+    tool: AdminTool,
 }
 
 impl Admin {
-    fn run(&self, args: &[&str]) -> Output {
-        command("storebot-admin", self.dir.path())
-            .env("STOREBOT_DATABASE__URL", self.test.url())
-            .args(args)
-            .output()
-            .expect("runs")
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let output = self.run(args);
-        assert!(
-            output.status.success(),
-            "{args:?} failed: {}{}",
-            stderr(&output),
-            stdout(&output)
-        );
-        stdout(&output)
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let mut all = args.to_vec();
-        all.push("--json");
-        serde_json::from_str(&self.ok(&all)).expect("JSON output")
-    }
-
     /// Fails with a sentence containing `expected` and leaves product segments as they were.
     fn refused(&self, args: &[&str], expected: &str) {
-        let before = self.json(&["product-segments", "list"]);
-        let output = self.run(args);
-        assert!(!output.status.success(), "{args:?} succeeded");
-        let message = stderr(&output);
-        assert!(message.contains(expected), "{args:?}: {message}");
-        assert!(!message.contains("panicked"), "{message}");
-        assert_eq!(self.json(&["product-segments", "list"]), before);
+        self.tool.refused(args, expected, |tool| {
+            tool.json(&["product-segments", "list"])
+        });
     }
 
     fn skus(&self, product_segment: &str) -> Vec<String> {
@@ -72,14 +42,20 @@ impl Admin {
     }
 }
 
+impl std::ops::Deref for Admin {
+    type Target = AdminTool;
+
+    fn deref(&self) -> &AdminTool {
+        &self.tool
+    }
+}
+
 #[tokio::test]
 async fn product_segments_are_created_previewed_granted_and_deleted_through_the_admin_tool() {
     let test = TestDb::new().await.expect("test db");
     demo::seed(&test.db, Utc::now()).await.expect("demo");
-    let admin = Admin {
-        test,
-        dir: tempfile::tempdir().expect("dir"),
-    };
+    let tool = AdminTool::new(test.url());
+    let admin = Admin { _test: test, tool };
     let created = admin.json(&[
         "product-segments",
         "create",
@@ -177,7 +153,7 @@ async fn product_segments_are_created_previewed_granted_and_deleted_through_the_
     assert_eq!(listed["categories"][0], "Tea");
     assert_eq!(listed["price_min"], 1000);
     assert_eq!(listed["granted_to"][0], "Coffee lovers");
-    let file = admin.dir.path().join("store.toml");
+    let file = admin.dir().join("store.toml");
     let file = file.to_str().expect("utf-8 path");
     admin.ok(&["export", "-o", file]);
     let again = admin.json(&["apply", file, "--dry-run"]);

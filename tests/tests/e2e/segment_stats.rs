@@ -3,12 +3,11 @@
 use chrono::Utc;
 use sea_orm::ActiveModelTrait;
 use sea_orm::ActiveValue::Set;
-use serde_json::Value;
 use storebot::store::segment_definitions::{self, SegmentDraft, SegmentKind};
 use storebot::store::segments::add_member;
 use storebot::testing::TestDb;
 use storebot_entity::{customer, order};
-use storebot_tests::{command, stderr, stdout};
+use storebot_tests::admin::AdminTool;
 
 #[tokio::test]
 async fn stats_show_members_revenue_share_average_check_and_joins() {
@@ -74,17 +73,8 @@ async fn stats_show_members_revenue_share_average_check_and_joins() {
     add_member(db, vip.id, ids[0], now).await.expect("member");
     add_member(db, vip.id, ids[1], now).await.expect("member");
 
-    let dir = tempfile::tempdir().expect("dir");
-    let run = |args: &[&str]| {
-        command("storebot-admin", dir.path())
-            .env("STOREBOT_DATABASE__URL", test.url())
-            .args(args)
-            .output()
-            .expect("runs")
-    };
-    let output = run(&["segments", "stats", "vip", "--days", "7", "--json"]);
-    assert!(output.status.success(), "{}", stderr(&output));
-    let shown: Value = serde_json::from_str(&stdout(&output)).expect("json");
+    let admin = AdminTool::new(test.url());
+    let shown = admin.json(&["segments", "stats", "vip", "--days", "7"]);
     assert_eq!(shown["totals"]["shoppers"], 3);
     assert_eq!(shown["totals"]["revenue"], 10_000);
     let segment = &shown["segment"];
@@ -100,19 +90,16 @@ async fn stats_show_members_revenue_share_average_check_and_joins() {
     assert_eq!(days[6]["joined"], 2);
     assert_eq!(days[6]["left"], 0);
 
-    let output = run(&["segments", "stats", "vip"]);
-    let text = stdout(&output);
+    let text = admin.ok(&["segments", "stats", "vip"]);
     assert!(text.contains("members: 2 of 3 shoppers (66.7%)"), "{text}");
     assert!(text.contains("average check: 20.00"), "{text}");
     assert!(text.contains("2 joined, 0 left"), "{text}");
-    let table = stdout(&run(&["segments", "stats"]));
+    let table = admin.ok(&["segments", "stats"]);
     assert!(table.contains("vip") && table.contains("40.0%"), "{table}");
 
-    let output = run(&["segments", "stats", "nobody"]);
-    assert!(!output.status.success());
-    assert!(
-        stderr(&output).contains("segment `nobody` does not exist"),
-        "{}",
-        stderr(&output)
+    admin.refused(
+        &["segments", "stats", "nobody"],
+        "segment `nobody` does not exist",
+        |admin| admin.json(&["segments", "stats"]),
     );
 }
