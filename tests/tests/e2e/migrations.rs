@@ -1,4 +1,4 @@
-use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use sea_orm::{ConnectionTrait, DbBackend, Statement, TransactionTrait};
 use storebot::testing::TestDb;
 use storebot_migration::{Migrator, MigratorTrait};
 
@@ -52,10 +52,17 @@ async fn migrations_go_up_down_and_up_again() {
         );
     }
 
-    Migrator::down(&test.db, None).await.expect("down");
-    assert_eq!(table_names(&test.db).await, Vec::<String>::new());
+    // Each direction on one connection, in one transaction, as `store::migrate` runs them: on
+    // a pool, a statement could run on a connection whose SQLite read snapshot predates the
+    // previous step, and see tables that are already gone.
+    let txn = test.db.begin().await.expect("begin");
+    Migrator::down(&txn, None).await.expect("down");
+    assert_eq!(table_names(&txn).await, Vec::<String>::new());
+    txn.commit().await.expect("commit down");
 
-    Migrator::up(&test.db, None).await.expect("up again");
+    let txn = test.db.begin().await.expect("begin");
+    Migrator::up(&txn, None).await.expect("up again");
+    txn.commit().await.expect("commit up");
     assert_eq!(table_names(&test.db).await, created);
 }
 
