@@ -795,8 +795,11 @@ async fn kill_9_during_an_admin_recompute_leaves_each_segment_wholly_old_or_whol
 #[tokio::test]
 async fn kill_9_during_concurrent_checkouts_leaves_whole_orders_or_none() {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    use storebot::store::{answers, cart, customers, demo, dialogue};
-    use storebot_entity::{cart_item, order, order_item, variant};
+    use storebot::coupons::Discount;
+    use storebot::store::{answers, cart, coupons, customers, demo, dialogue, segments};
+    use storebot_entity::{
+        cart_item, coupon, coupon_redemption, order, order_item, order_item_discount, variant,
+    };
 
     let test = TestDb::new().await.unwrap();
     let now = chrono::Utc::now();
@@ -815,8 +818,41 @@ async fn kill_9_during_concurrent_checkouts_leaves_whole_orders_or_none() {
         .await
         .unwrap();
     }
-    // Registered shoppers with a cart, each at the confirmation of their checkout: one press
-    // of Confirm each places an order.
+    // Two coupons, each for a user group with more members than its total usage limit: the
+    // claims race, and a kill may land in any of them.
+    const COUPONS: [(&str, &str, Discount, i32); 2] = [
+        ("FAULTPCT", "fault_pct", Discount::Percent(10), 4),
+        ("FAULTFIX", "fault_fix", Discount::Fixed(150), 3),
+    ];
+    for (code, group, discount, limit) in COUPONS {
+        coupons::create(
+            &test.db,
+            &coupons::NewCoupon {
+                code: code.into(),
+                discount,
+                starts_at: None,
+                ends_at: None,
+                usage_limit: Some(limit),
+                per_customer_limit: None,
+                segments: Vec::new(),
+                user_groups: vec![group.into()],
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    }
+    /// The coupon shopper `n` entered before pressing Confirm, if any: six shoppers each.
+    fn coupon_of(n: i64) -> Option<(&'static str, &'static str)> {
+        match n % 4 {
+            0 => Some((COUPONS[0].0, COUPONS[0].1)),
+            2 => Some((COUPONS[1].0, COUPONS[1].1)),
+            _ => None,
+        }
+    }
+    // Registered shoppers with a cart, each at the confirmation of their checkout, some with a
+    // coupon accepted there: one press of Confirm each places an order (or, for a coupon used
+    // up meanwhile, shows the confirmation again without it).
     const SHOPPERS: i64 = 24;
     let mut users = Vec::new();
     for n in 0..SHOPPERS {
@@ -852,8 +888,17 @@ async fn kill_9_during_concurrent_checkouts_leaves_whole_orders_or_none() {
         cart::set_quantity(&test.db, customer.id, bought[1], 1, now)
             .await
             .unwrap();
+        let entered = match coupon_of(n) {
+            Some((code, group)) => {
+                segments::add_hand_set_group(&test.db, customer.id, group)
+                    .await
+                    .unwrap();
+                format!(r#""{code}""#)
+            }
+            None => String::new(),
+        };
         let state = format!(
-            r#"{{"step":{{"at":"confirming","token":{},"phone":"+49301234{n:03}","address":"{n} Main Street"}}}}"#,
+            r#"{{"step":{{"at":"confirming","token":{},"phone":"+49301234{n:03}","address":"{n} Main Street","coupons":[{entered}]}}}}"#,
             7_000 + n
         );
         dialogue::save(&test.db, customer.id, &state, now)
@@ -896,7 +941,8 @@ async fn kill_9_during_concurrent_checkouts_leaves_whole_orders_or_none() {
     }
     bot.kill_9().await.unwrap();
 
-    /// Every order whole (its items, their total, its stock) and no stock moved without one.
+    /// Every order whole (its items, their total, its stock, its coupons) and no stock moved
+    /// nor coupon used without one.
     async fn check(test: &TestDb, bought: [i64; 2], demo_orders: i64) -> usize {
         let orders = order::Entity::find()
             .filter(order::Column::Id.gt(demo_orders))
@@ -919,6 +965,79 @@ async fn kill_9_during_concurrent_checkouts_leaves_whole_orders_or_none() {
                 .map(|item| item.unit_price * i64::from(item.quantity) - item.discount)
                 .sum();
             assert_eq!(placed.total, total, "order {}", placed.id);
+            let discounts: i64 = mine.iter().map(|item| item.discount).sum();
+            assert_eq!(placed.discount_total, discounts, "order {}", placed.id);
+        }
+        // Each line's discount is what its coupons took off it.
+        let item_ids: Vec<i64> = items.iter().map(|item| item.id).collect();
+        let line_discounts = order_item_discount::Entity::find()
+            .filter(order_item_discount::Column::OrderItemId.is_in(item_ids))
+            .all(&test.db)
+            .await
+            .unwrap();
+        for item in &items {
+            let taken: i64 = line_discounts
+                .iter()
+                .filter(|line| line.order_item_id == item.id)
+                .map(|line| line.amount)
+                .sum();
+            assert_eq!(item.discount, taken, "{item:#?}: {line_discounts:#?}");
+        }
+        // Each coupon's count is its redemptions, within its limit, each on a whole order of
+        // its shopper with the coupon's discount on its lines.
+        for (code, _, _, limit) in COUPONS {
+            let used = coupon::Entity::find()
+                .filter(coupon::Column::Code.eq(code))
+                .one(&test.db)
+                .await
+                .unwrap()
+                .unwrap();
+            let redemptions = coupon_redemption::Entity::find()
+                .filter(coupon_redemption::Column::CouponId.eq(used.id))
+                .all(&test.db)
+                .await
+                .unwrap();
+            assert_eq!(
+                used.used_count as usize,
+                redemptions.len(),
+                "{code}: {redemptions:#?}"
+            );
+            assert!(used.used_count <= limit, "{code} over its limit: {used:#?}");
+            for redeemed in &redemptions {
+                let placed = orders
+                    .iter()
+                    .find(|placed| placed.id == redeemed.order_id)
+                    .unwrap_or_else(|| panic!("{code}: redemption without order: {redeemed:#?}"));
+                assert_eq!(placed.customer_id, redeemed.customer_id, "{redeemed:#?}");
+                let on_lines: i64 = line_discounts
+                    .iter()
+                    .filter(|line| line.coupon_id == used.id)
+                    .filter(|line| {
+                        items
+                            .iter()
+                            .any(|item| item.id == line.order_item_id && item.order_id == placed.id)
+                    })
+                    .map(|line| line.amount)
+                    .sum();
+                assert!(redeemed.discount > 0, "{redeemed:#?}");
+                assert_eq!(redeemed.discount, on_lines, "{redeemed:#?}");
+            }
+            // No line carries this coupon's discount without its redemption.
+            for line in line_discounts
+                .iter()
+                .filter(|line| line.coupon_id == used.id)
+            {
+                let item = items
+                    .iter()
+                    .find(|item| item.id == line.order_item_id)
+                    .unwrap();
+                assert!(
+                    redemptions
+                        .iter()
+                        .any(|redeemed| redeemed.order_id == item.order_id),
+                    "{code}: discount without redemption: {line:#?}"
+                );
+            }
         }
         for id in bought {
             let stock = variant::Entity::find_by_id(id)
@@ -967,27 +1086,41 @@ async fn kill_9_during_concurrent_checkouts_leaves_whole_orders_or_none() {
     let after_restart = count().await;
     // Presses the killed bot had taken but not finished are not handled again (polling
     // confirmed them; see RELIABILITY.md): those shoppers saw no answer and press Confirm again,
-    // which still works because their checkout was left untouched.
-    let ordered: Vec<i64> = order::Entity::find()
-        .filter(order::Column::Id.gt(demo_orders))
-        .all(&test.db)
-        .await
-        .unwrap()
-        .iter()
-        .map(|placed| placed.customer_id)
-        .collect();
-    for (n, user) in users.iter().enumerate() {
-        let customer = customers::find_by_telegram_id(&test.db, user.id)
-            .await
-            .unwrap()
-            .unwrap();
-        if !ordered.contains(&customer.id) {
-            fake.press_data(user, 1, &format!("ok:{}", 7_000 + n));
-        }
-    }
+    // which still works because their checkout was left untouched. A shopper whose coupon was
+    // used up meanwhile was shown the confirmation again without it, and presses once more.
     let deadline = Instant::now() + WAIT;
+    let mut presses = 0;
     while count().await < SHOPPERS as usize {
         assert!(Instant::now() < deadline, "pressed again, still no order");
+        let ordered: Vec<i64> = order::Entity::find()
+            .filter(order::Column::Id.gt(demo_orders))
+            .all(&test.db)
+            .await
+            .unwrap()
+            .iter()
+            .map(|placed| placed.customer_id)
+            .collect();
+        for (n, user) in users.iter().enumerate() {
+            let customer = customers::find_by_telegram_id(&test.db, user.id)
+                .await
+                .unwrap()
+                .unwrap();
+            if !ordered.contains(&customer.id) {
+                fake.press_data(user, 1, &format!("ok:{}", 7_000 + n));
+                presses += 1;
+            }
+        }
+        // Presses already on their way are answered first; a second press of the same
+        // confirmation is harmless (its order is already placed).
+        let settle = Instant::now() + Duration::from_millis(500);
+        while Instant::now() < settle && fake.pending_updates() > 0 {
+            fake.expect_no_reply(0, Duration::from_millis(50))
+                .await
+                .unwrap();
+        }
+        fake.expect_no_reply(0, Duration::from_millis(200))
+            .await
+            .unwrap();
     }
     let (status, log) = bot.terminate().await.unwrap();
     assert!(status.success(), "{status:?}: {log:#?}");
@@ -1011,8 +1144,21 @@ async fn kill_9_during_concurrent_checkouts_leaves_whole_orders_or_none() {
     for item in &carts {
         assert!(!owners.contains(&item.customer_id), "{item:#?}");
     }
+    // Every shopper with a coupon pressed until placed, so each coupon ran out exactly.
+    let mut redeemed = Vec::new();
+    for (code, _, _, limit) in COUPONS {
+        let used = coupon::Entity::find()
+            .filter(coupon::Column::Code.eq(code))
+            .one(&test.db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(used.used_count, limit, "{used:#?}");
+        redeemed.push(format!("{code} {}/{limit}", used.used_count));
+    }
     eprintln!(
         "kill -9 during checkout: {at_kill} of {SHOPPERS} orders at the kill, {after_restart} \
-         after restart, {after} once the others pressed again"
+         after restart, {after} once the others pressed again ({presses} presses); coupons {}",
+        redeemed.join(", ")
     );
 }
