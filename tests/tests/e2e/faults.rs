@@ -582,6 +582,245 @@ async fn two_webhook_instances_on_one_postgres_handle_each_update_once_and_recom
     }
 }
 
+/// A press of button `data` on the bot's message 1 in `user`'s chat, as Telegram would post
+/// it to a webhook: update `update_id` carrying callback query `query_id`.
+fn press_update(update_id: i64, query_id: &str, user: &TestUser, data: &str) -> serde_json::Value {
+    serde_json::json!({
+        "update_id": update_id,
+        "callback_query": {
+            "id": query_id,
+            "from": user.to_json(),
+            "message": {
+                "message_id": 1,
+                "from": {"id": 1, "is_bot": true, "first_name": "Store", "username": "store_bot"},
+                "chat": user.chat_json(),
+                "date": chrono::Utc::now().timestamp(),
+                "text": "Please check your order",
+            },
+            "chat_instance": format!("{}", user.chat_id() * 7),
+            "data": data,
+        },
+    })
+}
+
+#[tokio::test]
+async fn two_webhook_instances_on_one_postgres_place_one_order_per_confirm_redelivered_or_double_tapped()
+ {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    use storebot::store::{answers, cart, customers, demo, dialogue};
+    use storebot_entity::{order, order_item, variant};
+    use storebot_tests::bot::{free_local_addr, http};
+
+    let test = TestDb::new().await.unwrap();
+    if !test.is_postgres() {
+        eprintln!("skipped on SQLite: several bot instances need PostgreSQL");
+        return;
+    }
+    let now = chrono::Utc::now();
+    let shop = demo::seed(&test.db, now - chrono::Duration::days(30))
+        .await
+        .unwrap();
+    const STOCK: i32 = 500;
+    variant::Entity::update(variant::ActiveModel {
+        id: sea_orm::ActiveValue::Set(shop.green_small),
+        stock: sea_orm::ActiveValue::Set(STOCK),
+        ..Default::default()
+    })
+    .exec(&test.db)
+    .await
+    .unwrap();
+    // Shoppers at the confirmation of their checkout. The even ones' one Confirm update is
+    // posted to both instances at once (a redelivery reaching both); the odd ones tap Confirm
+    // twice, one tap to each instance at once (two updates, the same button).
+    const SHOPPERS: i64 = 12;
+    let mut users = Vec::new();
+    let mut customer_ids = Vec::new();
+    let mut bought = 0;
+    for n in 0..SHOPPERS {
+        let user = TestUser::new(80_001 + n, "Tapper").language("en");
+        let customer = customers::record_interaction(
+            &test.db,
+            &customers::TelegramUser {
+                telegram_user_id: user.id,
+                chat_id: user.chat_id(),
+                first_name: user.first_name.clone(),
+                last_name: None,
+                username: None,
+                language_code: Some("en".into()),
+            },
+            now,
+        )
+        .await
+        .unwrap();
+        for question in [&shop.age, &shop.likes, &shop.diet] {
+            answers::replace_answer(
+                &test.db,
+                customer.id,
+                question.question.id,
+                &[question.options[0].id],
+                now,
+            )
+            .await
+            .unwrap();
+        }
+        let quantity = 1 + (n % 3) as i32;
+        bought += quantity;
+        cart::set_quantity(&test.db, customer.id, shop.green_small, quantity, now)
+            .await
+            .unwrap();
+        let state = format!(
+            r#"{{"step":{{"at":"confirming","token":{},"phone":null,"address":null}}}}"#,
+            9_000 + n
+        );
+        dialogue::save(&test.db, customer.id, &state, now)
+            .await
+            .unwrap();
+        users.push(user);
+        customer_ids.push(customer.id);
+    }
+    let demo_orders = order::Entity::find()
+        .all(&test.db)
+        .await
+        .unwrap()
+        .iter()
+        .map(|placed| placed.id)
+        .max()
+        .unwrap_or_default();
+
+    let fake = FakeTelegram::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let addrs = [free_local_addr().unwrap(), free_local_addr().unwrap()];
+    let mut bots = Vec::new();
+    for addr in addrs {
+        bots.push(start_webhook_bot(dir.path(), &fake, test.url(), addr).await);
+    }
+    let mut posts = tokio::task::JoinSet::new();
+    let mut update_id = 5_000;
+    for (n, user) in users.iter().enumerate() {
+        let data = format!("ok:{}", 9_000 + n);
+        let bodies: Vec<(std::net::SocketAddr, String)> = if n % 2 == 0 {
+            update_id += 1;
+            let body = press_update(update_id, &format!("q{update_id}"), user, &data).to_string();
+            vec![(addrs[0], body.clone()), (addrs[1], body)]
+        } else {
+            let first = press_update(update_id + 1, &format!("q{}", update_id + 1), user, &data);
+            let second = press_update(update_id + 2, &format!("q{}", update_id + 2), user, &data);
+            update_id += 2;
+            vec![
+                (addrs[0], first.to_string()),
+                (addrs[1], second.to_string()),
+            ]
+        };
+        for (addr, body) in bodies {
+            posts.spawn(async move {
+                let headers = [("X-Telegram-Bot-Api-Secret-Token", SECRET)];
+                http(addr, "POST", "/telegram", &headers, &body).await
+            });
+        }
+    }
+    while let Some(posted) = posts.join_next().await {
+        let (status, body) = posted.unwrap().unwrap();
+        assert_eq!(status, 200, "{body}");
+    }
+
+    // Each shopper is told once that their order is placed; nobody is asked to try again.
+    for user in &users {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let reply = fake
+                .next_reply(user.chat_id(), deadline - Instant::now())
+                .await
+                .unwrap();
+            assert_ne!(reply.text, TRY_AGAIN);
+            if reply.visible_text().contains("is placed") {
+                break;
+            }
+        }
+    }
+    // Every tap is answered (the second of a double tap with a notice only: "already placed",
+    // or "out of date" when the first had finished); the update posted to both instances is
+    // answered once.
+    let answered = |query: &str| {
+        fake.calls("answerCallbackQuery")
+            .iter()
+            .filter(|call| call.body["callback_query_id"] == query)
+            .map(|call| call.body["text"].as_str().unwrap_or_default().to_owned())
+            .collect::<Vec<String>>()
+    };
+    let deadline = Instant::now() + WAIT;
+    while (5_001..=update_id).any(|id| answered(&format!("q{id}")).is_empty()) {
+        assert!(Instant::now() < deadline, "a tap was never answered");
+        fake.expect_no_reply(0, Duration::from_millis(50))
+            .await
+            .unwrap();
+    }
+    // A moment for anything late (a second order's reply would show up now).
+    fake.expect_no_reply(0, Duration::from_millis(500))
+        .await
+        .unwrap();
+    for user in &users {
+        let late = fake.take_replies(user.chat_id());
+        assert!(
+            late.iter().all(|reply| !reply.visible_text().contains("is placed")
+                && reply.text != TRY_AGAIN),
+            "{late:#?}"
+        );
+    }
+    let mut second_taps = Vec::new();
+    for id in 5_001..=update_id {
+        let answers = answered(&format!("q{id}"));
+        assert_eq!(answers.len(), 1, "update {id} handled twice: {answers:#?}");
+        if !answers[0].contains("is placed") {
+            assert!(
+                answers[0].contains("already placed") || answers[0].contains("out of date"),
+                "update {id}: {answers:#?}"
+            );
+            second_taps.push(answers[0].clone());
+        }
+    }
+    // One per double tap: the six odd shoppers.
+    assert_eq!(second_taps.len(), SHOPPERS as usize / 2, "{second_taps:#?}");
+    let orders = order::Entity::find()
+        .filter(order::Column::Id.gt(demo_orders))
+        .all(&test.db)
+        .await
+        .unwrap();
+    for customer_id in &customer_ids {
+        let theirs = orders
+            .iter()
+            .filter(|placed| placed.customer_id == *customer_id)
+            .count();
+        assert_eq!(theirs, 1, "customer {customer_id}: {orders:#?}");
+    }
+    assert_eq!(orders.len(), SHOPPERS as usize);
+    let items = order_item::Entity::find()
+        .filter(order_item::Column::OrderId.gt(demo_orders))
+        .all(&test.db)
+        .await
+        .unwrap();
+    let sold: i32 = items.iter().map(|item| item.quantity).sum();
+    assert_eq!(sold, bought);
+    let stock = variant::Entity::find_by_id(shop.green_small)
+        .one(&test.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .stock;
+    assert_eq!(STOCK - stock, bought, "stock decremented more than once");
+    for bot in bots {
+        let (status, log) = bot.terminate().await.unwrap();
+        assert!(status.success(), "{status:?}: {log:#?}");
+        let log = log.join("\n");
+        assert!(!log.contains("panicked"), "{log}");
+    }
+    eprintln!(
+        "webhook checkouts on two instances: {} orders for {SHOPPERS} shoppers, {} updates \
+         posted; second taps answered {second_taps:?}",
+        orders.len(),
+        update_id - 5_000
+    );
+}
+
 /// Members of segment `segment_id`, sorted.
 async fn members_of(db: &sea_orm::DatabaseConnection, segment_id: i64) -> Vec<i64> {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
