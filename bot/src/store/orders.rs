@@ -83,7 +83,13 @@ pub async fn place(db: &DatabaseConnection, new: &NewOrder<'_>) -> Result<Placem
         },
         Ok(other) => {
             txn.rollback().await?;
-            Ok(other)
+            // On PostgreSQL each statement reads the latest commit: a second press of the same
+            // confirmation (a double tap handled by another instance) can miss the order at the
+            // start, then find the cart it emptied. Its shopper is told the order is placed.
+            match find_by_key(db, new.idempotency_key).await? {
+                Some(existing) => Ok(Placement::AlreadyPlaced(existing)),
+                None => Ok(other),
+            }
         }
         Err(error) => {
             let _ = txn.rollback().await;

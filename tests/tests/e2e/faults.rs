@@ -582,6 +582,247 @@ async fn two_webhook_instances_on_one_postgres_handle_each_update_once_and_recom
     }
 }
 
+/// A press of button `data` on the bot's message 1 in `user`'s chat, as Telegram would post
+/// it to a webhook: update `update_id` carrying callback query `query_id`.
+fn press_update(update_id: i64, query_id: &str, user: &TestUser, data: &str) -> serde_json::Value {
+    serde_json::json!({
+        "update_id": update_id,
+        "callback_query": {
+            "id": query_id,
+            "from": user.to_json(),
+            "message": {
+                "message_id": 1,
+                "from": {"id": 1, "is_bot": true, "first_name": "Store", "username": "store_bot"},
+                "chat": user.chat_json(),
+                "date": chrono::Utc::now().timestamp(),
+                "text": "Please check your order",
+            },
+            "chat_instance": format!("{}", user.chat_id() * 7),
+            "data": data,
+        },
+    })
+}
+
+#[tokio::test]
+async fn two_webhook_instances_on_one_postgres_place_one_order_per_confirm_redelivered_or_double_tapped()
+ {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    use storebot::store::{answers, cart, customers, demo, dialogue};
+    use storebot_entity::{order, order_item, variant};
+    use storebot_tests::bot::{free_local_addr, http};
+
+    let test = TestDb::new().await.unwrap();
+    if !test.is_postgres() {
+        eprintln!("skipped on SQLite: several bot instances need PostgreSQL");
+        return;
+    }
+    let now = chrono::Utc::now();
+    let shop = demo::seed(&test.db, now - chrono::Duration::days(30))
+        .await
+        .unwrap();
+    const STOCK: i32 = 500;
+    variant::Entity::update(variant::ActiveModel {
+        id: sea_orm::ActiveValue::Set(shop.green_small),
+        stock: sea_orm::ActiveValue::Set(STOCK),
+        ..Default::default()
+    })
+    .exec(&test.db)
+    .await
+    .unwrap();
+    // Shoppers at the confirmation of their checkout. The even ones' one Confirm update is
+    // posted to both instances at once (a redelivery reaching both); the odd ones tap Confirm
+    // twice, one tap to each instance at once (two updates, the same button).
+    const SHOPPERS: i64 = 12;
+    let mut users = Vec::new();
+    let mut customer_ids = Vec::new();
+    let mut bought = 0;
+    for n in 0..SHOPPERS {
+        let user = TestUser::new(80_001 + n, "Tapper").language("en");
+        let customer = customers::record_interaction(
+            &test.db,
+            &customers::TelegramUser {
+                telegram_user_id: user.id,
+                chat_id: user.chat_id(),
+                first_name: user.first_name.clone(),
+                last_name: None,
+                username: None,
+                language_code: Some("en".into()),
+            },
+            now,
+        )
+        .await
+        .unwrap();
+        for question in [&shop.age, &shop.likes, &shop.diet] {
+            answers::replace_answer(
+                &test.db,
+                customer.id,
+                question.question.id,
+                &[question.options[0].id],
+                now,
+            )
+            .await
+            .unwrap();
+        }
+        let quantity = 1 + (n % 3) as i32;
+        bought += quantity;
+        cart::set_quantity(&test.db, customer.id, shop.green_small, quantity, now)
+            .await
+            .unwrap();
+        let state = format!(
+            r#"{{"step":{{"at":"confirming","token":{},"phone":null,"address":null}}}}"#,
+            9_000 + n
+        );
+        dialogue::save(&test.db, customer.id, &state, now)
+            .await
+            .unwrap();
+        users.push(user);
+        customer_ids.push(customer.id);
+    }
+    let demo_orders = order::Entity::find()
+        .all(&test.db)
+        .await
+        .unwrap()
+        .iter()
+        .map(|placed| placed.id)
+        .max()
+        .unwrap_or_default();
+
+    let fake = FakeTelegram::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let addrs = [free_local_addr().unwrap(), free_local_addr().unwrap()];
+    let mut bots = Vec::new();
+    for addr in addrs {
+        bots.push(start_webhook_bot(dir.path(), &fake, test.url(), addr).await);
+    }
+    let mut posts = tokio::task::JoinSet::new();
+    let mut update_id = 5_000;
+    for (n, user) in users.iter().enumerate() {
+        let data = format!("ok:{}", 9_000 + n);
+        let bodies: Vec<(std::net::SocketAddr, String)> = if n % 2 == 0 {
+            update_id += 1;
+            let body = press_update(update_id, &format!("q{update_id}"), user, &data).to_string();
+            vec![(addrs[0], body.clone()), (addrs[1], body)]
+        } else {
+            let first = press_update(update_id + 1, &format!("q{}", update_id + 1), user, &data);
+            let second = press_update(update_id + 2, &format!("q{}", update_id + 2), user, &data);
+            update_id += 2;
+            vec![
+                (addrs[0], first.to_string()),
+                (addrs[1], second.to_string()),
+            ]
+        };
+        for (addr, body) in bodies {
+            posts.spawn(async move {
+                let headers = [("X-Telegram-Bot-Api-Secret-Token", SECRET)];
+                http(addr, "POST", "/telegram", &headers, &body).await
+            });
+        }
+    }
+    while let Some(posted) = posts.join_next().await {
+        let (status, body) = posted.unwrap().unwrap();
+        assert_eq!(status, 200, "{body}");
+    }
+
+    // Each shopper is told once that their order is placed; nobody is asked to try again.
+    for user in &users {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let reply = fake
+                .next_reply(user.chat_id(), deadline - Instant::now())
+                .await
+                .unwrap();
+            assert_ne!(reply.text, TRY_AGAIN);
+            if reply.visible_text().contains("is placed") {
+                break;
+            }
+        }
+    }
+    // Every tap is answered; the second of a double tap with "already placed", also when it
+    // raced the first across the instances (it used to say the cart had nothing to order);
+    // the update posted to both instances is answered once.
+    let answered = |query: &str| {
+        fake.calls("answerCallbackQuery")
+            .iter()
+            .filter(|call| call.body["callback_query_id"] == query)
+            .map(|call| call.body["text"].as_str().unwrap_or_default().to_owned())
+            .collect::<Vec<String>>()
+    };
+    let deadline = Instant::now() + WAIT;
+    while (5_001..=update_id).any(|id| answered(&format!("q{id}")).is_empty()) {
+        assert!(Instant::now() < deadline, "a tap was never answered");
+        fake.expect_no_reply(0, Duration::from_millis(50))
+            .await
+            .unwrap();
+    }
+    // A moment for anything late (a second order's reply would show up now).
+    fake.expect_no_reply(0, Duration::from_millis(500))
+        .await
+        .unwrap();
+    for user in &users {
+        let late = fake.take_replies(user.chat_id());
+        assert!(
+            late.iter()
+                .all(|reply| !reply.visible_text().contains("is placed")
+                    && !reply.visible_text().contains("can be ordered")
+                    && reply.text != TRY_AGAIN),
+            "{late:#?}"
+        );
+    }
+    let mut second_taps = Vec::new();
+    for id in 5_001..=update_id {
+        let answers = answered(&format!("q{id}"));
+        assert_eq!(answers.len(), 1, "update {id} handled twice: {answers:#?}");
+        if !answers[0].contains("is placed") {
+            assert!(
+                answers[0].contains("already placed"),
+                "update {id}: {answers:#?}"
+            );
+            second_taps.push(answers[0].clone());
+        }
+    }
+    // One per double tap: the six odd shoppers.
+    assert_eq!(second_taps.len(), SHOPPERS as usize / 2, "{second_taps:#?}");
+    let orders = order::Entity::find()
+        .filter(order::Column::Id.gt(demo_orders))
+        .all(&test.db)
+        .await
+        .unwrap();
+    for customer_id in &customer_ids {
+        let theirs = orders
+            .iter()
+            .filter(|placed| placed.customer_id == *customer_id)
+            .count();
+        assert_eq!(theirs, 1, "customer {customer_id}: {orders:#?}");
+    }
+    assert_eq!(orders.len(), SHOPPERS as usize);
+    let items = order_item::Entity::find()
+        .filter(order_item::Column::OrderId.gt(demo_orders))
+        .all(&test.db)
+        .await
+        .unwrap();
+    let sold: i32 = items.iter().map(|item| item.quantity).sum();
+    assert_eq!(sold, bought);
+    let stock = variant::Entity::find_by_id(shop.green_small)
+        .one(&test.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .stock;
+    assert_eq!(STOCK - stock, bought, "stock decremented more than once");
+    for bot in bots {
+        let (status, log) = bot.terminate().await.unwrap();
+        assert!(status.success(), "{status:?}: {log:#?}");
+        let log = log.join("\n");
+        assert!(!log.contains("panicked"), "{log}");
+    }
+    eprintln!(
+        "webhook checkouts on two instances: {} orders for {SHOPPERS} shoppers, {} updates \
+         posted; second taps answered {second_taps:?}",
+        orders.len(),
+        update_id - 5_000
+    );
+}
+
 /// Members of segment `segment_id`, sorted.
 async fn members_of(db: &sea_orm::DatabaseConnection, segment_id: i64) -> Vec<i64> {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -795,8 +1036,11 @@ async fn kill_9_during_an_admin_recompute_leaves_each_segment_wholly_old_or_whol
 #[tokio::test]
 async fn kill_9_during_concurrent_checkouts_leaves_whole_orders_or_none() {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    use storebot::store::{answers, cart, customers, demo, dialogue};
-    use storebot_entity::{cart_item, order, order_item, variant};
+    use storebot::coupons::Discount;
+    use storebot::store::{answers, cart, coupons, customers, demo, dialogue, segments};
+    use storebot_entity::{
+        cart_item, coupon, coupon_redemption, order, order_item, order_item_discount, variant,
+    };
 
     let test = TestDb::new().await.unwrap();
     let now = chrono::Utc::now();
@@ -815,8 +1059,41 @@ async fn kill_9_during_concurrent_checkouts_leaves_whole_orders_or_none() {
         .await
         .unwrap();
     }
-    // Registered shoppers with a cart, each at the confirmation of their checkout: one press
-    // of Confirm each places an order.
+    // Two coupons, each for a user group with more members than its total usage limit: the
+    // claims race, and a kill may land in any of them.
+    const COUPONS: [(&str, &str, Discount, i32); 2] = [
+        ("FAULTPCT", "fault_pct", Discount::Percent(10), 4),
+        ("FAULTFIX", "fault_fix", Discount::Fixed(150), 3),
+    ];
+    for (code, group, discount, limit) in COUPONS {
+        coupons::create(
+            &test.db,
+            &coupons::NewCoupon {
+                code: code.into(),
+                discount,
+                starts_at: None,
+                ends_at: None,
+                usage_limit: Some(limit),
+                per_customer_limit: None,
+                segments: Vec::new(),
+                user_groups: vec![group.into()],
+            },
+            now,
+        )
+        .await
+        .unwrap();
+    }
+    /// The coupon shopper `n` entered before pressing Confirm, if any: six shoppers each.
+    fn coupon_of(n: i64) -> Option<(&'static str, &'static str)> {
+        match n % 4 {
+            0 => Some((COUPONS[0].0, COUPONS[0].1)),
+            2 => Some((COUPONS[1].0, COUPONS[1].1)),
+            _ => None,
+        }
+    }
+    // Registered shoppers with a cart, each at the confirmation of their checkout, some with a
+    // coupon accepted there: one press of Confirm each places an order (or, for a coupon used
+    // up meanwhile, shows the confirmation again without it).
     const SHOPPERS: i64 = 24;
     let mut users = Vec::new();
     for n in 0..SHOPPERS {
@@ -852,8 +1129,17 @@ async fn kill_9_during_concurrent_checkouts_leaves_whole_orders_or_none() {
         cart::set_quantity(&test.db, customer.id, bought[1], 1, now)
             .await
             .unwrap();
+        let entered = match coupon_of(n) {
+            Some((code, group)) => {
+                segments::add_hand_set_group(&test.db, customer.id, group)
+                    .await
+                    .unwrap();
+                format!(r#""{code}""#)
+            }
+            None => String::new(),
+        };
         let state = format!(
-            r#"{{"step":{{"at":"confirming","token":{},"phone":"+49301234{n:03}","address":"{n} Main Street"}}}}"#,
+            r#"{{"step":{{"at":"confirming","token":{},"phone":"+49301234{n:03}","address":"{n} Main Street","coupons":[{entered}]}}}}"#,
             7_000 + n
         );
         dialogue::save(&test.db, customer.id, &state, now)
@@ -896,8 +1182,10 @@ async fn kill_9_during_concurrent_checkouts_leaves_whole_orders_or_none() {
     }
     bot.kill_9().await.unwrap();
 
-    /// Every order whole (its items, their total, its stock) and no stock moved without one.
-    async fn check(test: &TestDb, bought: [i64; 2], demo_orders: i64) -> usize {
+    /// Every order whole (its items, their total, its stock, its coupons) and no stock moved
+    /// nor coupon used without one.
+    /// Returns the orders and the coupon redemptions.
+    async fn check(test: &TestDb, bought: [i64; 2], demo_orders: i64) -> (usize, usize) {
         let orders = order::Entity::find()
             .filter(order::Column::Id.gt(demo_orders))
             .all(&test.db)
@@ -919,6 +1207,81 @@ async fn kill_9_during_concurrent_checkouts_leaves_whole_orders_or_none() {
                 .map(|item| item.unit_price * i64::from(item.quantity) - item.discount)
                 .sum();
             assert_eq!(placed.total, total, "order {}", placed.id);
+            let discounts: i64 = mine.iter().map(|item| item.discount).sum();
+            assert_eq!(placed.discount_total, discounts, "order {}", placed.id);
+        }
+        // Each line's discount is what its coupons took off it.
+        let item_ids: Vec<i64> = items.iter().map(|item| item.id).collect();
+        let line_discounts = order_item_discount::Entity::find()
+            .filter(order_item_discount::Column::OrderItemId.is_in(item_ids))
+            .all(&test.db)
+            .await
+            .unwrap();
+        for item in &items {
+            let taken: i64 = line_discounts
+                .iter()
+                .filter(|line| line.order_item_id == item.id)
+                .map(|line| line.amount)
+                .sum();
+            assert_eq!(item.discount, taken, "{item:#?}: {line_discounts:#?}");
+        }
+        // Each coupon's count is its redemptions, within its limit, each on a whole order of
+        // its shopper with the coupon's discount on its lines.
+        let mut redeemed = 0;
+        for (code, _, _, limit) in COUPONS {
+            let used = coupon::Entity::find()
+                .filter(coupon::Column::Code.eq(code))
+                .one(&test.db)
+                .await
+                .unwrap()
+                .unwrap();
+            let redemptions = coupon_redemption::Entity::find()
+                .filter(coupon_redemption::Column::CouponId.eq(used.id))
+                .all(&test.db)
+                .await
+                .unwrap();
+            assert_eq!(
+                used.used_count as usize,
+                redemptions.len(),
+                "{code}: {redemptions:#?}"
+            );
+            assert!(used.used_count <= limit, "{code} over its limit: {used:#?}");
+            redeemed += redemptions.len();
+            for redeemed in &redemptions {
+                let placed = orders
+                    .iter()
+                    .find(|placed| placed.id == redeemed.order_id)
+                    .unwrap_or_else(|| panic!("{code}: redemption without order: {redeemed:#?}"));
+                assert_eq!(placed.customer_id, redeemed.customer_id, "{redeemed:#?}");
+                let on_lines: i64 = line_discounts
+                    .iter()
+                    .filter(|line| line.coupon_id == used.id)
+                    .filter(|line| {
+                        items
+                            .iter()
+                            .any(|item| item.id == line.order_item_id && item.order_id == placed.id)
+                    })
+                    .map(|line| line.amount)
+                    .sum();
+                assert!(redeemed.discount > 0, "{redeemed:#?}");
+                assert_eq!(redeemed.discount, on_lines, "{redeemed:#?}");
+            }
+            // No line carries this coupon's discount without its redemption.
+            for line in line_discounts
+                .iter()
+                .filter(|line| line.coupon_id == used.id)
+            {
+                let item = items
+                    .iter()
+                    .find(|item| item.id == line.order_item_id)
+                    .unwrap();
+                assert!(
+                    redemptions
+                        .iter()
+                        .any(|redeemed| redeemed.order_id == item.order_id),
+                    "{code}: discount without redemption: {line:#?}"
+                );
+            }
         }
         for id in bought {
             let stock = variant::Entity::find_by_id(id)
@@ -938,9 +1301,9 @@ async fn kill_9_during_concurrent_checkouts_leaves_whole_orders_or_none() {
                 "variant {id}: stock moved without an order"
             );
         }
-        orders.len()
+        (orders.len(), redeemed)
     }
-    let at_kill = check(&test, bought, demo_orders).await;
+    let (at_kill, redeemed_at_kill) = check(&test, bought, demo_orders).await;
 
     // Restarted, the bot takes the presses Telegram still holds; every shopper ends with at
     // most one order, and the invariants still hold.
@@ -967,31 +1330,45 @@ async fn kill_9_during_concurrent_checkouts_leaves_whole_orders_or_none() {
     let after_restart = count().await;
     // Presses the killed bot had taken but not finished are not handled again (polling
     // confirmed them; see RELIABILITY.md): those shoppers saw no answer and press Confirm again,
-    // which still works because their checkout was left untouched.
-    let ordered: Vec<i64> = order::Entity::find()
-        .filter(order::Column::Id.gt(demo_orders))
-        .all(&test.db)
-        .await
-        .unwrap()
-        .iter()
-        .map(|placed| placed.customer_id)
-        .collect();
-    for (n, user) in users.iter().enumerate() {
-        let customer = customers::find_by_telegram_id(&test.db, user.id)
-            .await
-            .unwrap()
-            .unwrap();
-        if !ordered.contains(&customer.id) {
-            fake.press_data(user, 1, &format!("ok:{}", 7_000 + n));
-        }
-    }
+    // which still works because their checkout was left untouched. A shopper whose coupon was
+    // used up meanwhile was shown the confirmation again without it, and presses once more.
     let deadline = Instant::now() + WAIT;
+    let mut presses = 0;
     while count().await < SHOPPERS as usize {
         assert!(Instant::now() < deadline, "pressed again, still no order");
+        let ordered: Vec<i64> = order::Entity::find()
+            .filter(order::Column::Id.gt(demo_orders))
+            .all(&test.db)
+            .await
+            .unwrap()
+            .iter()
+            .map(|placed| placed.customer_id)
+            .collect();
+        for (n, user) in users.iter().enumerate() {
+            let customer = customers::find_by_telegram_id(&test.db, user.id)
+                .await
+                .unwrap()
+                .unwrap();
+            if !ordered.contains(&customer.id) {
+                fake.press_data(user, 1, &format!("ok:{}", 7_000 + n));
+                presses += 1;
+            }
+        }
+        // Presses already on their way are answered first; a second press of the same
+        // confirmation is harmless (its order is already placed).
+        let settle = Instant::now() + Duration::from_millis(500);
+        while Instant::now() < settle && fake.pending_updates() > 0 {
+            fake.expect_no_reply(0, Duration::from_millis(50))
+                .await
+                .unwrap();
+        }
+        fake.expect_no_reply(0, Duration::from_millis(200))
+            .await
+            .unwrap();
     }
     let (status, log) = bot.terminate().await.unwrap();
     assert!(status.success(), "{status:?}: {log:#?}");
-    let after = check(&test, bought, demo_orders).await;
+    let (after, _) = check(&test, bought, demo_orders).await;
     assert_eq!(after, SHOPPERS as usize);
     let orders = order::Entity::find()
         .filter(order::Column::Id.gt(demo_orders))
@@ -1011,8 +1388,21 @@ async fn kill_9_during_concurrent_checkouts_leaves_whole_orders_or_none() {
     for item in &carts {
         assert!(!owners.contains(&item.customer_id), "{item:#?}");
     }
+    // Every shopper with a coupon pressed until placed, so each coupon ran out exactly.
+    let mut redeemed = Vec::new();
+    for (code, _, _, limit) in COUPONS {
+        let used = coupon::Entity::find()
+            .filter(coupon::Column::Code.eq(code))
+            .one(&test.db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(used.used_count, limit, "{used:#?}");
+        redeemed.push(format!("{code} {}/{limit}", used.used_count));
+    }
     eprintln!(
-        "kill -9 during checkout: {at_kill} of {SHOPPERS} orders at the kill, {after_restart} \
-         after restart, {after} once the others pressed again"
+        "kill -9 during checkout: {at_kill} of {SHOPPERS} orders ({redeemed_at_kill} with a coupon) at the kill, {after_restart} \
+         after restart, {after} once the others pressed again ({presses} presses); coupons {}",
+        redeemed.join(", ")
     );
 }
