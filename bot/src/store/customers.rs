@@ -18,6 +18,20 @@ pub struct TelegramUser {
     pub language_code: Option<String>,
 }
 
+impl TelegramUser {
+    /// A user in their private chat with the bot (chat id = user id), with only a first name.
+    pub fn new(telegram_user_id: i64, first_name: &str) -> Self {
+        Self {
+            telegram_user_id,
+            chat_id: telegram_user_id,
+            first_name: first_name.into(),
+            last_name: None,
+            username: None,
+            language_code: None,
+        }
+    }
+}
+
 /// Records that `user` talked to the bot at `now`: creates the customer on first contact
 /// (setting `first_interaction_at` once), and on every later contact refreshes their names,
 /// chat and language, sets `last_interaction_at`, and clears `blocked_at` (writing to us means

@@ -245,19 +245,6 @@ mod tests {
     use crate::store::segment_definitions::{self, SegmentDraft, SegmentKind};
     use crate::testing::TestDb;
 
-    fn manual(name: &str) -> SegmentDraft {
-        SegmentDraft {
-            name: name.into(),
-            description: String::new(),
-            kind: SegmentKind::Manual,
-            rule: None,
-            active: true,
-            starts_at: None,
-            expires_at: None,
-            user_group: None,
-        }
-    }
-
     #[tokio::test]
     async fn a_product_segment_grant_counts_as_a_use_and_makes_its_variants_visible() {
         let test = TestDb::new().await.expect("test db");
@@ -266,10 +253,10 @@ mod tests {
             .await
             .expect("import");
         let tea = variant_by_sku(db, "A-1").await.expect("sku");
-        let vip = segment_definitions::create(db, &manual("vip"), now())
+        let vip = segment_definitions::create(db, &SegmentDraft::manual("vip"), now())
             .await
             .expect("vip");
-        let fans = segment_definitions::create(db, &manual("fans"), now())
+        let fans = segment_definitions::create(db, &SegmentDraft::manual("fans"), now())
             .await
             .expect("fans");
         availability::set_product(db, tea.product_id, &Audience::Segments([vip.id].into()))
@@ -277,14 +264,7 @@ mod tests {
             .expect("restrict");
         let customer = crate::store::customers::record_interaction(
             db,
-            &crate::store::customers::TelegramUser {
-                telegram_user_id: 7,
-                chat_id: 7,
-                first_name: "Fan".into(),
-                last_name: None,
-                username: None,
-                language_code: None,
-            },
+            &crate::store::customers::TelegramUser::new(7, "Fan"),
             now(),
         )
         .await
@@ -339,10 +319,10 @@ mod tests {
         .await
         .expect("import");
         let tea = variant_by_sku(db, "A-1").await.expect("sku").product_id;
-        let vip = segment_definitions::create(db, &manual("vip"), now())
+        let vip = segment_definitions::create(db, &SegmentDraft::manual("vip"), now())
             .await
             .expect("vip");
-        segment_definitions::create(db, &manual("idle"), now())
+        segment_definitions::create(db, &SegmentDraft::manual("idle"), now())
             .await
             .expect("idle");
         availability::set_product(db, tea, &Audience::Segments([vip.id].into()))
@@ -370,7 +350,7 @@ mod tests {
                 kind: SegmentKind::Auto,
                 rule: Some(rule),
                 user_group: Some("pets".into()),
-                ..manual("cats")
+                ..SegmentDraft::manual("cats")
             },
             now(),
         )

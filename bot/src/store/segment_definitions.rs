@@ -80,6 +80,22 @@ pub struct SegmentDraft {
     pub user_group: Option<String>,
 }
 
+impl SegmentDraft {
+    /// A manual segment named `name`: active, with no window, description or user group.
+    pub fn manual(name: &str) -> Self {
+        Self {
+            name: name.into(),
+            description: String::new(),
+            kind: SegmentKind::Manual,
+            rule: None,
+            active: true,
+            starts_at: None,
+            expires_at: None,
+            user_group: None,
+        }
+    }
+}
+
 /// Changes to a segment; `None` leaves a field alone, `Some(None)` clears an optional one. The
 /// kind never changes: members mean different things in the two kinds.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -607,7 +607,7 @@ fn press_update(update_id: i64, query_id: &str, user: &TestUser, data: &str) -> 
 async fn two_webhook_instances_on_one_postgres_place_one_order_per_confirm_redelivered_or_double_tapped()
  {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    use storebot::store::{answers, cart, customers, demo, dialogue};
+    use storebot::store::{cart, demo, dialogue};
     use storebot_entity::{order, order_item, variant};
     use storebot_tests::bot::{free_local_addr, http};
 
@@ -638,31 +638,7 @@ async fn two_webhook_instances_on_one_postgres_place_one_order_per_confirm_redel
     let mut bought = 0;
     for n in 0..SHOPPERS {
         let user = TestUser::new(80_001 + n, "Tapper").language("en");
-        let customer = customers::record_interaction(
-            &test.db,
-            &customers::TelegramUser {
-                telegram_user_id: user.id,
-                chat_id: user.chat_id(),
-                first_name: user.first_name.clone(),
-                last_name: None,
-                username: None,
-                language_code: Some("en".into()),
-            },
-            now,
-        )
-        .await
-        .unwrap();
-        for question in [&shop.age, &shop.likes, &shop.diet] {
-            answers::replace_answer(
-                &test.db,
-                customer.id,
-                question.question.id,
-                &[question.options[0].id],
-                now,
-            )
-            .await
-            .unwrap();
-        }
+        let customer = registered_shopper(&test, &shop, &user, now).await;
         let quantity = 1 + (n % 3) as i32;
         bought += quantity;
         cart::set_quantity(&test.db, customer.id, shop.green_small, quantity, now)
@@ -1037,7 +1013,7 @@ async fn kill_9_during_an_admin_recompute_leaves_each_segment_wholly_old_or_whol
 async fn kill_9_during_concurrent_checkouts_leaves_whole_orders_or_none() {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     use storebot::coupons::Discount;
-    use storebot::store::{answers, cart, coupons, customers, demo, dialogue, segments};
+    use storebot::store::{cart, coupons, customers, demo, dialogue, segments};
     use storebot_entity::{
         cart_item, coupon, coupon_redemption, order, order_item, order_item_discount, variant,
     };
@@ -1098,31 +1074,7 @@ async fn kill_9_during_concurrent_checkouts_leaves_whole_orders_or_none() {
     let mut users = Vec::new();
     for n in 0..SHOPPERS {
         let user = TestUser::new(60_001 + n, "Buyer").language("en");
-        let customer = customers::record_interaction(
-            &test.db,
-            &customers::TelegramUser {
-                telegram_user_id: user.id,
-                chat_id: user.chat_id(),
-                first_name: user.first_name.clone(),
-                last_name: None,
-                username: None,
-                language_code: Some("en".into()),
-            },
-            now,
-        )
-        .await
-        .unwrap();
-        for question in [&shop.age, &shop.likes, &shop.diet] {
-            answers::replace_answer(
-                &test.db,
-                customer.id,
-                question.question.id,
-                &[question.options[0].id],
-                now,
-            )
-            .await
-            .unwrap();
-        }
+        let customer = registered_shopper(&test, &shop, &user, now).await;
         cart::set_quantity(&test.db, customer.id, bought[0], 1 + (n % 3) as i32, now)
             .await
             .unwrap();
@@ -1405,4 +1357,33 @@ async fn kill_9_during_concurrent_checkouts_leaves_whole_orders_or_none() {
          after restart, {after} once the others pressed again ({presses} presses); coupons {}",
         redeemed.join(", ")
     );
+}
+
+/// `user` as a registered customer of the demo shop: every question answered with its first
+/// option, as if they had gone through registration.
+async fn registered_shopper(
+    test: &TestDb,
+    shop: &storebot::store::demo::Demo,
+    user: &TestUser,
+    now: chrono::DateTime<chrono::Utc>,
+) -> storebot_entity::customer::Model {
+    use storebot::store::{answers, customers};
+    let mut telegram_user = customers::TelegramUser::new(user.id, &user.first_name);
+    telegram_user.chat_id = user.chat_id();
+    telegram_user.language_code = Some("en".into());
+    let customer = customers::record_interaction(&test.db, &telegram_user, now)
+        .await
+        .unwrap();
+    for question in [&shop.age, &shop.likes, &shop.diet] {
+        answers::replace_answer(
+            &test.db,
+            customer.id,
+            question.question.id,
+            &[question.options[0].id],
+            now,
+        )
+        .await
+        .unwrap();
+    }
+    customer
 }

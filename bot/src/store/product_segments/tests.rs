@@ -3,21 +3,8 @@ use crate::store::availability::{self, Audience};
 use crate::store::catalog::visible_variant;
 use crate::store::catalog_admin::tests::{now, row};
 use crate::store::catalog_admin::{self, ImportRow, VariantEdit, import, variant_by_sku};
-use crate::store::segment_definitions::{self, SegmentDraft, SegmentKind};
+use crate::store::segment_definitions::{self, SegmentDraft};
 use crate::testing::TestDb;
-
-fn manual(name: &str) -> SegmentDraft {
-    SegmentDraft {
-        name: name.into(),
-        description: String::new(),
-        kind: SegmentKind::Manual,
-        rule: None,
-        active: true,
-        starts_at: None,
-        expires_at: None,
-        user_group: None,
-    }
-}
 
 fn draft(name: &str, json: &str) -> ProductSegmentDraft {
     ProductSegmentDraft {
@@ -209,13 +196,13 @@ async fn a_grant_opens_restricted_variants_to_its_segment_only() {
     .expect("import");
     let cheap = variant_by_sku(db, "R-2").await.expect("sku");
     let dear = variant_by_sku(db, "R-1").await.expect("sku");
-    let vip = segment_definitions::create(db, &manual("vip"), now())
+    let vip = segment_definitions::create(db, &SegmentDraft::manual("vip"), now())
         .await
         .expect("vip");
-    let fans = segment_definitions::create(db, &manual("fans"), now())
+    let fans = segment_definitions::create(db, &SegmentDraft::manual("fans"), now())
         .await
         .expect("fans");
-    let other = segment_definitions::create(db, &manual("other"), now())
+    let other = segment_definitions::create(db, &SegmentDraft::manual("other"), now())
         .await
         .expect("other");
     availability::set_product(db, cheap.product_id, &Audience::Segments([vip.id].into()))
@@ -287,7 +274,7 @@ async fn a_grant_opens_restricted_variants_to_its_segment_only() {
 async fn delete_refuses_while_in_use_unless_forced() {
     let test = TestDb::new().await.expect("test db");
     let db = &test.db;
-    let fans = segment_definitions::create(db, &manual("fans"), now())
+    let fans = segment_definitions::create(db, &SegmentDraft::manual("fans"), now())
         .await
         .expect("fans");
     create(db, &draft("small", r#"{"price_max": 1000}"#), now())
@@ -397,10 +384,10 @@ async fn simulate_shows_a_granted_shopper_the_opened_variant_only() {
     .await
     .expect("import");
     let cheap = variant_by_sku(db, "R-2").await.expect("sku");
-    let vip = segment_definitions::create(db, &manual("vip"), now())
+    let vip = segment_definitions::create(db, &SegmentDraft::manual("vip"), now())
         .await
         .expect("vip");
-    let fans = segment_definitions::create(db, &manual("fans"), now())
+    let fans = segment_definitions::create(db, &SegmentDraft::manual("fans"), now())
         .await
         .expect("fans");
     availability::set_product(db, cheap.product_id, &Audience::Segments([vip.id].into()))
@@ -408,14 +395,7 @@ async fn simulate_shows_a_granted_shopper_the_opened_variant_only() {
         .expect("restrict");
     let fan = crate::store::customers::record_interaction(
         db,
-        &crate::store::customers::TelegramUser {
-            telegram_user_id: 9,
-            chat_id: 9,
-            first_name: "Fan".into(),
-            last_name: None,
-            username: None,
-            language_code: None,
-        },
+        &crate::store::customers::TelegramUser::new(9, "Fan"),
         now(),
     )
     .await

@@ -3,7 +3,7 @@ use sea_orm::ActiveModelTrait;
 use sea_orm::ActiveValue::Set;
 
 use super::*;
-use crate::store::segment_definitions::{self, SegmentDraft, SegmentKind};
+use crate::store::segment_definitions::{self, SegmentDraft};
 use crate::store::segments::{add_member, remove_member};
 use crate::testing::TestDb;
 
@@ -45,19 +45,6 @@ async fn order(db: &impl ConnectionTrait, customer_id: i64, total: i64, status: 
     .expect("order");
 }
 
-fn manual(name: &str) -> SegmentDraft {
-    SegmentDraft {
-        name: name.into(),
-        description: String::new(),
-        kind: SegmentKind::Manual,
-        rule: None,
-        active: true,
-        starts_at: None,
-        expires_at: None,
-        user_group: None,
-    }
-}
-
 #[tokio::test]
 async fn figures_count_members_shares_and_counted_revenue_only() {
     let test = TestDb::new().await.expect("test db");
@@ -75,10 +62,10 @@ async fn figures_count_members_shares_and_counted_revenue_only() {
     order(db, ids[0], 3000, "delivered").await;
     order(db, ids[1], 99_999, "cancelled").await;
     order(db, ids[2], 6000, "new").await;
-    let vip = segment_definitions::create(db, &manual("vip"), at(1, 0))
+    let vip = segment_definitions::create(db, &SegmentDraft::manual("vip"), at(1, 0))
         .await
         .expect("vip");
-    let empty = segment_definitions::create(db, &manual("empty"), at(1, 0))
+    let empty = segment_definitions::create(db, &SegmentDraft::manual("empty"), at(1, 0))
         .await
         .expect("empty");
     add_member(db, vip.id, ids[0], at(20, 10))
