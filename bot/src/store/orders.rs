@@ -14,7 +14,7 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
-use storebot_entity::{order, order_item, variant};
+use storebot_entity::{customer, order, order_item, variant};
 
 use super::StoreError;
 use super::cart::{self, CartLine, LineStatus};
@@ -83,13 +83,7 @@ pub async fn place(db: &DatabaseConnection, new: &NewOrder<'_>) -> Result<Placem
         },
         Ok(other) => {
             txn.rollback().await?;
-            // On PostgreSQL each statement reads the latest commit: a second press of the same
-            // confirmation (a double tap handled by another instance) can miss the order at the
-            // start, then find the cart it emptied. Its shopper is told the order is placed.
-            match find_by_key(db, new.idempotency_key).await? {
-                Some(existing) => Ok(Placement::AlreadyPlaced(existing)),
-                None => Ok(other),
-            }
+            Ok(other)
         }
         Err(error) => {
             let _ = txn.rollback().await;
@@ -113,6 +107,14 @@ async fn already_placed_or(
 }
 
 async fn place_in(txn: &impl ConnectionTrait, new: &NewOrder<'_>) -> Result<Placement, StoreError> {
+    // One shopper's orders are placed one at a time. SQLite's write transaction already
+    // serialises them; on PostgreSQL the shopper's row lock makes a second press of the same
+    // confirmation (a double tap handled by another instance) wait for the first to commit,
+    // so the key lookup below finds its order instead of the cart it emptied.
+    customer::Entity::find_by_id(new.customer_id)
+        .lock_exclusive()
+        .one(txn)
+        .await?;
     // Read inside the write transaction, so the stock seen is the stock decremented.
     if let Some(existing) = find_by_key(txn, new.idempotency_key).await? {
         return Ok(Placement::AlreadyPlaced(existing));
