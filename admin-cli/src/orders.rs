@@ -55,8 +55,9 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
             };
             let rows = orders_admin::list(db, &filter).await?;
             if !cx.json_out(&rows)? {
-                let mut table =
-                    Table::new(["order", "customer", "placed", "status", "items", "total"]);
+                let mut table = Table::new([
+                    "order", "customer", "placed", "status", "items", "discount", "total",
+                ]);
                 for row in rows {
                     let items: Vec<String> = row
                         .items
@@ -69,6 +70,7 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
                         cx.time(row.order.placed_at),
                         row.order.status,
                         items.join(", "),
+                        discount_cell(row.order.discount_total, &row.order.currency),
                         format!(
                             "{} {}",
                             money(row.order.total, &row.order.currency),
@@ -103,6 +105,15 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The coupons' discount on an order, or a dash when none applied.
+fn discount_cell(discount: i64, currency: &str) -> String {
+    if discount == 0 {
+        "–".to_owned()
+    } else {
+        format!("−{} {currency}", money(discount, currency))
+    }
 }
 
 const REQUIRED: [&str; 7] = [

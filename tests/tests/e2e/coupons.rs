@@ -308,6 +308,9 @@ async fn a_shopper_redeems_a_coupon_at_checkout_through_the_bot_binary() {
     let shown = shop.json(&["coupons", "show", "friends"]);
     assert_eq!(shown["redemptions"], 1);
     assert_eq!(shown["shoppers"][0]["uses"], 1);
+    let listed = shop.ok(&["orders", "list"]);
+    assert!(listed.contains("−0.90 EUR"), "{listed}");
+    assert!(listed.contains("8.10 EUR"), "{listed}");
 
     let (status, log) = bot.terminate().await.unwrap();
     assert!(status.success(), "{}", log.join("\n"));
