@@ -96,6 +96,38 @@ pub async fn create<C>(
 where
     C: ConnectionTrait + TransactionTrait,
 {
+    let (code, groups) = checked(new)?;
+    let txn = begin_write(db).await?;
+    let segment_ids = segment_ids(&txn, &new.segments).await?;
+    if find_model(&txn, code.as_str()).await?.is_some() {
+        return Err(StoreError::Conflict(format!(
+            "a coupon with the code {code} already exists"
+        )));
+    }
+    let created = coupon::ActiveModel {
+        code: Set(code.to_string()),
+        kind: Set(new.discount.kind().to_owned()),
+        amount: Set(new.discount.amount()),
+        starts_at: Set(new.starts_at),
+        ends_at: Set(new.ends_at),
+        usage_limit: Set(new.usage_limit),
+        per_customer_limit: Set(new.per_customer_limit),
+        active: Set(true),
+        created_at: Set(now),
+        used_count: Set(0),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    insert_ties(&txn, created.id, &segment_ids, &groups).await?;
+    let view = view_of(&txn, created).await?;
+    txn.commit().await?;
+    Ok(view)
+}
+
+/// The coupon's code and trimmed user groups, once its fields pass the checks every coupon
+/// must pass.
+fn checked(new: &NewCoupon) -> Result<(CouponCode, BTreeSet<String>), StoreError> {
     let code = CouponCode::parse(&new.code).map_err(|e| StoreError::Invalid(e.to_string()))?;
     if let (Some(starts), Some(ends)) = (new.starts_at, new.ends_at)
         && ends <= starts
@@ -128,50 +160,80 @@ where
                 .into(),
         ));
     }
-    let txn = begin_write(db).await?;
-    let mut segment_ids = BTreeSet::new();
-    for key in &new.segments {
-        segment_ids.insert(segment_definitions::find(&txn, key).await?.id);
+    Ok((code, groups))
+}
+
+/// The ids of the segments named (or numbered) in `keys`; `NotFound` for an unknown one.
+async fn segment_ids(
+    db: &impl ConnectionTrait,
+    keys: &[String],
+) -> Result<BTreeSet<i64>, StoreError> {
+    let mut ids = BTreeSet::new();
+    for key in keys {
+        ids.insert(segment_definitions::find(db, key).await?.id);
     }
-    if find_model(&txn, code.as_str()).await?.is_some() {
-        return Err(StoreError::Conflict(format!(
-            "a coupon with the code {code} already exists"
-        )));
+    Ok(ids)
+}
+
+async fn insert_ties(
+    db: &impl ConnectionTrait,
+    coupon_id: i64,
+    segment_ids: &BTreeSet<i64>,
+    groups: &BTreeSet<String>,
+) -> Result<(), StoreError> {
+    for segment_id in segment_ids {
+        coupon_segment::ActiveModel {
+            coupon_id: Set(coupon_id),
+            segment_id: Set(*segment_id),
+        }
+        .insert(db)
+        .await?;
     }
-    let created = coupon::ActiveModel {
-        code: Set(code.to_string()),
+    for group in groups {
+        coupon_user_group::ActiveModel {
+            coupon_id: Set(coupon_id),
+            user_group: Set(group.clone()),
+        }
+        .insert(db)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Rewrites an existing coupon (found by `new.code`) to `new` with `active`, ties included,
+/// inside the caller's transaction; the same checks as [`create`]. Its usage so far stays:
+/// `used_count` and past redemptions are history, not settings.
+pub async fn replace(
+    db: &impl ConnectionTrait,
+    new: &NewCoupon,
+    active: bool,
+) -> Result<CouponView, StoreError> {
+    let (code, groups) = checked(new)?;
+    let current = find(db, code.as_str()).await?;
+    let segment_ids = segment_ids(db, &new.segments).await?;
+    let updated = coupon::ActiveModel {
+        id: Set(current.id),
         kind: Set(new.discount.kind().to_owned()),
         amount: Set(new.discount.amount()),
         starts_at: Set(new.starts_at),
         ends_at: Set(new.ends_at),
         usage_limit: Set(new.usage_limit),
         per_customer_limit: Set(new.per_customer_limit),
-        active: Set(true),
-        created_at: Set(now),
-        used_count: Set(0),
+        active: Set(active),
         ..Default::default()
     }
-    .insert(&txn)
+    .update(db)
     .await?;
-    for segment_id in &segment_ids {
-        coupon_segment::ActiveModel {
-            coupon_id: Set(created.id),
-            segment_id: Set(*segment_id),
-        }
-        .insert(&txn)
+    coupon_segment::Entity::delete_many()
+        .filter(coupon_segment::Column::CouponId.eq(current.id))
+        .exec(db)
         .await?;
-    }
-    for group in &groups {
-        coupon_user_group::ActiveModel {
-            coupon_id: Set(created.id),
-            user_group: Set(group.clone()),
-        }
-        .insert(&txn)
+    coupon_user_group::Entity::delete_many()
+        .filter(coupon_user_group::Column::CouponId.eq(current.id))
+        .exec(db)
         .await?;
-    }
-    let view = view_of(&txn, created).await?;
-    txn.commit().await?;
-    Ok(view)
+    insert_ties(db, current.id, &segment_ids, &groups).await?;
+    view_of(db, updated).await
 }
 
 async fn find_model(

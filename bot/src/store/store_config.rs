@@ -20,9 +20,11 @@ use serde_json::Value;
 use storebot_entity::{product, segment, variant};
 
 use super::availability::{self, Audience};
+use super::coupons::{self, CouponView, NewCoupon};
 use super::questions::{self, NewQuestion, QuestionEdit, QuestionKind};
 use super::segment_definitions::{self, SegmentDraft, SegmentEdit, SegmentKind};
 use super::{StoreError, begin_write};
+use crate::coupons::Discount;
 use crate::segments;
 
 /// The whole document.
@@ -43,6 +45,78 @@ pub struct StoreConfig {
     /// updated by name and its grants made to match; unlisted ones are kept and reported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product_segments: Option<Vec<ProductSegmentConfig>>,
+    /// Absent: apply leaves coupons alone. Present: each listed one is created or rewritten
+    /// by code; unlisted ones are kept and reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coupons: Option<Vec<CouponConfig>>,
+}
+
+/// A coupon's settings, with its segments named. Its usage (how often it was redeemed) is
+/// history, not a setting, so it is neither exported nor applied.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CouponConfig {
+    pub code: String,
+    /// Whole percent off each covered line (1–100); give this or `amount_off`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percent: Option<i64>,
+    /// Minor units off the covered lines in all; give this or `percent`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount_off: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starts_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ends_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_limit: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_customer_limit: Option<i32>,
+    #[serde(default = "yes")]
+    pub active: bool,
+    /// Segment names.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segments: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub user_groups: Vec<String>,
+}
+
+impl CouponConfig {
+    fn from_view(view: CouponView) -> Self {
+        let coupon = view.coupon;
+        let discount = Discount::from_stored(&coupon.kind, coupon.amount);
+        Self {
+            percent: matches!(discount, Some(Discount::Percent(_))).then_some(coupon.amount),
+            amount_off: matches!(discount, Some(Discount::Fixed(_))).then_some(coupon.amount),
+            code: coupon.code,
+            starts_at: coupon.starts_at,
+            ends_at: coupon.ends_at,
+            usage_limit: coupon.usage_limit,
+            per_customer_limit: coupon.per_customer_limit,
+            active: coupon.active,
+            segments: sorted(view.segments.into_iter().map(|s| s.name)),
+            user_groups: sorted(view.user_groups),
+        }
+    }
+
+    fn to_new(&self) -> Result<NewCoupon, StoreError> {
+        let invalid = |why: String| StoreError::Invalid(format!("coupon `{}`: {why}", self.code));
+        let discount = match (self.percent, self.amount_off) {
+            (Some(percent), None) => Discount::percent(percent),
+            (None, Some(minor)) => Discount::fixed(minor),
+            _ => return Err(invalid("give either `percent` or `amount_off`".into())),
+        }
+        .map_err(|error| invalid(error.to_string()))?;
+        Ok(NewCoupon {
+            code: self.code.clone(),
+            discount,
+            starts_at: self.starts_at,
+            ends_at: self.ends_at,
+            usage_limit: self.usage_limit,
+            per_customer_limit: self.per_customer_limit,
+            segments: self.segments.clone(),
+            user_groups: self.user_groups.clone(),
+        })
+    }
 }
 
 /// A product segment with categories and customer segments named, so the file applies to
@@ -238,12 +312,18 @@ pub async fn export(db: &impl ConnectionTrait) -> Result<StoreConfig, StoreError
             granted_to: segment.uses,
         });
     }
+    let coupons_out: Vec<CouponConfig> = coupons::list(db)
+        .await?
+        .into_iter()
+        .map(CouponConfig::from_view)
+        .collect();
     Ok(StoreConfig {
         questions: Some(questions),
         segments: Some(segments_out),
         availability: Some(availability_out),
         // Left out when there are none, so files of shops without them stay as they were.
         product_segments: (!product_segments_out.is_empty()).then_some(product_segments_out),
+        coupons: (!coupons_out.is_empty()).then_some(coupons_out),
     })
 }
 
@@ -468,6 +548,7 @@ async fn apply_in<C: ConnectionTrait + TransactionTrait>(
     }
 
     apply_product_segments(db, config, now, &mut changes).await?;
+    apply_coupons(db, config, now, &mut changes).await?;
     // Availability, by product title; products not listed are open to all segments.
     let Some(wanted_availability) = &config.availability else {
         return Ok(changes);
@@ -532,6 +613,97 @@ async fn apply_in<C: ConnectionTrait + TransactionTrait>(
         }
     }
     Ok(changes)
+}
+
+/// Coupons, matched by code, after the segments they are tied to.
+async fn apply_coupons<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    config: &StoreConfig,
+    now: DateTime<Utc>,
+    changes: &mut Vec<String>,
+) -> Result<(), StoreError> {
+    let Some(wanted_list) = &config.coupons else {
+        return Ok(());
+    };
+    let existing: BTreeMap<String, CouponConfig> = coupons::list(db)
+        .await?
+        .into_iter()
+        .map(|view| (view.coupon.code.clone(), CouponConfig::from_view(view)))
+        .collect();
+    let mut seen = BTreeSet::new();
+    for wanted in wanted_list {
+        let new = wanted.to_new()?;
+        // The store's refusals name no coupon; in a file of many, say which one.
+        let in_context = |error: StoreError| match error {
+            StoreError::Invalid(_) | StoreError::NotFound { .. } => {
+                StoreError::Invalid(format!("coupon `{}`: {error}", wanted.code))
+            }
+            other => other,
+        };
+        let code = crate::coupons::CouponCode::parse(&wanted.code)
+            .map_err(|error| StoreError::Invalid(format!("coupon `{}`: {error}", wanted.code)))?
+            .to_string();
+        if !seen.insert(code.clone()) {
+            return Err(StoreError::Invalid(format!(
+                "coupon `{code}` is in the file twice"
+            )));
+        }
+        match existing.get(&code) {
+            None => {
+                let created = coupons::create(db, &new, now).await.map_err(in_context)?;
+                if !wanted.active {
+                    coupons::disable(db, &created.coupon.code).await?;
+                }
+                changes.push(format!("add coupon `{code}`"));
+            }
+            Some(current) => {
+                let mut normalised = wanted.clone();
+                normalised.code = code.clone();
+                normalised.segments = segment_names(db, &wanted.segments)
+                    .await
+                    .map_err(in_context)?;
+                normalised.user_groups = sorted(
+                    wanted
+                        .user_groups
+                        .iter()
+                        .map(|group| group.trim().to_owned()),
+                );
+                if &normalised != current {
+                    coupons::replace(db, &new, wanted.active)
+                        .await
+                        .map_err(in_context)?;
+                    changes.push(format!("change coupon `{code}`"));
+                }
+            }
+        }
+    }
+    for code in existing.keys().filter(|code| !seen.contains(*code)) {
+        changes.push(format!(
+            "keep coupon `{code}` (not in the file; switch it off with storebot-admin coupons disable)"
+        ));
+    }
+    Ok(())
+}
+
+/// The names of the segments named (or numbered) in `keys`, sorted and without repeats.
+async fn segment_names(
+    db: &impl ConnectionTrait,
+    keys: &[String],
+) -> Result<Vec<String>, StoreError> {
+    let mut names = Vec::new();
+    for key in keys {
+        names.push(segment_definitions::find(db, key).await?.name);
+    }
+    Ok(sorted(names))
+}
+
+/// Sorted, without repeats: the order a file's list is compared in.
+fn sorted(items: impl IntoIterator<Item = String>) -> Vec<String> {
+    items
+        .into_iter()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
 }
 
 /// Product segments, matched by name, after the customer segments they are granted to.
@@ -982,6 +1154,113 @@ mod tests {
             segments: Some(vec![]),
             availability: Some(vec![]),
             product_segments: None,
+            coupons: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn coupons_round_trip_by_code_and_a_bad_one_changes_nothing() {
+        let test = TestDb::new().await.expect("test db");
+        let db = &test.db;
+        import(
+            db,
+            &[row(2, "T-1", "Tea", 100), row(3, "T-2", "Tea", 200)],
+            now(),
+        )
+        .await
+        .expect("import");
+        let mut config = document();
+        config.coupons = Some(
+            serde_json::from_value(serde_json::json!([
+                { "code": "vip-10", "percent": 10, "segments": ["vip"], "usage_limit": 100 },
+                { "code": "FRIENDS", "amount_off": 250, "user_groups": ["friends"],
+                  "active": false, "ends_at": "2027-01-01T00:00:00Z" }
+            ]))
+            .expect("coupons"),
+        );
+        let applied = apply(db, &config, now(), false).await.expect("apply");
+        assert!(
+            applied.contains(&"add coupon `VIP-10`".to_owned())
+                && applied.contains(&"add coupon `FRIENDS`".to_owned()),
+            "{applied:?}"
+        );
+        let friends = coupons::find(db, "friends").await.expect("created");
+        assert_eq!((friends.kind.as_str(), friends.amount), ("fixed", 250));
+        assert!(!friends.active);
+        let exported = export(db).await.expect("export");
+        let listed = exported.coupons.clone().expect("coupons exported");
+        assert_eq!(
+            listed.iter().map(|c| c.code.as_str()).collect::<Vec<_>>(),
+            ["FRIENDS", "VIP-10"]
+        );
+        assert_eq!(listed[1].segments, ["vip"]);
+        assert_eq!(listed[1].percent, Some(10));
+        assert!(
+            apply(db, &exported, now(), false)
+                .await
+                .expect("again")
+                .is_empty()
+        );
+
+        // A change rewrites the coupon; one left out is kept and reported.
+        let mut changed = exported.clone();
+        changed.coupons = Some(vec![CouponConfig {
+            percent: Some(15),
+            segments: vec![],
+            user_groups: vec!["vip club".into()],
+            ..listed[1].clone()
+        }]);
+        assert_eq!(
+            apply(db, &changed, now(), false).await.expect("change"),
+            [
+                "change coupon `VIP-10`",
+                "keep coupon `FRIENDS` (not in the file; switch it off with storebot-admin coupons disable)"
+            ]
+        );
+        let view = coupons::list(db).await.expect("list");
+        let vip = view
+            .iter()
+            .find(|v| v.coupon.code == "VIP-10")
+            .expect("vip");
+        assert_eq!(vip.coupon.amount, 15);
+        assert!(vip.segments.is_empty());
+        assert_eq!(vip.user_groups, ["vip club"]);
+
+        // Bad coupons are refused with their code named, and nothing changes.
+        let before = export(db).await.expect("export");
+        for (bad, expected) in [
+            (
+                CouponConfig {
+                    percent: Some(10),
+                    amount_off: Some(100),
+                    ..listed[1].clone()
+                },
+                "coupon `VIP-10`: give either `percent` or `amount_off`",
+            ),
+            (
+                CouponConfig {
+                    segments: vec!["nobody".into()],
+                    ..listed[1].clone()
+                },
+                "coupon `VIP-10`: segment `nobody` does not exist",
+            ),
+            (
+                CouponConfig {
+                    code: "NEW-ONE".into(),
+                    segments: vec![],
+                    user_groups: vec![],
+                    ..listed[1].clone()
+                },
+                "coupon `NEW-ONE`: a coupon needs at least one segment or user group: nobody could use it otherwise",
+            ),
+        ] {
+            let mut document = before.clone();
+            document.coupons = Some(vec![bad]);
+            let error = apply(db, &document, now(), false)
+                .await
+                .expect_err(expected);
+            assert_eq!(error.to_string(), expected);
+            assert_eq!(export(db).await.expect("export"), before);
         }
     }
 

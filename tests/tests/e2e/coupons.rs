@@ -173,6 +173,33 @@ async fn coupons_are_created_listed_shown_and_disabled_through_the_admin_tool() 
     assert_eq!(disabled["active"], false);
     let text = shop.ok(&["coupons", "show", "VIP20"]);
     assert!(text.contains("active: no, used 0 of 100"), "{text}");
+
+    // Export writes the coupons with their segments named; the TOML file applies back with no
+    // change, and a coupon changed in the file is rewritten by apply.
+    let exported = shop.json(&["export", "--format", "json"]);
+    let vip20 = &exported["coupons"][1];
+    assert_eq!(vip20["code"], "VIP20", "{exported}");
+    assert_eq!(
+        (vip20["percent"].clone(), vip20["active"].clone()),
+        (20.into(), false.into())
+    );
+    assert_eq!(vip20["segments"][0], "VIP");
+    let file = shop.dir().join("store.toml");
+    let file = file.to_str().expect("utf-8 path");
+    shop.ok(&["export", "-o", file]);
+    let again = shop.json(&["apply", file, "--dry-run"]);
+    assert_eq!(again["changes"], serde_json::json!([]), "{again}");
+    let toml = std::fs::read_to_string(file).expect("exported file");
+    std::fs::write(file, toml.replace("percent = 20", "percent = 25")).expect("edit");
+    let applied = shop.json(&["apply", file, "--yes"]);
+    assert_eq!(
+        applied["changes"],
+        serde_json::json!(["change coupon `VIP20`"])
+    );
+    assert_eq!(
+        shop.json(&["coupons", "show", "VIP20"])["coupon"]["amount"],
+        25
+    );
     assert!(shop.demo.vip > 0);
 }
 
