@@ -4,8 +4,9 @@
 //! Checks: active variants nobody can currently see (their governing segment set has no
 //! segment in force with members, and no such segment is granted a product segment they
 //! match), active products whose every variant is hidden that way,
-//! empty segments, segments assigned nowhere, grants to segments not in force, and rules that
-//! use archived questions or options or no longer validate.
+//! empty segments, segments assigned nowhere, grants to segments not in force, rules that
+//! use archived questions or options or no longer validate, and active coupons nobody can
+//! redeem now (ended, used up, or tied only to segments with no members in force).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -13,7 +14,8 @@ use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::Serialize;
 use storebot_entity::{
-    coupon_segment, product, product_segment, segment, segment_member, variant, variant_segment,
+    coupon, coupon_segment, coupon_user_group, product, product_segment, segment, segment_member,
+    variant, variant_segment,
 };
 
 use super::StoreError;
@@ -24,7 +26,7 @@ use crate::segments;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
     /// A stable word for scripts: `hidden_variant`, `hidden_product`, `empty_segment`,
-    /// `unused_segment`, `grant_not_in_force`, `bad_rule`.
+    /// `unused_segment`, `grant_not_in_force`, `bad_rule`, `dead_coupon`.
     pub kind: &'static str,
     pub message: String,
 }
@@ -64,12 +66,14 @@ pub async fn check(
             .into_iter()
             .map(|row| (row.variant_id, row.segment_id)),
     );
-    let coupon_segments: BTreeSet<i64> = coupon_segment::Entity::find()
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|row| row.segment_id)
-        .collect();
+    let coupon_ties = grants(
+        coupon_segment::Entity::find()
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|row| (row.coupon_id, row.segment_id)),
+    );
+    let coupon_segments: BTreeSet<i64> = coupon_ties.values().flatten().copied().collect();
 
     let products = product::Entity::find()
         .filter(product::Column::Active.eq(true))
@@ -212,6 +216,52 @@ pub async fn check(
                 ),
             });
         }
+    }
+    findings.extend(dead_coupons(db, now, &coupon_ties, &granting, &names).await?);
+    Ok(findings)
+}
+
+/// Active coupons nobody can redeem now: expired, used up, or tied only to segments with no
+/// members in force (a coupon with a user group may reach anyone the group is set on, so it
+/// is left alone).
+async fn dead_coupons(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    ties: &BTreeMap<i64, BTreeSet<i64>>,
+    granting: &BTreeSet<i64>,
+    names: &BTreeMap<i64, &str>,
+) -> Result<Vec<Finding>, StoreError> {
+    let grouped: BTreeSet<i64> = coupon_user_group::Entity::find()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| row.coupon_id)
+        .collect();
+    let empty = BTreeSet::new();
+    let mut findings = Vec::new();
+    for coupon in coupon::Entity::find()
+        .filter(coupon::Column::Active.eq(true))
+        .order_by_asc(coupon::Column::Code)
+        .all(db)
+        .await?
+    {
+        let segments = ties.get(&coupon.id).unwrap_or(&empty);
+        let why = if let Some(ends) = coupon.ends_at.filter(|ends| *ends <= now) {
+            format!("it ended at {}", ends.format("%Y-%m-%d %H:%M UTC"))
+        } else if let Some(limit) = coupon.usage_limit.filter(|l| coupon.used_count >= *l) {
+            format!("all {limit} of its uses are taken")
+        } else if !grouped.contains(&coupon.id) && segments.is_disjoint(granting) {
+            format!("it is tied to {}", describe_set(segments, names))
+        } else {
+            continue;
+        };
+        findings.push(Finding {
+            kind: "dead_coupon",
+            message: format!(
+                "coupon `{}` can't be redeemed by anybody now: {why}; switch it off or change it",
+                coupon.code
+            ),
+        });
     }
     Ok(findings)
 }
@@ -376,5 +426,95 @@ mod tests {
                 "empty_segment: segment `vip` has no members".to_owned(),
             ]
         );
+    }
+
+    #[tokio::test]
+    async fn active_coupons_nobody_can_redeem_are_reported_with_the_reason() {
+        use crate::coupons::Discount;
+        use crate::store::coupons::{self, NewCoupon};
+        let test = TestDb::new().await.expect("test db");
+        let db = &test.db;
+        let vip = segment_definitions::create(db, &SegmentDraft::manual("vip"), now())
+            .await
+            .expect("vip");
+        let coupon = |code: &str| NewCoupon {
+            code: code.into(),
+            discount: Discount::Percent(10),
+            starts_at: None,
+            ends_at: None,
+            usage_limit: None,
+            per_customer_limit: None,
+            segments: vec!["vip".into()],
+            user_groups: vec![],
+        };
+        for new in [
+            coupon("EMPTY"),
+            NewCoupon {
+                ends_at: Some(now() - chrono::Duration::hours(1)),
+                ..coupon("ENDED")
+            },
+            NewCoupon {
+                usage_limit: Some(1),
+                ..coupon("TAKEN")
+            },
+            NewCoupon {
+                segments: vec![],
+                user_groups: vec!["friends".into()],
+                ..coupon("GROUP")
+            },
+            coupon("OFF"),
+        ] {
+            coupons::create(db, &new, now() - chrono::Duration::days(1))
+                .await
+                .expect("coupon");
+        }
+        coupons::disable(db, "OFF").await.expect("disable");
+        coupon::Entity::update_many()
+            .col_expr(
+                coupon::Column::UsedCount,
+                sea_orm::sea_query::Expr::value(1),
+            )
+            .filter(coupon::Column::Code.eq("TAKEN"))
+            .exec(db)
+            .await
+            .expect("use it up");
+        let dead = |findings: Vec<Finding>| {
+            findings
+                .into_iter()
+                .filter(|f| f.kind == "dead_coupon")
+                .map(|f| f.message)
+                .collect::<Vec<_>>()
+        };
+        let tail = "; switch it off or change it";
+        assert_eq!(
+            dead(check(db, now()).await.expect("lint")),
+            [
+                format!(
+                    "coupon `EMPTY` can't be redeemed by anybody now: it is tied to only `vip` (none in force with members){tail}"
+                ),
+                format!(
+                    "coupon `ENDED` can't be redeemed by anybody now: it ended at {}{tail}",
+                    (now() - chrono::Duration::hours(1)).format("%Y-%m-%d %H:%M UTC")
+                ),
+                format!(
+                    "coupon `TAKEN` can't be redeemed by anybody now: all 1 of its uses are taken{tail}"
+                ),
+            ]
+        );
+
+        // A member in force brings the segment-tied coupon back to life.
+        let customer = crate::store::customers::record_interaction(
+            db,
+            &crate::store::customers::TelegramUser::new(7, "Ann"),
+            now(),
+        )
+        .await
+        .expect("customer");
+        crate::store::segments::add_member(db, vip.id, customer.id, now())
+            .await
+            .expect("member");
+        let after = dead(check(db, now()).await.expect("lint"));
+        assert_eq!(after.len(), 2, "{after:?}");
+        assert!(after.iter().all(|m| !m.contains("EMPTY")), "{after:?}");
     }
 }
