@@ -253,12 +253,32 @@ async fn connect(addr: SocketAddr, within: Duration) -> anyhow::Result<tokio::ne
     }
 }
 
-/// The real `storebot` binary, running.
+/// The real `storebot` binary, running. Its standard error is read in the background as it
+/// comes, so a bot logging at debug level never stalls on a full pipe.
 pub struct BotProcess {
     child: tokio::process::Child,
-    stderr: tokio::io::Lines<BufReader<tokio::process::ChildStderr>>,
-    /// Standard error so far, for failure messages.
-    pub log: Vec<String>,
+    stderr: Arc<StderrLog>,
+    reader: JoinHandle<()>,
+    /// How many lines [`BotProcess::wait_for_log`] has looked at already.
+    seen: usize,
+}
+
+/// Standard error so far, and a wake-up for each new line and for its end.
+#[derive(Default)]
+struct StderrLog {
+    lines: Mutex<Vec<String>>,
+    closed: std::sync::atomic::AtomicBool,
+    grew: tokio::sync::Notify,
+}
+
+impl StderrLog {
+    fn lines(&self) -> std::sync::MutexGuard<'_, Vec<String>> {
+        self.lines.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 impl BotProcess {
@@ -277,24 +297,54 @@ impl BotProcess {
             .stderr
             .take()
             .ok_or_else(|| anyhow!("no standard error"))?;
+        let log = Arc::new(StderrLog::default());
+        let reader = tokio::spawn({
+            let log = Arc::clone(&log);
+            async move {
+                let mut lines = BufReader::new(stderr).lines();
+                // A read error ends the log like the end of the stream does.
+                while let Ok(Some(line)) = lines.next_line().await {
+                    log.lines().push(line);
+                    log.grew.notify_waiters();
+                }
+                log.closed.store(true, std::sync::atomic::Ordering::SeqCst);
+                log.grew.notify_waiters();
+            }
+        });
         Ok(Self {
             child,
-            stderr: BufReader::new(stderr).lines(),
-            log: Vec::new(),
+            stderr: log,
+            reader,
+            seen: 0,
         })
     }
 
-    /// Reads standard error until a line contains `needle`.
+    /// Standard error so far.
+    pub fn log(&self) -> Vec<String> {
+        self.stderr.lines().clone()
+    }
+
+    /// Waits until a line after those already looked at contains `needle`.
     pub async fn wait_for_log(&mut self, needle: &str, within: Duration) -> anyhow::Result<()> {
+        let log = Arc::clone(&self.stderr);
+        let seen = &mut self.seen;
         let read = async {
-            while let Some(line) = self.stderr.next_line().await? {
-                let found = line.contains(needle);
-                self.log.push(line);
-                if found {
-                    return Ok(());
+            loop {
+                // Registered before looking, so a line pushed in between still wakes it.
+                let grew = log.grew.notified();
+                {
+                    let lines = log.lines();
+                    if let Some(at) = lines[*seen..].iter().position(|l| l.contains(needle)) {
+                        *seen += at + 1;
+                        return Ok(());
+                    }
+                    *seen = lines.len();
+                    if log.is_closed() {
+                        bail!("storebot exited before logging {needle:?}: {:#?}", *lines)
+                    }
                 }
+                grew.await;
             }
-            bail!("storebot exited before logging {needle:?}: {:#?}", self.log)
         };
         tokio::time::timeout(within, read)
             .await
@@ -329,18 +379,18 @@ impl BotProcess {
     /// and the wait fails with its log, so a bot that does not stop fails the test instead of
     /// hanging the suite.
     pub async fn finish(mut self) -> anyhow::Result<(std::process::ExitStatus, Vec<String>)> {
-        let drained = tokio::time::timeout(Duration::from_secs(60), async {
-            while let Some(line) = self.stderr.next_line().await? {
-                self.log.push(line);
-            }
-            self.child.wait().await
+        let exited = tokio::time::timeout(Duration::from_secs(60), async {
+            let status = self.child.wait().await;
+            // The rest of standard error, up to its end.
+            let _ = (&mut self.reader).await;
+            status
         })
         .await;
-        match drained {
-            Ok(status) => Ok((status?, self.log)),
+        match exited {
+            Ok(status) => Ok((status?, self.log())),
             Err(_) => {
                 let _ = self.child.kill().await;
-                bail!("storebot did not exit within 60 s: {:#?}", self.log)
+                bail!("storebot did not exit within 60 s: {:#?}", self.log())
             }
         }
     }

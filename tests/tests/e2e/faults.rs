@@ -69,7 +69,7 @@ async fn a_database_down_at_start_is_retried_with_backoff_and_the_bot_starts_whe
     bot.wait_for_log("retrying in 200ms", WAIT).await.unwrap();
     bot.wait_for_log("retrying in 400ms", WAIT).await.unwrap();
     bot.wait_for_log("retrying in 400ms", WAIT).await.unwrap();
-    let tries = bot.log.clone();
+    let tries = bot.log();
     match (&proxy, &later_dir) {
         (Some(proxy), _) => proxy.resume(),
         (None, Some(later)) => std::fs::create_dir(later).unwrap(),

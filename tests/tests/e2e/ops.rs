@@ -4,7 +4,6 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,8 +11,7 @@ use sea_orm::{ConnectionTrait, DbBackend, FromQueryResult, JsonValue, Statement}
 use serde_json::{Value, json};
 use storebot::testing::TestDb;
 use storebot_tests::admin::AdminTool;
-use storebot_tests::bot::{free_local_addr, http, settings, spawn_run};
-use storebot_tests::command;
+use storebot_tests::bot::{BotProcess, free_local_addr, http, settings, spawn_run};
 use storebot_tests::fake_telegram::{FakeTelegram, TestUser};
 use storebot_tests::shopper::{JOURNEY, play_step};
 
@@ -66,50 +64,12 @@ fn rows<'a>(dump: &'a [(String, Vec<JsonValue>)], table: &str) -> &'a [JsonValue
         .unwrap_or_default()
 }
 
-/// The real bot binary with its standard error in a file (a pipe nobody reads would fill up
-/// and stall it under debug logging).
-struct LoggedBot {
-    child: tokio::process::Child,
-    log: std::path::PathBuf,
-}
-
-impl LoggedBot {
-    fn start(dir: &Path, env: &[(&str, &str)]) -> Self {
-        let log = dir.join("storebot.log");
-        let file = std::fs::File::create(&log).unwrap();
-        let child = tokio::process::Command::from(command("storebot", dir))
-            .arg("run")
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(file)
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        Self { child, log }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// SIGTERM, as a service manager stops it; returns the whole log.
-    async fn terminate(mut self) -> String {
-        let pid = self.child.id().expect("running").to_string();
-        let killed = tokio::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .await
-            .unwrap();
-        assert!(killed.success());
-        let status = tokio::time::timeout(Duration::from_secs(60), self.child.wait())
-            .await
-            .expect("the bot stops within 60 s")
-            .unwrap();
-        let log = self.log();
-        assert!(status.success(), "{status}: {log}");
-        log
-    }
+/// SIGTERM, as a service manager stops it: the bot must exit cleanly. Returns its whole log.
+async fn stop(bot: BotProcess) -> String {
+    let (status, log) = bot.terminate().await.unwrap();
+    let log = log.join("\n");
+    assert!(status.success(), "{status}: {log}");
+    log
 }
 
 async fn play_journeys(fake: &FakeTelegram, first_id: i64, count: i64) {
@@ -150,14 +110,15 @@ async fn backup_while_shoppers_order_then_restore_gives_back_that_copy() {
     let live = storebot::store::backup::sqlite_file(&test.settings.url).unwrap();
     let fake = Arc::new(FakeTelegram::start().await.unwrap());
     let api = fake.url();
-    let bot = LoggedBot::start(
+    let bot = BotProcess::start(
         dir,
         &[
             ("STOREBOT_TELEGRAM__TOKEN", TOKEN),
             ("STOREBOT_TELEGRAM__API_URL", &api),
             ("STOREBOT_DATABASE__URL", &url),
         ],
-    );
+    )
+    .unwrap();
     // Shoppers order while the backups are taken.
     let shoppers = {
         let fake = Arc::clone(&fake);
@@ -206,7 +167,7 @@ async fn backup_while_shoppers_order_then_restore_gives_back_that_copy() {
     // A second backup, with --force, replaces the first once the writes are done.
     let report = admin.json(&["backup", backup_arg, "--force"]);
     assert!(report["bytes"].as_u64().unwrap() > 0);
-    let _ = bot.terminate().await;
+    stop(bot).await;
     test.db.clone().close().await.unwrap();
 
     let at_backup = dump_file(&backup).await;
@@ -225,9 +186,9 @@ async fn backup_while_shoppers_order_then_restore_gives_back_that_copy() {
         ("STOREBOT_TELEGRAM__API_URL", api.as_str()),
         ("STOREBOT_DATABASE__URL", url.as_str()),
     ];
-    let bot = LoggedBot::start(dir, &env);
+    let bot = BotProcess::start(dir, &env).unwrap();
     play_journeys(&fake, 6_000, 1).await;
-    let _ = bot.terminate().await;
+    stop(bot).await;
     let after = dump_file(&live).await;
     assert_eq!(
         rows(&after, "orders").len(),
@@ -248,9 +209,9 @@ async fn backup_while_shoppers_order_then_restore_gives_back_that_copy() {
     kept.push(".before-restore");
     assert_eq!(dump_file(Path::new(&kept)).await, after);
     // The bot starts on the restored database and serves from it.
-    let bot = LoggedBot::start(dir, &env);
+    let bot = BotProcess::start(dir, &env).unwrap();
     play_journeys(&fake, 7_000, 1).await;
-    let _ = bot.terminate().await;
+    stop(bot).await;
     assert_eq!(
         rows(&dump_file(&live).await, "orders").len(),
         rows(&at_backup, "orders").len() + 1
@@ -354,7 +315,7 @@ async fn a_webhook_journey_under_debug_logs_reports_health_and_leaks_no_secret()
     let addr = free_local_addr().unwrap();
     let listen = addr.to_string();
     let dir = tempfile::tempdir().unwrap();
-    let bot = LoggedBot::start(
+    let bot = BotProcess::start(
         dir.path(),
         &[
             ("STOREBOT_TELEGRAM__TOKEN", TOKEN),
@@ -366,7 +327,8 @@ async fn a_webhook_journey_under_debug_logs_reports_health_and_leaks_no_secret()
             ("STOREBOT_SEGMENTS__REFRESH_INTERVAL", "1s"),
             ("STOREBOT_LOG", "debug"),
         ],
-    );
+    )
+    .unwrap();
     let relay = relay(&fake, addr);
     play_journeys(&fake, 8_000, 1).await;
 
@@ -403,7 +365,7 @@ async fn a_webhook_journey_under_debug_logs_reports_health_and_leaks_no_secret()
     .unwrap();
     assert_eq!(status, 401);
     relay.abort();
-    let log = bot.terminate().await;
+    let log = stop(bot).await;
     assert!(log.lines().count() > 50, "debug logging was on: {log}");
     assert!(log.contains("DEBUG"), "{log}");
     for secret in [TOKEN, TOKEN_SECRET_HALF, WEBHOOK_SECRET, DB_PASSWORD] {
