@@ -142,12 +142,20 @@ pub async fn visible_products_in_category(
 }
 
 /// Products the shopper can see whose title, description or variant SKU or title contains
-/// `text`, ignoring case.
+/// `text`, ignoring case (Unicode case: `чай` finds `Зелёный ЧАЙ` on both databases).
+///
+/// An ASCII query is matched inside the database with `LOWER(…) LIKE`. SQLite's `LOWER` folds
+/// ASCII letters only, so a query with any other character is matched here instead, over the
+/// shopper's visible products and variants: a scan of the visible catalog, which a shop's
+/// catalog keeps small, and the same folding on SQLite and PostgreSQL.
 pub async fn search_visible_products(
     db: &impl ConnectionTrait,
     text: &str,
     segments_in_force: &[i64],
 ) -> Result<Vec<product::Model>, StoreError> {
+    if !text.is_ascii() {
+        return search_visible_products_folding_here(db, text, segments_in_force).await;
+    }
     let pattern = format!("%{}%", escape_like(&text.to_lowercase()));
     let contains = |column: sea_orm::sea_query::SimpleExpr| {
         Expr::expr(sea_orm::sea_query::Func::lower(column))
@@ -168,6 +176,36 @@ pub async fn search_visible_products(
             variant::Column::Title,
         ))));
     visible_products_where(db, matches, segments_in_force).await
+}
+
+async fn search_visible_products_folding_here(
+    db: &impl ConnectionTrait,
+    text: &str,
+    segments_in_force: &[i64],
+) -> Result<Vec<product::Model>, StoreError> {
+    let needle = text.to_lowercase();
+    let contains = |haystack: &str| haystack.to_lowercase().contains(&needle);
+    let variants = variant::Entity::find()
+        .join(JoinType::InnerJoin, variant_to_product())
+        .filter(visible_to(segments_in_force))
+        .all(db)
+        .await?;
+    let by_variant: BTreeSet<i64> = variants
+        .iter()
+        .filter(|variant| contains(&variant.sku) || contains(&variant.title))
+        .map(|variant| variant.product_id)
+        .collect();
+    Ok(
+        visible_products_where(db, Condition::all(), segments_in_force)
+            .await?
+            .into_iter()
+            .filter(|product| {
+                by_variant.contains(&product.id)
+                    || contains(&product.title)
+                    || contains(&product.description)
+            })
+            .collect(),
+    )
 }
 
 async fn visible_products_where(
@@ -584,6 +622,66 @@ mod tests {
         );
         assert!(
             search_visible_products(db, "MAT_01", &[])
+                .await
+                .expect("q")
+                .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn search_folds_unicode_case_and_keeps_hidden_products_hidden() {
+        let test = TestDb::new().await.expect("test db");
+        let db = &test.db;
+        let tea = add_category(db, "Чай", 1).await;
+        let vip = add_segment(db, "VIP").await;
+        let product = |title| NewProduct {
+            title,
+            category: tea,
+            active: true,
+            all_segments: true,
+            by_variant: false,
+            segments: &[],
+        };
+        let green = add_product(db, product("Зелёный ЧАЙ")).await;
+        add_variant(db, green, "ZEL-1", 500, true, true, &[]).await;
+        let black = add_product(db, product("Éclair noir")).await;
+        add_variant(db, black, "ÉCL-ÖL", 700, true, true, &[]).await;
+        let hidden = add_product(
+            db,
+            NewProduct {
+                all_segments: false,
+                segments: &[vip],
+                ..product("Чай для своих")
+            },
+        )
+        .await;
+        add_variant(db, hidden, "SVOI-1", 900, true, true, &[]).await;
+
+        let titles = |products: Vec<product::Model>| {
+            products.into_iter().map(|p| p.title).collect::<Vec<_>>()
+        };
+        for query in ["чай", "Чай", "ЧАЙ", "зелёный ч"] {
+            assert_eq!(
+                titles(search_visible_products(db, query, &[]).await.expect("q")),
+                ["Зелёный ЧАЙ"],
+                "{query}"
+            );
+        }
+        assert_eq!(
+            titles(search_visible_products(db, "ÉCLAIR", &[]).await.expect("q")),
+            ["Éclair noir"]
+        );
+        assert_eq!(
+            titles(search_visible_products(db, "écl-öl", &[]).await.expect("q")),
+            ["Éclair noir"],
+            "the SKU"
+        );
+        assert_eq!(
+            titles(search_visible_products(db, "чай", &[vip]).await.expect("q")),
+            ["Зелёный ЧАЙ", "Чай для своих"]
+        );
+        assert!(
+            search_visible_products(db, "пуэр", &[vip])
                 .await
                 .expect("q")
                 .is_empty()
