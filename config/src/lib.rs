@@ -152,6 +152,10 @@ pub struct MessageSettings {
     pub claim_timeout: Duration,
     /// Tries of one message after server errors before it is marked failed.
     pub max_attempts: u32,
+    /// At most this many sends waiting for Telegram's answer at once, so that a slow round
+    /// trip doesn't hold the rate below `per_second`. A crash leaves at most this many
+    /// messages of unknown fate.
+    pub in_flight: u32,
 }
 
 /// A configuration that could not be loaded, with the layer at fault.
@@ -291,6 +295,9 @@ impl Settings {
         }
         if self.messages.max_attempts == 0 {
             return Err("messages.max_attempts must be at least 1".to_owned());
+        }
+        if self.messages.in_flight == 0 {
+            return Err("messages.in_flight must be at least 1".to_owned());
         }
         if self.messages.poll_interval.is_zero() {
             return Err("messages.poll_interval must be more than 0s".to_owned());

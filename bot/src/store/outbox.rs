@@ -545,10 +545,12 @@ pub async fn claim_next(
         .column(outbox_message::Column::ChatId)
         .distinct()
         .filter(outbox_message::Column::ChatId.is_in(chats))
-        // Claimed or confirmed within the interval: measured from the confirmation too, so the
-        // gap holds where Telegram receives the messages, however long a send took.
+        // Still being sent, or claimed or confirmed within the interval: measured from the
+        // confirmation too, so the gap holds where Telegram receives the messages, however
+        // long a send took.
         .filter(
             Condition::any()
+                .add(outbox_message::Column::State.eq(State::Sending.as_str()))
                 .add(outbox_message::Column::ClaimedAt.gt(now - per_chat_interval))
                 .add(outbox_message::Column::SentAt.gt(now - per_chat_interval)),
         )

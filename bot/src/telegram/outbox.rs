@@ -1,13 +1,14 @@
 //! The outbox sender: a task in the bot process that sends the join messages and broadcasts
-//! waiting in `store::outbox`, one at a time, within Telegram's limits (`[messages]`: so many
-//! a second from this instance, and a gap between two messages to one chat).
+//! waiting in `store::outbox`, within Telegram's limits (`[messages]`: so many a second from
+//! this instance, a gap between two messages to one chat, and a few sends in flight at once).
 //!
 //! Each message is claimed (committed) before it is sent and confirmed after, so a crash in
 //! between never sends it twice (it becomes `unknown` after `messages.claim_timeout`). A send
 //! is tried once per claim: Telegram's "retry after" (429) and server errors put it back in
 //! the queue for later, 403 marks the shopper blocked, a connection that broke after the
-//! request went out makes it `unknown`, anything else fails it. The sender stops between two
-//! messages when asked to, so a clean shutdown leaves no message half-sent.
+//! request went out makes it `unknown`, anything else fails it. Asked to stop, the sender
+//! starts no new send and waits for those in flight, so a clean shutdown leaves no message
+//! half-sent.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +20,8 @@ use teloxide::requests::Request;
 use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, ParseMode};
 use teloxide::{ApiError, RequestError};
 use tokio::sync::watch;
-use tokio::time::MissedTickBehavior;
+use tokio::task::JoinSet;
+use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::Settings;
 use crate::conversation::callback::Callback;
@@ -31,6 +33,10 @@ const DATABASE_PAUSE: Duration = Duration::from_secs(5);
 
 /// Sends outbox messages until `stop` turns true. Never returns early on an error: a dead
 /// sender would silently hold every join message and broadcast.
+///
+/// Sends are started at the paced rate, and up to `messages.in_flight` of them wait for
+/// Telegram's answer at once, so that a slow round trip doesn't hold the rate down. On stop,
+/// the sends in flight are finished and recorded before it returns.
 pub async fn run_sender(
     settings: Arc<Settings>,
     db: DatabaseConnection,
@@ -49,19 +55,42 @@ pub async fn run_sender(
     pace.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let per_chat = TimeDelta::from_std(limits.per_chat_interval).unwrap_or(TimeDelta::seconds(1));
     let claim_timeout = TimeDelta::from_std(limits.claim_timeout).unwrap_or(TimeDelta::seconds(60));
+    let in_flight = usize::try_from(limits.in_flight.max(1)).unwrap_or(1);
     tracing::info!(
         per_second = limits.per_second,
         per_chat_ms = per_chat.num_milliseconds(),
+        in_flight,
         "outbox sender started"
     );
+    let mut sends: JoinSet<Step> = JoinSet::new();
+    // Set by a 429: no new send starts before then.
+    let mut resume_at = Instant::now();
     loop {
+        while let Some(done) = sends.try_join_next() {
+            resume_at = resume_at.max(after(done));
+        }
         if *stop.borrow() {
             break;
         }
-        let pause = match next(&bot, &settings, &db, per_chat, claim_timeout, &mut pace).await {
-            Step::Sent => None,
-            Step::Idle => Some(limits.poll_interval),
-            Step::Wait(wait) => Some(wait),
+        let pause = if resume_at > Instant::now() {
+            Some(resume_at - Instant::now())
+        } else if sends.len() >= in_flight {
+            tokio::select! {
+                _ = stop.wait_for(|stop| *stop) => break,
+                Some(done) = sends.join_next() => resume_at = resume_at.max(after(done)),
+            }
+            None
+        } else {
+            match claim(&db, per_chat, claim_timeout).await {
+                Ok(Some(claimed)) => {
+                    pace.tick().await;
+                    let (bot, settings, db) = (bot.clone(), Arc::clone(&settings), db.clone());
+                    sends.spawn(async move { deliver(&bot, &settings, &db, &claimed).await });
+                    None
+                }
+                Ok(None) => Some(limits.poll_interval),
+                Err(()) => Some(DATABASE_PAUSE),
+            }
         };
         if let Some(pause) = pause {
             tokio::select! {
@@ -70,26 +99,38 @@ pub async fn run_sender(
             }
         }
     }
+    // Nothing is left `sending` by a clean stop: the sends in flight end and are recorded.
+    while let Some(done) = sends.join_next().await {
+        after(done);
+    }
     tracing::info!("outbox sender stopped");
 }
 
+/// What became of one send: carry on at once, or Telegram or the database asked for a pause.
 enum Step {
-    /// A message was dealt with; look for the next at once.
     Sent,
-    /// Nothing due.
-    Idle,
-    /// Telegram or the database asked for a pause.
     Wait(Duration),
 }
 
-async fn next(
-    bot: &Bot,
-    settings: &Settings,
+/// When the next send may start, after one ended this way.
+fn after(done: Result<Step, tokio::task::JoinError>) -> Instant {
+    match done {
+        Ok(Step::Sent) => Instant::now(),
+        Ok(Step::Wait(wait)) => Instant::now() + wait,
+        Err(error) => {
+            // The message stays `sending` and expires to `unknown`: never sent twice.
+            tracing::error!(%error, "an outbox send ended abnormally");
+            Instant::now()
+        }
+    }
+}
+
+/// The next due message, claimed; `Err` after logging a database failure.
+async fn claim(
     db: &DatabaseConnection,
     per_chat: TimeDelta,
     claim_timeout: TimeDelta,
-    pace: &mut tokio::time::Interval,
-) -> Step {
+) -> Result<Option<Claimed>, ()> {
     let now = Utc::now();
     match outbox::expire_claims(db, now - claim_timeout).await {
         Ok(0) => {}
@@ -99,20 +140,25 @@ async fn next(
         ),
         Err(error) => {
             tracing::error!(%error, "the outbox can't be read");
-            return Step::Wait(DATABASE_PAUSE);
+            return Err(());
         }
     }
-    let claimed = match outbox::claim_next(db, now, per_chat).await {
-        Ok(Some(claimed)) => claimed,
-        Ok(None) => return Step::Idle,
-        Err(error) => {
+    outbox::claim_next(db, now, per_chat)
+        .await
+        .map_err(|error| {
             tracing::error!(%error, "an outbox message can't be claimed");
-            return Step::Wait(DATABASE_PAUSE);
-        }
-    };
-    pace.tick().await;
-    let result = send(bot, settings, &claimed).await;
-    match record(db, settings, &claimed, result).await {
+        })
+}
+
+/// Sends one claimed message and records the outcome.
+async fn deliver(
+    bot: &Bot,
+    settings: &Settings,
+    db: &DatabaseConnection,
+    claimed: &Claimed,
+) -> Step {
+    let result = send(bot, settings, claimed).await;
+    match record(db, settings, claimed, result).await {
         Ok(step) => step,
         Err(error) => {
             // The claim stays `sending` and expires to `unknown`: never sent twice.

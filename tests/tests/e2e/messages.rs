@@ -16,7 +16,7 @@ use storebot::testing::TestDb;
 use storebot_entity::customer;
 use storebot_tests::admin::AdminTool;
 use storebot_tests::bot::BotProcess;
-use storebot_tests::fake_telegram::{FakeTelegram, TEST_TOKEN};
+use storebot_tests::fake_telegram::{FakeFailure, FakeTelegram, TEST_TOKEN};
 use tokio::time::Instant;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -227,9 +227,11 @@ async fn a_broadcast_resumes_after_kill_9_without_sending_anyone_twice() {
     let rule = rule_everyone(&shop);
     shop.ok(&["segments", "create", "--name", "all", "--rule", &rule]);
     shop.ok(&["segments", "recompute"]);
+    // One send in flight at a time, so that a kill leaves at most one message of unknown fate.
     let limits = [
         ("STOREBOT_MESSAGES__PER_SECOND", "30"),
         ("STOREBOT_MESSAGES__CLAIM_TIMEOUT", "1s"),
+        ("STOREBOT_MESSAGES__IN_FLIGHT", "1"),
     ];
     let bot = shop.start_bot(&limits).await;
     let queued = shop.json(&["broadcast", "all", "--text", "Big news", "--yes"]);
@@ -258,7 +260,7 @@ async fn a_broadcast_resumes_after_kill_9_without_sending_anyone_twice() {
     assert!(twice.is_empty(), "sent twice: {twice:?}");
     let sent = status["states"]["sent"].as_u64().unwrap_or(0);
     let unknown = status["states"]["unknown"].as_u64().unwrap_or(0);
-    // One message at a time is in flight, so a kill leaves at most one of unknown fate.
+    // One message in flight at a time (the setting), so a kill leaves at most one unknown.
     assert!(unknown <= 1, "{status}");
     assert_eq!(sent + unknown, u64::try_from(MEMBERS).unwrap(), "{status}");
     assert!(sends.len() as u64 >= sent, "{status}");
@@ -284,4 +286,45 @@ async fn a_broadcast_resumes_after_kill_9_without_sending_anyone_twice() {
          busiest second {busiest}",
         before_restart.len()
     );
+}
+
+#[tokio::test]
+async fn a_slow_send_does_not_hold_up_the_others_and_a_stop_waits_for_it() {
+    const MEMBERS: i64 = 6;
+    let shop = Shop::open().await;
+    for n in 0..MEMBERS {
+        shop.shopper(30_000 + n, |_| {}).await;
+    }
+    let rule = rule_everyone(&shop);
+    shop.ok(&["segments", "create", "--name", "all", "--rule", &rule]);
+    shop.ok(&["segments", "recompute"]);
+    // Telegram takes 8 s to answer the first send (within teloxide's 17 s timeout).
+    shop.fake
+        .fail_next("sendMessage", FakeFailure::Hang(Duration::from_secs(8)));
+    let bot = shop.start_bot(&[]).await;
+    let queued = shop.json(&["broadcast", "all", "--text", "Flash sale", "--yes"]);
+    let id = queued["broadcast"]["id"].as_i64().unwrap();
+
+    // The others are delivered and recorded while the first is still waiting for its answer.
+    let status = poll("the other sends to be recorded", WAIT, async || {
+        let status = shop.json(&["broadcast", "status", &id.to_string()]);
+        (status["states"]["sent"] == MEMBERS - 1).then_some(status)
+    })
+    .await;
+    assert_eq!(status["states"]["sending"], 1, "{status}");
+    let calls = shop.fake.calls("sendMessage");
+    let slow_chat = calls[0].body["chat_id"].as_i64().unwrap();
+    assert!(
+        shop.fake.take_replies(slow_chat).is_empty(),
+        "the first send, still waiting for its answer, is the one left `sending`"
+    );
+
+    // A stop now waits for the slow send and records it: nothing is left `sending`.
+    let (exit, log) = bot.terminate().await.unwrap();
+    assert!(exit.success(), "{log:#?}");
+    let status = shop.json(&["broadcast", "status", &id.to_string()]);
+    assert_eq!(status["states"]["sent"], MEMBERS, "{status}");
+    let sends = shop.sends_of("Flash sale");
+    assert_eq!(sends.len(), usize::try_from(MEMBERS).unwrap());
+    assert!(sends.values().all(|at| at.len() == 1), "{sends:?}");
 }
