@@ -1,8 +1,9 @@
 //! Join messages and broadcasts through the real binaries: the merchant sets a join message
 //! and broadcasts with `storebot-admin`, the `storebot` binary's outbox sender delivers to the
 //! fake Bot API. Checked: one message per join, none to blocked or opted-out shoppers, a 403
-//! recorded and respected afterwards, the per-chat gap, and a `kill -9` mid-broadcast that
-//! neither loses nor duplicates a message.
+//! recorded and respected afterwards, the per-chat gap, a `kill -9` mid-broadcast that
+//! neither loses nor duplicates a message, a slow send that holds up no other, and the join
+//! message of a segment a shopper qualifies for by answering a question in the bot.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -16,7 +17,8 @@ use storebot::testing::TestDb;
 use storebot_entity::customer;
 use storebot_tests::admin::AdminTool;
 use storebot_tests::bot::BotProcess;
-use storebot_tests::fake_telegram::{FakeFailure, FakeTelegram, TEST_TOKEN};
+use storebot_tests::fake_telegram::{FakeFailure, FakeTelegram, TEST_TOKEN, TestUser};
+use storebot_tests::shopper::{JOURNEY, play_step};
 use tokio::time::Instant;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -327,4 +329,78 @@ async fn a_slow_send_does_not_hold_up_the_others_and_a_stop_waits_for_it() {
     let sends = shop.sends_of("Flash sale");
     assert_eq!(sends.len(), usize::try_from(MEMBERS).unwrap());
     assert!(sends.values().all(|at| at.len() == 1), "{sends:?}");
+}
+
+#[tokio::test]
+async fn answering_a_question_that_qualifies_a_shopper_sends_the_join_message_at_once() {
+    let shop = Shop::open().await;
+    storebot_tests::shopper::demo_shop(&shop.test.db)
+        .await
+        .unwrap();
+    let questions = storebot::store::questions::list(&shop.test.db, false)
+        .await
+        .unwrap();
+    let drinks = questions
+        .iter()
+        .find(|view| view.question.text == "What do you like to drink?")
+        .unwrap();
+    let tea = drinks.options.iter().find(|o| o.text == "Tea").unwrap();
+    let rule = shop.write(
+        "tea.json",
+        &serde_json::json!({"version": 1, "rule": {
+            "type": "answer", "question": drinks.question.id, "options": [tea.id]
+        }})
+        .to_string(),
+    );
+    shop.ok(&[
+        "segments",
+        "create",
+        "--name",
+        "tea people",
+        "--rule",
+        &rule,
+    ]);
+    shop.ok(&[
+        "segments",
+        "edit",
+        "tea people",
+        "--join-message",
+        "Tea time!",
+    ]);
+    let bot = shop.start_bot(&[]).await;
+
+    // Registration through the bot: the answer "Tea" re-evaluates the shopper's segments.
+    let user = TestUser::new(40_001, "Tess").language("en");
+    let mut last = None;
+    for &step in &JOURNEY[..5] {
+        play_step(&shop.fake, &user, step, &mut last, None, WAIT)
+            .await
+            .unwrap();
+    }
+    let greeting = poll("the join message", WAIT, async || {
+        shop.fake
+            .take_replies(user.chat_id())
+            .into_iter()
+            .find(|reply| reply.text == "Tea time!")
+    })
+    .await;
+    assert_eq!(greeting.buttons[0][0].label, "Open the catalog");
+    // It came from the shopper's own re-evaluation, not from a scheduled run.
+    let customer = storebot::store::customers::find_by_telegram_id(&shop.test.db, user.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let joins = storebot_entity::membership_event::Entity::find()
+        .all(&shop.test.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|event| event.customer_id == customer.id && event.kind == "joined")
+        .collect::<Vec<_>>();
+    assert_eq!(joins.len(), 1, "{joins:?}");
+    assert_eq!((joins[0].cause.as_str(), joins[0].run_id), ("rule", None));
+
+    let (exit, log) = bot.terminate().await.unwrap();
+    assert!(exit.success(), "{log:#?}");
+    assert_eq!(shop.sends_of("Tea time!").len(), 1);
 }
