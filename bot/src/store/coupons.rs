@@ -106,16 +106,9 @@ where
     }
     let created = coupon::ActiveModel {
         code: Set(code.to_string()),
-        kind: Set(new.discount.kind().to_owned()),
-        amount: Set(new.discount.amount()),
-        starts_at: Set(new.starts_at),
-        ends_at: Set(new.ends_at),
-        usage_limit: Set(new.usage_limit),
-        per_customer_limit: Set(new.per_customer_limit),
-        active: Set(true),
         created_at: Set(now),
         used_count: Set(0),
-        ..Default::default()
+        ..settings(new, true)
     }
     .insert(&txn)
     .await?;
@@ -161,6 +154,20 @@ fn checked(new: &NewCoupon) -> Result<(CouponCode, BTreeSet<String>), StoreError
         ));
     }
     Ok((code, groups))
+}
+
+/// The columns a merchant sets: discount, window, limits and the active flag.
+fn settings(new: &NewCoupon, active: bool) -> coupon::ActiveModel {
+    coupon::ActiveModel {
+        kind: Set(new.discount.kind().to_owned()),
+        amount: Set(new.discount.amount()),
+        starts_at: Set(new.starts_at),
+        ends_at: Set(new.ends_at),
+        usage_limit: Set(new.usage_limit),
+        per_customer_limit: Set(new.per_customer_limit),
+        active: Set(active),
+        ..Default::default()
+    }
 }
 
 /// The ids of the segments named (or numbered) in `keys`; `NotFound` for an unknown one.
@@ -213,14 +220,7 @@ pub async fn replace(
     let segment_ids = segment_ids(db, &new.segments).await?;
     let updated = coupon::ActiveModel {
         id: Set(current.id),
-        kind: Set(new.discount.kind().to_owned()),
-        amount: Set(new.discount.amount()),
-        starts_at: Set(new.starts_at),
-        ends_at: Set(new.ends_at),
-        usage_limit: Set(new.usage_limit),
-        per_customer_limit: Set(new.per_customer_limit),
-        active: Set(active),
-        ..Default::default()
+        ..settings(new, active)
     }
     .update(db)
     .await?;

@@ -1071,13 +1071,7 @@ mod tests {
     async fn apply_then_export_round_trips_and_a_second_apply_changes_nothing() {
         let test = TestDb::new().await.expect("test db");
         let db = &test.db;
-        import(
-            db,
-            &[row(2, "T-1", "Tea", 100), row(3, "T-2", "Tea", 200)],
-            now(),
-        )
-        .await
-        .expect("catalog");
+        two_teas(db).await;
         let planned = apply(db, &document(), now(), true).await.expect("dry run");
         assert!(
             planned.contains(&"add question `Pets?`".to_owned()),
@@ -1120,13 +1114,7 @@ mod tests {
     async fn dropping_an_option_a_rule_uses_is_refused_and_changes_nothing() {
         let test = TestDb::new().await.expect("test db");
         let db = &test.db;
-        import(
-            db,
-            &[row(2, "T-1", "Tea", 100), row(3, "T-2", "Tea", 200)],
-            now(),
-        )
-        .await
-        .expect("catalog");
+        two_teas(db).await;
         apply(db, &document(), now(), false).await.expect("apply");
         let before = export(db).await.expect("export");
         let mut without_cat = document();
@@ -1148,6 +1136,17 @@ mod tests {
         assert_eq!(export(db).await.expect("export"), before);
     }
 
+    /// A catalog of one product, `Tea`, with the variants `T-1` and `T-2`.
+    async fn two_teas(db: &sea_orm::DatabaseConnection) {
+        import(
+            db,
+            &[row(2, "T-1", "Tea", 100), row(3, "T-2", "Tea", 200)],
+            now(),
+        )
+        .await
+        .expect("catalog");
+    }
+
     fn empty() -> StoreConfig {
         StoreConfig {
             questions: Some(vec![]),
@@ -1162,13 +1161,7 @@ mod tests {
     async fn coupons_round_trip_by_code_and_a_bad_one_changes_nothing() {
         let test = TestDb::new().await.expect("test db");
         let db = &test.db;
-        import(
-            db,
-            &[row(2, "T-1", "Tea", 100), row(3, "T-2", "Tea", 200)],
-            now(),
-        )
-        .await
-        .expect("import");
+        two_teas(db).await;
         let mut config = document();
         config.coupons = Some(
             serde_json::from_value(serde_json::json!([
@@ -1268,13 +1261,7 @@ mod tests {
     async fn product_segments_and_their_grants_round_trip_by_name() {
         let test = TestDb::new().await.expect("test db");
         let db = &test.db;
-        import(
-            db,
-            &[row(2, "T-1", "Tea", 100), row(3, "T-2", "Tea", 200)],
-            now(),
-        )
-        .await
-        .expect("import");
+        two_teas(db).await;
         let mut config = document();
         config.product_segments = Some(
             serde_json::from_value(serde_json::json!([
