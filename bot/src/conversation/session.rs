@@ -19,7 +19,7 @@ use super::state::{State, Step};
 use super::texts::{self, Texts};
 use super::{Button, Conversation, Input, Markup, Outcome, Reply, TelegramUser};
 use crate::segments::Context;
-use crate::store::{self, StoreError, answers, customers, dialogue, segments};
+use crate::store::{self, StoreError, answers, arrival, dialogue, segments};
 
 pub(super) type Flow = Result<(), StoreError>;
 
@@ -44,10 +44,11 @@ pub(super) async fn handle(
     now: DateTime<Utc>,
 ) -> Result<Outcome, StoreError> {
     let db = &conv.db;
-    let customer = customers::record_interaction(db, sender, now).await?;
-    let stored = dialogue::load(db, customer.id).await?;
+    // One statement: the interaction recorded, with the state, the next question and the
+    // segments in force read back in its `RETURNING`.
+    let arrival = arrival::record(db, sender, now).await?;
+    let (customer, stored, segments) = (arrival.customer, arrival.state, arrival.segments);
     let state = stored.as_deref().map(State::from_json).unwrap_or_default();
-    let segments = segments::segments_in_force_for(db, customer.id, now).await?;
     let texts = Texts::for_language(&conv.settings, customer.language_code.as_deref());
     let mut session = Session {
         conv,
@@ -60,7 +61,7 @@ pub(super) async fn handle(
         out: Outcome::default(),
         pressed: matches!(input, Input::Button { .. }),
     };
-    session.route(input).await?;
+    session.route(input, arrival.next_question).await?;
     let saved = session.state.to_json();
     if stored.as_deref() != Some(saved.as_str()) {
         dialogue::save(db, session.customer.id, &saved, now).await?;
@@ -192,7 +193,9 @@ impl Session<'_> {
         self.screen(self.t("main_menu"), rows);
     }
 
-    async fn route(&mut self, input: Input) -> Flow {
+    /// Routes `input`; `next_question` is the first unanswered question as the update found
+    /// it ([`arrival::Arrival::next_question`]).
+    async fn route(&mut self, input: Input, next_question: Option<i64>) -> Flow {
         let callback = match &input {
             Input::Button { data } => match data.parse::<Callback>() {
                 Ok(callback) => Some(callback),
@@ -212,7 +215,15 @@ impl Session<'_> {
         {
             return self.answer(callback).await;
         }
-        if let Some(question) = answers::next_unanswered(self.db(), self.customer.id).await? {
+        let unanswered = match next_question {
+            None => None,
+            // Archived since the statement above: look again.
+            Some(id) => match answers::active_question(self.db(), id).await? {
+                Some(question) => Some(question),
+                None => answers::next_unanswered(self.db(), self.customer.id).await?,
+            },
+        };
+        if let Some(question) = unanswered {
             if let Input::Text(text) = &input {
                 if let Some(product) = deep_link(text) {
                     self.state.pending_product = Some(product);

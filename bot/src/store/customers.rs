@@ -44,6 +44,16 @@ pub async fn record_interaction(
     user: &TelegramUser,
     now: DateTime<Utc>,
 ) -> Result<customer::Model, StoreError> {
+    Ok(upsert_interaction(user, now)
+        .exec_with_returning(db)
+        .await?)
+}
+
+/// The upsert behind [`record_interaction`], for callers that add to its `RETURNING`.
+pub(super) fn upsert_interaction(
+    user: &TelegramUser,
+    now: DateTime<Utc>,
+) -> sea_orm::Insert<customer::ActiveModel> {
     let row = customer::ActiveModel {
         telegram_user_id: Set(user.telegram_user_id),
         chat_id: Set(user.chat_id),
@@ -58,23 +68,19 @@ pub async fn record_interaction(
         blocked_at: Set(None),
         ..Default::default()
     };
-    let customer = customer::Entity::insert(row)
-        .on_conflict(
-            OnConflict::column(customer::Column::TelegramUserId)
-                .update_columns([
-                    customer::Column::ChatId,
-                    customer::Column::FirstName,
-                    customer::Column::LastName,
-                    customer::Column::Username,
-                    customer::Column::LanguageCode,
-                    customer::Column::LastInteractionAt,
-                    customer::Column::BlockedAt,
-                ])
-                .to_owned(),
-        )
-        .exec_with_returning(db)
-        .await?;
-    Ok(customer)
+    customer::Entity::insert(row).on_conflict(
+        OnConflict::column(customer::Column::TelegramUserId)
+            .update_columns([
+                customer::Column::ChatId,
+                customer::Column::FirstName,
+                customer::Column::LastName,
+                customer::Column::Username,
+                customer::Column::LanguageCode,
+                customer::Column::LastInteractionAt,
+                customer::Column::BlockedAt,
+            ])
+            .to_owned(),
+    )
 }
 
 pub async fn find_by_telegram_id(
