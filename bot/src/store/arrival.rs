@@ -108,7 +108,9 @@ fn state() -> SelectStatement {
         .to_owned()
 }
 
-fn next_question() -> SelectStatement {
+/// The first active question the customer row in hand (`"customer"."id"` of the enclosing
+/// statement) has neither answered nor skipped.
+pub(super) fn next_question() -> SelectStatement {
     let answered = Query::select()
         .expr(Expr::val(1))
         .from(customer_answer::Entity)
