@@ -89,7 +89,10 @@ impl Session<'_> {
             _ => return Ok(()),
         };
         let questions = answers::active_questions(self.db()).await?;
-        let Some(view) = questions.iter().find(|view| view.question.id == question).cloned()
+        let Some(view) = questions
+            .iter()
+            .find(|view| view.question.id == question)
+            .cloned()
         else {
             self.refuse(&data, "no such active question");
             return Ok(());

@@ -1,8 +1,9 @@
 //! One update's worth of dialogue: records the interaction, loads the shopper's state and
-//! segments, routes the input, and saves the state again.
+//! segments, routes the input, and saves the state again if it changed.
 //!
 //! ```text
-//! any update  → record first/last interaction
+//! any update  → record first/last interaction, and read the state, the next question and the
+//!               segments in force (one statement: `store::arrival`)
 //!             → an unanswered question? ask it (registration comes before anything else)
 //!             → else route: /start, /menu, /catalog, /search, /cart, /orders, /profile,
 //!               a typed search, a phone or address during checkout, or a button press
@@ -37,16 +38,24 @@ pub(super) struct Session<'a> {
     pub pressed: bool,
 }
 
+/// Handles `input`; with `update_id`, only if that Telegram update is new (`None` if not).
 pub(super) async fn handle(
     conv: &Conversation,
+    update_id: Option<i64>,
     sender: &TelegramUser,
     input: Input,
     now: DateTime<Utc>,
-) -> Result<Outcome, StoreError> {
+) -> Result<Option<Outcome>, StoreError> {
     let db = &conv.db;
     // One statement: the interaction recorded, with the state, the next question and the
-    // segments in force read back in its `RETURNING`.
-    let arrival = arrival::record(db, sender, now).await?;
+    // segments in force read back in its `RETURNING` (and on PostgreSQL the update claimed).
+    let arrival = match update_id {
+        Some(update_id) => match arrival::claim_and_record(db, update_id, sender, now).await? {
+            Some(arrival) => arrival,
+            None => return Ok(None),
+        },
+        None => arrival::record(db, sender, now).await?,
+    };
     let (customer, stored, segments) = (arrival.customer, arrival.state, arrival.segments);
     let state = stored.as_deref().map(State::from_json).unwrap_or_default();
     let texts = Texts::for_language(&conv.settings, customer.language_code.as_deref());
@@ -66,7 +75,7 @@ pub(super) async fn handle(
     if stored.as_deref() != Some(saved.as_str()) {
         dialogue::save(db, session.customer.id, &saved, now).await?;
     }
-    Ok(session.out)
+    Ok(Some(session.out))
 }
 
 impl Session<'_> {

@@ -7,14 +7,21 @@
 //! [`customers::record_interaction`]: super::customers::record_interaction
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, IntoCondition, Query, SelectStatement};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, FromQueryResult, Iterable, QueryTrait};
+use sea_orm::sea_query::{
+    Alias, CommonTableExpression, Expr, ExprTrait, Func, InsertStatement, IntoCondition,
+    OnConflict, Query, SelectStatement, WithClause,
+};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend,
+    EntityTrait, FromQueryResult, Iterable, QueryTrait,
+};
 use storebot_entity::{
-    customer, customer_answer, dialogue_state, question, segment, segment_member,
+    customer, customer_answer, dialogue_state, processed_update, question, segment, segment_member,
 };
 
 use super::StoreError;
-use super::customers::{TelegramUser, upsert_interaction};
+use super::customers::{TelegramUser, interaction_conflict, interaction_row, upsert_interaction};
+use super::processed_updates;
 use super::segments::in_force_at;
 
 /// The shopper as the update finds them.
@@ -39,8 +46,85 @@ pub async fn record(
     user: &TelegramUser,
     now: DateTime<Utc>,
 ) -> Result<Arrival, StoreError> {
+    let insert = upsert_interaction(user, now).into_query();
+    let arrival = fetch(db, insert, now).await?;
+    arrival.ok_or_else(|| StoreError::Invalid("the interaction upsert returned no row".into()))
+}
+
+/// Claims Telegram update `update_id` (as [`processed_updates::claim`] does) and, the first
+/// time, records the arrival as [`record`] does; a later delivery of the same id gets `None`
+/// and changes nothing. On PostgreSQL both are one statement (the claim a data-modifying
+/// `WITH`, the upsert conditional on it); SQLite has no such statement, so there the claim
+/// comes first, committed on its own as before.
+pub async fn claim_and_record(
+    db: &impl ConnectionTrait,
+    update_id: i64,
+    user: &TelegramUser,
+    now: DateTime<Utc>,
+) -> Result<Option<Arrival>, StoreError> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        if !processed_updates::claim(db, update_id, now).await? {
+            return Ok(None);
+        }
+        return record(db, user, now).await.map(Some);
+    }
+    let mut claim = processed_update::Entity::insert(processed_update::ActiveModel {
+        update_id: Set(update_id),
+        processed_at: Set(now),
+    })
+    .on_conflict(
+        OnConflict::column(processed_update::Column::UpdateId)
+            .do_nothing()
+            .to_owned(),
+    )
+    .into_query();
+    claim.returning(Query::returning().columns([processed_update::Column::UpdateId]));
+    let claimed = Alias::new("claimed");
+    let row = interaction_row(user, now);
+    let (mut columns, mut values) = (Vec::new(), Vec::new());
+    for column in customer::Column::iter() {
+        if let ActiveValue::Set(value) = row.get(column) {
+            columns.push(column);
+            values.push(Expr::val(value));
+        }
+    }
+    let only_if_claimed = Query::select()
+        .exprs(values)
+        .and_where(Expr::exists(
+            Query::select()
+                .expr(Expr::val(1))
+                .from(claimed.clone())
+                .to_owned(),
+        ))
+        .to_owned();
+    let mut insert = Query::insert()
+        .into_table(customer::Entity)
+        .columns(columns)
+        .select_from(only_if_claimed)
+        .map_err(|error| StoreError::Invalid(format!("the arrival statement: {error}")))?
+        .on_conflict(interaction_conflict())
+        .to_owned();
+    insert.with_cte(
+        WithClause::new()
+            .cte(
+                CommonTableExpression::new()
+                    .table_name(claimed)
+                    .query(claim)
+                    .to_owned(),
+            )
+            .to_owned(),
+    );
+    fetch(db, insert, now).await
+}
+
+/// Runs the customer upsert `insert` with the arrival's `RETURNING`; `None` when it wrote no
+/// row.
+async fn fetch(
+    db: &impl ConnectionTrait,
+    mut insert: InsertStatement,
+    now: DateTime<Utc>,
+) -> Result<Option<Arrival>, StoreError> {
     let backend = db.get_database_backend();
-    let mut insert = upsert_interaction(user, now).into_query();
     let columns: Vec<Expr> = customer::Column::iter()
         .map(|column| Expr::col((customer::Entity, column)))
         .collect();
@@ -50,10 +134,9 @@ pub async fn record(
     returning.push(named(backend, subquery(next_question()), "next_question"));
     returning.push(named(backend, subquery(in_force(backend, now)), "in_force"));
     insert.returning(Query::returning().exprs(returning));
-    let row = db
-        .query_one(&insert)
-        .await?
-        .ok_or_else(|| StoreError::Invalid("the interaction upsert returned no row".into()))?;
+    let Some(row) = db.query_one(&insert).await? else {
+        return Ok(None);
+    };
     let customer = customer::Model::from_query_result(&row, "")?;
     let state: Option<String> = row.try_get_by_index(count)?;
     let next_question: Option<i64> = row.try_get_by_index(count + 1)?;
@@ -70,12 +153,12 @@ pub async fn record(
         .collect::<Result<Vec<_>, _>>()?;
     segments.sort_unstable();
     segments.dedup();
-    Ok(Arrival {
+    Ok(Some(Arrival {
         customer,
         state,
         next_question,
         segments,
-    })
+    }))
 }
 
 /// `expr AS "alias"`: `RETURNING` takes no aliases in sea-query, and without one PostgreSQL
@@ -268,5 +351,64 @@ mod tests {
         let done = record(db, &shopper(), later).await.expect("arrival");
         assert_eq!(done.next_question, None);
         assert_eq!(done, separately(db, later).await);
+    }
+
+    #[tokio::test]
+    async fn an_update_is_claimed_and_recorded_once() {
+        let test = TestDb::new().await.expect("test db");
+        let db = &test.db;
+        let start = chrono::SubsecRound::trunc_subsecs(Utc::now(), 0);
+        let shop = demo::seed(db, start).await.expect("demo");
+        let first = claim_and_record(db, 77, &shopper(), start)
+            .await
+            .expect("arrival")
+            .expect("first delivery");
+        assert_eq!(first.customer.first_interaction_at, start);
+        assert_eq!(first.next_question, Some(shop.age.question.id));
+        let expected = separately(db, start).await;
+        assert_eq!(first, expected);
+
+        // The same update again changes nothing, not even the last interaction.
+        let later = start + chrono::TimeDelta::minutes(1);
+        let again = claim_and_record(db, 77, &shopper(), later)
+            .await
+            .expect("arrival");
+        assert_eq!(again, None);
+        let customer = customers::find_by_telegram_id(db, shopper().telegram_user_id)
+            .await
+            .expect("query")
+            .expect("customer");
+        assert_eq!(customer.last_interaction_at, start);
+        // A repeat from someone new creates no customer either.
+        let stranger = TelegramUser {
+            telegram_user_id: 4343,
+            chat_id: 4343,
+            ..shopper()
+        };
+        assert_eq!(
+            claim_and_record(db, 77, &stranger, later)
+                .await
+                .expect("arrival"),
+            None
+        );
+        assert_eq!(
+            customers::find_by_telegram_id(db, 4343)
+                .await
+                .expect("query"),
+            None
+        );
+
+        // The next update is new.
+        let next = claim_and_record(db, 78, &shopper(), later)
+            .await
+            .expect("arrival")
+            .expect("a new update");
+        assert_eq!(next.customer.id, first.customer.id);
+        assert_eq!(next.customer.last_interaction_at, later);
+        assert!(
+            !processed_updates::claim(db, 78, later)
+                .await
+                .expect("claim")
+        );
     }
 }
