@@ -2,7 +2,11 @@
 //! interaction recorded (the customer upsert of [`customers::record_interaction`]) and, in the
 //! same statement's `RETURNING`, the stored dialogue state, the first question still to answer
 //! and the segments in force. Both engines evaluate sub-selects in `RETURNING` against the row
-//! just written, so this is one round trip and one write instead of six or eight.
+//! just written, so this is one round trip instead of six (the upsert, the state, the segments,
+//! and the three reads behind [`answers::next_unanswered`]). On PostgreSQL the update's claim
+//! in `processed_update` joins the same statement ([`claim_and_record`]).
+//!
+//! [`answers::next_unanswered`]: super::answers::next_unanswered
 //!
 //! [`customers::record_interaction`]: super::customers::record_interaction
 
