@@ -106,8 +106,34 @@ impl Conversation {
     /// shopper gets a short "please try again" reply. It records the interaction (first and
     /// last interaction times) before anything else.
     pub async fn handle(&self, sender: &TelegramUser, input: Input, now: DateTime<Utc>) -> Outcome {
+        self.handle_claimed(None, sender, input, now)
+            .await
+            .unwrap_or_default()
+    }
+
+    /// [`Conversation::handle`] for Telegram update `update_id`, claimed in `processed_update`
+    /// with the interaction's record (one statement on PostgreSQL): `None`, with nothing
+    /// changed, when that update was delivered before.
+    pub async fn handle_update(
+        &self,
+        update_id: i64,
+        sender: &TelegramUser,
+        input: Input,
+        now: DateTime<Utc>,
+    ) -> Option<Outcome> {
+        self.handle_claimed(Some(update_id), sender, input, now)
+            .await
+    }
+
+    async fn handle_claimed(
+        &self,
+        update_id: Option<i64>,
+        sender: &TelegramUser,
+        input: Input,
+        now: DateTime<Utc>,
+    ) -> Option<Outcome> {
         let pressed = matches!(input, Input::Button { .. });
-        match session::handle(self, sender, input, now).await {
+        match session::handle(self, update_id, sender, input, now).await {
             Ok(outcome) => outcome,
             Err(error) => {
                 tracing::error!(
@@ -119,11 +145,11 @@ impl Conversation {
                 let texts =
                     texts::Texts::for_language(&self.settings, sender.language_code.as_deref());
                 let sorry = texts.get("try_again").to_owned();
-                Outcome {
+                Some(Outcome {
                     replies: vec![Reply::text(sorry.clone())],
                     notice: pressed.then_some(sorry),
                     notifications: Vec::new(),
-                }
+                })
             }
         }
     }

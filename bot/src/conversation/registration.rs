@@ -88,7 +88,12 @@ impl Session<'_> {
             | Callback::Skip { question } => question,
             _ => return Ok(()),
         };
-        let Some(view) = answers::active_question(self.db(), question).await? else {
+        let questions = answers::active_questions(self.db()).await?;
+        let Some(view) = questions
+            .iter()
+            .find(|view| view.question.id == question)
+            .cloned()
+        else {
             self.refuse(&data, "no such active question");
             return Ok(());
         };
@@ -158,16 +163,22 @@ impl Session<'_> {
         self.notice("answer_saved");
         self.state.step = Step::Idle;
         self.refresh_segments().await;
-        self.after_answer(editing).await
+        self.after_answer(editing, questions).await
     }
 
     /// What follows an answer: the next question, or the end of registration, or the profile.
-    async fn after_answer(&mut self, editing: bool) -> Flow {
-        if let Some(next) = answers::next_unanswered(self.db(), self.customer.id).await? {
+    /// `questions` are the active questions as the answer found them.
+    async fn after_answer(&mut self, editing: bool, questions: Vec<QuestionView>) -> Flow {
+        if let Some(next) =
+            answers::next_unanswered_of(self.db(), self.customer.id, questions).await?
+        {
             self.ask(&next, false);
             return Ok(());
         }
-        if answers::mark_registered_if_complete(self.db(), self.customer.id, self.now).await? {
+        // Registration is set once; a registered shopper changing an answer has nothing to mark.
+        if self.customer.registered_at.is_none()
+            && answers::mark_registered_if_complete(self.db(), self.customer.id, self.now).await?
+        {
             self.screen(self.t("registered"), Vec::new());
             if let Some(product) = self.state.pending_product.take() {
                 return self.product(product).await;

@@ -1,8 +1,9 @@
 //! One update's worth of dialogue: records the interaction, loads the shopper's state and
-//! segments, routes the input, and saves the state again.
+//! segments, routes the input, and saves the state again if it changed.
 //!
 //! ```text
-//! any update  → record first/last interaction
+//! any update  → record first/last interaction, and read the state, the next question and the
+//!               segments in force (one statement: `store::arrival`)
 //!             → an unanswered question? ask it (registration comes before anything else)
 //!             → else route: /start, /menu, /catalog, /search, /cart, /orders, /profile,
 //!               a typed search, a phone or address during checkout, or a button press
@@ -19,7 +20,7 @@ use super::state::{State, Step};
 use super::texts::{self, Texts};
 use super::{Button, Conversation, Input, Markup, Outcome, Reply, TelegramUser};
 use crate::segments::Context;
-use crate::store::{self, StoreError, answers, customers, dialogue, segments};
+use crate::store::{self, StoreError, answers, arrival, dialogue, segments};
 
 pub(super) type Flow = Result<(), StoreError>;
 
@@ -37,17 +38,26 @@ pub(super) struct Session<'a> {
     pub pressed: bool,
 }
 
+/// Handles `input`; with `update_id`, only if that Telegram update is new (`None` if not).
 pub(super) async fn handle(
     conv: &Conversation,
+    update_id: Option<i64>,
     sender: &TelegramUser,
     input: Input,
     now: DateTime<Utc>,
-) -> Result<Outcome, StoreError> {
+) -> Result<Option<Outcome>, StoreError> {
     let db = &conv.db;
-    let customer = customers::record_interaction(db, sender, now).await?;
-    let stored = dialogue::load(db, customer.id).await?;
+    // One statement: the interaction recorded, with the state, the next question and the
+    // segments in force read back in its `RETURNING` (and on PostgreSQL the update claimed).
+    let arrival = match update_id {
+        Some(update_id) => match arrival::claim_and_record(db, update_id, sender, now).await? {
+            Some(arrival) => arrival,
+            None => return Ok(None),
+        },
+        None => arrival::record(db, sender, now).await?,
+    };
+    let (customer, stored, segments) = (arrival.customer, arrival.state, arrival.segments);
     let state = stored.as_deref().map(State::from_json).unwrap_or_default();
-    let segments = segments::segments_in_force_for(db, customer.id, now).await?;
     let texts = Texts::for_language(&conv.settings, customer.language_code.as_deref());
     let mut session = Session {
         conv,
@@ -60,12 +70,12 @@ pub(super) async fn handle(
         out: Outcome::default(),
         pressed: matches!(input, Input::Button { .. }),
     };
-    session.route(input).await?;
+    session.route(input, arrival.next_question).await?;
     let saved = session.state.to_json();
     if stored.as_deref() != Some(saved.as_str()) {
         dialogue::save(db, session.customer.id, &saved, now).await?;
     }
-    Ok(session.out)
+    Ok(Some(session.out))
 }
 
 impl Session<'_> {
@@ -192,7 +202,9 @@ impl Session<'_> {
         self.screen(self.t("main_menu"), rows);
     }
 
-    async fn route(&mut self, input: Input) -> Flow {
+    /// Routes `input`; `next_question` is the first unanswered question as the update found
+    /// it ([`arrival::Arrival::next_question`]).
+    async fn route(&mut self, input: Input, next_question: Option<i64>) -> Flow {
         let callback = match &input {
             Input::Button { data } => match data.parse::<Callback>() {
                 Ok(callback) => Some(callback),
@@ -212,7 +224,15 @@ impl Session<'_> {
         {
             return self.answer(callback).await;
         }
-        if let Some(question) = answers::next_unanswered(self.db(), self.customer.id).await? {
+        let unanswered = match next_question {
+            None => None,
+            // Archived since the statement above: look again.
+            Some(id) => match answers::active_question(self.db(), id).await? {
+                Some(question) => Some(question),
+                None => answers::next_unanswered(self.db(), self.customer.id).await?,
+            },
+        };
+        if let Some(question) = unanswered {
             if let Input::Text(text) = &input {
                 if let Some(product) = deep_link(text) {
                     self.state.pending_product = Some(product);

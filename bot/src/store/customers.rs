@@ -44,7 +44,22 @@ pub async fn record_interaction(
     user: &TelegramUser,
     now: DateTime<Utc>,
 ) -> Result<customer::Model, StoreError> {
-    let row = customer::ActiveModel {
+    Ok(upsert_interaction(user, now)
+        .exec_with_returning(db)
+        .await?)
+}
+
+/// The upsert behind [`record_interaction`], for callers that add to its `RETURNING`.
+pub(super) fn upsert_interaction(
+    user: &TelegramUser,
+    now: DateTime<Utc>,
+) -> sea_orm::Insert<customer::ActiveModel> {
+    customer::Entity::insert(interaction_row(user, now)).on_conflict(interaction_conflict())
+}
+
+/// The customer row a first contact creates.
+pub(super) fn interaction_row(user: &TelegramUser, now: DateTime<Utc>) -> customer::ActiveModel {
+    customer::ActiveModel {
         telegram_user_id: Set(user.telegram_user_id),
         chat_id: Set(user.chat_id),
         first_name: Set(user.first_name.clone()),
@@ -57,24 +72,22 @@ pub async fn record_interaction(
         messages_opt_out: Set(false),
         blocked_at: Set(None),
         ..Default::default()
-    };
-    let customer = customer::Entity::insert(row)
-        .on_conflict(
-            OnConflict::column(customer::Column::TelegramUserId)
-                .update_columns([
-                    customer::Column::ChatId,
-                    customer::Column::FirstName,
-                    customer::Column::LastName,
-                    customer::Column::Username,
-                    customer::Column::LanguageCode,
-                    customer::Column::LastInteractionAt,
-                    customer::Column::BlockedAt,
-                ])
-                .to_owned(),
-        )
-        .exec_with_returning(db)
-        .await?;
-    Ok(customer)
+    }
+}
+
+/// What a later contact refreshes.
+pub(super) fn interaction_conflict() -> OnConflict {
+    OnConflict::column(customer::Column::TelegramUserId)
+        .update_columns([
+            customer::Column::ChatId,
+            customer::Column::FirstName,
+            customer::Column::LastName,
+            customer::Column::Username,
+            customer::Column::LanguageCode,
+            customer::Column::LastInteractionAt,
+            customer::Column::BlockedAt,
+        ])
+        .to_owned()
 }
 
 pub async fn find_by_telegram_id(

@@ -12,6 +12,7 @@ mod database;
 mod error;
 
 pub mod answers;
+pub mod arrival;
 pub mod availability;
 pub mod backup;
 pub mod cart;

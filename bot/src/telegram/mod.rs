@@ -66,6 +66,24 @@ pub trait Dialogue: Send + Sync + 'static {
         async { true }
     }
 
+    /// Handles update `update_id` unless it was delivered before (then `None`, with nothing
+    /// done): by default [`Dialogue::first_delivery`], then [`Dialogue::handle`]. A dialogue
+    /// may claim the update together with its own first write instead.
+    fn handle_update(
+        &self,
+        update_id: i64,
+        sender: &TelegramUser,
+        input: Input,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Option<Outcome>> + Send {
+        async move {
+            if !self.first_delivery(update_id).await {
+                return None;
+            }
+            Some(self.handle(sender, input, now).await)
+        }
+    }
+
     /// Webhook mode's `/healthz` report. By default, [`Dialogue::ready`] alone, with no
     /// recompute run.
     fn health(&self) -> impl Future<Output = Health> + Send {
@@ -76,6 +94,17 @@ pub trait Dialogue: Send + Sync + 'static {
 impl Dialogue for Conversation {
     async fn handle(&self, sender: &TelegramUser, input: Input, now: DateTime<Utc>) -> Outcome {
         Conversation::handle(self, sender, input, now).await
+    }
+
+    /// The claim and the interaction's record in one statement on PostgreSQL.
+    async fn handle_update(
+        &self,
+        update_id: i64,
+        sender: &TelegramUser,
+        input: Input,
+        now: DateTime<Utc>,
+    ) -> Option<Outcome> {
+        Conversation::handle_update(self, update_id, sender, input, now).await
     }
 
     async fn ready(&self) -> bool {
@@ -194,10 +223,7 @@ async fn on_message<D: Dialogue>(
     let Some(sender) = input::sender(user, message.chat.id) else {
         return Ok(());
     };
-    if !first_delivery(&dialogue, &update).await {
-        return Ok(());
-    }
-    if let Some(outcome) = ask(&dialogue, sender, input).await {
+    if let Asked::Handled(outcome) = ask(&dialogue, &update, sender, input).await {
         send::deliver(&bot, message.chat.id, None, outcome).await;
     }
     Ok(())
@@ -209,17 +235,26 @@ async fn on_button<D: Dialogue>(
     query: CallbackQuery,
     dialogue: Arc<D>,
 ) -> Handled {
-    // A press delivered again was answered the first time; answering it twice only fails.
-    if !first_delivery(&dialogue, &update).await {
-        return Ok(());
-    }
     let press = input::press(&query);
-    let asked = match &press {
-        Some(press) => match input::sender(&query.from, press.chat_id) {
-            Some(sender) => ask(&dialogue, sender, press.input.clone()).await,
-            None => None,
-        },
-        None => None,
+    let sender = press
+        .as_ref()
+        .and_then(|press| input::sender(&query.from, press.chat_id));
+    // A press delivered again was answered the first time; answering it twice only fails.
+    let asked = match (&press, sender) {
+        (Some(press), Some(sender)) => {
+            match ask(&dialogue, &update, sender, press.input.clone()).await {
+                Asked::Handled(outcome) => Some(outcome),
+                Asked::Repeat => return Ok(()),
+                Asked::Failed => None,
+            }
+        }
+        // Nothing for the dialogue, but the press is still answered once.
+        _ => {
+            if !first_delivery(&dialogue, &update).await {
+                return Ok(());
+            }
+            None
+        }
     };
     // Every press is answered, or the shopper's client shows a spinner for seconds.
     let mut answer = bot.answer_callback_query(query.id.clone());
@@ -241,29 +276,50 @@ async fn first_delivery<D: Dialogue>(dialogue: &Arc<D>, update: &Update) -> bool
     let update_id = i64::from(update.id.0);
     let first = dialogue.first_delivery(update_id).await;
     if !first {
-        tracing::info!(
-            update_id,
-            "an update delivered again; already handled, skipped"
-        );
+        log_repeat(update_id);
     }
     first
 }
 
-/// Runs the dialogue on its own task, so that a panic in it is logged as an error instead of
-/// killing the dispatcher's worker for this chat.
+fn log_repeat(update_id: i64) {
+    tracing::info!(
+        update_id,
+        "an update delivered again; already handled, skipped"
+    );
+}
+
+/// What became of an update given to the dialogue.
+enum Asked {
+    Handled(Outcome),
+    /// Delivered before: skipped.
+    Repeat,
+    /// The dialogue panicked (logged).
+    Failed,
+}
+
+/// Runs the dialogue on `update` (unless it was delivered before) on its own task, so that a
+/// panic in it is logged as an error instead of killing the dispatcher's worker for this chat.
 async fn ask<D: Dialogue>(
     dialogue: &Arc<D>,
+    update: &Update,
     sender: TelegramUser,
     input: Input,
-) -> Option<Outcome> {
+) -> Asked {
     let dialogue = Arc::clone(dialogue);
+    let update_id = i64::from(update.id.0);
     let now = Utc::now();
     let chat_id = sender.chat_id;
-    match tokio::spawn(async move { dialogue.handle(&sender, input, now).await }).await {
-        Ok(outcome) => Some(outcome),
+    let handled =
+        tokio::spawn(async move { dialogue.handle_update(update_id, &sender, input, now).await });
+    match handled.await {
+        Ok(Some(outcome)) => Asked::Handled(outcome),
+        Ok(None) => {
+            log_repeat(update_id);
+            Asked::Repeat
+        }
         Err(error) => {
             tracing::error!(%error, chat_id, "the dialogue failed on an update; nothing sent");
-            None
+            Asked::Failed
         }
     }
 }
