@@ -229,69 +229,81 @@ async fn generate(db: &DatabaseConnection, options: &Options) -> anyhow::Result<
     let at = |seconds: &str| timestamp(backend, &format!("{now_seconds} - ({seconds})"));
     for (low, high) in chunks(options.customers, 1_000_000) {
         let hours = format!("({} + 1)", random_below("g.i", 1, 400 * 24));
-        bulk(db, &format!(
-            "{with}, language(k, code) AS ({language_list}) \
+        bulk(
+            db,
+            &format!(
+                "{with}, language(k, code) AS ({language_list}) \
              INSERT INTO customer (id, telegram_user_id, chat_id, first_name, language_code, \
              first_interaction_at, last_interaction_at, messages_opt_out) \
              SELECT g.i, g.i, g.i, 'Shopper ' || g.i, language.code, {first}, {last}, FALSE \
              FROM {from} JOIN language ON language.k = {language}",
-            with = series_with(backend, low, high),
-            from = series_from(backend),
-            first = at(&format!("{hours} * 3600")),
-            last = at(&format!(
-                "{hours} * 3600 - ({} % ({hours} + 1)) * 3600",
-                random_below("g.i", 2, 1 << 24)
-            )),
-            language = random_below("g.i", 3, 6),
-        ))
+                with = series_with(backend, low, high),
+                from = series_from(backend),
+                first = at(&format!("{hours} * 3600")),
+                last = at(&format!(
+                    "{hours} * 3600 - ({} % ({hours} + 1)) * 3600",
+                    random_below("g.i", 2, 1 << 24)
+                )),
+                language = random_below("g.i", 3, 6),
+            ),
+        )
         .await?;
         for (question, list, salt, share) in [
             (questions[0], option_list(&all_options[0]), 4, 1),
             (questions[1], option_list(&all_options[1]), 6, 2),
         ] {
-            bulk(db, &format!(
-                "{with}, answer_option_k(k, id) AS ({list}) \
+            bulk(
+                db,
+                &format!(
+                    "{with}, answer_option_k(k, id) AS ({list}) \
                  INSERT INTO customer_answer (customer_id, question_id, option_id, answered_at) \
                  SELECT g.i, {question}, answer_option_k.id, {answered} \
                  FROM {from} JOIN answer_option_k ON answer_option_k.k = {option} \
                  WHERE {chosen} = 0",
-                with = series_with(backend, low, high),
-                from = series_from(backend),
-                answered = at("0"),
-                option = random_below("g.i", salt, 4),
-                chosen = random_below("g.i", salt + 1, share),
-            ))
+                    with = series_with(backend, low, high),
+                    from = series_from(backend),
+                    answered = at("0"),
+                    option = random_below("g.i", salt, 4),
+                    chosen = random_below("g.i", salt + 1, share),
+                ),
+            )
             .await?;
         }
     }
 
     // Orders, one item each; 10% cancelled; placed over the last two years.
     for (low, high) in chunks(options.orders, 1_000_000) {
-        bulk(db, &format!(
-            "{with}, status_k(k, status) AS ({status_list}) \
+        bulk(
+            db,
+            &format!(
+                "{with}, status_k(k, status) AS ({status_list}) \
              INSERT INTO orders (id, customer_id, status, total, discount_total, currency, \
              placed_at, idempotency_key) \
              SELECT g.i, {customer} + 1, status_k.status, 500 + {total}, 0, 'EUR', {placed}, \
              'bench-' || g.i \
              FROM {from} JOIN status_k ON status_k.k = {status}",
-            with = series_with(backend, low, high),
-            from = series_from(backend),
-            customer = random_below("g.i", 7, options.customers),
-            total = random_below("g.i", 8, 50_000),
-            placed = at(&format!("{} * 60", random_below("g.i", 9, 730 * 24 * 60))),
-            status = random_below("g.i", 10, 10),
-        ))
+                with = series_with(backend, low, high),
+                from = series_from(backend),
+                customer = random_below("g.i", 7, options.customers),
+                total = random_below("g.i", 8, 50_000),
+                placed = at(&format!("{} * 60", random_below("g.i", 9, 730 * 24 * 60))),
+                status = random_below("g.i", 10, 10),
+            ),
+        )
         .await?;
-        bulk(db, &format!(
-            "WITH variant_k(k, product_id, variant_id) AS ({variant_list}) \
+        bulk(
+            db,
+            &format!(
+                "WITH variant_k(k, product_id, variant_id) AS ({variant_list}) \
              INSERT INTO order_item (order_id, variant_id, product_id, sku, title, quantity, \
              unit_price) \
              SELECT orders.id, variant_k.variant_id, variant_k.product_id, 'SKU', 'Item', 1, \
              orders.total \
              FROM orders JOIN variant_k ON variant_k.k = {variant} \
              WHERE orders.id BETWEEN {low} AND {high}",
-            variant = random_below("orders.id", 11, 60),
-        ))
+                variant = random_below("orders.id", 11, 60),
+            ),
+        )
         .await?;
     }
     for definition in dropped {
@@ -350,7 +362,8 @@ async fn drop_secondary_indexes(db: &DatabaseConnection) -> anyhow::Result<Vec<S
     let mut definitions = Vec::new();
     for row in rows {
         let name: String = row.try_get("", "indexname")?;
-        db.execute_unprepared(&format!("DROP INDEX \"{name}\"")).await?;
+        db.execute_unprepared(&format!("DROP INDEX \"{name}\""))
+            .await?;
         definitions.push(row.try_get("", "indexdef")?);
     }
     Ok(definitions)
