@@ -571,6 +571,11 @@ async fn bench(database: &'static str, url: &str, options: &Options) -> anyhow::
     };
 
     let floor_time = floor(&db, frames.len()).await?;
+    eprintln!(
+        "{database}: floor ({} frames) in {:.1} s",
+        frames.len(),
+        floor_time.as_secs_f64()
+    );
     reset_peak_rss();
     let started = Instant::now();
     let first = recompute::recompute_all(&db, &context, recompute::Trigger::Admin).await?;
@@ -585,6 +590,10 @@ async fn bench(database: &'static str, url: &str, options: &Options) -> anyhow::
     let started = Instant::now();
     let steady = recompute::recompute_all(&db, &context, recompute::Trigger::Admin).await?;
     let steady_time = started.elapsed();
+    eprintln!(
+        "{database}: steady recompute in {:.1} s",
+        steady_time.as_secs_f64()
+    );
     let peak_rss = peak_rss_mib();
     std::hint::black_box(steady.joined);
 
