@@ -1332,3 +1332,77 @@ async fn a_refresh_reads_orders_with_all_their_items() {
         .expect("run");
     assert_eq!((summary.joined, summary.left), (0, 0));
 }
+
+#[tokio::test]
+async fn a_steady_recompute_on_postgres_writes_no_membership() {
+    let test = TestDb::new().await.expect("test db");
+    let db = &test.db;
+    let mut shop = Shop::new(db);
+    let big_spender = shop.customer().await;
+    let other = shop.customer().await;
+    shop.order(big_spender, "paid", 12_400, now(), &[]).await;
+    let big = shop
+        .segment(
+            "big",
+            Some(&rule(json!({"type": "total_check", "min": 10_000}))),
+        )
+        .await;
+    let first = recompute_all(db, &context(), Trigger::Admin)
+        .await
+        .expect("run");
+    assert_eq!((first.joined, first.left), (1, 0));
+    // A manual member the rule doesn't select is no change either.
+    add_member(db, big, other, now()).await.expect("add");
+    // On PostgreSQL another transaction locks the membership tables against writes (reads go
+    // through), so a steady run that wrote anything would wait for it. On SQLite each segment
+    // still runs its (empty) diff in a write transaction, so there is no lock to hold.
+    let writer = if test.is_postgres() {
+        let writer = begin_write(db).await.expect("writer");
+        writer
+            .execute_unprepared("LOCK TABLE segment_member, membership_event IN EXCLUSIVE MODE")
+            .await
+            .expect("lock");
+        Some(writer)
+    } else {
+        None
+    };
+    let steady = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        recompute_all(db, &context(), Trigger::Admin),
+    )
+    .await;
+    if let Some(writer) = writer {
+        writer.rollback().await.expect("rollback");
+    }
+    let steady = steady
+        .expect("the steady run waited for the writer")
+        .expect("run");
+    assert_eq!((steady.segments, steady.joined, steady.left), (1, 0, 0));
+    assert_eq!(
+        members(db, big).await,
+        [
+            (big_spender, "rule".to_owned()),
+            (other, "manual".to_owned())
+        ]
+    );
+    // Changes are still found and applied: one shopper qualifies, the first no longer does.
+    let joiner = shop.customer().await;
+    shop.order(joiner, "paid", 10_000, now(), &[]).await;
+    order::Entity::update_many()
+        .col_expr(
+            order::Column::Status,
+            sea_orm::sea_query::Expr::val("cancelled").into(),
+        )
+        .filter(order::Column::CustomerId.eq(big_spender))
+        .exec(db)
+        .await
+        .expect("cancel");
+    let changed = recompute_all(db, &context(), Trigger::Admin)
+        .await
+        .expect("run");
+    assert_eq!((changed.joined, changed.left), (1, 1));
+    assert_eq!(
+        members(db, big).await,
+        [(other, "manual".to_owned()), (joiner, "rule".to_owned())]
+    );
+}
