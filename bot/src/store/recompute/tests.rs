@@ -1391,7 +1391,7 @@ async fn a_steady_recompute_on_postgres_writes_no_membership() {
     order::Entity::update_many()
         .col_expr(
             order::Column::Status,
-            sea_orm::sea_query::Expr::val("cancelled").into(),
+            sea_orm::sea_query::Expr::val("cancelled"),
         )
         .filter(order::Column::CustomerId.eq(big_spender))
         .exec(db)
