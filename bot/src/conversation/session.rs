@@ -175,10 +175,13 @@ impl Session<'_> {
         };
         // A failed refresh must not undo what the shopper just did: the next scheduled
         // recompute catches up, so it is logged and the dialogue carries on.
-        if let Err(error) =
-            store::recompute::refresh_customer(self.db(), &context, self.customer.id).await
-        {
-            tracing::error!(%error, customer_id = self.customer.id, "segment refresh failed");
+        match store::recompute::refresh_customer(self.db(), &context, self.customer.id).await {
+            // Nothing joined or left: the segments read for this update still hold.
+            Ok(changes) if changes.is_empty() => return,
+            Ok(_) => {}
+            Err(error) => {
+                tracing::error!(%error, customer_id = self.customer.id, "segment refresh failed");
+            }
         }
         match segments::segments_in_force_for(self.db(), self.customer.id, self.now).await {
             Ok(segments) => self.segments = segments,

@@ -364,6 +364,11 @@ async fn materialize_frames(
                 .to_owned(),
         )
         .await?;
+        if db.get_database_backend() == DbBackend::Postgres {
+            // Temporary tables are never analysed by autovacuum; without statistics the
+            // planner guesses their size, and every segment's statement joins them.
+            db.execute_unprepared(&format!("ANALYZE {table}")).await?;
+        }
         tables.insert(frame, table);
     }
     Ok(tables)
@@ -378,6 +383,17 @@ async fn recompute_segment(
     materialized: &BTreeMap<TimeFrame, String>,
     has_overrides: bool,
 ) -> Result<(u64, u64), StoreError> {
+    // Almost every run finds almost every segment as it left it: on PostgreSQL one read-only
+    // statement says so, and then nothing is written (no scratch table, no ledger statements,
+    // no transaction). Segments with overrides always take the full path below. Not on
+    // SQLite, which runs a full outer join as a nested loop (minutes at 20k customers), and
+    // whose full path is already within the floor there.
+    if db.get_database_backend() == DbBackend::Postgres
+        && !has_overrides
+        && !membership_differs(db, context, segment, materialized).await?
+    {
+        return Ok((0, 0));
+    }
     let txn = begin_write(db).await?;
     txn.execute(&Query::delete().from_table(Alias::new(TARGET)).to_owned())
         .await?;
@@ -413,6 +429,12 @@ async fn recompute_segment(
                 .to_owned(),
         )
         .await?;
+    }
+    if segment.in_force && db.get_database_backend() == DbBackend::Postgres {
+        // Without statistics the planner takes the scratch table for a small one and may
+        // join it with the members by a nested loop over a scan that the joins' own inserts
+        // keep lengthening (minutes for one segment at a million customers).
+        txn.execute_unprepared(&format!("ANALYZE {TARGET}")).await?;
     }
     // Most segments have no overrides: skip their two statements (round trips count on
     // PostgreSQL, where the job spends most of its time in them).
@@ -541,6 +563,71 @@ async fn recompute_segment(
     Ok((joined, left))
 }
 
+/// Whether the rule members of a segment without overrides differ from what its rule selects
+/// now: someone selected who is not a member (by rule or by hand), or a rule member no longer
+/// selected (every rule member when the segment is out of force). One full outer join of the
+/// selection with the segment's members, counted, so the rule is evaluated once.
+async fn membership_differs(
+    db: &DatabaseConnection,
+    context: &Context,
+    segment: &AutoSegment,
+    materialized: &BTreeMap<TimeFrame, String>,
+) -> Result<bool, StoreError> {
+    let mut members = Query::select()
+        .column(segment_member::Column::CustomerId)
+        .column(segment_member::Column::Source)
+        .from(segment_member::Entity)
+        .and_where(segment_member::Column::SegmentId.eq(segment.id))
+        .to_owned();
+    let (selected, member) = (Alias::new("selected"), Alias::new("member"));
+    let query = if segment.in_force {
+        Query::select()
+            .expr_as(Expr::val(1).count(), Alias::new("n"))
+            .from_subquery(
+                matching_customers_over(&segment.rule, context, materialized),
+                selected.clone(),
+            )
+            .join_subquery(
+                sea_orm::sea_query::JoinType::FullOuterJoin,
+                members,
+                member.clone(),
+                Expr::col((member.clone(), Alias::new(CUSTOMER_ID)))
+                    .equals((selected.clone(), Alias::new(CUSTOMER_ID))),
+            )
+            .cond_where(
+                Cond::any()
+                    .add(Expr::col((member.clone(), Alias::new(CUSTOMER_ID))).is_null())
+                    .add(
+                        Cond::all()
+                            .add(Expr::col((selected, Alias::new(CUSTOMER_ID))).is_null())
+                            .add(
+                                Expr::col((member, segment_member::Column::Source))
+                                    .eq(Source::Rule.as_str()),
+                            ),
+                    ),
+            )
+            .to_owned()
+    } else {
+        Query::select()
+            .expr_as(Expr::val(1).count(), Alias::new("n"))
+            .from_subquery(
+                members
+                    .and_where(segment_member::Column::Source.eq(Source::Rule.as_str()))
+                    .limit(1)
+                    .to_owned(),
+                member,
+            )
+            .to_owned()
+    };
+    let count = db
+        .query_one(&query)
+        .await?
+        .map(|row| row.try_get::<i64>("", "n"))
+        .transpose()?
+        .unwrap_or(0);
+    Ok(count > 0)
+}
+
 fn overrides(segment_id: i64, mode: OverrideMode) -> SelectStatement {
     Query::select()
         .column(segment_override::Column::CustomerId)
@@ -586,6 +673,11 @@ fn ledger_from(
 /// Re-evaluates every automatic segment for one shopper and applies the joins and leaves at
 /// once (one transaction), so a shopper who just qualified sees the segment's variants on
 /// their next tap. Returns what changed, for join messages.
+///
+/// The evaluation runs first outside any transaction; almost always nothing changes, and then
+/// nothing is written and no write lock is taken. Only when a join or leave is due does it open
+/// a write transaction and evaluate again inside it (what it applies is what that second
+/// evaluation finds, so a change committed in between is not lost or applied twice).
 pub async fn refresh_customer<C>(
     db: &C,
     context: &Context,
@@ -594,6 +686,12 @@ pub async fn refresh_customer<C>(
 where
     C: ConnectionTrait + TransactionTrait,
 {
+    if plan_refresh(db, context, customer_id, None)
+        .await?
+        .is_empty()
+    {
+        return Ok(Vec::new());
+    }
     let txn = begin_write(db).await?;
     let changes = refresh_within(&txn, context, customer_id, None).await?;
     txn.commit().await?;
@@ -608,23 +706,62 @@ pub(crate) async fn refresh_within(
     customer_id: i64,
     merchant_segment: Option<i64>,
 ) -> Result<Vec<MembershipChange>, StoreError> {
-    let mut facts = load_facts(db, customer_id).await?;
+    let planned = plan_refresh(db, context, customer_id, merchant_segment).await?;
+    let mut changes = Vec::with_capacity(planned.len());
+    for change in planned {
+        if change.joined {
+            segment_store::join(
+                db,
+                change.segment_id,
+                customer_id,
+                Source::Rule,
+                change.cause,
+                context.now,
+            )
+            .await?;
+            if change.greet {
+                outbox::enqueue_join(db, change.segment_id, customer_id, context.now).await?;
+            }
+        } else {
+            segment_store::leave(
+                db,
+                change.segment_id,
+                customer_id,
+                change.cause,
+                context.now,
+            )
+            .await?;
+        }
+        changes.push(MembershipChange {
+            segment_id: change.segment_id,
+            joined: change.joined,
+        });
+    }
+    Ok(changes)
+}
+
+/// One join or leave a re-evaluation found due.
+struct PlannedChange {
+    segment_id: i64,
+    joined: bool,
+    cause: Cause,
+    /// Whether the join queues the segment's join message (only a join through the rule).
+    greet: bool,
+}
+
+/// Evaluates every automatic segment for one shopper, in dependency order, without writing:
+/// the joins and leaves due, each later segment seeing the earlier ones' outcome.
+async fn plan_refresh(
+    db: &impl ConnectionTrait,
+    context: &Context,
+    customer_id: i64,
+    merchant_segment: Option<i64>,
+) -> Result<Vec<PlannedChange>, StoreError> {
     let (segments, _unreadable) = load_auto_segments(db, context.now).await?;
-    let memberships: BTreeMap<i64, String> = segment_member::Entity::find()
-        .filter(segment_member::Column::CustomerId.eq(customer_id))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|row| (row.segment_id, row.source))
-        .collect();
-    let overrides: BTreeMap<i64, String> = segment_override::Entity::find()
-        .filter(segment_override::Column::CustomerId.eq(customer_id))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|row| (row.segment_id, row.mode))
-        .collect();
-    let mut changes = Vec::new();
+    let mut facts = load_facts_for(db, customer_id, FactNeeds::of(&segments)).await?;
+    let (memberships, overrides) = memberships_and_overrides(db, customer_id).await?;
+    facts.segments = memberships.keys().copied().collect();
+    let mut planned = Vec::new();
     for segment in &segments {
         let source = memberships.get(&segment.id).map(String::as_str);
         let mode = overrides.get(&segment.id).map(String::as_str);
@@ -641,34 +778,119 @@ pub(crate) async fn refresh_within(
             Cause::Expiry
         };
         if wanted && source.is_none() {
-            segment_store::join(
-                db,
-                segment.id,
-                customer_id,
-                Source::Rule,
-                cause,
-                context.now,
-            )
-            .await?;
             facts.segments.insert(segment.id);
-            // Only a join through the rule greets the shopper; the merchant's adds don't.
-            if cause == Cause::Rule && mode != Some(OverrideMode::Include.as_str()) {
-                outbox::enqueue_join(db, segment.id, customer_id, context.now).await?;
-            }
-            changes.push(MembershipChange {
+            planned.push(PlannedChange {
                 segment_id: segment.id,
                 joined: true,
+                cause,
+                // Only a join through the rule greets the shopper; the merchant's adds don't.
+                greet: cause == Cause::Rule && mode != Some(OverrideMode::Include.as_str()),
             });
         } else if !wanted && is_rule_member {
-            segment_store::leave(db, segment.id, customer_id, cause, context.now).await?;
             facts.segments.remove(&segment.id);
-            changes.push(MembershipChange {
+            planned.push(PlannedChange {
                 segment_id: segment.id,
                 joined: false,
+                cause,
+                greet: false,
             });
         }
     }
-    Ok(changes)
+    Ok(planned)
+}
+
+/// Which facts beyond the customer row and memberships the rules in force read, so a
+/// re-evaluation loads only those (most shops have no `bought` rule, some no order rule).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FactNeeds {
+    answers: bool,
+    orders: bool,
+    /// The products and variants of each order (`bought`).
+    items: bool,
+}
+
+impl FactNeeds {
+    const ALL: FactNeeds = FactNeeds {
+        answers: true,
+        orders: true,
+        items: true,
+    };
+
+    /// What the segments in force read; a segment out of force is not evaluated.
+    fn of(segments: &[AutoSegment]) -> FactNeeds {
+        let mut needs = FactNeeds {
+            answers: false,
+            orders: false,
+            items: false,
+        };
+        for segment in segments.iter().filter(|segment| segment.in_force) {
+            segment
+                .rule
+                .for_each_condition(&mut |condition| match condition {
+                    Rule::Answer { .. } => needs.answers = true,
+                    Rule::AverageCheck(_) | Rule::TotalCheck(_) | Rule::OrderCount(_) => {
+                        needs.orders = true;
+                    }
+                    Rule::Bought { .. } => {
+                        needs.orders = true;
+                        needs.items = true;
+                    }
+                    // Read from the customer row or the memberships, always loaded. Listed one by
+                    // one so a new kind of condition has to say what it reads.
+                    Rule::FirstInteraction { .. }
+                    | Rule::LastInteraction { .. }
+                    | Rule::Language { .. }
+                    | Rule::Segment { .. }
+                    | Rule::All { .. }
+                    | Rule::Any { .. }
+                    | Rule::None { .. } => {}
+                });
+        }
+        needs
+    }
+}
+
+/// The shopper's memberships (segment → source) and overrides (segment → mode), in one
+/// round trip.
+async fn memberships_and_overrides(
+    db: &impl ConnectionTrait,
+    customer_id: i64,
+) -> Result<(BTreeMap<i64, String>, BTreeMap<i64, String>), StoreError> {
+    let mut query = Query::select();
+    query
+        .column(segment_member::Column::SegmentId)
+        .expr_as(
+            Expr::col(segment_member::Column::Source),
+            Alias::new("value"),
+        )
+        .expr_as(Expr::val("member"), Alias::new("what"))
+        .from(segment_member::Entity)
+        .and_where(segment_member::Column::CustomerId.eq(customer_id))
+        .union(
+            sea_orm::sea_query::UnionType::All,
+            Query::select()
+                .column(segment_override::Column::SegmentId)
+                .expr_as(
+                    Expr::col(segment_override::Column::Mode),
+                    Alias::new("value"),
+                )
+                .expr_as(Expr::val("override"), Alias::new("what"))
+                .from(segment_override::Entity)
+                .and_where(segment_override::Column::CustomerId.eq(customer_id))
+                .to_owned(),
+        );
+    let mut memberships = BTreeMap::new();
+    let mut overrides = BTreeMap::new();
+    for row in db.query_all(&query).await? {
+        let segment_id: i64 = row.try_get("", "segment_id")?;
+        let value: String = row.try_get("", "value")?;
+        if row.try_get::<String>("", "what")? == "member" {
+            memberships.insert(segment_id, value);
+        } else {
+            overrides.insert(segment_id, value);
+        }
+    }
+    Ok((memberships, overrides))
 }
 
 /// Everything a rule can know about one customer: answers, interactions, language, every
@@ -677,66 +899,8 @@ pub async fn load_facts(
     db: &impl ConnectionTrait,
     customer_id: i64,
 ) -> Result<ShopperFacts, StoreError> {
-    let customer = customer::Entity::find_by_id(customer_id)
-        .one(db)
-        .await?
-        .ok_or_else(|| StoreError::not_found("customer", customer_id))?;
-    let mut answers: BTreeMap<i64, BTreeSet<i64>> = BTreeMap::new();
-    for answer in customer_answer::Entity::find()
-        .filter(customer_answer::Column::CustomerId.eq(customer_id))
-        .filter(customer_answer::Column::OptionId.is_not_null())
-        .all(db)
-        .await?
-    {
-        if let Some(option) = answer.option_id {
-            answers
-                .entry(answer.question_id)
-                .or_default()
-                .insert(option);
-        }
-    }
-    let orders = order::Entity::find()
-        .filter(order::Column::CustomerId.eq(customer_id))
-        .order_by_asc(order::Column::Id)
-        .all(db)
-        .await?;
-    let items: Vec<(i64, Option<i64>, Option<i64>)> = order_item::Entity::find()
-        .select_only()
-        .column(order_item::Column::OrderId)
-        .column(order_item::Column::ProductId)
-        .column(order_item::Column::VariantId)
-        .filter(
-            order_item::Column::OrderId.in_subquery(
-                Query::select()
-                    .column(order::Column::Id)
-                    .from(order::Entity)
-                    .and_where(order::Column::CustomerId.eq(customer_id))
-                    .to_owned(),
-            ),
-        )
-        .into_tuple()
-        .all(db)
-        .await?;
-    let mut order_facts: BTreeMap<i64, OrderFacts> = orders
-        .into_iter()
-        .map(|order| {
-            let facts = OrderFacts {
-                placed_at: order.placed_at,
-                total: order.total,
-                status: order.status,
-                products: BTreeSet::new(),
-                variants: BTreeSet::new(),
-            };
-            (order.id, facts)
-        })
-        .collect();
-    for (order_id, product, variant) in items {
-        if let Some(facts) = order_facts.get_mut(&order_id) {
-            facts.products.extend(product);
-            facts.variants.extend(variant);
-        }
-    }
-    let segments = segment_member::Entity::find()
+    let mut facts = load_facts_for(db, customer_id, FactNeeds::ALL).await?;
+    facts.segments = segment_member::Entity::find()
         .select_only()
         .column(segment_member::Column::SegmentId)
         .filter(segment_member::Column::CustomerId.eq(customer_id))
@@ -745,13 +909,87 @@ pub async fn load_facts(
         .await?
         .into_iter()
         .collect();
+    Ok(facts)
+}
+
+/// The customer row and what `needs` asks for (the rest left empty); memberships are left to
+/// the caller. Orders and their items come in one round trip.
+async fn load_facts_for(
+    db: &impl ConnectionTrait,
+    customer_id: i64,
+    needs: FactNeeds,
+) -> Result<ShopperFacts, StoreError> {
+    let customer = customer::Entity::find_by_id(customer_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| StoreError::not_found("customer", customer_id))?;
+    let mut answers: BTreeMap<i64, BTreeSet<i64>> = BTreeMap::new();
+    if needs.answers {
+        let rows: Vec<(i64, Option<i64>)> = customer_answer::Entity::find()
+            .select_only()
+            .column(customer_answer::Column::QuestionId)
+            .column(customer_answer::Column::OptionId)
+            .filter(customer_answer::Column::CustomerId.eq(customer_id))
+            .filter(customer_answer::Column::OptionId.is_not_null())
+            .into_tuple()
+            .all(db)
+            .await?;
+        for (question, option) in rows {
+            if let Some(option) = option {
+                answers.entry(question).or_default().insert(option);
+            }
+        }
+    }
+    let mut order_facts: BTreeMap<i64, OrderFacts> = BTreeMap::new();
+    if needs.orders || needs.items {
+        let mut query = Query::select();
+        query
+            .column((order::Entity, order::Column::Id))
+            .column((order::Entity, order::Column::PlacedAt))
+            .column((order::Entity, order::Column::Total))
+            .column((order::Entity, order::Column::Status))
+            .from(order::Entity)
+            .and_where(Expr::col((order::Entity, order::Column::CustomerId)).eq(customer_id));
+        if needs.items {
+            query
+                .column((order_item::Entity, order_item::Column::ProductId))
+                .column((order_item::Entity, order_item::Column::VariantId))
+                .left_join(
+                    order_item::Entity,
+                    Expr::col((order_item::Entity, order_item::Column::OrderId))
+                        .equals((order::Entity, order::Column::Id)),
+                );
+        }
+        for row in db.query_all(&query).await? {
+            let id: i64 = row.try_get("", "id")?;
+            let facts = match order_facts.entry(id) {
+                std::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
+                std::collections::btree_map::Entry::Vacant(entry) => entry.insert(OrderFacts {
+                    placed_at: row.try_get("", "placed_at")?,
+                    total: row.try_get("", "total")?,
+                    status: row.try_get("", "status")?,
+                    products: BTreeSet::new(),
+                    variants: BTreeSet::new(),
+                }),
+            };
+            if needs.items {
+                facts
+                    .products
+                    .extend(row.try_get::<Option<i64>>("", "product_id")?);
+                facts
+                    .variants
+                    .extend(row.try_get::<Option<i64>>("", "variant_id")?);
+            }
+        }
+    }
     Ok(ShopperFacts {
         answers,
         first_interaction_at: customer.first_interaction_at,
         last_interaction_at: customer.last_interaction_at,
         language_code: customer.language_code,
+        // By id, as they were placed.
         orders: order_facts.into_values().collect(),
-        segments,
+        segments: BTreeSet::new(),
     })
 }
 

@@ -4,7 +4,8 @@
 //! Every membership change made here is one transaction that also writes its
 //! `membership_event` (cause `manual`), so the ledger never misses a join or a leave.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Condition, OnConflict};
@@ -123,7 +124,8 @@ impl OverrideMode {
 pub struct AutoSegment {
     pub id: i64,
     pub name: String,
-    pub rule: Rule,
+    /// Shared with the parsed-rule cache (see [`load_auto_segments`]).
+    pub rule: Arc<Rule>,
     pub in_force: bool,
 }
 
@@ -160,6 +162,45 @@ pub fn rule_of(segment: &segment::Model) -> Result<Option<Rule>, StoreError> {
     })
 }
 
+/// Parsed rules by their stored JSON text: the per-shopper re-evaluation runs after every
+/// answer and order and reads every automatic segment, so parsing each rule again each time
+/// would be most of its work. Keyed by the text itself, not by segment id and a version, so an
+/// edited rule (any change to its text) can never be served from the cache, whichever
+/// database or segment it comes from.
+static PARSED_RULES: LazyLock<Mutex<HashMap<String, Arc<Rule>>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// More distinct rule texts than any shop has at once; past it the cache starts over.
+const PARSED_RULES_LIMIT: usize = 4096;
+
+/// [`rule_of`] through [`PARSED_RULES`].
+fn cached_rule_of(segment: &segment::Model) -> Result<Option<Arc<Rule>>, StoreError> {
+    let json = match (&segment.kind[..], &segment.rule) {
+        ("auto", Some(json)) => json,
+        _ => return Ok(rule_of(segment)?.map(Arc::new)),
+    };
+    if let Some(rule) = lock_parsed_rules().get(json.as_str()) {
+        return Ok(Some(Arc::clone(rule)));
+    }
+    let Some(rule) = rule_of(segment)?.map(Arc::new) else {
+        return Ok(None);
+    };
+    let mut cache = lock_parsed_rules();
+    if cache.len() >= PARSED_RULES_LIMIT {
+        cache.clear();
+    }
+    cache.insert(json.clone(), Arc::clone(&rule));
+    Ok(Some(rule))
+}
+
+fn lock_parsed_rules() -> std::sync::MutexGuard<'static, HashMap<String, Arc<Rule>>> {
+    // A panic while holding the lock can't leave the map half-written in a way that matters
+    // (each entry is inserted whole), so a poisoned lock is still usable.
+    PARSED_RULES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Every automatic segment, in an order where each comes after the segments its rule names
 /// (so a `segment` condition reads fresh membership), with one sentence per segment whose
 /// rule can't be read (those are left out, their membership untouched).
@@ -175,7 +216,7 @@ pub async fn load_auto_segments(
     let mut segments = BTreeMap::new();
     let mut unreadable = Vec::new();
     for row in rows {
-        match rule_of(&row) {
+        match cached_rule_of(&row) {
             Ok(Some(rule)) => {
                 let in_force = is_in_force(&row, now);
                 segments.insert(

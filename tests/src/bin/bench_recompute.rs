@@ -16,17 +16,14 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Query};
 use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait};
 use serde_json::json;
 use storebot::segments::{Context, Rule, TimeFrame};
 use storebot::store::{self, recompute};
 use storebot_config::{DatabaseSettings, DatabaseUrl};
-use storebot_entity::{
-    answer_option, customer, customer_answer, order, order_item, product, question, segment,
-    variant,
-};
+use storebot_entity::{answer_option, customer, order, product, question, segment, variant};
 
 struct Options {
     customers: u64,
@@ -114,7 +111,6 @@ struct Shop {
 }
 
 async fn generate(db: &DatabaseConnection, options: &Options) -> anyhow::Result<Shop> {
-    let mut random = Random(0x5eed_5eed_5eed_5eed);
     let mut questions = Vec::new();
     let mut all_options = Vec::new();
     for position in 0..2 {
@@ -185,78 +181,17 @@ async fn generate(db: &DatabaseConnection, options: &Options) -> anyhow::Result<
         }
     }
 
-    // Customers and their answers, in batches of multi-row inserts.
-    const BATCH: u64 = 1_000;
+    // Customers, answers, orders and items: generated inside the database, each value a
+    // deterministic function of the row's number (see `random_below`), so both databases get
+    // the same shop without a row crossing the connection.
+    let backend = db.get_database_backend();
     let languages = ["en", "en-GB", "de", "fr", "es", "pt-BR"];
-    let mut done = 0;
-    while done < options.customers {
-        let size = Ord::min(BATCH, options.customers - done);
-        let txn = store::begin_write(db).await?;
-        let mut insert = Query::insert();
-        insert.into_table(customer::Entity).columns([
-            customer::Column::TelegramUserId,
-            customer::Column::ChatId,
-            customer::Column::FirstName,
-            customer::Column::LanguageCode,
-            customer::Column::FirstInteractionAt,
-            customer::Column::LastInteractionAt,
-            customer::Column::MessagesOptOut,
-        ]);
-        for offset in 0..size {
-            let number = i64::try_from(done + offset + 1)?;
-            let first = now() - TimeDelta::hours(i64::try_from(random.below(400 * 24))? + 1);
-            let last = first
-                + TimeDelta::hours(i64::try_from(
-                    random.below(1 + (now() - first).num_hours().unsigned_abs()),
-                )?);
-            let language = languages[usize::try_from(random.below(6))?];
-            insert.values([
-                number.into(),
-                number.into(),
-                format!("Shopper {number}").into(),
-                language.into(),
-                first.into(),
-                last.into(),
-                false.into(),
-            ])?;
-        }
-        txn.execute(&insert).await?;
-        txn.commit().await?;
-        done += size;
-    }
-    let ids: Vec<i64> = customer_ids(db).await?;
-    for chunk in ids.chunks(usize::try_from(BATCH)?) {
-        let txn = store::begin_write(db).await?;
-        let mut insert = Query::insert();
-        insert.into_table(customer_answer::Entity).columns([
-            customer_answer::Column::CustomerId,
-            customer_answer::Column::QuestionId,
-            customer_answer::Column::OptionId,
-            customer_answer::Column::AnsweredAt,
-        ]);
-        for id in chunk {
-            let option = all_options[0][usize::try_from(random.below(4))?];
-            insert.values([
-                (*id).into(),
-                questions[0].into(),
-                option.into(),
-                now().into(),
-            ])?;
-            if random.below(2) == 0 {
-                let option = all_options[1][usize::try_from(random.below(4))?];
-                insert.values([
-                    (*id).into(),
-                    questions[1].into(),
-                    option.into(),
-                    now().into(),
-                ])?;
-            }
-        }
-        txn.execute(&insert).await?;
-        txn.commit().await?;
-    }
-
-    // Orders, one item each; 10% cancelled; placed over the last two years.
+    let language_list = values_list(
+        languages
+            .iter()
+            .enumerate()
+            .map(|(index, code)| format!("({index}, '{code}')")),
+    );
     let statuses = [
         "new",
         "paid",
@@ -269,71 +204,120 @@ async fn generate(db: &DatabaseConnection, options: &Options) -> anyhow::Result<
         "paid",
         "cancelled",
     ];
-    let mut placed = 0;
-    let mut next_order_id: i64 = 1;
-    while placed < options.orders {
-        let size = Ord::min(BATCH * 2, options.orders - placed);
-        let txn = store::begin_write(db).await?;
-        let mut orders = Query::insert();
-        orders.into_table(order::Entity).columns([
-            order::Column::Id,
-            order::Column::CustomerId,
-            order::Column::Status,
-            order::Column::Total,
-            order::Column::DiscountTotal,
-            order::Column::Currency,
-            order::Column::PlacedAt,
-            order::Column::IdempotencyKey,
-        ]);
-        let mut items = Query::insert();
-        items.into_table(order_item::Entity).columns([
-            order_item::Column::OrderId,
-            order_item::Column::VariantId,
-            order_item::Column::ProductId,
-            order_item::Column::Sku,
-            order_item::Column::Title,
-            order_item::Column::Quantity,
-            order_item::Column::UnitPrice,
-        ]);
-        for _ in 0..size {
-            let customer = ids[usize::try_from(random.below(ids.len() as u64))?];
-            let total = i64::try_from(500 + random.below(50_000))?;
-            let at = now() - TimeDelta::minutes(i64::try_from(random.below(730 * 24 * 60))?);
-            let status = statuses[usize::try_from(random.below(10))?];
-            orders.values([
-                next_order_id.into(),
-                customer.into(),
-                status.into(),
-                total.into(),
-                0_i64.into(),
-                "EUR".into(),
-                at.into(),
-                format!("bench-{next_order_id}").into(),
-            ])?;
-            let (product, variant) =
-                variants[usize::try_from(random.below(variants.len() as u64))?];
-            items.values([
-                next_order_id.into(),
-                variant.into(),
-                product.into(),
-                "SKU".into(),
-                "Item".into(),
-                1_i32.into(),
-                total.into(),
-            ])?;
-            next_order_id += 1;
-        }
-        txn.execute(&orders).await?;
-        txn.execute(&items).await?;
-        txn.commit().await?;
-        placed += size;
-    }
-    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
-        // The explicit ids above bypassed the sequence; later inserts must not collide.
-        db.execute_unprepared(
-            "SELECT setval(pg_get_serial_sequence('orders', 'id'), (SELECT COALESCE(MAX(id), 1) FROM orders))",
+    let status_list = values_list(
+        statuses
+            .iter()
+            .enumerate()
+            .map(|(index, status)| format!("({index}, '{status}')")),
+    );
+    let option_list = |options: &[i64]| {
+        values_list(
+            options
+                .iter()
+                .enumerate()
+                .map(|(index, id)| format!("({index}, {id})")),
+        )
+    };
+    let variant_list = values_list(
+        variants
+            .iter()
+            .enumerate()
+            .map(|(index, (product, variant))| format!("({index}, {product}, {variant})")),
+    );
+    let dropped = drop_secondary_indexes(db).await?;
+    let now_seconds = now().timestamp();
+    let at = |seconds: &str| timestamp(backend, &format!("{now_seconds} - ({seconds})"));
+    for (low, high) in chunks(options.customers, 1_000_000) {
+        let hours = format!("({} + 1)", random_below("g.i", 1, 400 * 24));
+        bulk(
+            db,
+            &format!(
+                "{with}, language(k, code) AS ({language_list}) \
+             INSERT INTO customer (id, telegram_user_id, chat_id, first_name, language_code, \
+             first_interaction_at, last_interaction_at, messages_opt_out) \
+             SELECT g.i, g.i, g.i, 'Shopper ' || g.i, language.code, {first}, {last}, FALSE \
+             FROM {from} JOIN language ON language.k = {language}",
+                with = series_with(backend, low, high),
+                from = series_from(backend),
+                first = at(&format!("{hours} * 3600")),
+                last = at(&format!(
+                    "{hours} * 3600 - ({} % ({hours} + 1)) * 3600",
+                    random_below("g.i", 2, 1 << 24)
+                )),
+                language = random_below("g.i", 3, 6),
+            ),
         )
         .await?;
+        for (question, list, salt, share) in [
+            (questions[0], option_list(&all_options[0]), 4, 1),
+            (questions[1], option_list(&all_options[1]), 6, 2),
+        ] {
+            bulk(
+                db,
+                &format!(
+                    "{with}, answer_option_k(k, id) AS ({list}) \
+                 INSERT INTO customer_answer (customer_id, question_id, option_id, answered_at) \
+                 SELECT g.i, {question}, answer_option_k.id, {answered} \
+                 FROM {from} JOIN answer_option_k ON answer_option_k.k = {option} \
+                 WHERE {chosen} = 0",
+                    with = series_with(backend, low, high),
+                    from = series_from(backend),
+                    answered = at("0"),
+                    option = random_below("g.i", salt, 4),
+                    chosen = random_below("g.i", salt + 1, share),
+                ),
+            )
+            .await?;
+        }
+    }
+
+    // Orders, one item each; 10% cancelled; placed over the last two years.
+    for (low, high) in chunks(options.orders, 1_000_000) {
+        bulk(
+            db,
+            &format!(
+                "{with}, status_k(k, status) AS ({status_list}) \
+             INSERT INTO orders (id, customer_id, status, total, discount_total, currency, \
+             placed_at, idempotency_key) \
+             SELECT g.i, {customer} + 1, status_k.status, 500 + {total}, 0, 'EUR', {placed}, \
+             'bench-' || g.i \
+             FROM {from} JOIN status_k ON status_k.k = {status}",
+                with = series_with(backend, low, high),
+                from = series_from(backend),
+                customer = random_below("g.i", 7, options.customers),
+                total = random_below("g.i", 8, 50_000),
+                placed = at(&format!("{} * 60", random_below("g.i", 9, 730 * 24 * 60))),
+                status = random_below("g.i", 10, 10),
+            ),
+        )
+        .await?;
+        bulk(
+            db,
+            &format!(
+                "WITH variant_k(k, product_id, variant_id) AS ({variant_list}) \
+             INSERT INTO order_item (order_id, variant_id, product_id, sku, title, quantity, \
+             unit_price) \
+             SELECT orders.id, variant_k.variant_id, variant_k.product_id, 'SKU', 'Item', 1, \
+             orders.total \
+             FROM orders JOIN variant_k ON variant_k.k = {variant} \
+             WHERE orders.id BETWEEN {low} AND {high}",
+                variant = random_below("orders.id", 11, 60),
+            ),
+        )
+        .await?;
+    }
+    for definition in dropped {
+        db.execute_unprepared(&definition).await?;
+    }
+    if backend == sea_orm::DbBackend::Postgres {
+        // The explicit ids above bypassed the sequences; later inserts must not collide.
+        for table in ["customer", "orders"] {
+            db.execute_unprepared(&format!(
+                "SELECT setval(pg_get_serial_sequence('{table}', 'id'), \
+                 (SELECT COALESCE(MAX(id), 1) FROM {table}))"
+            ))
+            .await?;
+        }
     }
     db.execute_unprepared("ANALYZE").await?;
     Ok(Shop {
@@ -342,6 +326,103 @@ async fn generate(db: &DatabaseConnection, options: &Options) -> anyhow::Result<
         questions: (questions[0], questions[1]),
         products,
     })
+}
+
+/// Runs one generating statement in its own transaction; on PostgreSQL with the foreign-key
+/// triggers off (`session_replication_role = replica`, for this transaction only): every
+/// reference the generator writes exists by construction, and checking 10M of them one row
+/// at a time would dominate the generation.
+async fn bulk(db: &DatabaseConnection, sql: &str) -> anyhow::Result<()> {
+    let txn = store::begin_write(db).await?;
+    if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+        txn.execute_unprepared("SET LOCAL session_replication_role = replica")
+            .await?;
+    }
+    txn.execute_unprepared(sql).await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// On PostgreSQL, drops the secondary indexes of the order tables (those not backing a
+/// constraint) and returns their definitions, to be created again once the rows are in:
+/// building an index over 10M rows at once is far cheaper than inserting into it row by row
+/// in random key order. Nothing on SQLite.
+async fn drop_secondary_indexes(db: &DatabaseConnection) -> anyhow::Result<Vec<String>> {
+    if db.get_database_backend() != sea_orm::DbBackend::Postgres {
+        return Ok(Vec::new());
+    }
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT indexname, indexdef FROM pg_indexes \
+             WHERE schemaname = current_schema() AND tablename IN ('orders', 'order_item') \
+             AND indexname NOT IN (SELECT conname FROM pg_constraint)",
+        ))
+        .await?;
+    let mut definitions = Vec::new();
+    for row in rows {
+        let name: String = row.try_get("", "indexname")?;
+        db.execute_unprepared(&format!("DROP INDEX \"{name}\""))
+            .await?;
+        definitions.push(row.try_get("", "indexdef")?);
+    }
+    Ok(definitions)
+}
+
+/// `[1, total]` in ranges of at most `size`, inclusive.
+fn chunks(total: u64, size: u64) -> Vec<(u64, u64)> {
+    (0..total.div_ceil(size))
+        .map(|chunk| (chunk * size + 1, Ord::min((chunk + 1) * size, total)))
+        .collect()
+}
+
+fn values_list(rows: impl Iterator<Item = String>) -> String {
+    format!("VALUES {}", rows.collect::<Vec<_>>().join(", "))
+}
+
+/// The opening `WITH` of a generating statement: on SQLite the row numbers `g(i)` from `low`
+/// to `high` as a recursive CTE, on PostgreSQL a placeholder CTE (the numbers come from
+/// `generate_series` in [`series_from`]).
+fn series_with(backend: sea_orm::DbBackend, low: u64, high: u64) -> String {
+    match backend {
+        sea_orm::DbBackend::Postgres => {
+            format!("WITH RECURSIVE bounds(low, high) AS (SELECT {low}::bigint, {high}::bigint)")
+        }
+        _ => format!(
+            "WITH RECURSIVE g(i) AS (SELECT {low} UNION ALL SELECT i + 1 FROM g WHERE i < {high})"
+        ),
+    }
+}
+
+fn series_from(backend: sea_orm::DbBackend) -> &'static str {
+    match backend {
+        sea_orm::DbBackend::Postgres => {
+            "bounds CROSS JOIN LATERAL generate_series(bounds.low, bounds.high) AS g(i)"
+        }
+        _ => "g",
+    }
+}
+
+/// A SQL expression for a pseudo-random integer in `[0, bound)`, a deterministic function of
+/// the integer expression `row` and `salt`, identical on SQLite and PostgreSQL: a Weyl step
+/// then two rounds of middle-square mixing, every intermediate below 2^63 so neither
+/// database overflows (row numbers up to about 10^12).
+fn random_below(row: &str, salt: u64, bound: u64) -> String {
+    let seed = format!(
+        "(({row}) * 40503 + {}) % 2147483648",
+        salt * 2_654_435 + 12_345
+    );
+    let round = |x: &str| format!("((({x}) * ({x})) / 32768 + ({x}) * 7 + {salt}) % 2147483648");
+    format!("({} % {})", round(&round(&seed)), Ord::max(bound, 1))
+}
+
+/// A timestamp column value `seconds` (a SQL expression) after the Unix epoch, stored as the
+/// store writes them: `timestamptz` on PostgreSQL, RFC 3339 text on SQLite.
+fn timestamp(backend: sea_orm::DbBackend, seconds: &str) -> String {
+    match backend {
+        sea_orm::DbBackend::Postgres => format!("to_timestamp({seconds})"),
+        _ => format!("strftime('%Y-%m-%dT%H:%M:%S+00:00', {seconds}, 'unixepoch')"),
+    }
 }
 
 async fn customer_ids(db: &DatabaseConnection) -> anyhow::Result<Vec<i64>> {
@@ -490,6 +571,11 @@ async fn bench(database: &'static str, url: &str, options: &Options) -> anyhow::
     };
 
     let floor_time = floor(&db, frames.len()).await?;
+    eprintln!(
+        "{database}: floor ({} frames) in {:.1} s",
+        frames.len(),
+        floor_time.as_secs_f64()
+    );
     reset_peak_rss();
     let started = Instant::now();
     let first = recompute::recompute_all(&db, &context, recompute::Trigger::Admin).await?;
@@ -504,6 +590,10 @@ async fn bench(database: &'static str, url: &str, options: &Options) -> anyhow::
     let started = Instant::now();
     let steady = recompute::recompute_all(&db, &context, recompute::Trigger::Admin).await?;
     let steady_time = started.elapsed();
+    eprintln!(
+        "{database}: steady recompute in {:.1} s",
+        steady_time.as_secs_f64()
+    );
     let peak_rss = peak_rss_mib();
     std::hint::black_box(steady.joined);
 
@@ -550,7 +640,14 @@ async fn main() -> anyhow::Result<()> {
                 let admin_url = std::env::var("STOREBOT_BENCH_POSTGRES_URL")
                     .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
                 let mut url = url::Url::parse(&admin_url)?;
-                let name = format!("storebot_bench_{}", std::process::id());
+                // Named after the database the URL names (unless that is `postgres`), so a
+                // run killed before its cleanup leaves a database that is easy to attribute.
+                let prefix = match url.path().trim_start_matches('/') {
+                    "" | "postgres" => "storebot_bench",
+                    named => named,
+                }
+                .to_owned();
+                let name = format!("{prefix}_{}", std::process::id());
                 let admin = store::connect(&settings(&admin_url)).await?;
                 admin
                     .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))

@@ -1181,3 +1181,228 @@ async fn a_failed_run_is_recorded_and_the_job_function_logs_instead_of_failing()
         .await
         .expect("still usable");
 }
+
+#[tokio::test]
+async fn a_rule_edited_after_it_was_cached_is_evaluated_fresh() {
+    let test = TestDb::new().await.expect("test db");
+    let db = &test.db;
+    let mut shop = Shop::new(db);
+    let shopper = shop.customer().await;
+    shop.order(shopper, "paid", 12_400, now(), &[]).await;
+    let total_at_least = |min: i64| rule(json!({"type": "total_check", "min": min}));
+    let big = shop.segment("big", Some(&total_at_least(10_000))).await;
+    let joined = MembershipChange {
+        segment_id: big,
+        joined: true,
+    };
+    let left = MembershipChange {
+        segment_id: big,
+        joined: false,
+    };
+    let refresh = || async {
+        refresh_customer(db, &context(), shopper)
+            .await
+            .expect("refresh")
+    };
+    // The first refresh parses the rule and keeps it; the edits change its text, so each
+    // refresh after one must read the new rule, not the kept one.
+    assert_eq!(refresh().await, [joined]);
+    assert_eq!(refresh().await, []);
+    let edit = |min: i64| {
+        let json = crate::segments::to_json(&total_at_least(min)).expect("json");
+        move |row: &mut segment::ActiveModel| row.rule = Set(Some(json))
+    };
+    shop.edit_segment(big, edit(20_000)).await;
+    assert_eq!(refresh().await, [left]);
+    assert_eq!(members(db, big).await, []);
+    shop.edit_segment(big, edit(10_000)).await;
+    assert_eq!(refresh().await, [joined]);
+    assert_eq!(members(db, big).await, rule_members(&[shopper]));
+}
+
+#[tokio::test]
+async fn a_refresh_with_nothing_to_change_takes_no_write_lock() {
+    let test = TestDb::new().await.expect("test db");
+    let db = &test.db;
+    let mut shop = Shop::new(db);
+    let shopper = shop.customer().await;
+    shop.order(shopper, "paid", 12_400, now(), &[]).await;
+    let big = shop
+        .segment(
+            "big",
+            Some(&rule(json!({"type": "total_check", "min": 10_000}))),
+        )
+        .await;
+    refresh_customer(db, &context(), shopper)
+        .await
+        .expect("refresh");
+    let events_before = ledger(db, big).await;
+    // Another writer holds the write lock (SQLite's single writer; on PostgreSQL a lock on the
+    // membership tables that lets reads through but no write). A refresh that finds nothing
+    // to change must neither wait for it nor fail.
+    let writer = begin_write(db).await.expect("writer");
+    if test.is_postgres() {
+        writer
+            .execute_unprepared(
+                "LOCK TABLE segment_member, membership_event, outbox_message IN EXCLUSIVE MODE",
+            )
+            .await
+            .expect("lock");
+    }
+    let outcome = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        refresh_customer(db, &context(), shopper),
+    )
+    .await;
+    writer.rollback().await.expect("rollback");
+    assert_eq!(
+        outcome
+            .expect("the refresh waited for the writer")
+            .expect("refresh"),
+        []
+    );
+    assert_eq!(ledger(db, big).await, events_before);
+}
+
+#[tokio::test]
+async fn a_refresh_reads_orders_with_all_their_items() {
+    let test = TestDb::new().await.expect("test db");
+    let db = &test.db;
+    let mut shop = Shop::new(db);
+    let (tea, teas) = shop.product(2).await;
+    let (mug, mugs) = shop.product(1).await;
+    let (question, options) = shop.question(2).await;
+    let shopper = shop.customer().await;
+    shop.answer(shopper, question, Some(options[1])).await;
+    // One order with three items, one with none: each order counted once, every item seen.
+    shop.order(
+        shopper,
+        "paid",
+        3_000,
+        now(),
+        &[(tea, teas[0]), (tea, teas[1]), (mug, mugs[0])],
+    )
+    .await;
+    shop.order(shopper, "paid", 2_000, now(), &[]).await;
+    let mut segments = Vec::new();
+    for (name, json) in [
+        (
+            "bought tea",
+            json!({"type": "bought", "item": {"product": tea}}),
+        ),
+        (
+            "bought the second tea",
+            json!({"type": "bought", "item": {"variant": teas[1]}}),
+        ),
+        (
+            "bought a mug",
+            json!({"type": "bought", "item": {"product": mug}}),
+        ),
+        (
+            "two orders",
+            json!({"type": "order_count", "min": 2, "max": 2}),
+        ),
+        (
+            "spent 5,000",
+            json!({"type": "total_check", "min": 5_000, "max": 5_000}),
+        ),
+        (
+            "second option",
+            json!({"type": "answer", "question": question, "options": [options[1]]}),
+        ),
+    ] {
+        segments.push(shop.segment(name, Some(&rule(json))).await);
+    }
+    let changes = refresh_customer(db, &context(), shopper)
+        .await
+        .expect("refresh");
+    assert_eq!(
+        changes,
+        segments
+            .iter()
+            .map(|segment_id| MembershipChange {
+                segment_id: *segment_id,
+                joined: true
+            })
+            .collect::<Vec<_>>()
+    );
+    // The set-based job agrees.
+    let summary = recompute_all(db, &context(), Trigger::Admin)
+        .await
+        .expect("run");
+    assert_eq!((summary.joined, summary.left), (0, 0));
+}
+
+#[tokio::test]
+async fn a_steady_recompute_on_postgres_writes_no_membership() {
+    let test = TestDb::new().await.expect("test db");
+    let db = &test.db;
+    let mut shop = Shop::new(db);
+    let big_spender = shop.customer().await;
+    let other = shop.customer().await;
+    shop.order(big_spender, "paid", 12_400, now(), &[]).await;
+    let big = shop
+        .segment(
+            "big",
+            Some(&rule(json!({"type": "total_check", "min": 10_000}))),
+        )
+        .await;
+    let first = recompute_all(db, &context(), Trigger::Admin)
+        .await
+        .expect("run");
+    assert_eq!((first.joined, first.left), (1, 0));
+    // A manual member the rule doesn't select is no change either.
+    add_member(db, big, other, now()).await.expect("add");
+    // On PostgreSQL another transaction locks the membership tables against writes (reads go
+    // through), so a steady run that wrote anything would wait for it. On SQLite each segment
+    // still runs its (empty) diff in a write transaction, so there is no lock to hold.
+    let writer = if test.is_postgres() {
+        let writer = begin_write(db).await.expect("writer");
+        writer
+            .execute_unprepared("LOCK TABLE segment_member, membership_event IN EXCLUSIVE MODE")
+            .await
+            .expect("lock");
+        Some(writer)
+    } else {
+        None
+    };
+    let steady = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        recompute_all(db, &context(), Trigger::Admin),
+    )
+    .await;
+    if let Some(writer) = writer {
+        writer.rollback().await.expect("rollback");
+    }
+    let steady = steady
+        .expect("the steady run waited for the writer")
+        .expect("run");
+    assert_eq!((steady.segments, steady.joined, steady.left), (1, 0, 0));
+    assert_eq!(
+        members(db, big).await,
+        [
+            (big_spender, "rule".to_owned()),
+            (other, "manual".to_owned())
+        ]
+    );
+    // Changes are still found and applied: one shopper qualifies, the first no longer does.
+    let joiner = shop.customer().await;
+    shop.order(joiner, "paid", 10_000, now(), &[]).await;
+    order::Entity::update_many()
+        .col_expr(
+            order::Column::Status,
+            sea_orm::sea_query::Expr::val("cancelled"),
+        )
+        .filter(order::Column::CustomerId.eq(big_spender))
+        .exec(db)
+        .await
+        .expect("cancel");
+    let changed = recompute_all(db, &context(), Trigger::Admin)
+        .await
+        .expect("run");
+    assert_eq!((changed.joined, changed.left), (1, 1));
+    assert_eq!(
+        members(db, big).await,
+        [(other, "manual".to_owned()), (joiner, "rule".to_owned())]
+    );
+}
