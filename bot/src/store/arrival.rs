@@ -12,12 +12,12 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{
-    Alias, CommonTableExpression, Expr, ExprTrait, Func, InsertStatement, IntoCondition,
-    OnConflict, Query, SelectStatement, WithClause,
+    Alias, CommonTableExpression, Expr, ExprTrait, Func, InsertStatement, IntoCondition, Query,
+    SelectStatement, WithClause,
 };
 use sea_orm::{
-    ActiveModelTrait, ActiveValue, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend,
-    EntityTrait, FromQueryResult, Iterable, QueryTrait,
+    ActiveModelTrait, ActiveValue, ColumnTrait, ConnectionTrait, DbBackend, FromQueryResult,
+    Iterable, QueryTrait,
 };
 use storebot_entity::{
     customer, customer_answer, dialogue_state, processed_update, question, segment, segment_member,
@@ -72,16 +72,7 @@ pub async fn claim_and_record(
         }
         return record(db, user, now).await.map(Some);
     }
-    let mut claim = processed_update::Entity::insert(processed_update::ActiveModel {
-        update_id: Set(update_id),
-        processed_at: Set(now),
-    })
-    .on_conflict(
-        OnConflict::column(processed_update::Column::UpdateId)
-            .do_nothing()
-            .to_owned(),
-    )
-    .into_query();
+    let mut claim = processed_updates::claim_statement(update_id, now);
     claim.returning(Query::returning().columns([processed_update::Column::UpdateId]));
     let claimed = Alias::new("claimed");
     let row = interaction_row(user, now);

@@ -9,8 +9,10 @@
 //! crash is better lost than doubled; they see no reply and tap again).
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::sea_query::{InsertStatement, OnConflict};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryTrait,
+};
 use storebot_entity::processed_update;
 
 use super::StoreError;
@@ -19,14 +21,9 @@ use super::StoreError;
 /// redelivery never comes later than that.
 pub const KEPT_FOR: chrono::TimeDelta = chrono::TimeDelta::hours(48);
 
-/// Claims `update_id` for handling at `now`: true the first time, false for every later
-/// delivery of the same id.
-pub async fn claim(
-    db: &impl ConnectionTrait,
-    update_id: i64,
-    now: DateTime<Utc>,
-) -> Result<bool, StoreError> {
-    let claimed = processed_update::Entity::insert(processed_update::ActiveModel {
+/// The insert that claims `update_id`, inserting nothing when it was claimed before.
+pub(crate) fn claim_statement(update_id: i64, now: DateTime<Utc>) -> InsertStatement {
+    processed_update::Entity::insert(processed_update::ActiveModel {
         update_id: Set(update_id),
         processed_at: Set(now),
     })
@@ -35,8 +32,20 @@ pub async fn claim(
             .do_nothing()
             .to_owned(),
     )
-    .exec_without_returning(db)
-    .await?;
+    .into_query()
+}
+
+/// Claims `update_id` for handling at `now`: true the first time, false for every later
+/// delivery of the same id.
+pub async fn claim(
+    db: &impl ConnectionTrait,
+    update_id: i64,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let claimed = db
+        .execute(&claim_statement(update_id, now))
+        .await?
+        .rows_affected();
     Ok(claimed == 1)
 }
 

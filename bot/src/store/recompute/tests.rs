@@ -232,6 +232,12 @@ impl<'a> Shop<'a> {
         id
     }
 
+    /// The automatic segment `big`: a total check of at least 10,000.
+    pub async fn big_spenders(&mut self) -> i64 {
+        let rule = rule(serde_json::json!({"type": "total_check", "min": 10_000}));
+        self.segment("big", Some(&rule)).await
+    }
+
     pub async fn segment(&mut self, name: &str, rule: Option<&Rule>) -> i64 {
         segment::ActiveModel {
             name: Set(name.into()),
@@ -1040,12 +1046,7 @@ async fn explain_shows_the_verdict_and_the_stored_membership() {
     let mut shop = Shop::new(db);
     let shopper = shop.customer().await;
     shop.order(shopper, "paid", 12_400, now(), &[]).await;
-    let segment = shop
-        .segment(
-            "big",
-            Some(&rule(json!({"type": "total_check", "min": 10_000}))),
-        )
-        .await;
+    let segment = shop.big_spenders().await;
     refresh_customer(db, &context(), shopper)
         .await
         .expect("refresh");
@@ -1190,7 +1191,7 @@ async fn a_rule_edited_after_it_was_cached_is_evaluated_fresh() {
     let shopper = shop.customer().await;
     shop.order(shopper, "paid", 12_400, now(), &[]).await;
     let total_at_least = |min: i64| rule(json!({"type": "total_check", "min": min}));
-    let big = shop.segment("big", Some(&total_at_least(10_000))).await;
+    let big = shop.big_spenders().await;
     let joined = MembershipChange {
         segment_id: big,
         joined: true,
@@ -1227,12 +1228,7 @@ async fn a_refresh_with_nothing_to_change_takes_no_write_lock() {
     let mut shop = Shop::new(db);
     let shopper = shop.customer().await;
     shop.order(shopper, "paid", 12_400, now(), &[]).await;
-    let big = shop
-        .segment(
-            "big",
-            Some(&rule(json!({"type": "total_check", "min": 10_000}))),
-        )
-        .await;
+    let big = shop.big_spenders().await;
     refresh_customer(db, &context(), shopper)
         .await
         .expect("refresh");
@@ -1341,12 +1337,7 @@ async fn a_steady_recompute_on_postgres_writes_no_membership() {
     let big_spender = shop.customer().await;
     let other = shop.customer().await;
     shop.order(big_spender, "paid", 12_400, now(), &[]).await;
-    let big = shop
-        .segment(
-            "big",
-            Some(&rule(json!({"type": "total_check", "min": 10_000}))),
-        )
-        .await;
+    let big = shop.big_spenders().await;
     let first = recompute_all(db, &context(), Trigger::Admin)
         .await
         .expect("run");
