@@ -31,6 +31,10 @@ use crate::store::outbox::{self, CATALOG_BUTTON, Claimed};
 /// How long the sender waits after a database error before it looks again.
 const DATABASE_PAUSE: Duration = Duration::from_secs(5);
 
+/// How often stale claims are looked for: a write, so not once per message (on SQLite every
+/// write waits for the one write lock the shoppers' updates need too).
+const EXPIRY_INTERVAL: Duration = Duration::from_secs(1);
+
 /// Sends outbox messages until `stop` turns true. Never returns early on an error: a dead
 /// sender would silently hold every join message and broadcast.
 ///
@@ -65,6 +69,7 @@ pub async fn run_sender(
     let mut sends: JoinSet<Step> = JoinSet::new();
     // Set by a 429: no new send starts before then.
     let mut resume_at = Instant::now();
+    let mut next_expiry = Instant::now();
     loop {
         while let Some(done) = sends.try_join_next() {
             resume_at = resume_at.max(after(done));
@@ -81,7 +86,11 @@ pub async fn run_sender(
             }
             None
         } else {
-            match claim(&db, per_chat, claim_timeout).await {
+            let expire = Instant::now() >= next_expiry;
+            if expire {
+                next_expiry = Instant::now() + EXPIRY_INTERVAL;
+            }
+            match claim(&db, per_chat, claim_timeout, expire).await {
                 Ok(Some(claimed)) => {
                     pace.tick().await;
                     let (bot, settings, db) = (bot.clone(), Arc::clone(&settings), db.clone());
@@ -125,22 +134,26 @@ fn after(done: Result<Step, tokio::task::JoinError>) -> Instant {
     }
 }
 
-/// The next due message, claimed; `Err` after logging a database failure.
+/// The next due message, claimed (after marking stale claims `unknown` when `expire`);
+/// `Err` after logging a database failure.
 async fn claim(
     db: &DatabaseConnection,
     per_chat: TimeDelta,
     claim_timeout: TimeDelta,
+    expire: bool,
 ) -> Result<Option<Claimed>, ()> {
     let now = Utc::now();
-    match outbox::expire_claims(db, now - claim_timeout).await {
-        Ok(0) => {}
-        Ok(expired) => tracing::warn!(
-            expired,
-            "outbox messages whose sender stopped mid-send are marked unknown (not resent)"
-        ),
-        Err(error) => {
-            tracing::error!(%error, "the outbox can't be read");
-            return Err(());
+    if expire {
+        match outbox::expire_claims(db, now - claim_timeout).await {
+            Ok(0) => {}
+            Ok(expired) => tracing::warn!(
+                expired,
+                "outbox messages whose sender stopped mid-send are marked unknown (not resent)"
+            ),
+            Err(error) => {
+                tracing::error!(%error, "the outbox can't be read");
+                return Err(());
+            }
         }
     }
     outbox::claim_next(db, now, per_chat)
