@@ -90,3 +90,17 @@ async fn fresh_postgres_database(run_url: &str) -> Result<DatabaseSettings, Stor
     parsed.set_path(&format!("/{name}"));
     Ok(settings_for(parsed.as_str()))
 }
+
+/// A shopper with Telegram user id `telegram_user_id`, first seen at `now` and added by hand to
+/// segment `segment_id`: a segment with a member, for tests of what members unlock.
+pub async fn member_of(
+    db: &DatabaseConnection,
+    segment_id: i64,
+    telegram_user_id: i64,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<storebot_entity::customer::Model, StoreError> {
+    let user = store::customers::TelegramUser::new(telegram_user_id, "Member");
+    let customer = store::customers::record_interaction(db, &user, now).await?;
+    store::segments::add_member(db, segment_id, customer.id, now).await?;
+    Ok(customer)
+}

@@ -312,14 +312,7 @@ mod tests {
         availability::set_product(db, tea.product_id, &Audience::Segments([vip.id].into()))
             .await
             .expect("restrict");
-        let customer = crate::store::customers::record_interaction(
-            db,
-            &crate::store::customers::TelegramUser::new(7, "Fan"),
-            now(),
-        )
-        .await
-        .expect("customer");
-        crate::store::segments::add_member(db, fans.id, customer.id, now())
+        crate::testing::member_of(db, fans.id, 7, now())
             .await
             .expect("member");
         let kinds = |findings: Vec<Finding>| {
@@ -503,14 +496,7 @@ mod tests {
         );
 
         // A member in force brings the segment-tied coupon back to life.
-        let customer = crate::store::customers::record_interaction(
-            db,
-            &crate::store::customers::TelegramUser::new(7, "Ann"),
-            now(),
-        )
-        .await
-        .expect("customer");
-        crate::store::segments::add_member(db, vip.id, customer.id, now())
+        crate::testing::member_of(db, vip.id, 7, now())
             .await
             .expect("member");
         let after = dead(check(db, now()).await.expect("lint"));

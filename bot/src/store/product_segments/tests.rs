@@ -393,14 +393,7 @@ async fn simulate_shows_a_granted_shopper_the_opened_variant_only() {
     availability::set_product(db, cheap.product_id, &Audience::Segments([vip.id].into()))
         .await
         .expect("restrict");
-    let fan = crate::store::customers::record_interaction(
-        db,
-        &crate::store::customers::TelegramUser::new(9, "Fan"),
-        now(),
-    )
-    .await
-    .expect("customer");
-    crate::store::segments::add_member(db, fans.id, fan.id, now())
+    let fan = crate::testing::member_of(db, fans.id, 9, now())
         .await
         .expect("member");
     create(db, &draft("small", r#"{"price_max": 1000}"#), now())
