@@ -20,7 +20,7 @@ use super::state::{State, Step};
 use super::texts::{self, Texts};
 use super::{Button, Conversation, Input, Markup, Outcome, Reply, TelegramUser};
 use crate::segments::Context;
-use crate::store::{self, StoreError, answers, arrival, dialogue, segments};
+use crate::store::{self, StoreError, answers, arrival, dialogue};
 
 pub(super) type Flow = Result<(), StoreError>;
 
@@ -174,18 +174,25 @@ impl Session<'_> {
             counted_statuses: settings.segments.counted_statuses.iter().cloned().collect(),
         };
         // A failed refresh must not undo what the shopper just did: the next scheduled
-        // recompute catches up, so it is logged and the dialogue carries on.
+        // recompute catches up, so it is logged and the dialogue carries on (it wrote nothing,
+        // so the segments read for this update still hold).
         match store::recompute::refresh_customer(self.db(), &context, self.customer.id).await {
-            // Nothing joined or left: the segments read for this update still hold.
-            Ok(changes) if changes.is_empty() => return,
-            Ok(_) => {}
+            // A refresh joins only segments in force, so the segments in force follow from
+            // its changes without reading them again.
+            Ok(changes) => {
+                for change in changes {
+                    if change.joined {
+                        self.segments.push(change.segment_id);
+                    } else {
+                        self.segments.retain(|id| *id != change.segment_id);
+                    }
+                }
+                self.segments.sort_unstable();
+                self.segments.dedup();
+            }
             Err(error) => {
                 tracing::error!(%error, customer_id = self.customer.id, "segment refresh failed");
             }
-        }
-        match segments::segments_in_force_for(self.db(), self.customer.id, self.now).await {
-            Ok(segments) => self.segments = segments,
-            Err(error) => tracing::error!(%error, "segments in force could not be re-read"),
         }
     }
 

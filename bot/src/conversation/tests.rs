@@ -453,6 +453,25 @@ async fn a_deep_link_opens_the_product_after_registration() {
     sam.assert_says("not available");
 }
 
+/// The answer that completes registration can also qualify the shopper for a segment: the
+/// product they came for is shown at once with that segment's variants.
+#[tokio::test]
+async fn a_deep_linked_product_shows_the_variants_the_last_answer_qualified_for() {
+    let shop = Shop::new().await;
+    // Without the diet question, the drinks answer is the last one.
+    questions::archive_question(&shop.test.db, shop.demo.diet.question.id, true)
+        .await
+        .expect("diet archived");
+    let mut ada = shop.shopper(710);
+    ada.send(&format!("/start p_{}", shop.demo.espresso)).await;
+    ada.assert_says("How old are you?");
+    ada.press("18–25").await;
+    ada.press("Coffee").await;
+    ada.press("Done").await;
+    ada.assert_says("Dark roast for espresso");
+    ada.assert_says("Ethiopia single origin 250 g");
+}
+
 #[tokio::test]
 async fn stock_that_ran_out_before_confirming_writes_nothing() {
     use sea_orm::sea_query::Expr;

@@ -253,12 +253,9 @@ mod tests {
 
     fn shopper() -> TelegramUser {
         TelegramUser {
-            telegram_user_id: 4242,
-            chat_id: 4242,
-            first_name: "Ada".into(),
-            last_name: None,
             username: Some("ada".into()),
             language_code: Some("en".into()),
+            ..TelegramUser::new(4242, "Ada")
         }
     }
 

@@ -175,11 +175,8 @@ async fn segment_ids(
     db: &impl ConnectionTrait,
     keys: &[String],
 ) -> Result<BTreeSet<i64>, StoreError> {
-    let mut ids = BTreeSet::new();
-    for key in keys {
-        ids.insert(segment_definitions::find(db, key).await?.id);
-    }
-    Ok(ids)
+    let found = segment_definitions::find_each(db, keys).await?;
+    Ok(found.into_iter().map(|segment| segment.id).collect())
 }
 
 async fn insert_ties(

@@ -1,5 +1,7 @@
 //! Opening the database, applying migrations, and starting write transactions.
 
+use std::time::Duration;
+
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr,
@@ -33,6 +35,9 @@ impl Backend {
 /// every storebot process uses the same one.
 const MIGRATION_LOCK_KEY: i64 = 0x5354_4f52_4542_4f54; // "STOREBOT"
 
+/// A pooled PostgreSQL connection idle this long is pinged before use.
+const PING_IF_IDLE_FOR: Duration = Duration::from_secs(10);
+
 /// Opens a pool on the configured database: SQLite in WAL mode with foreign keys and a busy
 /// timeout, or PostgreSQL.
 pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, StoreError> {
@@ -44,6 +49,15 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
         .connect_timeout(settings.connect_timeout)
         .acquire_timeout(settings.connect_timeout)
         .sqlx_logging(false);
+    // sqlx pings a connection before handing it out of the pool, which costs every statement
+    // a second round trip (to the server, or to SQLite's worker thread). A database file does
+    // not hang up; a server may, while a connection sits idle, so only those are pinged. A
+    // connection that broke while busy fails its statement (the shopper is asked to try again)
+    // and is dropped when it goes back to the pool, where sqlx tests it.
+    match backend {
+        Backend::Sqlite => options.test_before_acquire(false),
+        Backend::Postgres => options.test_before_acquire_if_idle_for(PING_IF_IDLE_FOR),
+    };
     if backend == Backend::Sqlite {
         let busy_timeout = settings.busy_timeout;
         options.map_sqlx_sqlite_opts(move |sqlite| {

@@ -9,15 +9,17 @@
 //! `manual` member: only rows whose source is `rule` are the job's to take away.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::sea_query::{
-    Alias, Cond, Expr, ExprTrait, Func, InsertStatement, Order, Query, SelectStatement,
+    Alias, Cond, Expr, ExprTrait, Func, InsertStatement, Order, PostgresQueryBuilder, Query,
+    SelectStatement,
 };
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection,
-    DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionSession,
+    DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement, TransactionSession,
     TransactionTrait,
 };
 use storebot_config::Settings;
@@ -102,10 +104,11 @@ pub fn context(settings: &Settings, now: DateTime<Utc>) -> Context {
 /// reported and the others go on. On PostgreSQL only one process runs at a time: a second
 /// caller returns at once with `skipped`.
 ///
-/// The orders are aggregated once per distinct time frame of the whole run, into temporary
-/// tables that every segment's statement joins. Temporary tables are private to a connection,
-/// so the run works on a dedicated connection of its own (opened with the pool's options and
-/// closed at the end).
+/// The orders are aggregated once per distinct time frame of the whole run, into tables that
+/// every segment's statement joins: temporary ones on SQLite, unlogged ones on PostgreSQL
+/// (read from the pool too, by the checks that run two at a time). The run works on a
+/// dedicated connection of its own (opened with the pool's options and closed at the end),
+/// which holds its temporary tables, its scratch table and, on PostgreSQL, its lock.
 pub async fn recompute_all(
     db: &DatabaseConnection,
     context: &Context,
@@ -133,7 +136,7 @@ pub async fn recompute_all_with_progress(
     on_progress: &mut (dyn FnMut(Progress<'_>) + Send),
 ) -> Result<RunSummary, StoreError> {
     let run_db = dedicated_connection(db)?;
-    let outcome = recompute_on(&run_db, context, trigger, None, on_progress).await;
+    let outcome = recompute_on(&run_db, db, context, trigger, None, on_progress).await;
     // Closing ends the session, which also releases the PostgreSQL lock if unlocking failed.
     let _ = run_db.close().await;
     outcome
@@ -150,7 +153,15 @@ pub async fn recompute_scheduled(
 ) -> Result<RunSummary, StoreError> {
     let half = TimeDelta::from_std(interval / 2).unwrap_or(TimeDelta::zero());
     let run_db = dedicated_connection(db)?;
-    let outcome = recompute_on(&run_db, context, Trigger::Schedule, Some(half), &mut |_| {}).await;
+    let outcome = recompute_on(
+        &run_db,
+        db,
+        context,
+        Trigger::Schedule,
+        Some(half),
+        &mut |_| {},
+    )
+    .await;
     let _ = run_db.close().await;
     outcome
 }
@@ -192,8 +203,11 @@ fn dedicated_connection(db: &DatabaseConnection) -> Result<DatabaseConnection, S
     }
 }
 
+/// The run on `db`, its dedicated connection; `pool` serves the statements that may run beside
+/// the run's own (on PostgreSQL).
 async fn recompute_on(
     db: &DatabaseConnection,
+    pool: &DatabaseConnection,
     context: &Context,
     trigger: Trigger,
     unless_scheduled_within: Option<TimeDelta>,
@@ -232,7 +246,7 @@ async fn recompute_on(
     }
     .insert(db)
     .await?;
-    let outcome = recompute_segments(db, context, run.id, on_progress).await;
+    let outcome = recompute_segments(db, pool, context, run.id, on_progress).await;
     let (summary, error) = match outcome {
         Ok(summary) => {
             let error = (!summary.errors.is_empty()).then(|| summary.errors.join("\n"));
@@ -283,6 +297,7 @@ async fn advisory_lock(db: &DatabaseConnection, function: &str) -> Result<bool, 
 /// reported in the summary and the others go on.
 async fn recompute_segments(
     db: &DatabaseConnection,
+    pool: &DatabaseConnection,
     context: &Context,
     run_id: i64,
     on_progress: &mut (dyn FnMut(Progress<'_>) + Send),
@@ -302,7 +317,7 @@ async fn recompute_segments(
         .filter(|segment| segment.in_force)
         .flat_map(|segment| aggregate_frames_of(&segment.rule))
         .collect();
-    let materialized = materialize_frames(db, context, frames).await?;
+    let materialized = materialize_frames(db, pool, context, frames).await?;
     db.execute_unprepared(&format!(
         "CREATE TEMPORARY TABLE IF NOT EXISTS {TARGET} (customer_id BIGINT PRIMARY KEY)"
     ))
@@ -316,11 +331,25 @@ async fn recompute_segments(
         .await?
         .into_iter()
         .collect();
+    let settled = settled_segments(pool, context, &segments, &overridden, &materialized).await;
+    // Segments whose membership this run changed: a later segment that names one of them is
+    // not settled, whatever its check found before the change.
+    let mut changed = BTreeSet::new();
     let total = segments.len();
     for (index, segment) in segments.into_iter().enumerate() {
         let has_overrides = overridden.contains(&segment.id);
-        match recompute_segment(db, context, &segment, run_id, &materialized, has_overrides).await {
+        let outcome = if settled.contains(&segment.id)
+            && segment.rule.references().segments.is_disjoint(&changed)
+        {
+            Ok((0, 0))
+        } else {
+            recompute_segment(db, context, &segment, run_id, &materialized, has_overrides).await
+        };
+        match outcome {
             Ok((joined, left)) => {
+                if joined + left > 0 {
+                    changed.insert(segment.id);
+                }
                 summary.segments += 1;
                 summary.joined += joined;
                 summary.left += left;
@@ -336,42 +365,154 @@ async fn recompute_segments(
             segment: &segment.name,
         });
     }
+    drop_frames(db, &materialized).await;
     Ok(summary)
 }
 
-/// One temporary table of per-customer count and total per frame, filled once for the run.
+/// The segments whose membership already matches their rule, so that the run writes nothing
+/// for them: on PostgreSQL, each segment without overrides is checked by one read-only
+/// statement ([`membership_differs`]), two at a time on `pool` (the server has a core for each,
+/// and almost every run finds almost every segment as it left it). A segment whose check
+/// fails is not settled, so the full path meets the failure and reports it. None on SQLite,
+/// which runs a full outer join as a nested loop (minutes at 20k customers), and whose full
+/// path is already within the floor there.
+async fn settled_segments(
+    pool: &DatabaseConnection,
+    context: &Context,
+    segments: &[AutoSegment],
+    overridden: &BTreeSet<i64>,
+    materialized: &BTreeMap<TimeFrame, String>,
+) -> BTreeSet<i64> {
+    if pool.get_database_backend() != DbBackend::Postgres {
+        return BTreeSet::new();
+    }
+    let candidates: Vec<&AutoSegment> = segments
+        .iter()
+        .filter(|segment| !overridden.contains(&segment.id))
+        .collect();
+    let verdicts = two_lanes(&candidates, |segment| {
+        membership_differs(pool, context, segment, materialized)
+    })
+    .await;
+    candidates
+        .iter()
+        .zip(verdicts)
+        .filter_map(|(segment, differs)| matches!(differs, Ok(false)).then_some(segment.id))
+        .collect()
+}
+
+/// `work` over every item, two at a time: each of two lanes takes the next item not yet
+/// taken, so a long item doesn't hold up the short ones behind it. The results come back in
+/// the items' order.
+async fn two_lanes<'a, T, R, Fut>(items: &'a [T], work: impl Fn(&'a T) -> Fut) -> Vec<R>
+where
+    Fut: std::future::Future<Output = R>,
+{
+    let next = AtomicUsize::new(0);
+    let lane = || async {
+        let mut done = Vec::new();
+        loop {
+            let index = next.fetch_add(1, Ordering::Relaxed);
+            let Some(item) = items.get(index) else {
+                break;
+            };
+            done.push((index, work(item).await));
+        }
+        done
+    };
+    let (first, second) = tokio::join!(lane(), lane());
+    let mut done: Vec<(usize, R)> = first.into_iter().chain(second).collect();
+    done.sort_by_key(|(index, _)| *index);
+    done.into_iter().map(|(_, result)| result).collect()
+}
+
+/// One table of per-customer count and total per frame, filled once for the run. On SQLite a
+/// temporary table of the run's connection `db`. On PostgreSQL an unlogged table, filled two
+/// at a time on `pool`, which the segments' checks read from other connections (and which
+/// the planner may scan in parallel, as it never does a temporary table); the advisory lock
+/// keeps other processes' runs from meeting them, and [`drop_frames`] removes them.
 async fn materialize_frames(
     db: &DatabaseConnection,
+    pool: &DatabaseConnection,
     context: &Context,
     frames: BTreeSet<TimeFrame>,
 ) -> Result<BTreeMap<TimeFrame, String>, StoreError> {
-    let mut tables = BTreeMap::new();
-    for (index, frame) in frames.into_iter().enumerate() {
-        let table = format!("recompute_frame_{index}");
-        db.execute_unprepared(&format!("DROP TABLE IF EXISTS {table}"))
-            .await?;
-        db.execute_unprepared(&format!(
-            "CREATE TEMPORARY TABLE {table} (customer_id BIGINT PRIMARY KEY, \
-             order_count BIGINT NOT NULL, order_total NUMERIC NOT NULL)"
+    let frames: Vec<(TimeFrame, String)> = frames
+        .into_iter()
+        .enumerate()
+        .map(|(index, frame)| (frame, format!("recompute_frame_{index}")))
+        .collect();
+    if db.get_database_backend() == DbBackend::Postgres {
+        let filled = two_lanes(&frames, |(frame, table)| {
+            fill_frame(pool, context, frame, table)
+        })
+        .await;
+        filled.into_iter().collect::<Result<(), _>>()?;
+    } else {
+        for (frame, table) in &frames {
+            fill_frame(db, context, frame, table).await?;
+        }
+    }
+    Ok(frames.into_iter().collect())
+}
+
+/// Creates `table` anew with `frame`'s aggregates: on PostgreSQL an unlogged table made by
+/// `CREATE TABLE ... AS`, which, unlike `INSERT ... SELECT`, may aggregate in parallel; on
+/// SQLite a temporary table keyed by customer.
+async fn fill_frame(
+    db: &DatabaseConnection,
+    context: &Context,
+    frame: &TimeFrame,
+    table: &str,
+) -> Result<(), StoreError> {
+    let backend = db.get_database_backend();
+    db.execute_unprepared(&format!("DROP TABLE IF EXISTS {table}"))
+        .await?;
+    let aggregate = frame_aggregate(frame, context);
+    if backend == DbBackend::Postgres {
+        let (select, values) = aggregate.build(PostgresQueryBuilder);
+        db.execute_raw(Statement::from_sql_and_values(
+            backend,
+            format!("CREATE UNLOGGED TABLE {table} AS {select}"),
+            values,
         ))
         .await?;
-        db.execute(
-            &Query::insert()
-                .into_table(Alias::new(table.as_str()))
-                .columns([CUSTOMER_ID, "order_count", "order_total"].map(Alias::new))
-                .select_from(frame_aggregate(&frame, context))
-                .map_err(|error| StoreError::Invalid(error.to_string()))?
-                .to_owned(),
-        )
-        .await?;
-        if db.get_database_backend() == DbBackend::Postgres {
-            // Temporary tables are never analysed by autovacuum; without statistics the
-            // planner guesses their size, and every segment's statement joins them.
-            db.execute_unprepared(&format!("ANALYZE {table}")).await?;
-        }
-        tables.insert(frame, table);
+        // Autovacuum analyses a fresh table only later; without statistics the planner
+        // guesses its size, and every segment's statement joins it.
+        db.execute_unprepared(&format!("ANALYZE {table}")).await?;
+        return Ok(());
     }
-    Ok(tables)
+    db.execute_unprepared(&format!(
+        "CREATE TEMPORARY TABLE {table} (customer_id BIGINT PRIMARY KEY, \
+         order_count BIGINT NOT NULL, order_total NUMERIC NOT NULL)"
+    ))
+    .await?;
+    db.execute(
+        &Query::insert()
+            .into_table(Alias::new(table))
+            .columns([CUSTOMER_ID, "order_count", "order_total"].map(Alias::new))
+            .select_from(aggregate)
+            .map_err(|error| StoreError::Invalid(error.to_string()))?
+            .to_owned(),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Removes PostgreSQL's frame tables at the end of a run (SQLite's temporary ones go with the
+/// run's connection). A failure only leaves them for the next run to replace.
+async fn drop_frames(db: &DatabaseConnection, materialized: &BTreeMap<TimeFrame, String>) {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return;
+    }
+    for table in materialized.values() {
+        if let Err(error) = db
+            .execute_unprepared(&format!("DROP TABLE IF EXISTS {table}"))
+            .await
+        {
+            tracing::warn!(%error, table, "could not drop a recompute frame table");
+        }
+    }
 }
 
 /// Brings one segment's rule members up to date in one transaction; returns (joined, left).
@@ -383,17 +524,6 @@ async fn recompute_segment(
     materialized: &BTreeMap<TimeFrame, String>,
     has_overrides: bool,
 ) -> Result<(u64, u64), StoreError> {
-    // Almost every run finds almost every segment as it left it: on PostgreSQL one read-only
-    // statement says so, and then nothing is written (no scratch table, no ledger statements,
-    // no transaction). Segments with overrides always take the full path below. Not on
-    // SQLite, which runs a full outer join as a nested loop (minutes at 20k customers), and
-    // whose full path is already within the floor there.
-    if db.get_database_backend() == DbBackend::Postgres
-        && !has_overrides
-        && !membership_differs(db, context, segment, materialized).await?
-    {
-        return Ok((0, 0));
-    }
     let txn = begin_write(db).await?;
     txn.execute(&Query::delete().from_table(Alias::new(TARGET)).to_owned())
         .await?;
@@ -503,27 +633,30 @@ async fn recompute_segment(
             .await?;
     }
 
-    let newcomers = || {
-        target_ids()
-            .and_where(
-                Expr::exists(
-                    Query::select()
-                        .expr(Expr::val(1))
-                        .from(segment_member::Entity)
-                        .and_where(segment_member::Column::SegmentId.eq(segment.id))
-                        .and_where(
-                            Expr::col((segment_member::Entity, segment_member::Column::CustomerId))
-                                .equals((Alias::new(TARGET), Alias::new(CUSTOMER_ID))),
-                        )
-                        .to_owned(),
-                )
-                .not(),
-            )
-            .to_owned()
-    };
+    // Who is already a member leaves the scratch table, so that what remains is who joins. The
+    // insert into `segment_member` below then never reads the table it writes: PostgreSQL,
+    // planning with the statistics of a table that was empty, may scan it once per inserted
+    // row, which is quadratic in the joins (minutes for one segment at a million customers).
+    txn.execute(
+        &Query::delete()
+            .from_table(Alias::new(TARGET))
+            .and_where(Expr::exists(
+                Query::select()
+                    .expr(Expr::val(1))
+                    .from(segment_member::Entity)
+                    .and_where(segment_member::Column::SegmentId.eq(segment.id))
+                    .and_where(
+                        Expr::col((segment_member::Entity, segment_member::Column::CustomerId))
+                            .equals((Alias::new(TARGET), Alias::new(CUSTOMER_ID))),
+                    )
+                    .to_owned(),
+            ))
+            .to_owned(),
+    )
+    .await?;
     let joined = txn
         .execute(&ledger_from(
-            newcomers(),
+            target_ids(),
             segment.id,
             true,
             cause,
@@ -538,10 +671,10 @@ async fn recompute_segment(
     }
     let members = Query::select()
         .expr(Expr::val(segment.id))
-        .column((Alias::new("newcomer"), Alias::new(CUSTOMER_ID)))
+        .column((Alias::new(TARGET), Alias::new(CUSTOMER_ID)))
         .expr(Expr::val(Source::Rule.as_str()))
         .expr(Expr::val(context.now))
-        .from_subquery(newcomers(), Alias::new("newcomer"))
+        .from(Alias::new(TARGET))
         .to_owned();
     txn.execute(
         &Query::insert()
@@ -672,7 +805,7 @@ fn ledger_from(
 
 /// Re-evaluates every automatic segment for one shopper and applies the joins and leaves at
 /// once (one transaction), so a shopper who just qualified sees the segment's variants on
-/// their next tap. Returns what changed, for join messages.
+/// their next tap. Returns what changed: joins are only ever to segments in force.
 ///
 /// The evaluation runs first outside any transaction; almost always nothing changes, and then
 /// nothing is written and no write lock is taken. Only when a join or leave is due does it open
@@ -757,9 +890,13 @@ async fn plan_refresh(
     customer_id: i64,
     merchant_segment: Option<i64>,
 ) -> Result<Vec<PlannedChange>, StoreError> {
-    let (segments, _unreadable) = load_auto_segments(db, context.now).await?;
+    // Independent reads go out together: on a pool each takes its own connection, so a
+    // refresh waits for two round trips rather than five (in a transaction they queue).
+    let ((segments, _unreadable), (memberships, overrides)) = tokio::try_join!(
+        load_auto_segments(db, context.now),
+        memberships_and_overrides(db, customer_id)
+    )?;
     let mut facts = load_facts_for(db, customer_id, FactNeeds::of(&segments)).await?;
-    let (memberships, overrides) = memberships_and_overrides(db, customer_id).await?;
     facts.segments = memberships.keys().copied().collect();
     let mut planned = Vec::new();
     for segment in &segments {
@@ -919,78 +1056,100 @@ async fn load_facts_for(
     customer_id: i64,
     needs: FactNeeds,
 ) -> Result<ShopperFacts, StoreError> {
-    let customer = customer::Entity::find_by_id(customer_id)
-        .one(db)
-        .await?
-        .ok_or_else(|| StoreError::not_found("customer", customer_id))?;
-    let mut answers: BTreeMap<i64, BTreeSet<i64>> = BTreeMap::new();
-    if needs.answers {
-        let rows: Vec<(i64, Option<i64>)> = customer_answer::Entity::find()
-            .select_only()
-            .column(customer_answer::Column::QuestionId)
-            .column(customer_answer::Column::OptionId)
-            .filter(customer_answer::Column::CustomerId.eq(customer_id))
-            .filter(customer_answer::Column::OptionId.is_not_null())
-            .into_tuple()
-            .all(db)
-            .await?;
-        for (question, option) in rows {
-            if let Some(option) = option {
-                answers.entry(question).or_default().insert(option);
-            }
-        }
-    }
-    let mut order_facts: BTreeMap<i64, OrderFacts> = BTreeMap::new();
-    if needs.orders || needs.items {
-        let mut query = Query::select();
-        query
-            .column((order::Entity, order::Column::Id))
-            .column((order::Entity, order::Column::PlacedAt))
-            .column((order::Entity, order::Column::Total))
-            .column((order::Entity, order::Column::Status))
-            .from(order::Entity)
-            .and_where(Expr::col((order::Entity, order::Column::CustomerId)).eq(customer_id));
-        if needs.items {
-            query
-                .column((order_item::Entity, order_item::Column::ProductId))
-                .column((order_item::Entity, order_item::Column::VariantId))
-                .left_join(
-                    order_item::Entity,
-                    Expr::col((order_item::Entity, order_item::Column::OrderId))
-                        .equals((order::Entity, order::Column::Id)),
-                );
-        }
-        for row in db.query_all(&query).await? {
-            let id: i64 = row.try_get("", "id")?;
-            let facts = match order_facts.entry(id) {
-                std::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
-                std::collections::btree_map::Entry::Vacant(entry) => entry.insert(OrderFacts {
-                    placed_at: row.try_get("", "placed_at")?,
-                    total: row.try_get("", "total")?,
-                    status: row.try_get("", "status")?,
-                    products: BTreeSet::new(),
-                    variants: BTreeSet::new(),
-                }),
-            };
-            if needs.items {
-                facts
-                    .products
-                    .extend(row.try_get::<Option<i64>>("", "product_id")?);
-                facts
-                    .variants
-                    .extend(row.try_get::<Option<i64>>("", "variant_id")?);
-            }
-        }
-    }
+    let (customer, answers, orders) = tokio::try_join!(
+        async { Ok::<_, StoreError>(customer::Entity::find_by_id(customer_id).one(db).await?) },
+        answers_of(db, customer_id, needs),
+        orders_of(db, customer_id, needs),
+    )?;
+    let customer = customer.ok_or_else(|| StoreError::not_found("customer", customer_id))?;
     Ok(ShopperFacts {
         answers,
         first_interaction_at: customer.first_interaction_at,
         last_interaction_at: customer.last_interaction_at,
         language_code: customer.language_code,
-        // By id, as they were placed.
-        orders: order_facts.into_values().collect(),
+        orders,
         segments: BTreeSet::new(),
     })
+}
+
+/// The options the customer chose, by question (none read unless `needs.answers`).
+async fn answers_of(
+    db: &impl ConnectionTrait,
+    customer_id: i64,
+    needs: FactNeeds,
+) -> Result<BTreeMap<i64, BTreeSet<i64>>, StoreError> {
+    let mut answers: BTreeMap<i64, BTreeSet<i64>> = BTreeMap::new();
+    if !needs.answers {
+        return Ok(answers);
+    }
+    let rows: Vec<(i64, Option<i64>)> = customer_answer::Entity::find()
+        .select_only()
+        .column(customer_answer::Column::QuestionId)
+        .column(customer_answer::Column::OptionId)
+        .filter(customer_answer::Column::CustomerId.eq(customer_id))
+        .filter(customer_answer::Column::OptionId.is_not_null())
+        .into_tuple()
+        .all(db)
+        .await?;
+    for (question, option) in rows {
+        if let Some(option) = option {
+            answers.entry(question).or_default().insert(option);
+        }
+    }
+    Ok(answers)
+}
+
+/// The customer's orders by id, as they were placed, with their products and variants when
+/// `needs.items` (none read unless the rules read orders).
+async fn orders_of(
+    db: &impl ConnectionTrait,
+    customer_id: i64,
+    needs: FactNeeds,
+) -> Result<Vec<OrderFacts>, StoreError> {
+    let mut order_facts: BTreeMap<i64, OrderFacts> = BTreeMap::new();
+    if !(needs.orders || needs.items) {
+        return Ok(Vec::new());
+    }
+    let mut query = Query::select();
+    query
+        .column((order::Entity, order::Column::Id))
+        .column((order::Entity, order::Column::PlacedAt))
+        .column((order::Entity, order::Column::Total))
+        .column((order::Entity, order::Column::Status))
+        .from(order::Entity)
+        .and_where(Expr::col((order::Entity, order::Column::CustomerId)).eq(customer_id));
+    if needs.items {
+        query
+            .column((order_item::Entity, order_item::Column::ProductId))
+            .column((order_item::Entity, order_item::Column::VariantId))
+            .left_join(
+                order_item::Entity,
+                Expr::col((order_item::Entity, order_item::Column::OrderId))
+                    .equals((order::Entity, order::Column::Id)),
+            );
+    }
+    for row in db.query_all(&query).await? {
+        let id: i64 = row.try_get("", "id")?;
+        let facts = match order_facts.entry(id) {
+            std::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
+            std::collections::btree_map::Entry::Vacant(entry) => entry.insert(OrderFacts {
+                placed_at: row.try_get("", "placed_at")?,
+                total: row.try_get("", "total")?,
+                status: row.try_get("", "status")?,
+                products: BTreeSet::new(),
+                variants: BTreeSet::new(),
+            }),
+        };
+        if needs.items {
+            facts
+                .products
+                .extend(row.try_get::<Option<i64>>("", "product_id")?);
+            facts
+                .variants
+                .extend(row.try_get::<Option<i64>>("", "variant_id")?);
+        }
+    }
+    Ok(order_facts.into_values().collect())
 }
 
 /// How many customers a rule selects, with the first few ids.

@@ -238,6 +238,18 @@ pub async fn find(db: &impl ConnectionTrait, key: &str) -> Result<segment::Model
     Err(StoreError::not_found("segment", format!("`{key}`")))
 }
 
+/// The segments named (or numbered) in `keys`, in their order; `NotFound` for an unknown one.
+pub async fn find_each(
+    db: &impl ConnectionTrait,
+    keys: &[String],
+) -> Result<Vec<segment::Model>, StoreError> {
+    let mut found = Vec::with_capacity(keys.len());
+    for key in keys {
+        found.push(find(db, key).await?);
+    }
+    Ok(found)
+}
+
 /// What validation needs to know about the store, for the segment `segment_id` (None: new).
 pub async fn validation_facts(
     db: &impl ConnectionTrait,

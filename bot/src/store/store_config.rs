@@ -690,11 +690,8 @@ async fn segment_names(
     db: &impl ConnectionTrait,
     keys: &[String],
 ) -> Result<Vec<String>, StoreError> {
-    let mut names = Vec::new();
-    for key in keys {
-        names.push(segment_definitions::find(db, key).await?.name);
-    }
-    Ok(sorted(names))
+    let found = segment_definitions::find_each(db, keys).await?;
+    Ok(sorted(found.into_iter().map(|segment| segment.name)))
 }
 
 /// Sorted, without repeats: the order a file's list is compared in.
@@ -1086,12 +1083,7 @@ mod tests {
         let rule_of = |config: &StoreConfig| config.segments.as_ref().map(|s| s[1].rule.clone());
         assert_eq!(rule_of(&exported), rule_of(&document()));
         assert_eq!(exported.availability, document().availability);
-        assert!(
-            apply(db, &exported, now(), false)
-                .await
-                .expect("again")
-                .is_empty()
-        );
+        assert_applies_nothing(db, &exported).await;
     }
 
     #[tokio::test]
@@ -1137,6 +1129,12 @@ mod tests {
     }
 
     /// A catalog of one product, `Tea`, with the variants `T-1` and `T-2`.
+    /// Applying `config` again finds nothing to change.
+    async fn assert_applies_nothing(db: &sea_orm::DatabaseConnection, config: &StoreConfig) {
+        let changes = apply(db, config, now(), false).await.expect("again");
+        assert!(changes.is_empty(), "{changes:?}");
+    }
+
     async fn two_teas(db: &sea_orm::DatabaseConnection) {
         import(
             db,
@@ -1188,12 +1186,7 @@ mod tests {
         );
         assert_eq!(listed[1].segments, ["vip"]);
         assert_eq!(listed[1].percent, Some(10));
-        assert!(
-            apply(db, &exported, now(), false)
-                .await
-                .expect("again")
-                .is_empty()
-        );
+        assert_applies_nothing(db, &exported).await;
 
         // A change rewrites the coupon; one left out is kept and reported.
         let mut changed = exported.clone();
@@ -1278,12 +1271,7 @@ mod tests {
         );
         let exported = export(db).await.expect("export");
         assert_eq!(exported.product_segments, config.product_segments);
-        assert!(
-            apply(db, &exported, now(), false)
-                .await
-                .expect("again")
-                .is_empty()
-        );
+        assert_applies_nothing(db, &exported).await;
         // Taking the grant out of the file revokes it; an unknown category changes nothing.
         let mut changed = exported.clone();
         if let Some(list) = changed.product_segments.as_mut() {

@@ -234,6 +234,21 @@ async fn measure(
         )
         .await;
         bot.stop().await.expect("the bot stops cleanly");
+        // What each update cost in Bot API calls (warm-up included), on standard error: the
+        // fake server's share of the work grows with them.
+        let mut calls = std::collections::BTreeMap::<String, usize>::new();
+        for call in fake.all_calls() {
+            *calls.entry(call.method).or_default() += 1;
+        }
+        let updates = measured.updates + warm_up * JOURNEY.len();
+        let per_update: Vec<String> = calls
+            .iter()
+            .map(|(method, count)| format!("{method} {:.2}", *count as f64 / updates as f64))
+            .collect();
+        eprintln!(
+            "  {name}, {mode}: Bot API calls per update: {}",
+            per_update.join(", ")
+        );
         measured.latencies.sort();
         if driven == Driven::Storebot {
             // Where the time goes: each step's median, slowest first, on standard error.
@@ -365,14 +380,22 @@ async fn drop_postgres_database(base: &str, name: &str) {
     let _ = admin.close().await;
 }
 
+/// Storebot's settings on `url`: the other `STOREBOT_DATABASE__*` variables of the bench's
+/// environment (the pool size, say) apply too.
 fn settings_for_db(url: &str, fake: Option<&FakeTelegram>) -> Settings {
-    let database = [("STOREBOT_DATABASE__URL", url)];
+    let url_key = "STOREBOT_DATABASE__URL";
+    let mut database: Vec<(String, String)> = std::env::vars()
+        .filter(|(key, _)| key.starts_with("STOREBOT_DATABASE__") && key != url_key)
+        .collect();
+    database.push((url_key.to_owned(), url.to_owned()));
     match fake {
-        Some(fake) => settings(fake, &database).expect("settings"),
-        None => Settings::load_from(
-            None,
-            database.map(|(key, value)| (key.to_owned(), value.to_owned())),
-        )
-        .expect("settings"),
+        Some(fake) => {
+            let pairs: Vec<(&str, &str)> = database
+                .iter()
+                .map(|(key, value)| (key.as_str(), value.as_str()))
+                .collect();
+            settings(fake, &pairs).expect("settings")
+        }
+        None => Settings::load_from(None, database).expect("settings"),
     }
 }

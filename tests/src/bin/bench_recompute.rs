@@ -9,7 +9,8 @@
 //! ```
 //!
 //! PostgreSQL: a fresh database is created next to `STOREBOT_BENCH_POSTGRES_URL` (default
-//! `postgres://postgres@127.0.0.1:5432/postgres`) and dropped at the end. It prints a table;
+//! `postgres://postgres@127.0.0.1:5432/postgres`) and dropped at the end, unless
+//! `STOREBOT_BENCH_KEEP` is set (to read plans afterwards). It prints a table;
 //! it asserts nothing, so it never fails a build on a slow machine.
 
 use std::collections::BTreeSet;
@@ -514,8 +515,17 @@ async fn floor(db: &DatabaseConnection, frames: usize) -> anyhow::Result<Duratio
 
 /// Peak resident set size since the last reset, in MiB (Linux).
 fn peak_rss_mib() -> Option<f64> {
+    status_mib("VmHWM:")
+}
+
+/// Resident set size now, in MiB (Linux).
+fn rss_mib() -> Option<f64> {
+    status_mib("VmRSS:")
+}
+
+fn status_mib(field: &str) -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|line| line.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|line| line.starts_with(field))?;
     let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib / 1024.0)
 }
@@ -543,6 +553,7 @@ struct Figures {
     steady: Duration,
     refresh_p50: Duration,
     refresh_p99: Duration,
+    rss_before: Option<f64>,
     peak_rss: Option<f64>,
 }
 
@@ -577,6 +588,9 @@ async fn bench(database: &'static str, url: &str, options: &Options) -> anyhow::
         floor_time.as_secs_f64()
     );
     reset_peak_rss();
+    // What the process already holds (the floor's rows, freed but kept by the allocator),
+    // so that the peak below shows what the recompute adds.
+    let rss_before = rss_mib();
     let started = Instant::now();
     let first = recompute::recompute_all(&db, &context, recompute::Trigger::Admin).await?;
     let first_time = started.elapsed();
@@ -618,6 +632,7 @@ async fn bench(database: &'static str, url: &str, options: &Options) -> anyhow::
         steady: steady_time,
         refresh_p50: percentile(&times, 0.5),
         refresh_p99: percentile(&times, 0.99),
+        rss_before,
         peak_rss,
     })
 }
@@ -663,9 +678,14 @@ async fn main() -> anyhow::Result<()> {
                 }
                 url.set_path(&format!("/{name}"));
                 let outcome = bench("PostgreSQL", url.as_str(), &options).await;
-                admin
-                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\""))
-                    .await?;
+                if std::env::var_os("STOREBOT_BENCH_KEEP").is_some() {
+                    // For reading plans afterwards (`EXPLAIN ANALYZE`); drop it by hand.
+                    eprintln!("kept the bench database {name}");
+                } else {
+                    admin
+                        .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\""))
+                        .await?;
+                }
                 figures.push(outcome?);
             }
         }
@@ -683,7 +703,7 @@ async fn main() -> anyhow::Result<()> {
         }
     );
     println!(
-        "| database | data generation | floor ({} frames) | first recompute (joins) | steady recompute | steady / floor | refresh p50 | refresh p99 | peak RSS during recompute |",
+        "| database | data generation | floor ({} frames) | first recompute (joins) | steady recompute | steady / floor | refresh p50 | refresh p99 | RSS before → peak during recompute |",
         figures.first().map_or(0, |figures| figures.frames)
     );
     println!("|---|---|---|---|---|---|---|---|---|");
@@ -699,8 +719,10 @@ async fn main() -> anyhow::Result<()> {
             row.steady.as_secs_f64() / row.floor.as_secs_f64().max(f64::EPSILON),
             ms(row.refresh_p50),
             ms(row.refresh_p99),
-            row.peak_rss
-                .map_or_else(|| "n/a".to_owned(), |mib| format!("{mib:.0} MiB")),
+            match (row.rss_before, row.peak_rss) {
+                (Some(before), Some(peak)) => format!("{before:.0} → {peak:.0} MiB"),
+                _ => "n/a".to_owned(),
+            },
         );
     }
     Ok(())

@@ -889,6 +889,54 @@ async fn segments_are_recomputed_after_the_segments_they_name() {
     assert_eq!(members(db, not_english).await, rule_members(&[german]));
 }
 
+/// On PostgreSQL every segment is checked before the run writes anything; a segment that
+/// names another one changed by the same run must still be recomputed against the new
+/// membership, though its check, made against the old one, found nothing to do.
+#[tokio::test]
+async fn a_segment_naming_one_changed_in_the_same_run_is_recomputed_against_the_change() {
+    let test = TestDb::new().await.expect("test db");
+    let db = &test.db;
+    let mut shop = Shop::new(db);
+    let english = shop.customer_at(now(), now(), Some("en")).await;
+    let german = shop.customer_at(now(), now(), Some("de")).await;
+    let english_segment = shop
+        .segment(
+            "english",
+            Some(&rule(json!({"type": "language", "codes": ["en"]}))),
+        )
+        .await;
+    let not_english = shop
+        .segment(
+            "not english",
+            Some(&rule(
+                json!({"type": "segment", "segment": english_segment, "member": false}),
+            )),
+        )
+        .await;
+    recompute_all(db, &context(), Trigger::Admin)
+        .await
+        .expect("first run");
+    assert_eq!(members(db, not_english).await, rule_members(&[german]));
+    // The German shopper switches to English: the next run moves them across.
+    customer::ActiveModel {
+        id: Set(german),
+        language_code: Set(Some("en".into())),
+        ..Default::default()
+    }
+    .update(db)
+    .await
+    .expect("language changed");
+    let summary = recompute_all(db, &context(), Trigger::Admin)
+        .await
+        .expect("second run");
+    assert_eq!((summary.joined, summary.left), (1, 1));
+    assert_eq!(
+        members(db, english_segment).await,
+        rule_members(&[english, german])
+    );
+    assert_eq!(members(db, not_english).await, rule_members(&[]));
+}
+
 #[tokio::test]
 async fn progress_is_reported_once_per_segment_in_the_order_they_run() {
     let test = TestDb::new().await.expect("test db");
