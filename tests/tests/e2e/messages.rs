@@ -57,6 +57,17 @@ impl Shop {
         bot
     }
 
+    /// `count` shoppers from Telegram id `first_id` on, all members of a recomputed segment
+    /// `all` whose rule takes everyone.
+    async fn everyone_in_segment_all(&self, first_id: i64, count: i64) {
+        for n in 0..count {
+            self.shopper(first_id + n, |_| {}).await;
+        }
+        let rule = rule_everyone(self);
+        self.ok(&["segments", "create", "--name", "all", "--rule", &rule]);
+        self.ok(&["segments", "recompute"]);
+    }
+
     /// A shopper who has talked to the bot (chat id = user id), returning their id.
     async fn shopper(&self, user_id: i64, edit: impl FnOnce(&mut customer::ActiveModel)) -> i64 {
         let now = Utc::now();
@@ -223,12 +234,7 @@ async fn join_messages_go_once_per_join_and_a_403_blocks_later_broadcasts() {
 async fn a_broadcast_resumes_after_kill_9_without_sending_anyone_twice() {
     const MEMBERS: i64 = 60;
     let shop = Shop::open().await;
-    for n in 0..MEMBERS {
-        shop.shopper(20_000 + n, |_| {}).await;
-    }
-    let rule = rule_everyone(&shop);
-    shop.ok(&["segments", "create", "--name", "all", "--rule", &rule]);
-    shop.ok(&["segments", "recompute"]);
+    shop.everyone_in_segment_all(20_000, MEMBERS).await;
     // One send in flight at a time, so that a kill leaves at most one message of unknown fate.
     let limits = [
         ("STOREBOT_MESSAGES__PER_SECOND", "30"),
@@ -294,12 +300,7 @@ async fn a_broadcast_resumes_after_kill_9_without_sending_anyone_twice() {
 async fn a_slow_send_does_not_hold_up_the_others_and_a_stop_waits_for_it() {
     const MEMBERS: i64 = 6;
     let shop = Shop::open().await;
-    for n in 0..MEMBERS {
-        shop.shopper(30_000 + n, |_| {}).await;
-    }
-    let rule = rule_everyone(&shop);
-    shop.ok(&["segments", "create", "--name", "all", "--rule", &rule]);
-    shop.ok(&["segments", "recompute"]);
+    shop.everyone_in_segment_all(30_000, MEMBERS).await;
     // Telegram takes 8 s to answer the first send (within teloxide's 17 s timeout).
     shop.fake
         .fail_next("sendMessage", FakeFailure::Hang(Duration::from_secs(8)));
@@ -368,6 +369,18 @@ async fn answering_a_question_that_qualifies_a_shopper_sends_the_join_message_at
         "Tea time!",
     ]);
     let bot = shop.start_bot(&[]).await;
+    // The scheduled run the bot starts with must be over before the shopper answers, or it
+    // could be the one that finds them in the segment.
+    poll("the bot's first scheduled recompute", WAIT, async || {
+        let runs = storebot_entity::recompute_run::Entity::find()
+            .all(&shop.test.db)
+            .await
+            .unwrap();
+        runs.iter()
+            .any(|run| run.finished_at.is_some())
+            .then_some(())
+    })
+    .await;
 
     // Registration through the bot: the answer "Tea" re-evaluates the shopper's segments.
     let user = TestUser::new(40_001, "Tess").language("en");
