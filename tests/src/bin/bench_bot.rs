@@ -205,7 +205,7 @@ async fn measure(
     driven: Driven,
     options: &Options,
     start: impl Fn(&FakeTelegram) -> RunningBot,
-    rows: &mut Vec<[String; 6]>,
+    rows: &mut Vec<[String; 7]>,
 ) {
     let modes = [
         ("saturated".to_owned(), None),
@@ -224,6 +224,7 @@ async fn measure(
         // Warm-up: connections opened, the first statements prepared.
         let warm_up = options.shoppers.min(5);
         drive(&fake, driven, warm_up, 1, None, 900_000 + run * 1_000).await;
+        let cpu_before = process_cpu();
         let mut measured = drive(
             &fake,
             driven,
@@ -233,6 +234,9 @@ async fn measure(
             1_000_000 * (run + 1),
         )
         .await;
+        let cpu = process_cpu()
+            .zip(cpu_before)
+            .map(|(after, before)| after - before);
         bot.stop().await.expect("the bot stops cleanly");
         // What each update cost in Bot API calls (warm-up included), on standard error: the
         // fake server's share of the work grows with them.
@@ -281,6 +285,9 @@ async fn measure(
             millis(percentile(&measured.latencies, 0.50)),
             millis(percentile(&measured.latencies, 0.99)),
             millis(measured.latencies.last().copied().unwrap_or_default()),
+            cpu.map_or("n/a".to_owned(), |cpu| {
+                format!("{:.2}", cpu.as_secs_f64() * 1e3 / measured.updates as f64)
+            }),
         ];
         eprintln!("{}", row.join(" | "));
         rows.push(row);
@@ -297,6 +304,7 @@ async fn main() {
         JOURNEY.len()
     );
     let mut rows = Vec::new();
+    let mut floors = Vec::new();
 
     measure(
         "teloxide echo",
@@ -333,6 +341,7 @@ async fn main() {
             &mut rows,
         )
         .await;
+        floors.push(statement_floor(name, &db).await);
         let _ = db.close().await;
     }
     if let (Some(base), Some((_, _, Some(database)))) = (&options.postgres, databases.get(1)) {
@@ -340,11 +349,69 @@ async fn main() {
     }
 
     println!();
-    println!("| bot | load | updates/s | p50 ms | p99 ms | max ms |");
-    println!("|---|---|---:|---:|---:|---:|");
+    println!("| bot | load | updates/s | p50 ms | p99 ms | max ms | CPU ms/update |");
+    println!("|---|---|---:|---:|---:|---:|---:|");
     for row in rows {
         println!("| {} |", row.join(" | "));
     }
+    println!();
+    println!(
+        "| database round trip (`SELECT 1`, {FLOOR_TASKS} at once) | statements/s | CPU µs/statement |"
+    );
+    println!("|---|---:|---:|");
+    for row in floors {
+        println!("| {} |", row.join(" | "));
+    }
+}
+
+/// The CPU time this process has used so far, all threads (the bot, the fake server and the
+/// drivers alike; a PostgreSQL server's own processes are not included). Linux only; the
+/// clock ticks of `/proc/self/stat` are taken as the kernel's fixed 100 a second.
+fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The fields after the command name's closing parenthesis start at field 3 (the state);
+    // user and system time are fields 14 and 15.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    Some(Duration::from_millis(ticks * 10))
+}
+
+const FLOOR_TASKS: usize = 50;
+const FLOOR_STATEMENTS_PER_TASK: usize = 400;
+
+/// The cost of the cheapest statement through the bot's own pool: `FLOOR_TASKS` tasks each
+/// sending `SELECT 1` in turn, as many shoppers' updates would. Every statement an update
+/// sends costs at least this much, so it bounds what fewer statements can buy.
+async fn statement_floor(name: &str, db: &sea_orm::DatabaseConnection) -> [String; 3] {
+    let select_one = || sea_orm::Statement::from_string(db.get_database_backend(), "SELECT 1");
+    db.query_one_raw(select_one()).await.expect("SELECT 1");
+    let cpu_before = process_cpu();
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..FLOOR_TASKS {
+        let db = db.clone();
+        let statement = select_one();
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..FLOOR_STATEMENTS_PER_TASK {
+                db.query_one_raw(statement.clone()).await.expect("SELECT 1");
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.expect("a floor task");
+    }
+    let elapsed = started.elapsed();
+    let statements = (FLOOR_TASKS * FLOOR_STATEMENTS_PER_TASK) as f64;
+    let cpu = process_cpu()
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
+    [
+        name.to_owned(),
+        format!("{:.0}", statements / elapsed.as_secs_f64()),
+        cpu.map_or("n/a".to_owned(), |cpu| {
+            format!("{:.0}", cpu.as_secs_f64() * 1e6 / statements)
+        }),
+    ]
 }
 
 /// Creates `<base>_bench_<pid>` on the server of `base`; returns its URL and name.
