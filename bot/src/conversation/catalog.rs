@@ -21,7 +21,7 @@ use super::Button;
 use super::callback::Callback;
 use super::session::{Flow, Session};
 use super::state::Step;
-use crate::store::{self, cart, catalog};
+use crate::store::{cart, catalog};
 
 const PER_PAGE: usize = 8;
 /// Quantities offered on a variant; only those the stock covers are shown.
@@ -70,11 +70,13 @@ impl Session<'_> {
     pub async fn category(&mut self, category: i64, page: u32) -> Flow {
         let products =
             catalog::visible_products_in_category(self.db(), category, &self.segments).await?;
-        let Some(summary) = catalog::visible_categories(self.db(), &self.segments)
-            .await?
-            .into_iter()
-            .find(|summary| summary.id == category)
-        else {
+        // A category is visible exactly when it holds a visible product.
+        let name = if products.is_empty() {
+            None
+        } else {
+            catalog::category_name(self.db(), category).await?
+        };
+        let Some(name) = name else {
             self.refuse(
                 &Callback::Category { category, page }.to_string(),
                 "category hidden",
@@ -103,7 +105,7 @@ impl Session<'_> {
             Callback::Catalog { page: 0 },
         )]);
         rows.retain(|row| !row.is_empty());
-        let title = self.fill("category_title", &[("category", &summary.name)]);
+        let title = self.fill("category_title", &[("category", &name)]);
         self.screen(title, rows);
         Ok(())
     }
@@ -228,11 +230,17 @@ impl Session<'_> {
             self.refuse(&data, "variant hidden from this shopper");
             return Ok(());
         };
-        let txn = store::begin_write(self.db()).await?;
-        let current = cart::quantity_of(&txn, self.customer.id, variant).await?;
-        let wanted = current.saturating_add(i32::from(quantity));
-        if wanted > found.stock {
-            txn.rollback().await?;
+        let added = cart::add_within_stock(
+            self.db(),
+            self.customer.id,
+            variant,
+            i32::from(quantity),
+            found.stock,
+            self.now,
+        )
+        .await?;
+        if added.is_none() {
+            let current = cart::quantity_of(self.db(), self.customer.id, variant).await?;
             let left = found.stock.saturating_sub(current).max(0).to_string();
             let text = self.fill(
                 "not_enough_stock",
@@ -242,8 +250,6 @@ impl Session<'_> {
             self.say(text);
             return Ok(());
         }
-        cart::set_quantity(&txn, self.customer.id, variant, wanted, self.now).await?;
-        txn.commit().await?;
         let title = format!(
             "{}, {}",
             product.title,

@@ -3,8 +3,8 @@
 //! same statement's `RETURNING`, the stored dialogue state, the first question still to answer
 //! and the segments in force. Both engines evaluate sub-selects in `RETURNING` against the row
 //! just written, so this is one round trip instead of six (the upsert, the state, the segments,
-//! and the three reads behind [`answers::next_unanswered`]). On PostgreSQL the update's claim
-//! in `processed_update` joins the same statement ([`claim_and_record`]).
+//! and the three reads behind [`answers::next_unanswered`]). The update's claim in
+//! `processed_update` joins the same round trip ([`claim_and_record`]).
 //!
 //! [`answers::next_unanswered`]: super::answers::next_unanswered
 //!
@@ -17,7 +17,7 @@ use sea_orm::sea_query::{
 };
 use sea_orm::{
     ActiveModelTrait, ActiveValue, ColumnTrait, ConnectionTrait, DbBackend, FromQueryResult,
-    Iterable, QueryTrait,
+    Iterable, QueryTrait, Statement,
 };
 use storebot_entity::{
     customer, customer_answer, dialogue_state, processed_update, question, segment, segment_member,
@@ -51,30 +51,40 @@ pub async fn record(
     now: DateTime<Utc>,
 ) -> Result<Arrival, StoreError> {
     let insert = upsert_interaction(user, now).into_query();
-    let arrival = fetch(db, insert, now).await?;
+    let arrival = fetch(db, None, insert, now).await?;
     arrival.ok_or_else(|| StoreError::Invalid("the interaction upsert returned no row".into()))
 }
 
 /// Claims Telegram update `update_id` (as [`processed_updates::claim`] does) and, the first
 /// time, records the arrival as [`record`] does; a later delivery of the same id gets `None`
-/// and changes nothing. On PostgreSQL both are one statement (the claim a data-modifying
-/// `WITH`, the upsert conditional on it); SQLite has no such statement, so there the claim
-/// comes first, committed on its own as before.
+/// and changes nothing.
+///
+/// One round trip on both engines. On PostgreSQL it is one statement: the claim a
+/// data-modifying `WITH`, the upsert conditional on it. SQLite has no data-modifying `WITH`,
+/// so there the claim and the upsert are two statements sent as one query, the upsert
+/// conditional on `changes()` (the rows the claim just inserted); each commits on its own, so
+/// the claim is committed first, as the separate claim was.
 pub async fn claim_and_record(
     db: &impl ConnectionTrait,
     update_id: i64,
     user: &TelegramUser,
     now: DateTime<Utc>,
 ) -> Result<Option<Arrival>, StoreError> {
-    if db.get_database_backend() != DbBackend::Postgres {
-        if !processed_updates::claim(db, update_id, now).await? {
-            return Ok(None);
-        }
-        return record(db, user, now).await.map(Some);
-    }
+    let backend = db.get_database_backend();
     let mut claim = processed_updates::claim_statement(update_id, now);
-    claim.returning(Query::returning().columns([processed_update::Column::UpdateId]));
     let claimed = Alias::new("claimed");
+    let claimed_here = match backend {
+        DbBackend::Postgres => {
+            claim.returning(Query::returning().columns([processed_update::Column::UpdateId]));
+            Expr::exists(
+                Query::select()
+                    .expr(Expr::val(1))
+                    .from(claimed.clone())
+                    .to_owned(),
+            )
+        }
+        _ => Expr::cust("changes() = 1"),
+    };
     let row = interaction_row(user, now);
     let (mut columns, mut values) = (Vec::new(), Vec::new());
     for column in customer::Column::iter() {
@@ -85,12 +95,7 @@ pub async fn claim_and_record(
     }
     let only_if_claimed = Query::select()
         .exprs(values)
-        .and_where(Expr::exists(
-            Query::select()
-                .expr(Expr::val(1))
-                .from(claimed.clone())
-                .to_owned(),
-        ))
+        .and_where(claimed_here)
         .to_owned();
     let mut insert = Query::insert()
         .into_table(customer::Entity)
@@ -99,6 +104,9 @@ pub async fn claim_and_record(
         .map_err(|error| StoreError::Invalid(format!("the arrival statement: {error}")))?
         .on_conflict(interaction_conflict())
         .to_owned();
+    if backend != DbBackend::Postgres {
+        return fetch(db, Some(backend.build(&claim)), insert, now).await;
+    }
     insert.with_cte(
         WithClause::new()
             .cte(
@@ -109,13 +117,14 @@ pub async fn claim_and_record(
             )
             .to_owned(),
     );
-    fetch(db, insert, now).await
+    fetch(db, None, insert, now).await
 }
 
-/// Runs the customer upsert `insert` with the arrival's `RETURNING`; `None` when it wrote no
-/// row.
+/// Runs the customer upsert `insert` with the arrival's `RETURNING`, after `before` in the same
+/// query when given; `None` when it wrote no row.
 async fn fetch(
     db: &impl ConnectionTrait,
+    before: Option<Statement>,
     mut insert: InsertStatement,
     now: DateTime<Utc>,
 ) -> Result<Option<Arrival>, StoreError> {
@@ -129,7 +138,18 @@ async fn fetch(
     returning.push(named(backend, subquery(next_question()), "next_question"));
     returning.push(named(backend, subquery(in_force(backend, now)), "in_force"));
     insert.returning(Query::returning().exprs(returning));
-    let Some(row) = db.query_one(&insert).await? else {
+    let mut statement = backend.build(&insert);
+    if let Some(before) = before {
+        // Positional parameters: the second statement's follow the first's.
+        let mut values = before.values.map(|values| values.0).unwrap_or_default();
+        values.extend(statement.values.map(|values| values.0).unwrap_or_default());
+        statement = Statement::from_sql_and_values(
+            backend,
+            format!("{}; {}", before.sql, statement.sql),
+            values,
+        );
+    }
+    let Some(row) = db.query_one_raw(statement).await? else {
         return Ok(None);
     };
     let customer = customer::Model::from_query_result(&row, "")?;

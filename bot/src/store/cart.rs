@@ -8,10 +8,10 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect,
-    RelationDef,
+    QueryTrait, RelationDef,
 };
 use storebot_entity::{cart_item, product, variant};
 
@@ -150,6 +150,45 @@ pub async fn set_quantity(
     Ok(())
 }
 
+/// Adds `quantity` of a variant to the cart unless the line would then hold more than
+/// `stock`, in one statement (an upsert whose update is conditional on the new total);
+/// returns the line's new quantity, or `None` when the stock doesn't cover it, which changes
+/// nothing. A new line is stamped `now`.
+pub async fn add_within_stock(
+    db: &impl ConnectionTrait,
+    customer_id: i64,
+    variant_id: i64,
+    quantity: i32,
+    stock: i32,
+    now: DateTime<Utc>,
+) -> Result<Option<i32>, StoreError> {
+    if quantity <= 0 || quantity > stock {
+        return Ok(None);
+    }
+    let total = Expr::col((cart_item::Entity, cart_item::Column::Quantity)).add(Expr::col((
+        Alias::new("excluded"),
+        cart_item::Column::Quantity,
+    )));
+    let mut upsert = cart_item::Entity::insert(cart_item::ActiveModel {
+        customer_id: Set(customer_id),
+        variant_id: Set(variant_id),
+        quantity: Set(quantity),
+        added_at: Set(now),
+    })
+    .on_conflict(
+        OnConflict::columns([cart_item::Column::CustomerId, cart_item::Column::VariantId])
+            .value(cart_item::Column::Quantity, total.clone())
+            .action_and_where(total.lte(stock))
+            .to_owned(),
+    )
+    .into_query();
+    upsert.returning_col(cart_item::Column::Quantity);
+    let Some(row) = db.query_one(&upsert).await? else {
+        return Ok(None);
+    };
+    Ok(Some(row.try_get_by_index(0)?))
+}
+
 /// Removes the given variants from the cart (what an order just bought).
 pub async fn remove_variants(
     db: &impl ConnectionTrait,
@@ -230,6 +269,42 @@ mod tests {
                 .await
                 .expect("q"),
             4
+        );
+    }
+
+    #[tokio::test]
+    async fn an_add_within_stock_adds_up_and_one_beyond_it_changes_nothing() {
+        let test = TestDb::new().await.expect("test db");
+        let db = &test.db;
+        let shop = Shop::new(db).await;
+        let later = shop.now + Duration::minutes(5);
+        let (customer, variant) = (shop.shopper, shop.green_small);
+        let add =
+            |quantity, stock, at| add_within_stock(db, customer, variant, quantity, stock, at);
+        assert_eq!(add(2, 5, shop.now).await.expect("new line"), Some(2));
+        assert_eq!(add(3, 5, later).await.expect("to the line"), Some(5));
+        // One more than the stock left: refused, the line as it was.
+        assert_eq!(add(1, 5, later).await.expect("refused"), None);
+        assert_eq!(add(6, 5, later).await.expect("refused"), None);
+        assert_eq!(add(0, 5, later).await.expect("refused"), None);
+        let line = cart_item::Entity::find_by_id((customer, variant))
+            .one(db)
+            .await
+            .expect("q")
+            .expect("line");
+        assert_eq!((line.quantity, line.added_at), (5, shop.now));
+        // A new line beyond the stock is not made at all.
+        assert_eq!(
+            add_within_stock(db, customer, shop.demo.green_large, 2, 1, later)
+                .await
+                .expect("refused"),
+            None
+        );
+        assert_eq!(
+            quantity_of(db, customer, shop.demo.green_large)
+                .await
+                .expect("q"),
+            0
         );
     }
 }

@@ -92,39 +92,52 @@ pub async fn visible_categories(
     db: &impl ConnectionTrait,
     segments_in_force: &[i64],
 ) -> Result<Vec<CategorySummary>, StoreError> {
-    let rows: Vec<(i64, i64)> = variant::Entity::find()
+    // One statement: the counts grouped by category, with the category's own columns.
+    let rows: Vec<(i64, String, i64)> = variant::Entity::find()
         .select_only()
-        .column(product::Column::CategoryId)
+        .column(category::Column::Id)
+        .column(category::Column::Name)
         .column_as(
             Expr::col((product::Entity, product::Column::Id)).count_distinct(),
             "n",
         )
         .join(JoinType::InnerJoin, variant_to_product())
+        .join(
+            JoinType::InnerJoin,
+            product::Entity::belongs_to(category::Entity)
+                .from(product::Column::CategoryId)
+                .to(category::Column::Id)
+                .into(),
+        )
         .filter(visible_to(segments_in_force))
-        .filter(product::Column::CategoryId.is_not_null())
-        .group_by(product::Column::CategoryId)
+        .group_by(category::Column::Id)
+        .group_by(category::Column::Name)
+        .group_by(category::Column::Position)
+        .order_by(category::Column::Position, Order::Asc)
+        .order_by(category::Column::Name, Order::Asc)
         .into_tuple()
         .all(db)
         .await?;
-    let counts: BTreeMap<i64, i64> = rows.into_iter().collect();
-    let categories = category::Entity::find()
-        .filter(category::Column::Id.is_in(counts.keys().copied().collect::<Vec<_>>()))
-        .order_by(category::Column::Position, Order::Asc)
-        .order_by(category::Column::Name, Order::Asc)
-        .all(db)
-        .await?;
-    Ok(categories
+    Ok(rows
         .into_iter()
-        .map(|category| CategorySummary {
-            visible_products: counts
-                .get(&category.id)
-                .copied()
-                .unwrap_or_default()
-                .unsigned_abs(),
-            id: category.id,
-            name: category.name,
+        .map(|(id, name, visible_products)| CategorySummary {
+            id,
+            name,
+            visible_products: visible_products.unsigned_abs(),
         })
         .collect())
+}
+
+/// The name of category `id`, if there is one (whether the shopper may see it is
+/// [`visible_products_in_category`]'s to say).
+pub async fn category_name(
+    db: &impl ConnectionTrait,
+    id: i64,
+) -> Result<Option<String>, StoreError> {
+    Ok(category::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .map(|category| category.name))
 }
 
 /// The products of a category that have at least one variant the shopper can see, by title.
@@ -237,10 +250,9 @@ pub async fn visible_product(
     product_id: i64,
     segments_in_force: &[i64],
 ) -> Result<Option<ProductView>, StoreError> {
-    let Some(product) = product::Entity::find_by_id(product_id).one(db).await? else {
-        return Ok(None);
-    };
-    let variants = variant::Entity::find()
+    // One statement: each visible variant comes with its product.
+    let rows = variant::Entity::find()
+        .select_also(product::Entity)
         .join(JoinType::InnerJoin, variant_to_product())
         .filter(variant::Column::ProductId.eq(product_id))
         .filter(visible_to(segments_in_force))
@@ -248,7 +260,13 @@ pub async fn visible_product(
         .order_by(variant::Column::Id, Order::Asc)
         .all(db)
         .await?;
-    Ok((!variants.is_empty()).then_some(ProductView { product, variants }))
+    let mut product = None;
+    let mut variants = Vec::with_capacity(rows.len());
+    for (variant, of) in rows {
+        product = product.or(of);
+        variants.push(variant);
+    }
+    Ok(product.map(|product| ProductView { product, variants }))
 }
 
 /// A single variant and its product if the shopper can see it: what every button press that
