@@ -8,7 +8,11 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use sea_orm::ActiveValue::Set;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::sea_query::{Expr, ExprTrait, IntoCondition};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, JoinType, QueryFilter, QueryOrder, QuerySelect,
+    RelationDef,
+};
 use storebot_entity::{answer_option, customer, customer_answer, question};
 
 use super::StoreError;
@@ -17,33 +21,43 @@ use super::questions::QuestionView;
 /// Every question that is not archived, by position, each with its options that are not
 /// archived.
 pub async fn active_questions(db: &impl ConnectionTrait) -> Result<Vec<QuestionView>, StoreError> {
-    let questions = question::Entity::find()
+    // One statement: each question with its options, a question without any as one row with
+    // none (the archived options are left out in the join, so they can't hide a question).
+    let options: RelationDef = question::Entity::belongs_to(answer_option::Entity)
+        .from(question::Column::Id)
+        .to(answer_option::Column::QuestionId)
+        .on_condition(|_, option| {
+            Expr::col((option, answer_option::Column::Archived))
+                .eq(false)
+                .into_condition()
+        })
+        .into();
+    let rows = question::Entity::find()
+        .select_also(answer_option::Entity)
+        .join(JoinType::LeftJoin, options)
         .filter(question::Column::Archived.eq(false))
         .order_by_asc(question::Column::Position)
         .order_by_asc(question::Column::Id)
-        .all(db)
-        .await?;
-    let ids: Vec<i64> = questions.iter().map(|q| q.id).collect();
-    let mut options = answer_option::Entity::find()
-        .filter(answer_option::Column::QuestionId.is_in(ids))
-        .filter(answer_option::Column::Archived.eq(false))
         .order_by_asc(answer_option::Column::Position)
         .order_by_asc(answer_option::Column::Id)
         .all(db)
         .await?;
-    Ok(questions
-        .into_iter()
-        .map(|question| {
-            let (mine, rest) = options
-                .drain(..)
-                .partition(|option| option.question_id == question.id);
-            options = rest;
-            QuestionView {
+    let mut views: Vec<QuestionView> = Vec::new();
+    for (question, option) in rows {
+        if views
+            .last()
+            .is_none_or(|view| view.question.id != question.id)
+        {
+            views.push(QuestionView {
                 question,
-                options: mine,
-            }
-        })
-        .collect())
+                options: Vec::new(),
+            });
+        }
+        if let (Some(view), Some(option)) = (views.last_mut(), option) {
+            view.options.push(option);
+        }
+    }
+    Ok(views)
 }
 
 /// One active question, if it exists and is not archived.
@@ -294,6 +308,53 @@ mod tests {
             !mark_registered_if_complete(db, customer, now())
                 .await
                 .expect("only once")
+        );
+    }
+
+    #[tokio::test]
+    async fn active_questions_hold_their_live_options_in_order_and_no_archived_one() {
+        let test = TestDb::new().await.expect("test db");
+        let db = &test.db;
+        let age = question(db, "Age?", QuestionKind::Single, true, &["young", "old"]).await;
+        let gone = question(db, "Gone?", QuestionKind::Single, true, &["a"]).await;
+        let bare = question(db, "Bare?", QuestionKind::Multiple, false, &["b", "c"]).await;
+        questions::add_option(db, age.question.id, "older")
+            .await
+            .expect("option");
+        questions::archive_option(db, age.options[0].id, false)
+            .await
+            .expect("archived option");
+        questions::archive_question(db, gone.question.id, false)
+            .await
+            .expect("archived question");
+        for option in &bare.options {
+            questions::archive_option(db, option.id, false)
+                .await
+                .expect("archived option");
+        }
+        questions::move_to(db, bare.question.id, 1)
+            .await
+            .expect("moved");
+        let active: Vec<(String, Vec<String>)> = active_questions(db)
+            .await
+            .expect("questions")
+            .into_iter()
+            .map(|view| {
+                let options = view.options.into_iter().map(|option| option.text).collect();
+                (view.question.text, options)
+            })
+            .collect();
+        // A question whose options are all archived is still asked (and can only be skipped
+        // or left); an archived question is not.
+        assert_eq!(
+            active,
+            [
+                ("Bare?".to_owned(), vec![]),
+                (
+                    "Age?".to_owned(),
+                    vec!["old".to_owned(), "older".to_owned()]
+                ),
+            ]
         );
     }
 
