@@ -48,7 +48,8 @@ pub(super) async fn handle(
 ) -> Result<Option<Outcome>, StoreError> {
     let db = &conv.db;
     // One statement: the interaction recorded, with the state, the next question and the
-    // segments in force read back in its `RETURNING` (and on PostgreSQL the update claimed).
+    // segments in force read back in its `RETURNING`, with the update claimed in the same
+    // round trip.
     let arrival = match update_id {
         Some(update_id) => match arrival::claim_and_record(db, update_id, sender, now).await? {
             Some(arrival) => arrival,

@@ -96,7 +96,7 @@ impl Dialogue for Conversation {
         Conversation::handle(self, sender, input, now).await
     }
 
-    /// The claim and the interaction's record in one statement on PostgreSQL.
+    /// The claim and the interaction's record in one round trip (`store::arrival`).
     async fn handle_update(
         &self,
         update_id: i64,
