@@ -134,20 +134,35 @@ pub async fn set_quantity(
             .await?;
         return Ok(());
     }
-    cart_item::Entity::insert(cart_item::ActiveModel {
+    cart_item::Entity::insert(line(customer_id, variant_id, quantity, now))
+        .on_conflict(
+            same_line()
+                .update_column(cart_item::Column::Quantity)
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    Ok(())
+}
+
+/// A new cart line, stamped `now`.
+fn line(
+    customer_id: i64,
+    variant_id: i64,
+    quantity: i32,
+    now: DateTime<Utc>,
+) -> cart_item::ActiveModel {
+    cart_item::ActiveModel {
         customer_id: Set(customer_id),
         variant_id: Set(variant_id),
         quantity: Set(quantity),
         added_at: Set(now),
-    })
-    .on_conflict(
-        OnConflict::columns([cart_item::Column::CustomerId, cart_item::Column::VariantId])
-            .update_column(cart_item::Column::Quantity)
-            .to_owned(),
-    )
-    .exec_without_returning(db)
-    .await?;
-    Ok(())
+    }
+}
+
+/// An insert's conflict with the customer's line for the same variant.
+fn same_line() -> OnConflict {
+    OnConflict::columns([cart_item::Column::CustomerId, cart_item::Column::VariantId])
 }
 
 /// Adds `quantity` of a variant to the cart unless the line would then hold more than
@@ -169,19 +184,14 @@ pub async fn add_within_stock(
         Alias::new("excluded"),
         cart_item::Column::Quantity,
     )));
-    let mut upsert = cart_item::Entity::insert(cart_item::ActiveModel {
-        customer_id: Set(customer_id),
-        variant_id: Set(variant_id),
-        quantity: Set(quantity),
-        added_at: Set(now),
-    })
-    .on_conflict(
-        OnConflict::columns([cart_item::Column::CustomerId, cart_item::Column::VariantId])
-            .value(cart_item::Column::Quantity, total.clone())
-            .action_and_where(total.lte(stock))
-            .to_owned(),
-    )
-    .into_query();
+    let mut upsert = cart_item::Entity::insert(line(customer_id, variant_id, quantity, now))
+        .on_conflict(
+            same_line()
+                .value(cart_item::Column::Quantity, total.clone())
+                .action_and_where(total.lte(stock))
+                .to_owned(),
+        )
+        .into_query();
     upsert.returning_col(cart_item::Column::Quantity);
     let Some(row) = db.query_one(&upsert).await? else {
         return Ok(None);
