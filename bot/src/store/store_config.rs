@@ -1128,13 +1128,13 @@ mod tests {
         assert_eq!(export(db).await.expect("export"), before);
     }
 
-    /// A catalog of one product, `Tea`, with the variants `T-1` and `T-2`.
     /// Applying `config` again finds nothing to change.
     async fn assert_applies_nothing(db: &sea_orm::DatabaseConnection, config: &StoreConfig) {
         let changes = apply(db, config, now(), false).await.expect("again");
         assert!(changes.is_empty(), "{changes:?}");
     }
 
+    /// A catalog of one product, `Tea`, with the variants `T-1` and `T-2`.
     async fn two_teas(db: &sea_orm::DatabaseConnection) {
         import(
             db,
