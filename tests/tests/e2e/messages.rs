@@ -377,7 +377,7 @@ async fn answering_a_question_that_qualifies_a_shopper_sends_the_join_message_at
             .await
             .unwrap();
         runs.iter()
-            .any(|run| run.finished_at.is_some())
+            .any(|run| run.trigger == "schedule" && run.finished_at.is_some())
             .then_some(())
     })
     .await;
