@@ -51,6 +51,11 @@ fn rule(json: Value) -> Rule {
     serde_json::from_value(json).expect("a rule")
 }
 
+/// The rule "not a member of `segment`".
+fn not_in(segment: i64) -> Rule {
+    rule(json!({"type": "segment", "segment": segment, "member": false}))
+}
+
 /// Builds rows with sensible defaults, so each test states only what it is about.
 pub(super) struct Shop<'a> {
     pub db: &'a DatabaseConnection,
@@ -874,10 +879,7 @@ async fn segments_are_recomputed_after_the_segments_they_name() {
         .await;
     shop.edit_segment(not_english, |row| {
         row.rule = Set(Some(
-            crate::segments::to_json(&rule(
-                json!({"type": "segment", "segment": english_segment, "member": false}),
-            ))
-            .expect("json"),
+            crate::segments::to_json(&not_in(english_segment)).expect("json"),
         ));
     })
     .await;
@@ -906,12 +908,7 @@ async fn a_segment_naming_one_changed_in_the_same_run_is_recomputed_against_the_
         )
         .await;
     let not_english = shop
-        .segment(
-            "not english",
-            Some(&rule(
-                json!({"type": "segment", "segment": english_segment, "member": false}),
-            )),
-        )
+        .segment("not english", Some(&not_in(english_segment)))
         .await;
     recompute_all(db, &context(), Trigger::Admin)
         .await
@@ -1006,14 +1003,7 @@ async fn refreshing_one_customer_applies_their_joins_and_leaves_at_once() {
         )
         .await;
     // Depends on `fans`, so it must see the fresh membership within the same refresh.
-    let not_fans = shop
-        .segment(
-            "not fans",
-            Some(&rule(
-                json!({"type": "segment", "segment": fans, "member": false}),
-            )),
-        )
-        .await;
+    let not_fans = shop.segment("not fans", Some(&not_in(fans))).await;
     recompute_all(db, &context(), Trigger::Admin)
         .await
         .expect("run");
