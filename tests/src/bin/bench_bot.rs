@@ -237,9 +237,7 @@ async fn measure(
             1_000_000 * (run + 1),
         )
         .await;
-        let cpu = process_cpu()
-            .zip(cpu_before)
-            .map(|(after, before)| after - before);
+        let cpu = cpu_since(cpu_before);
         bot.stop().await.expect("the bot stops cleanly");
         // What each update cost in Bot API calls (warm-up included), on standard error: the
         // fake server's share of the work grows with them.
@@ -379,6 +377,13 @@ fn process_cpu() -> Option<Duration> {
     Some(Duration::from_millis(ticks * 10))
 }
 
+/// The CPU time used since `before` (a [`process_cpu`] reading), if both readings exist.
+fn cpu_since(before: Option<Duration>) -> Option<Duration> {
+    process_cpu()
+        .zip(before)
+        .map(|(after, before)| after.saturating_sub(before))
+}
+
 const FLOOR_TASKS: usize = 50;
 const FLOOR_STATEMENTS_PER_TASK: usize = 400;
 
@@ -405,9 +410,7 @@ async fn statement_floor(name: &str, db: &sea_orm::DatabaseConnection) -> [Strin
     }
     let elapsed = started.elapsed();
     let statements = (FLOOR_TASKS * FLOOR_STATEMENTS_PER_TASK) as f64;
-    let cpu = process_cpu()
-        .zip(cpu_before)
-        .map(|(after, before)| after - before);
+    let cpu = cpu_since(cpu_before);
     [
         name.to_owned(),
         format!("{:.0}", statements / elapsed.as_secs_f64()),
