@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
-use storebot::store::availability::{self, Audience, Availability};
-use storebot::store::{catalog_admin, segment_definitions};
+use storebot::store::catalog::availability::{self, Audience, Availability};
+use storebot::store::{catalog::editing, membership::definitions};
 
 use crate::context::Context;
 use crate::table::Table;
@@ -110,7 +110,7 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
             if !audience.is_given() {
                 bail!("missing --all, --segment or --nobody");
             }
-            let variant = catalog_admin::variant_by_sku(db, &sku).await?;
+            let variant = editing::variant_by_sku(db, &sku).await?;
             let audience = resolve(cx, &audience).await?;
             let availability = availability::set_variant(db, variant.id, &audience).await?;
             show(cx, &availability)?;
@@ -125,7 +125,7 @@ async fn resolve(cx: &Context, args: &AudienceArgs) -> Result<Audience> {
     }
     let mut ids = BTreeSet::new();
     for key in &args.segments {
-        ids.insert(segment_definitions::find(&cx.db, key).await?.id);
+        ids.insert(definitions::find(&cx.db, key).await?.id);
     }
     Ok(Audience::Segments(ids))
 }
@@ -138,7 +138,7 @@ async fn wizard(cx: &Context, product: Option<i64>) -> Result<()> {
     let product = match product {
         Some(product) => product,
         None => {
-            let products = catalog_admin::products(db, None).await?;
+            let products = editing::products(db, None).await?;
             let items: Vec<String> = products
                 .iter()
                 .map(|row| format!("{} {}", row.product.id, row.product.title))
@@ -150,7 +150,7 @@ async fn wizard(cx: &Context, product: Option<i64>) -> Result<()> {
         }
     };
     let current = availability::of_product(db, product).await?;
-    let segments = segment_definitions::list(db, cx.now()).await?;
+    let segments = definitions::list(db, cx.now()).await?;
     let names: Vec<String> = segments
         .iter()
         .map(|summary| {

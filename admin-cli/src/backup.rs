@@ -9,7 +9,7 @@ use std::path::Path;
 
 use anyhow::{Result, bail};
 use storebot::Settings;
-use storebot::store::backup;
+use storebot::store::operations::backup;
 
 use crate::prompt::Prompt;
 

@@ -6,8 +6,8 @@
 
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
-use storebot::store::outbox::{self, BroadcastProgress, State};
-use storebot::store::segment_definitions;
+use storebot::store::membership::definitions;
+use storebot::store::messaging::outbox::{self, BroadcastProgress, State};
 
 use crate::context::Context;
 use crate::table::Table;
@@ -70,7 +70,7 @@ pub async fn run(cx: &Context, args: Broadcast) -> Result<()> {
             }
         }
         (None, Some(segment), Some(text)) => {
-            let segment = segment_definitions::find(db, &segment).await?;
+            let segment = definitions::find(db, &segment).await?;
             cx.prompt.confirm(
                 cx.yes,
                 &format!("Send this message to the members of `{}`", segment.name),

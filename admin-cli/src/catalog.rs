@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use anyhow::{Context as _, Result, anyhow, bail};
 use clap::Subcommand;
 use serde_json::Value;
-use storebot::store::catalog_admin::{
+use storebot::store::catalog::editing::{
     self, ImportRow, NewProduct, NewVariant, ProductEdit, ProductRow, VariantEdit,
 };
 
@@ -127,7 +127,7 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
     let db = &cx.db;
     match command {
         Command::Category(CategoryCommand::List) => {
-            let rows = catalog_admin::categories(db).await?;
+            let rows = editing::categories(db).await?;
             if !cx.json_out(&rows)? {
                 let mut table = Table::new(["id", "category", "products"]);
                 for row in rows {
@@ -141,25 +141,25 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
             }
         }
         Command::Category(CategoryCommand::Add { name }) => {
-            let category = catalog_admin::add_category(db, &name).await?;
+            let category = editing::add_category(db, &name).await?;
             if !cx.json_out(&category)? {
                 println!("Added category {} `{}`.", category.id, category.name);
             }
         }
         Command::Category(CategoryCommand::Rename { name, to }) => {
-            let category = catalog_admin::rename_category(db, &name, &to).await?;
+            let category = editing::rename_category(db, &name, &to).await?;
             if !cx.json_out(&category)? {
                 println!("Category {} is now `{}`.", category.id, category.name);
             }
         }
         Command::Product(ProductCommand::List { category }) => {
-            let rows = catalog_admin::products(db, category.as_deref()).await?;
+            let rows = editing::products(db, category.as_deref()).await?;
             if !cx.json_out(&rows)? {
                 print_products(&rows, &cx.settings.store.currency);
             }
         }
         Command::Product(ProductCommand::Show { id }) => {
-            let row = catalog_admin::product(db, id).await?;
+            let row = editing::product(db, id).await?;
             if !cx.json_out(&row)? {
                 print_products(std::slice::from_ref(&row), &cx.settings.store.currency);
             }
@@ -179,7 +179,7 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
                 brand,
                 active: !inactive,
             };
-            let row = catalog_admin::add_product(db, &new, cx.now()).await?;
+            let row = editing::add_product(db, &new, cx.now()).await?;
             if !cx.json_out(&row)? {
                 println!(
                     "Added product {} `{}`; add variants with `storebot-admin catalog variant add --product {}`.",
@@ -207,7 +207,7 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
                     "nothing to change: give --title, --description, --category, --brand or --active"
                 );
             }
-            let row = catalog_admin::edit_product(db, id, &edit, cx.now()).await?;
+            let row = editing::edit_product(db, id, &edit, cx.now()).await?;
             if !cx.json_out(&row)? {
                 print_products(std::slice::from_ref(&row), &cx.settings.store.currency);
             }
@@ -228,7 +228,7 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
                 stock,
                 active: !inactive,
             };
-            let variant = catalog_admin::add_variant(db, &new).await?;
+            let variant = editing::add_variant(db, &new).await?;
             if !cx.json_out(&variant)? {
                 println!("Added variant {} `{}`.", variant.id, variant.sku);
             }
@@ -251,7 +251,7 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
             if edit == VariantEdit::default() {
                 bail!("nothing to change: give --title, --price, --stock or --active");
             }
-            let variant = catalog_admin::edit_variant(db, &sku, &edit).await?;
+            let variant = editing::edit_variant(db, &sku, &edit).await?;
             if !cx.json_out(&variant)? {
                 println!(
                     "Variant `{}`: {}, {} {}, stock {}, {}.",
@@ -285,7 +285,7 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
                 "json" => rows_from_json(&text, &cx.settings.store.currency)?,
                 other => bail!("format `{other}` is unknown: use csv or json"),
             };
-            let report = catalog_admin::import(db, &rows, cx.now()).await?;
+            let report = editing::import(db, &rows, cx.now()).await?;
             if !cx.json_out(&report)? {
                 println!(
                     "Imported {} rows: {} products created, {} updated; {} variants created, {} updated; {} categories created.",
@@ -322,7 +322,7 @@ pub fn rows_from_csv(text: &str, currency: &str) -> Result<Vec<ImportRow>> {
     if problems.is_empty() {
         Ok(rows)
     } else {
-        Err(anyhow!(catalog_admin::bad_rows(problems)))
+        Err(anyhow!(editing::bad_rows(problems)))
     }
 }
 
@@ -363,7 +363,7 @@ pub fn rows_from_json(text: &str, currency: &str) -> Result<Vec<ImportRow>> {
     if problems.is_empty() {
         Ok(rows)
     } else {
-        Err(anyhow!(catalog_admin::bad_rows(problems)))
+        Err(anyhow!(editing::bad_rows(problems)))
     }
 }
 

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, anyhow, bail};
-use storebot::store::store_config::{self, StoreConfig};
+use storebot::store::operations::config_document::{self, StoreConfig};
 
 use crate::context::Context;
 
@@ -32,7 +32,7 @@ fn format_of(path: &Path, given: Option<Format>) -> Result<Format> {
 }
 
 pub async fn export(cx: &Context, output: Option<PathBuf>, format: Option<Format>) -> Result<()> {
-    let config = store_config::export(&cx.db).await?;
+    let config = config_document::export(&cx.db).await?;
     let format = match (&output, format) {
         (Some(path), given) => format_of(path, given)?,
         (None, Some(format)) => format,
@@ -75,7 +75,7 @@ pub async fn apply(
         Format::Toml => toml::from_str(&text)
             .map_err(|error| anyhow!("{}: {}", file.display(), error.message()))?,
     };
-    let planned = store_config::apply(&cx.db, &config, cx.now(), true).await?;
+    let planned = config_document::apply(&cx.db, &config, cx.now(), true).await?;
     if cx.json && (dry_run || planned.is_empty()) {
         println!(
             "{}",
@@ -101,7 +101,7 @@ pub async fn apply(
     }
     cx.prompt
         .confirm(cx.yes, &format!("Apply {} change(s)", planned.len()))?;
-    let applied = store_config::apply(&cx.db, &config, cx.now(), false).await?;
+    let applied = config_document::apply(&cx.db, &config, cx.now(), false).await?;
     if cx.json {
         println!(
             "{}",

@@ -3,13 +3,13 @@
 //! `create` runs from flags; in a terminal, a wizard asks for whatever is missing (code,
 //! discount, ties) and shows the coupon before saving. Bad input (unknown segment, a percent
 //! outside 1–100, an end before the start, no tie) is refused with one sentence and nothing is
-//! written: every rule is checked in `storebot::store::coupons::create`, in one transaction.
+//! written: every rule is checked in `storebot::store::orders::coupons::create`, in one transaction.
 
 use anyhow::{Result, bail};
 use clap::Subcommand;
 use storebot::coupons::Discount;
-use storebot::store::coupons::{self, CouponView, NewCoupon};
-use storebot::store::segment_definitions;
+use storebot::store::membership::definitions;
+use storebot::store::orders::coupons::{self, CouponView, NewCoupon};
 
 use crate::context::Context;
 use crate::format::{money, parse_instant, parse_money};
@@ -224,7 +224,7 @@ fn discount_wizard(cx: &Context) -> Result<Discount> {
 }
 
 async fn ties_wizard(cx: &Context) -> Result<(Vec<String>, Vec<String>)> {
-    let all = segment_definitions::list(&cx.db, cx.now()).await?;
+    let all = definitions::list(&cx.db, cx.now()).await?;
     loop {
         let names: Vec<String> = all.iter().map(|s| s.segment.name.clone()).collect();
         let segments = if names.is_empty() {

@@ -9,7 +9,9 @@
 use anyhow::Result;
 use clap::Subcommand;
 use serde::Serialize;
-use storebot::store::{customers_admin, questions, recompute, segment_definitions, simulate};
+use storebot::store::catalog::simulate;
+use storebot::store::membership::{definitions, explain, rules};
+use storebot::store::shoppers::{questions, records};
 
 use crate::context::Context;
 use crate::format::money;
@@ -69,10 +71,10 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
 
 async fn explain(cx: &Context, customer: &str, segment: &str) -> Result<()> {
     let db = &cx.db;
-    let customer = customers_admin::find(db, customer).await?;
-    let segment = segment_definitions::find(db, segment).await?;
-    let context = recompute::context(&cx.settings, cx.now());
-    let explained = recompute::explain(db, &context, customer.id, segment.id).await?;
+    let customer = records::find(db, customer).await?;
+    let segment = definitions::find(db, segment).await?;
+    let context = rules::context(&cx.settings, cx.now());
+    let explained = explain::explain(db, &context, customer.id, segment.id).await?;
     let explanation = explained.explanation(&context);
     let rule_matches = explanation.as_ref().map(|node| node.matched);
     let lines: Vec<String> = explanation
@@ -153,7 +155,7 @@ async fn legend(cx: &Context, references: &storebot::segments::References) -> Re
         }
     }
     if !references.segments.is_empty() {
-        for summary in segment_definitions::list(&cx.db, cx.now()).await? {
+        for summary in definitions::list(&cx.db, cx.now()).await? {
             if references.segments.contains(&summary.segment.id) {
                 legend.push(format!(
                     "segment {} = {}",
@@ -202,7 +204,7 @@ fn summary(
 
 async fn simulate_catalog(cx: &Context, customer: &str, visible_only: bool) -> Result<()> {
     let db = &cx.db;
-    let customer = customers_admin::find(db, customer).await?;
+    let customer = records::find(db, customer).await?;
     let mut seen = simulate::simulate(db, customer.id, cx.now()).await?;
     if visible_only {
         seen.products.retain(|product| product.visible);
@@ -213,7 +215,7 @@ async fn simulate_catalog(cx: &Context, customer: &str, visible_only: bool) -> R
     if cx.json_out(&seen)? {
         return Ok(());
     }
-    let names = segment_definitions::list(db, cx.now()).await?;
+    let names = definitions::list(db, cx.now()).await?;
     let in_force: Vec<String> = seen
         .segments_in_force
         .iter()

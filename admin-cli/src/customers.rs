@@ -2,8 +2,8 @@
 
 use anyhow::Result;
 use clap::Subcommand;
-use storebot::store::customers_admin::{self, CustomerFilter};
-use storebot::store::segment_definitions;
+use storebot::store::membership::definitions;
+use storebot::store::shoppers::records::{self, CustomerFilter};
 
 use crate::context::Context;
 use crate::format::money;
@@ -50,7 +50,7 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
             limit,
         } => {
             let segment = match segment {
-                Some(key) => Some(segment_definitions::find(db, &key).await?.id),
+                Some(key) => Some(definitions::find(db, &key).await?.id),
                 None => None,
             };
             let filter = CustomerFilter {
@@ -63,7 +63,7 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
                 },
                 limit: Some(limit),
             };
-            let rows = customers_admin::list(db, &filter, cx.counted_statuses()).await?;
+            let rows = records::list(db, &filter, cx.counted_statuses()).await?;
             if !cx.json_out(&rows)? {
                 let mut table = Table::new([
                     "id",
@@ -99,9 +99,8 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
             }
         }
         Command::Show { customer } => {
-            let customer = customers_admin::find(db, &customer).await?;
-            let record =
-                customers_admin::show(db, customer.id, cx.counted_statuses(), cx.now()).await?;
+            let customer = records::find(db, &customer).await?;
+            let record = records::show(db, customer.id, cx.counted_statuses(), cx.now()).await?;
             if cx.json_out(&record)? {
                 return Ok(());
             }

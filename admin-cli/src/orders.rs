@@ -9,8 +9,8 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, Result, anyhow};
 use clap::Subcommand;
-use storebot::store::customers_admin;
-use storebot::store::orders_admin::{self, OrderFilter, OrderImportRow};
+use storebot::store::orders::management::{self, OrderFilter, OrderImportRow};
+use storebot::store::shoppers::records;
 
 use crate::context::Context;
 use crate::csv;
@@ -45,7 +45,7 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
             limit,
         } => {
             let customer_id = match customer {
-                Some(key) => Some(customers_admin::find(db, &key).await?.id),
+                Some(key) => Some(records::find(db, &key).await?.id),
                 None => None,
             };
             let filter = OrderFilter {
@@ -53,7 +53,7 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
                 customer_id,
                 limit: Some(limit),
             };
-            let rows = orders_admin::list(db, &filter).await?;
+            let rows = management::list(db, &filter).await?;
             if !cx.json_out(&rows)? {
                 let mut table = Table::new([
                     "order", "customer", "placed", "status", "items", "discount", "total",
@@ -82,7 +82,7 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
             }
         }
         Command::Status { order, status } => {
-            let order = orders_admin::set_status(db, order, status.trim()).await?;
+            let order = management::set_status(db, order, status.trim()).await?;
             if !cx.json_out(&order)? {
                 println!("Order {} is now {}.", order.id, order.status);
             }
@@ -95,7 +95,7 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
                 cx.settings.store.time_zone,
                 &cx.settings.store.currency,
             )?;
-            let report = orders_admin::import(db, &rows, currency).await?;
+            let report = management::import(db, &rows, currency).await?;
             if !cx.json_out(&report)? {
                 println!(
                     "Imported {} orders with {} items; {} new customers.",
@@ -195,7 +195,9 @@ fn rows_from_csv(text: &str, zone: chrono_tz::Tz, currency: &str) -> Result<Vec<
     if problems.is_empty() {
         Ok(rows)
     } else {
-        Err(anyhow!(storebot::store::catalog_admin::bad_rows(problems)))
+        Err(anyhow!(storebot::store::catalog::editing::bad_rows(
+            problems
+        )))
     }
 }
 

@@ -7,8 +7,8 @@
 use anyhow::{Result, anyhow, bail};
 use clap::Subcommand;
 use storebot::product_rule::ProductRule;
-use storebot::store::catalog_admin;
-use storebot::store::product_segments::{
+use storebot::store::catalog::editing;
+use storebot::store::catalog::product_segments::{
     self, ProductSegment, ProductSegmentDraft, ProductSegmentEdit,
 };
 
@@ -350,7 +350,7 @@ async fn apply_flags(cx: &Context, base: ProductRule, flags: &RuleFlags) -> Resu
 }
 
 async fn resolve_categories(cx: &Context, given: &[String]) -> Result<Vec<i64>> {
-    let categories = catalog_admin::categories(&cx.db).await?;
+    let categories = editing::categories(&cx.db).await?;
     given
         .iter()
         .map(|key| {
@@ -367,7 +367,7 @@ async fn resolve_categories(cx: &Context, given: &[String]) -> Result<Vec<i64>> 
 /// Asks for each condition in turn; blank answers leave a condition out.
 async fn rule_wizard(cx: &Context) -> Result<ProductRule> {
     let currency = &cx.settings.store.currency;
-    let categories = catalog_admin::categories(&cx.db).await?;
+    let categories = editing::categories(&cx.db).await?;
     let mut rule = ProductRule::default();
     if !categories.is_empty() {
         let names: Vec<String> = categories

@@ -3,7 +3,9 @@
 use anyhow::{Result, bail};
 use clap::{Subcommand, ValueEnum};
 use storebot::store::StoreError;
-use storebot::store::questions::{self, NewQuestion, QuestionEdit, QuestionKind, QuestionView};
+use storebot::store::shoppers::questions::{
+    self, NewQuestion, QuestionEdit, QuestionKind, QuestionView,
+};
 
 use crate::context::Context;
 use crate::table::Table;

@@ -1,6 +1,6 @@
 //! `storebot-admin segments preview|members|recompute|runs`: the membership side of segments,
-//! on top of the recompute engine (`storebot::store::recompute`) and the merchant's hand on
-//! membership (`storebot::store::segments`).
+//! on top of the recompute engine (`storebot::store::membership::recompute`) and the merchant's hand on
+//! membership (`storebot::store::membership::members`).
 //!
 //! Preview never writes. Members changes go through the store's own functions, so each one
 //! writes its ledger entry in the same transaction, and an imported list goes in whole or not
@@ -14,9 +14,12 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use clap::{ArgGroup, Args, Subcommand};
 use serde::Serialize;
 use storebot::segments::{self, Rule};
-use storebot::store::recompute::{self, Trigger};
-use storebot::store::segments::{self as membership, OverrideMode};
-use storebot::store::{customers_admin, segment_definitions, segment_members, simulate};
+use storebot::store::membership::ledger::OverrideMode;
+use storebot::store::membership::recompute::{self, Trigger};
+use storebot::store::membership::{in_force, manual, preview, rules, runs};
+use storebot::store::{
+    catalog::simulate, membership::definitions, membership::roster, shoppers::records,
+};
 
 use crate::context::Context;
 use crate::csv;
@@ -117,9 +120,9 @@ async fn preview(
 ) -> Result<()> {
     let db = &cx.db;
     let now = cx.now();
-    let context = recompute::context(&cx.settings, now);
+    let context = rules::context(&cx.settings, now);
     let segment = match segment {
-        Some(key) => Some(segment_definitions::find(db, &key).await?),
+        Some(key) => Some(definitions::find(db, &key).await?),
         None => None,
     };
     if let Some(segment) = &segment
@@ -135,17 +138,16 @@ async fn preview(
     let rule = match (&rule_file, &segment) {
         (Some(path), _) => {
             let rule = read_rule(path)?;
-            let facts =
-                segment_definitions::validation_facts(db, segment.as_ref().map(|s| s.id)).await?;
+            let facts = definitions::validation_facts(db, segment.as_ref().map(|s| s.id)).await?;
             segments::validate(&rule, &facts)
                 .map_err(|error| anyhow!("{}: {error}", path.display()))?;
             rule
         }
-        (None, Some(segment)) => membership::rule_of(segment)?
+        (None, Some(segment)) => rules::rule_of(segment)?
             .ok_or_else(|| anyhow!("segment `{}` has no rule", segment.name))?,
         (None, None) => bail!("give a SEGMENT to preview, or --rule FILE.json"),
     };
-    let matching = recompute::preview(db, &context, &rule, sample).await?;
+    let matching = preview::preview(db, &context, &rule, sample).await?;
     let mut report = PreviewReport {
         segment: segment.as_ref().map(|s| s.name.clone()),
         matching: Selection {
@@ -157,8 +159,8 @@ async fn preview(
         in_force: None,
     };
     if let Some(segment) = &segment {
-        let diff = recompute::preview_diff(db, &context, segment.id, &rule, sample).await?;
-        let in_force = membership::is_in_force(segment, now);
+        let diff = preview::preview_diff(db, &context, segment.id, &rule, sample).await?;
+        let in_force = in_force::is_in_force(segment, now);
         let catalog = simulate::catalog_access(db).await?;
         let skus: BTreeMap<i64, String> = catalog
             .iter()
@@ -233,7 +235,7 @@ impl Grants<'_> {
     async fn of(&self, cx: &Context, mut shoppers: Vec<Shopper>) -> Result<Vec<Shopper>> {
         for shopper in &mut shoppers {
             let mut own: BTreeSet<i64> =
-                membership::segments_in_force_for(&cx.db, shopper.customer_id, self.now)
+                in_force::segments_in_force_for(&cx.db, shopper.customer_id, self.now)
                     .await?
                     .into_iter()
                     .collect();
@@ -282,7 +284,7 @@ fn print_sample(sample: &[Shopper], verb: Option<&str>) {
 async fn shoppers(cx: &Context, ids: &[i64]) -> Result<Vec<Shopper>> {
     let mut shoppers = Vec::with_capacity(ids.len());
     for id in ids {
-        let customer = customers_admin::find(&cx.db, &format!("#{id}")).await?;
+        let customer = records::find(&cx.db, &format!("#{id}")).await?;
         shoppers.push(Shopper {
             customer_id: customer.id,
             telegram_user_id: customer.telegram_user_id,
@@ -299,20 +301,20 @@ async fn shoppers(cx: &Context, ids: &[i64]) -> Result<Vec<Shopper>> {
 async fn members(cx: &Context, args: MembersArgs) -> Result<()> {
     let db = &cx.db;
     let now = cx.now();
-    let context = recompute::context(&cx.settings, now);
-    let segment = segment_definitions::find(db, &args.segment).await?;
+    let context = rules::context(&cx.settings, now);
+    let segment = definitions::find(db, &args.segment).await?;
     let auto = segment.kind == "auto";
     let name = &segment.name;
     if let Some(key) = args.add {
-        let customer = customers_admin::find(db, &key).await?;
+        let customer = records::find(db, &key).await?;
         let done = if auto {
-            membership::set_override(db, &context, segment.id, customer.id, OverrideMode::Include)
+            manual::set_override(db, &context, segment.id, customer.id, OverrideMode::Include)
                 .await?;
             format!(
                 "#{} is included in `{name}` whatever its rule says.",
                 customer.id
             )
-        } else if membership::add_member(db, segment.id, customer.id, now).await? {
+        } else if manual::add_member(db, segment.id, customer.id, now).await? {
             format!("#{} is now a member of `{name}`.", customer.id)
         } else {
             format!("#{} was already a member of `{name}`.", customer.id)
@@ -320,15 +322,15 @@ async fn members(cx: &Context, args: MembersArgs) -> Result<()> {
         return changed(cx, segment.id, &done).await;
     }
     if let Some(key) = args.remove {
-        let customer = customers_admin::find(db, &key).await?;
+        let customer = records::find(db, &key).await?;
         let done = if auto {
-            membership::set_override(db, &context, segment.id, customer.id, OverrideMode::Exclude)
+            manual::set_override(db, &context, segment.id, customer.id, OverrideMode::Exclude)
                 .await?;
             format!(
                 "#{} is excluded from `{name}` whatever its rule says.",
                 customer.id
             )
-        } else if membership::remove_member(db, segment.id, customer.id, now).await? {
+        } else if manual::remove_member(db, segment.id, customer.id, now).await? {
             format!("#{} is no longer a member of `{name}`.", customer.id)
         } else {
             bail!("customer #{} is not a member of `{name}`", customer.id);
@@ -336,11 +338,11 @@ async fn members(cx: &Context, args: MembersArgs) -> Result<()> {
         return changed(cx, segment.id, &done).await;
     }
     if let Some(key) = args.clear {
-        let customer = customers_admin::find(db, &key).await?;
+        let customer = records::find(db, &key).await?;
         if !auto {
             bail!("segment `{name}` is manual: it has no overrides; use --remove instead");
         }
-        let (current, excluded) = segment_members::members(db, segment.id).await?;
+        let (current, excluded) = roster::members(db, segment.id).await?;
         let has_override = current
             .iter()
             .chain(&excluded)
@@ -351,13 +353,13 @@ async fn members(cx: &Context, args: MembersArgs) -> Result<()> {
                 customer.id
             );
         }
-        membership::clear_override(db, &context, segment.id, customer.id).await?;
+        manual::clear_override(db, &context, segment.id, customer.id).await?;
         let done = format!("`{name}`'s rule decides about #{} again.", customer.id);
         return changed(cx, segment.id, &done).await;
     }
     if let Some(path) = args.import {
         let ids = read_customer_list(cx, &path).await?;
-        let added = segment_members::add_all(db, &context, segment.id, &ids).await?;
+        let added = roster::add_all(db, &context, segment.id, &ids).await?;
         let done = format!(
             "{} of {} in the file joined `{name}`{}.",
             added,
@@ -371,7 +373,7 @@ async fn members(cx: &Context, args: MembersArgs) -> Result<()> {
 
 /// After a change: the member list as JSON, or the one sentence saying what was done.
 async fn changed(cx: &Context, segment_id: i64, done: &str) -> Result<()> {
-    let (members, excluded) = segment_members::members(&cx.db, segment_id).await?;
+    let (members, excluded) = roster::members(&cx.db, segment_id).await?;
     let shown = serde_json::json!({ "done": done, "members": members, "excluded": excluded });
     if !cx.json_out(&shown)? {
         println!("{done}");
@@ -380,7 +382,7 @@ async fn changed(cx: &Context, segment_id: i64, done: &str) -> Result<()> {
 }
 
 async fn list_members(cx: &Context, segment_id: i64, name: &str) -> Result<()> {
-    let (members, excluded) = segment_members::members(&cx.db, segment_id).await?;
+    let (members, excluded) = roster::members(&cx.db, segment_id).await?;
     let shown = serde_json::json!({ "members": members, "excluded": excluded });
     if cx.json_out(&shown)? {
         return Ok(());
@@ -431,7 +433,7 @@ async fn read_customer_list(cx: &Context, path: &Path) -> Result<Vec<i64>> {
             problems.push(format!("line {}: `customer` is empty", record.line));
             continue;
         };
-        match customers_admin::find(&cx.db, key).await {
+        match records::find(&cx.db, key).await {
             Ok(customer) => {
                 if let Some(first) = seen.insert(customer.id, record.line) {
                     problems.push(format!(
@@ -475,9 +477,9 @@ struct SegmentLine {
 
 async fn recompute_now(cx: &Context) -> Result<()> {
     let db = &cx.db;
-    let context = recompute::context(&cx.settings, cx.now());
+    let context = rules::context(&cx.settings, cx.now());
     let interactive = std::io::stderr().is_terminal() && !cx.json;
-    let names: BTreeMap<i64, String> = segment_definitions::list(db, context.now)
+    let names: BTreeMap<i64, String> = definitions::list(db, context.now)
         .await?
         .into_iter()
         .map(|summary| (summary.segment.id, summary.segment.name))
@@ -511,7 +513,7 @@ async fn recompute_now(cx: &Context) -> Result<()> {
     }
     let mut changes = Vec::new();
     if let Some(run_id) = summary.run_id {
-        for change in segment_members::changes_of_run(db, run_id).await? {
+        for change in roster::changes_of_run(db, run_id).await? {
             let name = names
                 .get(&change.segment_id)
                 .cloned()
@@ -567,7 +569,7 @@ async fn recompute_now(cx: &Context) -> Result<()> {
 }
 
 async fn runs(cx: &Context, limit: u64) -> Result<()> {
-    let runs = recompute::runs(&cx.db, limit).await?;
+    let runs = runs::runs(&cx.db, limit).await?;
     if cx.json_out(&runs)? {
         return Ok(());
     }

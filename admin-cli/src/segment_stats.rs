@@ -4,8 +4,8 @@
 //! bar per day. `--json` prints the same data.
 
 use anyhow::Result;
-use storebot::store::segment_definitions;
-use storebot::store::segment_stats::{self, DayMoves};
+use storebot::store::membership::definitions;
+use storebot::store::membership::stats::{self, DayMoves};
 
 use crate::context::Context;
 use crate::format::money;
@@ -18,7 +18,7 @@ const BAR: u64 = 30;
 pub async fn run(cx: &Context, segment: Option<String>, days: u32) -> Result<()> {
     let db = &cx.db;
     let currency = &cx.settings.store.currency;
-    let (totals, figures) = segment_stats::overview(db, cx.counted_statuses()).await?;
+    let (totals, figures) = stats::overview(db, cx.counted_statuses()).await?;
     let percent = |ratio: f64| format!("{:.1}%", ratio * 100.0);
     let Some(key) = segment else {
         let shown = serde_json::json!({ "totals": totals, "segments": figures });
@@ -54,13 +54,12 @@ pub async fn run(cx: &Context, segment: Option<String>, days: u32) -> Result<()>
         }
         return Ok(());
     };
-    let segment = segment_definitions::find(db, &key).await?;
+    let segment = definitions::find(db, &key).await?;
     let Some(row) = figures.into_iter().find(|row| row.segment_id == segment.id) else {
         anyhow::bail!("segment `{}` disappeared while reading", segment.name);
     };
     let moves =
-        segment_stats::moves_per_day(db, segment.id, days, cx.now(), cx.settings.store.time_zone)
-            .await?;
+        stats::moves_per_day(db, segment.id, days, cx.now(), cx.settings.store.time_zone).await?;
     let shown = serde_json::json!({ "totals": totals, "segment": row, "days": moves });
     if cx.json_out(&shown)? {
         return Ok(());

@@ -11,8 +11,8 @@ use anyhow::{Context as _, Result, anyhow, bail};
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Subcommand, ValueEnum};
 use storebot::segments::{self, DateRange, Item, OrderBounds, Rule, TimeFrame, When};
-use storebot::store::segment_definitions::{self, SegmentDraft, SegmentEdit, SegmentKind};
-use storebot::store::{catalog_admin, questions};
+use storebot::store::membership::definitions::{self, SegmentDraft, SegmentEdit, SegmentKind};
+use storebot::store::{catalog::editing, shoppers::questions};
 
 use crate::context::Context;
 use crate::format::{parse_instant, parse_money};
@@ -106,7 +106,7 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
             return crate::segment_stats::run(cx, segment, days).await;
         }
         Command::List => {
-            let list = segment_definitions::list(db, cx.now()).await?;
+            let list = definitions::list(db, cx.now()).await?;
             if !cx.json_out(&list)? {
                 let mut table = Table::new([
                     "id",
@@ -135,8 +135,8 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
             }
         }
         Command::Show { segment } => {
-            let segment = segment_definitions::find(db, &segment).await?;
-            let uses = segment_definitions::uses(db, segment.id).await?;
+            let segment = definitions::find(db, &segment).await?;
+            let uses = definitions::uses(db, segment.id).await?;
             let rule: Option<serde_json::Value> = segment
                 .rule
                 .as_deref()
@@ -154,7 +154,7 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
                 println!(
                     "  active: {}, in force now: {}",
                     crate::catalog::yes_no(segment.active),
-                    crate::catalog::yes_no(segment_definitions::is_in_force(&segment, cx.now()))
+                    crate::catalog::yes_no(definitions::is_in_force(&segment, cx.now()))
                 );
                 if let Some(start) = segment.starts_at {
                     println!("  starts: {}", cx.time(start));
@@ -241,7 +241,7 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
                 }
                 cx.prompt.confirm(cx.yes, "Create it")?;
             }
-            let segment = segment_definitions::create(db, &draft, cx.now()).await?;
+            let segment = definitions::create(db, &draft, cx.now()).await?;
             if !cx.json_out(&segment)? {
                 println!(
                     "Created {} segment {} `{}`.",
@@ -263,7 +263,7 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
             user_group,
             join_message,
         } => {
-            let current = segment_definitions::find(db, &segment).await?;
+            let current = definitions::find(db, &segment).await?;
             let zone = cx.settings.store.time_zone;
             let clearable_instant = |text: String| -> Result<Option<DateTime<Utc>>> {
                 if text.trim() == "none" {
@@ -289,16 +289,16 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
                     "nothing to change: give --name, --description, --rule, --active, --starts, --expires, --user-group or --join-message"
                 );
             }
-            let segment = segment_definitions::edit(db, current.id, &edit, cx.now()).await?;
+            let segment = definitions::edit(db, current.id, &edit, cx.now()).await?;
             if !cx.json_out(&segment)? {
                 println!("Segment {} `{}` changed.", segment.id, segment.name);
             }
         }
         Command::Delete { segment, force } => {
-            let current = segment_definitions::find(db, &segment).await?;
+            let current = definitions::find(db, &segment).await?;
             cx.prompt
                 .confirm(cx.yes, &format!("Delete segment `{}`", current.name))?;
-            let uses = segment_definitions::delete(db, current.id, force).await?;
+            let uses = definitions::delete(db, current.id, force).await?;
             if !uses.is_empty() {
                 cx.warn(&format!("removed its grants: {}", uses.describe()));
             }
@@ -414,7 +414,7 @@ async fn condition(cx: &Context, choice: usize) -> Result<Rule> {
         }),
         6 => {
             let sku = cx.prompt.text(None, "--rule", "SKU")?;
-            let variant = catalog_admin::variant_by_sku(db, &sku).await?;
+            let variant = editing::variant_by_sku(db, &sku).await?;
             Rule::Bought {
                 item: Item::Variant(variant.id),
                 frame: frame(cx)?,
@@ -433,7 +433,7 @@ async fn condition(cx: &Context, choice: usize) -> Result<Rule> {
             }
         }
         _ => {
-            let list = segment_definitions::list(db, cx.now()).await?;
+            let list = definitions::list(db, cx.now()).await?;
             let names: Vec<String> = list.iter().map(|s| s.segment.name.clone()).collect();
             let index = cx.prompt.select("--rule", "Which segment?", &names)?;
             Rule::Segment {

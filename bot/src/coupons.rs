@@ -1,7 +1,7 @@
 //! Coupon rules that need no database: the shape of a code, the kind of discount, and how a
 //! discount is spread over the lines it covers.
 //!
-//! Everything here takes values and returns values; `store::coupons` reads the coupon, the
+//! Everything here takes values and returns values; `store::orders::coupons` reads the coupon, the
 //! shopper and the cart and calls in. It must never read the clock or the database.
 
 use std::fmt;

@@ -116,7 +116,7 @@ async fn chat(mut settings: Settings, demo: bool) -> anyhow::Result<()> {
     }
     let db = storebot::store::connect_and_migrate(&settings.database).await?;
     if demo {
-        storebot::store::demo::seed(&db, chrono::Utc::now())
+        storebot::store::operations::demo::seed(&db, chrono::Utc::now())
             .await
             .context("can't fill the demo store")?;
     }

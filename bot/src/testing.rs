@@ -99,8 +99,8 @@ pub async fn member_of(
     telegram_user_id: i64,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<storebot_entity::customer::Model, StoreError> {
-    let user = store::customers::TelegramUser::new(telegram_user_id, "Member");
-    let customer = store::customers::record_interaction(db, &user, now).await?;
-    store::segments::add_member(db, segment_id, customer.id, now).await?;
+    let user = store::shoppers::customers::TelegramUser::new(telegram_user_id, "Member");
+    let customer = store::shoppers::customers::record_interaction(db, &user, now).await?;
+    store::membership::manual::add_member(db, segment_id, customer.id, now).await?;
     Ok(customer)
 }

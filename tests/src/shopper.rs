@@ -129,13 +129,14 @@ pub fn millis(duration: Duration) -> String {
     format!("{:.1}", duration.as_secs_f64() * 1000.0)
 }
 
-/// The demo shop (`store::demo::seed`, two months of history), with stock enough for every
+/// The demo shop (`store::operations::demo::seed`, two months of history), with stock enough for every
 /// simulated shopper's order: the benches measure the dialogue, not a sold-out shop.
 pub async fn demo_shop(db: &sea_orm::DatabaseConnection) -> anyhow::Result<()> {
     use sea_orm::EntityTrait;
     use sea_orm::sea_query::Expr;
 
-    storebot::store::demo::seed(db, chrono::Utc::now() - chrono::Duration::days(60)).await?;
+    storebot::store::operations::demo::seed(db, chrono::Utc::now() - chrono::Duration::days(60))
+        .await?;
     storebot_entity::variant::Entity::update_many()
         .col_expr(
             storebot_entity::variant::Column::Stock,

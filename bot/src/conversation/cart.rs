@@ -21,9 +21,9 @@
 //! ```
 //!
 //! A refused code gets its reason (unknown, not valid yet, expired, not for you, used up) and
-//! the confirmation again without it; `store::coupons` decides, this module only words it.
+//! the confirmation again without it; `store::orders::coupons` decides, this module only words it.
 //!
-//! The order is created by `store::orders::place` in one transaction, keyed by the token of the
+//! The order is created by `store::orders::place::place` in one transaction, keyed by the token of the
 //! Confirm button: this module must never create an order any other way, and a second press
 //! of the same button only reports the order the first one made.
 
@@ -31,10 +31,11 @@ use super::callback::Callback;
 use super::session::{Flow, Session};
 use super::state::Step;
 use super::{Button, Markup};
-use crate::store::cart::{CartLine, LineStatus};
-use crate::store::coupons::{self, Refusal, Shopper};
-use crate::store::orders::{self, NewOrder, Placement};
-use crate::store::{self, cart, catalog};
+use crate::store::catalog::browse;
+use crate::store::orders::cart::{CartLine, LineStatus};
+use crate::store::orders::coupons::{self, Refusal, Shopper};
+use crate::store::orders::place::{self, NewOrder, Placement};
+use crate::store::{self, orders::cart};
 
 /// Codes are short; anything longer is kept only this far (it is unknown anyway).
 const MAX_TYPED_CODE_CHARS: usize = 64;
@@ -67,7 +68,7 @@ impl Session<'_> {
                 continue;
             }
             let variant = line.variant.id;
-            let title = orders::line_title(line);
+            let title = place::line_title(line);
             let mut row = Vec::new();
             if line.status != LineStatus::Hidden {
                 row.push(Button::new("−", Callback::Decrease { variant }));
@@ -98,7 +99,7 @@ impl Session<'_> {
     }
 
     fn cart_line(&self, line: &CartLine) -> String {
-        let title = orders::line_title(line);
+        let title = place::line_title(line);
         match line.status {
             LineStatus::Available => self.fill(
                 "cart_line",
@@ -137,7 +138,7 @@ impl Session<'_> {
         }
         if delta > 0 {
             let Some((found, product)) =
-                catalog::visible_variant(&txn, variant, &self.segments).await?
+                browse::visible_variant(&txn, variant, &self.segments).await?
             else {
                 txn.rollback().await?;
                 self.refuse(&data, "variant hidden from this shopper");
@@ -407,7 +408,7 @@ impl Session<'_> {
     /// that already made an order only reports it.
     pub async fn confirm(&mut self, token: u64) -> Flow {
         let key = format!("c{}-{token}", self.customer.id);
-        if let Some(order) = orders::find_by_key(self.db(), &key).await? {
+        if let Some(order) = place::find_by_key(self.db(), &key).await? {
             return self.already_placed(order.id);
         }
         let (phone, address, coupons) = match &self.state.step {
@@ -436,7 +437,7 @@ impl Session<'_> {
         };
         let currency = self.currency().to_owned();
         let segments = self.segments.clone();
-        let placement = orders::place(
+        let placement = place::place(
             self.db(),
             &NewOrder {
                 customer_id: self.customer.id,
@@ -464,7 +465,7 @@ impl Session<'_> {
                 self.screen(text, Vec::new());
                 let titles = left_out
                     .iter()
-                    .map(orders::line_title)
+                    .map(place::line_title)
                     .collect::<Vec<_>>()
                     .join(", ");
                 if !titles.is_empty() {
@@ -505,7 +506,7 @@ impl Session<'_> {
         Ok(())
     }
 
-    fn notify_merchants(&mut self, placed: &orders::OrderView, coupons: &[(String, i64)]) {
+    fn notify_merchants(&mut self, placed: &place::OrderView, coupons: &[(String, i64)]) {
         let settings = &self.conv.settings;
         // The merchant reads the store's own language, not the shopper's.
         let texts = super::texts::Texts::for_language(settings, None);
@@ -570,7 +571,7 @@ fn left_out_titles(lines: &[CartLine]) -> String {
     lines
         .iter()
         .filter(|line| line.status != LineStatus::Available)
-        .map(orders::line_title)
+        .map(place::line_title)
         .collect::<Vec<_>>()
         .join(", ")
 }

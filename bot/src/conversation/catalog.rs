@@ -13,7 +13,7 @@
 //! bot:     Added 2 × Green tea, 100 g to your cart.   [Cart] [Catalog]
 //! ```
 //!
-//! Every screen is read through `store::catalog`'s visibility filter for the shopper's
+//! Every screen is read through `store::catalog::browse`'s visibility filter for the shopper's
 //! segments in force, and every press is re-checked the same way: this module must never
 //! show or add a variant because a button named it.
 
@@ -21,7 +21,8 @@ use super::Button;
 use super::callback::Callback;
 use super::session::{Flow, Session};
 use super::state::Step;
-use crate::store::{cart, catalog};
+use crate::store::catalog::browse;
+use crate::store::orders::cart;
 
 const PER_PAGE: usize = 8;
 /// Quantities offered on a variant; only those the stock covers are shown.
@@ -38,7 +39,7 @@ fn page_of<T>(items: &[T], page: u32) -> &[T] {
 impl Session<'_> {
     pub async fn catalog(&mut self, page: u32) -> Flow {
         self.state.step = Step::Idle;
-        let categories = catalog::visible_categories(self.db(), &self.segments).await?;
+        let categories = browse::visible_categories(self.db(), &self.segments).await?;
         if categories.is_empty() {
             let rows = vec![self.back_to_menu()];
             self.screen(self.t("catalog_empty"), rows);
@@ -69,12 +70,12 @@ impl Session<'_> {
 
     pub async fn category(&mut self, category: i64, page: u32) -> Flow {
         let products =
-            catalog::visible_products_in_category(self.db(), category, &self.segments).await?;
+            browse::visible_products_in_category(self.db(), category, &self.segments).await?;
         // A category is visible exactly when it holds a visible product.
         let name = if products.is_empty() {
             None
         } else {
-            catalog::category_name(self.db(), category).await?
+            browse::category_name(self.db(), category).await?
         };
         let Some(name) = name else {
             self.refuse(
@@ -118,7 +119,7 @@ impl Session<'_> {
     /// time, since Telegram refuses a keyboard of about a hundred buttons.
     pub async fn product_page(&mut self, product: i64, page: u32) -> Flow {
         self.state.step = Step::Idle;
-        let Some(view) = catalog::visible_product(self.db(), product, &self.segments).await? else {
+        let Some(view) = browse::visible_product(self.db(), product, &self.segments).await? else {
             tracing::warn!(
                 telegram_user_id = self.sender.telegram_user_id,
                 product,
@@ -173,7 +174,7 @@ impl Session<'_> {
     pub async fn variant(&mut self, variant: i64) -> Flow {
         let data = Callback::Variant { variant }.to_string();
         let Some((found, product)) =
-            catalog::visible_variant(self.db(), variant, &self.segments).await?
+            browse::visible_variant(self.db(), variant, &self.segments).await?
         else {
             self.refuse(&data, "variant hidden from this shopper");
             return Ok(());
@@ -225,7 +226,7 @@ impl Session<'_> {
             return Ok(());
         }
         let Some((found, product)) =
-            catalog::visible_variant(self.db(), variant, &self.segments).await?
+            browse::visible_variant(self.db(), variant, &self.segments).await?
         else {
             self.refuse(&data, "variant hidden from this shopper");
             return Ok(());
@@ -282,7 +283,7 @@ impl Session<'_> {
         }
         self.state.step = Step::Idle;
         self.state.search = Some(query.clone());
-        let products = catalog::search_visible_products(self.db(), &query, &self.segments).await?;
+        let products = browse::search_visible_products(self.db(), &query, &self.segments).await?;
         if products.is_empty() {
             let rows = vec![vec![
                 Button::new(self.t("menu_search"), Callback::Search),

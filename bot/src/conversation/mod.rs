@@ -31,7 +31,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
 
 use crate::Settings;
-pub use crate::store::customers::TelegramUser;
+pub use crate::store::shoppers::customers::TelegramUser;
 
 /// What a shopper did.
 #[derive(Debug, Clone, PartialEq, Eq)]

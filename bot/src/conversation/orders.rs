@@ -17,14 +17,16 @@ use super::Button;
 use super::callback::Callback;
 use super::session::{Flow, Session};
 use super::state::Step;
-use crate::store::{self, cart, catalog, coupons, orders};
+use crate::store;
+use crate::store::catalog::browse;
+use crate::store::orders::{cart, coupons, place};
 
 const PER_PAGE: u64 = 5;
 
 impl Session<'_> {
     pub async fn orders(&mut self, page: u32) -> Flow {
         self.state.step = Step::Idle;
-        let (views, count) = orders::for_customer(
+        let (views, count) = place::for_customer(
             self.db(),
             self.customer.id,
             u64::from(page).saturating_mul(PER_PAGE),
@@ -91,7 +93,7 @@ impl Session<'_> {
     /// Puts the items of one of the shopper's orders back in the cart, as far as they are
     /// still visible and in stock, and says which are not.
     pub async fn order_again(&mut self, order: i64) -> Flow {
-        let Some(view) = orders::of_customer(self.db(), self.customer.id, order).await? else {
+        let Some(view) = place::of_customer(self.db(), self.customer.id, order).await? else {
             self.refuse(
                 &Callback::OrderAgain { order }.to_string(),
                 "not their order",
@@ -103,7 +105,7 @@ impl Session<'_> {
         let txn = store::begin_write(self.db()).await?;
         for item in &view.items {
             let visible = match item.variant_id {
-                Some(variant) => catalog::visible_variant(&txn, variant, &self.segments).await?,
+                Some(variant) => browse::visible_variant(&txn, variant, &self.segments).await?,
                 None => None,
             };
             let Some((variant, _)) = visible else {

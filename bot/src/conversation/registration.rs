@@ -11,7 +11,7 @@
 //! ```
 //!
 //! An answer is only ever stored whole (a multiple choice on Done), through
-//! `store::answers`, which refuses options that are archived or belong to another question.
+//! `store::shoppers::answers`, which refuses options that are archived or belong to another question.
 //! This module must never record an answer the shopper did not press.
 
 use std::collections::BTreeSet;
@@ -20,8 +20,8 @@ use super::Button;
 use super::callback::Callback;
 use super::session::{Flow, Session};
 use super::state::Step;
-use crate::store::questions::QuestionView;
-use crate::store::{self, StoreError, answers};
+use crate::store::shoppers::questions::QuestionView;
+use crate::store::{self, StoreError, shoppers::answers};
 
 impl Session<'_> {
     /// Shows a question with its options; a multiple choice keeps the options ticked so far.

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! any update  → record first/last interaction, and read the state, the next question and the
-//!               segments in force (one statement: `store::arrival`)
+//!               segments in force (one statement: `store::shoppers::arrival`)
 //!             → an unanswered question? ask it (registration comes before anything else)
 //!             → else route: /start, /menu, /catalog, /search, /cart, /orders, /profile,
 //!               a typed search, a phone or address during checkout, or a button press
@@ -20,7 +20,7 @@ use super::state::{State, Step};
 use super::texts::{self, Texts};
 use super::{Button, Conversation, Input, Markup, Outcome, Reply, TelegramUser};
 use crate::segments::Context;
-use crate::store::{self, StoreError, answers, arrival, dialogue};
+use crate::store::{self, StoreError, shoppers::answers, shoppers::arrival, shoppers::dialogue};
 
 pub(super) type Flow = Result<(), StoreError>;
 
@@ -177,7 +177,9 @@ impl Session<'_> {
         // A failed refresh must not undo what the shopper just did: the next scheduled
         // recompute catches up, so it is logged and the dialogue carries on (it wrote nothing,
         // so the segments read for this update still hold).
-        match store::recompute::refresh_customer(self.db(), &context, self.customer.id).await {
+        match store::membership::refresh::refresh_customer(self.db(), &context, self.customer.id)
+            .await
+        {
             // A refresh joins only segments in force, so the segments in force follow from
             // its changes without reading them again.
             Ok(changes) => {

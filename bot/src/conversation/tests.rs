@@ -9,7 +9,7 @@ use storebot_entity::{customer, order, segment_member};
 
 use super::{Conversation, Input, Markup, Outcome, TelegramUser};
 use crate::Settings;
-use crate::store::{answers, customers, demo, questions};
+use crate::store::{operations::demo, shoppers::answers, shoppers::customers, shoppers::questions};
 use crate::testing::TestDb;
 
 const MERCHANT_CHAT: i64 = -555;
@@ -676,9 +676,9 @@ async fn a_product_with_many_variants_pages_its_buttons() {
 
 /// A coupon for the given user group, through the store as the admin tool makes it.
 async fn group_coupon(shop: &Shop, code: &str, group: &str, limit: Option<i32>) {
-    crate::store::coupons::create(
+    crate::store::orders::coupons::create(
         &shop.test.db,
-        &crate::store::coupons::NewCoupon {
+        &crate::store::orders::coupons::NewCoupon {
             code: code.into(),
             discount: crate::coupons::Discount::Percent(10),
             starts_at: None,
@@ -707,9 +707,9 @@ async fn a_coupon_entered_at_checkout_discounts_the_order() {
     let mut shop = Shop::new().await;
     quick_checkout(&mut shop);
     group_coupon(&shop, "FRIENDS", "friends", None).await;
-    crate::store::coupons::create(
+    crate::store::orders::coupons::create(
         &shop.test.db,
-        &crate::store::coupons::NewCoupon {
+        &crate::store::orders::coupons::NewCoupon {
             code: "VIP20".into(),
             discount: crate::coupons::Discount::Percent(20),
             starts_at: None,
@@ -726,9 +726,13 @@ async fn a_coupon_entered_at_checkout_discounts_the_order() {
     let mut sam = shop.shopper(1100);
     sam.register().await;
     let customer = sam.customer(&shop).await;
-    crate::store::segments::add_hand_set_group(&shop.test.db, customer.id, "friends")
-        .await
-        .expect("group");
+    crate::store::membership::user_groups::add_hand_set_group(
+        &shop.test.db,
+        customer.id,
+        "friends",
+    )
+    .await
+    .expect("group");
     sam.press_data(&format!("a:{}:2", shop.demo.green_small))
         .await;
     sam.send("/cart").await;
@@ -780,9 +784,13 @@ async fn a_coupon_used_up_before_confirm_places_nothing_and_says_why() {
         let mut shopper = shop.shopper(id);
         shopper.register().await;
         let customer = shopper.customer(&shop).await;
-        crate::store::segments::add_hand_set_group(&shop.test.db, customer.id, "friends")
-            .await
-            .expect("group");
+        crate::store::membership::user_groups::add_hand_set_group(
+            &shop.test.db,
+            customer.id,
+            "friends",
+        )
+        .await
+        .expect("group");
         shopper
             .press_data(&format!("a:{}:1", shop.demo.green_small))
             .await;

@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 
 use crate::Settings;
-use crate::store::recompute;
+use crate::store::membership::{recompute, rules};
 
 /// Recomputes the automatic segments every `segments.refresh_interval` until `stop` turns
 /// true. With several bot instances on one PostgreSQL, only one runs each tick (the others
@@ -41,7 +41,7 @@ pub async fn run_recompute(
 
 /// Prunes the record of handled updates (kept only while Telegram might redeliver them).
 async fn forget_old_updates(db: &DatabaseConnection) {
-    match crate::store::processed_updates::prune(db, Utc::now()).await {
+    match crate::store::shoppers::processed_updates::prune(db, Utc::now()).await {
         Ok(0) => {}
         Ok(pruned) => tracing::debug!(pruned, "forgot old handled updates"),
         Err(error) => tracing::warn!(%error, "could not prune the handled updates"),
@@ -51,7 +51,7 @@ async fn forget_old_updates(db: &DatabaseConnection) {
 /// One scheduled run, logged. Errors are logged here; the run's own errors (a segment that
 /// could not be recomputed) are also in `recompute_run.error`.
 pub async fn recompute_once(settings: &Settings, db: &DatabaseConnection) {
-    let context = recompute::context(settings, Utc::now());
+    let context = rules::context(settings, Utc::now());
     let interval = settings.segments.refresh_interval;
     match recompute::recompute_scheduled(db, &context, interval).await {
         Ok(summary) if summary.skipped => {

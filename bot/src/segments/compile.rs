@@ -2,7 +2,7 @@
 //!
 //! This is the set-based twin of [`super::evaluate`]: the same tree, the same windows (drawn by
 //! [`TimeFrame::window`] and [`Window`]), the same zero-orders semantics, so that the recompute
-//! job and `explain` never disagree (a property test in `store::recompute` holds them to it on
+//! job and `explain` never disagree (a property test in `store::membership::recompute` holds them to it on
 //! both databases). It builds a sea-query statement and must never execute it, read the clock
 //! or paste a value into SQL text: every value is a bound parameter.
 //!

@@ -8,41 +8,20 @@
 //! [`begin_write`], which on SQLite takes the write lock at `BEGIN IMMEDIATE` so that two
 //! writers never both read stale data and then fail to upgrade their lock.
 
-mod database;
 mod error;
 
-pub mod answers;
-pub mod arrival;
-pub mod availability;
-pub mod backup;
-pub mod cart;
 pub mod catalog;
-pub mod catalog_admin;
-pub mod coupons;
-pub mod customers;
-pub mod customers_admin;
-pub mod demo;
-pub mod dialogue;
-pub mod lint;
+pub mod membership;
+pub mod messaging;
+pub mod operations;
 pub mod orders;
-pub mod orders_admin;
-pub mod outbox;
-pub mod processed_updates;
-pub mod product_segments;
-pub mod questions;
-pub mod recompute;
-pub mod segment_definitions;
-pub mod segment_members;
-pub mod segment_stats;
-pub mod segments;
-pub mod simulate;
-pub mod store_config;
+pub mod shoppers;
 
-pub use database::{
+pub use error::StoreError;
+pub use operations::database::{
     Backend, begin_write, connect, connect_and_migrate, connect_and_migrate_patiently, migrate,
     ping,
 };
-pub use error::StoreError;
 pub use storebot_migration::known_migrations;
 
 /// Re-exported so that callers can name connections and transactions without depending on

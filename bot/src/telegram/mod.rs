@@ -96,7 +96,7 @@ impl Dialogue for Conversation {
         Conversation::handle(self, sender, input, now).await
     }
 
-    /// The claim and the interaction's record in one round trip (`store::arrival`).
+    /// The claim and the interaction's record in one round trip (`store::shoppers::arrival`).
     async fn handle_update(
         &self,
         update_id: i64,
@@ -126,7 +126,9 @@ impl Dialogue for Conversation {
     }
 
     async fn first_delivery(&self, update_id: i64) -> bool {
-        match crate::store::processed_updates::claim(&self.db, update_id, Utc::now()).await {
+        match crate::store::shoppers::processed_updates::claim(&self.db, update_id, Utc::now())
+            .await
+        {
             Ok(first) => first,
             // The handling will meet the same failure and apologise; better that than silence.
             Err(error) => {
@@ -142,7 +144,7 @@ impl Dialogue for Conversation {
         }
         let last = tokio::time::timeout(
             HEALTH_DB_TIMEOUT,
-            crate::store::recompute::runs(&self.db, 1),
+            crate::store::membership::runs::runs(&self.db, 1),
         )
         .await;
         let last_recompute = match last {

@@ -1,5 +1,5 @@
 //! The outbox sender: a task in the bot process that sends the join messages and broadcasts
-//! waiting in `store::outbox`, within Telegram's limits (`[messages]`: so many a second from
+//! waiting in `store::messaging::outbox`, within Telegram's limits (`[messages]`: so many a second from
 //! this instance, a gap between two messages to one chat, and a few sends in flight at once).
 //!
 //! Each message is claimed (committed) before it is sent and confirmed after, so a crash in
@@ -26,7 +26,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 use crate::Settings;
 use crate::conversation::callback::Callback;
 use crate::conversation::texts::Texts;
-use crate::store::outbox::{self, CATALOG_BUTTON, Claimed};
+use crate::store::messaging::outbox::{self, CATALOG_BUTTON, Claimed};
 
 /// How long the sender waits after a database error before it looks again.
 const DATABASE_PAUSE: Duration = Duration::from_secs(5);

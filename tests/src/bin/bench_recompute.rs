@@ -22,7 +22,8 @@ use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, Query};
 use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait};
 use serde_json::json;
 use storebot::segments::{Context, Rule, TimeFrame};
-use storebot::store::{self, recompute};
+use storebot::store;
+use storebot::store::membership::{recompute, refresh};
 use storebot_config::{DatabaseSettings, DatabaseUrl};
 use storebot_entity::{answer_option, customer, order, product, question, segment, variant};
 
@@ -617,7 +618,7 @@ async fn bench(database: &'static str, url: &str, options: &Options) -> anyhow::
     for _ in 0..options.refreshes {
         let customer = ids[usize::try_from(random.below(ids.len() as u64))?];
         let started = Instant::now();
-        recompute::refresh_customer(&db, &context, customer).await?;
+        refresh::refresh_customer(&db, &context, customer).await?;
         times.push(started.elapsed());
     }
     times.sort_unstable();

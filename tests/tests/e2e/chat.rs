@@ -98,7 +98,10 @@ fn the_chat_runs_on_the_configured_database() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let test = runtime.block_on(TestDb::new()).expect("test db");
     let demo = runtime
-        .block_on(storebot::store::demo::seed(&test.db, chrono::Utc::now()))
+        .block_on(storebot::store::operations::demo::seed(
+            &test.db,
+            chrono::Utc::now(),
+        ))
         .expect("demo");
     let dir = tempfile::tempdir().expect("dir");
     let mut child = command("storebot", dir.path())

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-use storebot::store::{customers, demo, segments};
+use storebot::store::{membership::user_groups, operations::demo, shoppers::customers};
 use storebot::testing::TestDb;
 use storebot_entity::{coupon_redemption, order};
 use storebot_tests::admin::AdminTool;
@@ -280,7 +280,7 @@ async fn a_shopper_redeems_a_coupon_at_checkout_through_the_bot_binary() {
         .await
         .unwrap()
         .unwrap();
-    segments::add_hand_set_group(&shop.test.db, customer.id, "friends")
+    user_groups::add_hand_set_group(&shop.test.db, customer.id, "friends")
         .await
         .unwrap();
 

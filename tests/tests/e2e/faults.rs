@@ -278,8 +278,9 @@ async fn admin_edits_while_recompute_runs_are_all_kept_without_deadlock() {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
-    use storebot::store::recompute::{self, Trigger};
-    use storebot::store::{customers, demo};
+    use storebot::store::membership::recompute::{self, Trigger};
+    use storebot::store::membership::rules;
+    use storebot::store::{operations::demo, shoppers::customers};
     use storebot_entity::{segment, segment_member, segment_override};
 
     let test = TestDb::new().await.unwrap();
@@ -325,7 +326,7 @@ async fn admin_edits_while_recompute_runs_are_all_kept_without_deadlock() {
         tokio::spawn(async move {
             let mut runs = 0u32;
             while !stop.load(Ordering::Relaxed) {
-                let context = recompute::context(&settings, chrono::Utc::now());
+                let context = rules::context(&settings, chrono::Utc::now());
                 let summary = recompute::recompute_all(&db, &context, Trigger::Schedule)
                     .await
                     .unwrap();
@@ -607,7 +608,7 @@ fn press_update(update_id: i64, query_id: &str, user: &TestUser, data: &str) -> 
 async fn two_webhook_instances_on_one_postgres_place_one_order_per_confirm_redelivered_or_double_tapped()
  {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    use storebot::store::{cart, demo, dialogue};
+    use storebot::store::{operations::demo, orders::cart, shoppers::dialogue};
     use storebot_entity::{order, order_item, variant};
     use storebot_tests::bot::{free_local_addr, http};
 
@@ -818,8 +819,9 @@ async fn members_of(db: &sea_orm::DatabaseConnection, segment_id: i64) -> Vec<i6
 #[tokio::test]
 async fn kill_9_during_an_admin_recompute_leaves_each_segment_wholly_old_or_wholly_new() {
     use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
-    use storebot::store::demo;
-    use storebot::store::recompute::{self, Trigger};
+    use storebot::store::membership::recompute::{self, Trigger};
+    use storebot::store::membership::rules;
+    use storebot::store::operations::demo;
     use storebot_entity::{customer, customer_answer, membership_event, recompute_run, segment};
 
     let test = TestDb::new().await.unwrap();
@@ -892,7 +894,7 @@ async fn kill_9_during_an_admin_recompute_leaves_each_segment_wholly_old_or_whol
         segments.push(id);
     }
     let settings = storebot::Settings::defaults().unwrap();
-    let context = recompute::context(&settings, chrono::Utc::now());
+    let context = rules::context(&settings, chrono::Utc::now());
     recompute::recompute_all(&test.db, &context, Trigger::Admin)
         .await
         .unwrap();
@@ -1013,7 +1015,10 @@ async fn kill_9_during_an_admin_recompute_leaves_each_segment_wholly_old_or_whol
 async fn kill_9_during_concurrent_checkouts_leaves_whole_orders_or_none() {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     use storebot::coupons::Discount;
-    use storebot::store::{cart, coupons, customers, demo, dialogue, segments};
+    use storebot::store::{
+        membership::user_groups, operations::demo, orders::cart, orders::coupons,
+        shoppers::customers, shoppers::dialogue,
+    };
     use storebot_entity::{
         cart_item, coupon, coupon_redemption, order, order_item, order_item_discount, variant,
     };
@@ -1083,7 +1088,7 @@ async fn kill_9_during_concurrent_checkouts_leaves_whole_orders_or_none() {
             .unwrap();
         let entered = match coupon_of(n) {
             Some((code, group)) => {
-                segments::add_hand_set_group(&test.db, customer.id, group)
+                user_groups::add_hand_set_group(&test.db, customer.id, group)
                     .await
                     .unwrap();
                 format!(r#""{code}""#)
@@ -1363,11 +1368,11 @@ async fn kill_9_during_concurrent_checkouts_leaves_whole_orders_or_none() {
 /// option, as if they had gone through registration.
 async fn registered_shopper(
     test: &TestDb,
-    shop: &storebot::store::demo::Demo,
+    shop: &storebot::store::operations::demo::Demo,
     user: &TestUser,
     now: chrono::DateTime<chrono::Utc>,
 ) -> storebot_entity::customer::Model {
-    use storebot::store::{answers, customers};
+    use storebot::store::{shoppers::answers, shoppers::customers};
     let mut telegram_user = customers::TelegramUser::new(user.id, &user.first_name);
     telegram_user.chat_id = user.chat_id();
     telegram_user.language_code = Some("en".into());

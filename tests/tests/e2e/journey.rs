@@ -2,7 +2,7 @@
 //! Telegram adapter and the real database (SQLite, or PostgreSQL with
 //! `STOREBOT_TEST_DATABASE_URL`), with the fake Bot API playing Telegram and the shoppers.
 //!
-//! Each test seeds the demo shop (`store::demo::seed`), starts the binary against it, and talks
+//! Each test seeds the demo shop (`store::operations::demo::seed`), starts the binary against it, and talks
 //! to it as shoppers do: commands, button presses on the messages the bot sent, a shared
 //! contact. What a test waits for is always a reply or a callback answer from the bot, never
 //! a pause. The database is read directly to check what the bot wrote.
@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
-use storebot::store::{answers, customers, demo, questions};
+use storebot::store::{
+    operations::demo, shoppers::answers, shoppers::customers, shoppers::questions,
+};
 use storebot::testing::TestDb;
 use storebot_entity::{cart_item, customer, order, order_item, variant};
 use storebot_tests::bot::BotProcess;

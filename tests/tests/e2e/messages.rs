@@ -338,7 +338,7 @@ async fn answering_a_question_that_qualifies_a_shopper_sends_the_join_message_at
     storebot_tests::shopper::demo_shop(&shop.test.db)
         .await
         .unwrap();
-    let questions = storebot::store::questions::list(&shop.test.db, false)
+    let questions = storebot::store::shoppers::questions::list(&shop.test.db, false)
         .await
         .unwrap();
     let drinks = questions
@@ -405,10 +405,11 @@ async fn answering_a_question_that_qualifies_a_shopper_sends_the_join_message_at
         greeting.body
     );
     // It came from the shopper's own re-evaluation, not from a scheduled run.
-    let customer = storebot::store::customers::find_by_telegram_id(&shop.test.db, user.id)
-        .await
-        .unwrap()
-        .unwrap();
+    let customer =
+        storebot::store::shoppers::customers::find_by_telegram_id(&shop.test.db, user.id)
+            .await
+            .unwrap()
+            .unwrap();
     let joins = storebot_entity::membership_event::Entity::find()
         .all(&shop.test.db)
         .await

@@ -107,7 +107,7 @@ async fn backup_while_shoppers_order_then_restore_gives_back_that_copy() {
     storebot_tests::shopper::demo_shop(&test.db).await.unwrap();
     let initial_orders = rows(&dump(&test.db).await, "orders").len();
     let url = test.url().to_owned();
-    let live = storebot::store::backup::sqlite_file(&test.settings.url).unwrap();
+    let live = storebot::store::operations::backup::sqlite_file(&test.settings.url).unwrap();
     let fake = Arc::new(FakeTelegram::start().await.unwrap());
     let api = fake.url();
     let bot = BotProcess::start(
@@ -143,7 +143,9 @@ async fn backup_while_shoppers_order_then_restore_gives_back_that_copy() {
         during += 1;
         let copy = dir.join(format!("during-{during}.db"));
         admin.ok(&["backup", copy.to_str().unwrap()]);
-        storebot::store::backup::check_backup(&copy).await.unwrap();
+        storebot::store::operations::backup::check_backup(&copy)
+            .await
+            .unwrap();
         let db = sea_orm::Database::connect(format!("sqlite://{}?mode=ro", copy.display()))
             .await
             .unwrap();
@@ -224,11 +226,11 @@ async fn restore_refuses_files_that_are_not_sound_storebot_databases() {
     if test.is_postgres() {
         return; // PostgreSQL: see the backup test above.
     }
-    storebot::store::demo::seed(&test.db, chrono::Utc::now())
+    storebot::store::operations::demo::seed(&test.db, chrono::Utc::now())
         .await
         .unwrap();
     test.db.clone().close().await.unwrap();
-    let live = storebot::store::backup::sqlite_file(&test.settings.url).unwrap();
+    let live = storebot::store::operations::backup::sqlite_file(&test.settings.url).unwrap();
     let before = dump_file(&live).await;
     let admin = AdminTool::new(test.url());
     let dir = admin.dir();

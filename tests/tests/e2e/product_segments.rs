@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::Utc;
 use serde_json::Value;
 use storebot::product_rule::ProductRule;
-use storebot::store::{demo, product_segments};
+use storebot::store::{catalog::product_segments, operations::demo};
 use storebot::testing::TestDb;
 use storebot_tests::admin::AdminTool;
 use storebot_tests::bot::BotProcess;

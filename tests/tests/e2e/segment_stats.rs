@@ -3,8 +3,8 @@
 use chrono::Utc;
 use sea_orm::ActiveModelTrait;
 use sea_orm::ActiveValue::Set;
-use storebot::store::segment_definitions::{self, SegmentDraft, SegmentKind};
-use storebot::store::segments::add_member;
+use storebot::store::membership::definitions::{self, SegmentDraft, SegmentKind};
+use storebot::store::membership::manual::add_member;
 use storebot::testing::TestDb;
 use storebot_entity::{customer, order};
 use storebot_tests::admin::AdminTool;
@@ -54,7 +54,7 @@ async fn stats_show_members_revenue_share_average_check_and_joins() {
         .await
         .expect("order");
     }
-    let vip = segment_definitions::create(
+    let vip = definitions::create(
         db,
         &SegmentDraft {
             name: "vip".into(),

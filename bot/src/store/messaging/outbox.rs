@@ -1,0 +1,759 @@
+//! The outbox: join messages and broadcasts as rows, written in the same transaction as what
+//! caused them, and worked off by the bot's sender (`telegram::outbox`).
+//!
+//! Delivery is at most once. A sender claims a message (state `sending`, committed) before it
+//! calls Telegram and confirms it afterwards, so a crash between the two never resends: a
+//! claim older than `messages.claim_timeout` becomes `unknown` and stays so. Claims are
+//! conditional updates (`... WHERE id = ? AND state = 'queued'`), so two bot instances never
+//! both take one message. Every message has a unique `dedupe_key`: one join (its
+//! `membership_event` row) or one broadcast makes at most one message per shopper.
+//!
+//! States: `queued` → `sending` → `sent`, or `failed` (refused, blocked, out of tries),
+//! `skipped` (the shopper turned messages off or blocked the bot before it was sent), or
+//! `unknown` (its sender died mid-send). A 429 or a server error puts it back to `queued`
+//! with a later `next_attempt_at`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Alias, BinOper, Expr, ExprTrait, Query};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
+    JoinType, QueryFilter, QueryOrder, QuerySelect, TransactionSession, TransactionTrait,
+};
+use storebot_entity::{
+    broadcast, customer, membership_event, outbox_message, product, segment, segment_member,
+    segment_override, variant,
+};
+
+use crate::store::catalog::browse::visible_to;
+use crate::store::{StoreError, begin_write};
+
+/// The `button` value of a message with a button into the catalog.
+pub const CATALOG_BUTTON: &str = "catalog";
+
+/// How many item titles `{new_items}` lists before "and N more".
+const LISTED_ITEMS: usize = 3;
+
+/// Where a message stands, as stored in `outbox_message.state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    Queued,
+    Sending,
+    Sent,
+    Failed,
+    Skipped,
+    Unknown,
+}
+
+impl State {
+    pub const ALL: [State; 6] = [
+        State::Queued,
+        State::Sending,
+        State::Sent,
+        State::Failed,
+        State::Skipped,
+        State::Unknown,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Queued => "queued",
+            State::Sending => "sending",
+            State::Sent => "sent",
+            State::Failed => "failed",
+            State::Skipped => "skipped",
+            State::Unknown => "unknown",
+        }
+    }
+
+    fn parse(text: &str) -> Option<State> {
+        State::ALL.into_iter().find(|state| state.as_str() == text)
+    }
+}
+
+/// The items a segment unlocks, for a join message's placeholders: active variants that its
+/// grants make visible and that a shopper in no segment can't see, by product title.
+async fn unlocked_items(
+    db: &impl ConnectionTrait,
+    segment_id: i64,
+) -> Result<Vec<String>, StoreError> {
+    let rows: Vec<(String, String)> = variant::Entity::find()
+        .select_only()
+        .column(product::Column::Title)
+        .column(variant::Column::Title)
+        .join(
+            JoinType::InnerJoin,
+            variant::Entity::belongs_to(product::Entity)
+                .from(variant::Column::ProductId)
+                .to(product::Column::Id)
+                .into(),
+        )
+        .filter(visible_to(&[segment_id]))
+        .filter(visible_to(&[]).not())
+        .order_by_asc(product::Column::Title)
+        .order_by_asc(variant::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(product, variant)| {
+            if variant.is_empty() || variant == product {
+                product
+            } else {
+                format!("{product} ({variant})")
+            }
+        })
+        .collect())
+}
+
+/// A segment's join message with `{count}` (how many items the segment unlocks) and
+/// `{new_items}` (the first three of them, "and N more") filled in.
+pub fn fill_join_message(template: &str, items: &[String]) -> String {
+    let mut listed = items
+        .iter()
+        .take(LISTED_ITEMS)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if items.len() > LISTED_ITEMS {
+        listed.push_str(&format!(" and {} more", items.len() - LISTED_ITEMS));
+    }
+    template
+        .replace("{count}", &items.len().to_string())
+        .replace("{new_items}", &listed)
+}
+
+/// The segment's filled join message, when it has one.
+async fn join_text(
+    db: &impl ConnectionTrait,
+    segment_id: i64,
+) -> Result<Option<String>, StoreError> {
+    let Some(template) = segment::Entity::find_by_id(segment_id)
+        .one(db)
+        .await?
+        .and_then(|segment| segment.join_message)
+        .filter(|message| !message.trim().is_empty())
+    else {
+        return Ok(None);
+    };
+    let items = if template.contains("{count}") || template.contains("{new_items}") {
+        unlocked_items(db, segment_id).await?
+    } else {
+        Vec::new()
+    };
+    Ok(Some(fill_join_message(&template, &items)))
+}
+
+/// Customers who take messages: not opted out, not blocked.
+fn reachable() -> Condition {
+    Condition::all()
+        .add(customer::Column::MessagesOptOut.eq(false))
+        .add(customer::Column::BlockedAt.is_null())
+}
+
+/// Queues the join message of `segment_id` for every rule join that recompute run `run_id`
+/// wrote for it, inside the caller's transaction. Returns how many were queued.
+pub(crate) async fn enqueue_run_joins(
+    db: &impl ConnectionTrait,
+    segment_id: i64,
+    run_id: i64,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let Some(text) = join_text(db, segment_id).await? else {
+        return Ok(0);
+    };
+    let event = Alias::new("event");
+    let rows = Query::select()
+        .column((event.clone(), membership_event::Column::CustomerId))
+        .column((customer::Entity, customer::Column::ChatId))
+        .expr(Expr::val("join"))
+        .expr(Expr::val(segment_id))
+        .expr(Expr::val("join:").binary(
+            BinOper::Custom("||"),
+            Expr::col((event.clone(), membership_event::Column::Id)).cast_as("TEXT"),
+        ))
+        .expr(Expr::val(text))
+        .expr(Expr::val(CATALOG_BUTTON))
+        .expr(Expr::val(State::Queued.as_str()))
+        .expr(Expr::val(0))
+        .expr(Expr::val(now))
+        .expr(Expr::val(now))
+        .from_as(membership_event::Entity, event.clone())
+        .inner_join(
+            customer::Entity,
+            Expr::col((customer::Entity, customer::Column::Id))
+                .equals((event.clone(), membership_event::Column::CustomerId)),
+        )
+        .and_where(Expr::col((event.clone(), membership_event::Column::SegmentId)).eq(segment_id))
+        // `at` too, so the ledger's (segment_id, at) index finds this run's rows.
+        .and_where(Expr::col((event.clone(), membership_event::Column::At)).eq(now))
+        .and_where(Expr::col((event.clone(), membership_event::Column::RunId)).eq(run_id))
+        .and_where(Expr::col((event.clone(), membership_event::Column::Kind)).eq("joined"))
+        .and_where(Expr::col((event.clone(), membership_event::Column::Cause)).eq("rule"))
+        // A merchant's include is a manual add, which sends no join message.
+        .and_where(
+            Expr::col((event, membership_event::Column::CustomerId)).not_in_subquery(
+                Query::select()
+                    .column(segment_override::Column::CustomerId)
+                    .from(segment_override::Entity)
+                    .and_where(segment_override::Column::SegmentId.eq(segment_id))
+                    .and_where(segment_override::Column::Mode.eq("include"))
+                    .to_owned(),
+            ),
+        )
+        .cond_where(reachable())
+        .to_owned();
+    let insert = Query::insert()
+        .into_table(outbox_message::Entity)
+        .columns([
+            outbox_message::Column::CustomerId,
+            outbox_message::Column::ChatId,
+            outbox_message::Column::Kind,
+            outbox_message::Column::SegmentId,
+            outbox_message::Column::DedupeKey,
+            outbox_message::Column::Text,
+            outbox_message::Column::Button,
+            outbox_message::Column::State,
+            outbox_message::Column::Attempts,
+            outbox_message::Column::NextAttemptAt,
+            outbox_message::Column::CreatedAt,
+        ])
+        .select_from(rows)
+        .map_err(|error| StoreError::Invalid(error.to_string()))?
+        .to_owned();
+    Ok(db.execute(&insert).await?.rows_affected())
+}
+
+/// Queues the join message of `segment_id` for one shopper who just joined it through the
+/// rule (their latest `joined` ledger row), inside the caller's transaction. Returns whether a
+/// message was queued.
+pub(crate) async fn enqueue_join(
+    db: &impl ConnectionTrait,
+    segment_id: i64,
+    customer_id: i64,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let Some(text) = join_text(db, segment_id).await? else {
+        return Ok(false);
+    };
+    let Some(shopper) = customer::Entity::find_by_id(customer_id)
+        .filter(reachable())
+        .one(db)
+        .await?
+    else {
+        return Ok(false);
+    };
+    let Some(event) = membership_event::Entity::find()
+        .filter(membership_event::Column::SegmentId.eq(segment_id))
+        .filter(membership_event::Column::CustomerId.eq(customer_id))
+        .filter(membership_event::Column::Kind.eq("joined"))
+        .order_by_desc(membership_event::Column::Id)
+        .one(db)
+        .await?
+    else {
+        return Ok(false);
+    };
+    queue(
+        db,
+        &shopper,
+        "join",
+        Some(segment_id),
+        None,
+        format!("join:{}", event.id),
+        text,
+        Some(CATALOG_BUTTON),
+        now,
+    )
+    .await?;
+    Ok(true)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn queue(
+    db: &impl ConnectionTrait,
+    shopper: &customer::Model,
+    kind: &str,
+    segment_id: Option<i64>,
+    broadcast_id: Option<i64>,
+    dedupe_key: String,
+    text: String,
+    button: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    outbox_message::ActiveModel {
+        customer_id: Set(shopper.id),
+        chat_id: Set(shopper.chat_id),
+        kind: Set(kind.to_owned()),
+        segment_id: Set(segment_id),
+        broadcast_id: Set(broadcast_id),
+        dedupe_key: Set(dedupe_key),
+        text: Set(text),
+        button: Set(button.map(str::to_owned)),
+        state: Set(State::Queued.as_str().to_owned()),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        claimed_at: Set(None),
+        sent_at: Set(None),
+        error: Set(None),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(db)
+    .await?;
+    Ok(())
+}
+
+/// Telegram refuses longer texts; a broadcast is one message.
+pub const MAX_BROADCAST_LENGTH: usize = 4096;
+
+/// Queues `text` for every current member of `segment_id` who takes messages, in one
+/// transaction, and records the broadcast with how many were queued and left out.
+pub async fn broadcast<C>(
+    db: &C,
+    segment_id: i64,
+    text: &str,
+    now: DateTime<Utc>,
+) -> Result<broadcast::Model, StoreError>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(StoreError::Invalid(
+            "a broadcast needs a text (--text)".to_owned(),
+        ));
+    }
+    if text.chars().count() > MAX_BROADCAST_LENGTH {
+        return Err(StoreError::Invalid(format!(
+            "a broadcast is one Telegram message of at most {MAX_BROADCAST_LENGTH} characters; \
+             this text has {}",
+            text.chars().count()
+        )));
+    }
+    let txn = begin_write(db).await?;
+    let segment = segment::Entity::find_by_id(segment_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| StoreError::not_found("segment", segment_id))?;
+    let members = customer::Entity::find()
+        .join(
+            JoinType::InnerJoin,
+            customer::Entity::belongs_to(segment_member::Entity)
+                .from(customer::Column::Id)
+                .to(segment_member::Column::CustomerId)
+                .into(),
+        )
+        .filter(segment_member::Column::SegmentId.eq(segment_id))
+        .order_by_asc(customer::Column::Id)
+        .all(&txn)
+        .await?;
+    let opted_out = members.iter().filter(|c| c.messages_opt_out).count();
+    let blocked = members
+        .iter()
+        .filter(|c| !c.messages_opt_out && c.blocked_at.is_some())
+        .count();
+    let recipients: Vec<&customer::Model> = members
+        .iter()
+        .filter(|c| !c.messages_opt_out && c.blocked_at.is_none())
+        .collect();
+    let count = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
+    let record = broadcast::ActiveModel {
+        segment_id: Set(segment.id),
+        segment_name: Set(segment.name.clone()),
+        text: Set(text.to_owned()),
+        recipients: Set(count(recipients.len())),
+        skipped_opt_out: Set(count(opted_out)),
+        skipped_blocked: Set(count(blocked)),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    // In chunks: one statement per member would make a large segment slow, one statement for
+    // all of them could pass the database's limit on bound values.
+    for chunk in recipients.chunks(500) {
+        let rows = chunk.iter().map(|shopper| outbox_message::ActiveModel {
+            customer_id: Set(shopper.id),
+            chat_id: Set(shopper.chat_id),
+            kind: Set("broadcast".to_owned()),
+            segment_id: Set(Some(segment.id)),
+            broadcast_id: Set(Some(record.id)),
+            dedupe_key: Set(format!("broadcast:{}:{}", record.id, shopper.id)),
+            text: Set(text.to_owned()),
+            button: Set(None),
+            state: Set(State::Queued.as_str().to_owned()),
+            attempts: Set(0),
+            next_attempt_at: Set(now),
+            claimed_at: Set(None),
+            sent_at: Set(None),
+            error: Set(None),
+            created_at: Set(now),
+            ..Default::default()
+        });
+        outbox_message::Entity::insert_many(rows).exec(&txn).await?;
+    }
+    txn.commit().await?;
+    Ok(record)
+}
+
+/// A broadcast with how many of its messages are in each state.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BroadcastProgress {
+    pub broadcast: broadcast::Model,
+    pub states: BTreeMap<State, u64>,
+}
+
+impl BroadcastProgress {
+    pub fn count(&self, state: State) -> u64 {
+        self.states.get(&state).copied().unwrap_or(0)
+    }
+
+    /// Nothing left to send (a message being sent counts as not done).
+    pub fn done(&self) -> bool {
+        self.count(State::Queued) + self.count(State::Sending) == 0
+    }
+}
+
+/// The latest broadcasts, newest first, with their progress.
+pub async fn broadcasts(
+    db: &impl ConnectionTrait,
+    limit: u64,
+) -> Result<Vec<BroadcastProgress>, StoreError> {
+    let records = broadcast::Entity::find()
+        .order_by_desc(broadcast::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?;
+    let ids: Vec<i64> = records.iter().map(|record| record.id).collect();
+    let counts: Vec<(Option<i64>, String, i64)> = outbox_message::Entity::find()
+        .select_only()
+        .column(outbox_message::Column::BroadcastId)
+        .column(outbox_message::Column::State)
+        .column_as(outbox_message::Column::Id.count(), "n")
+        .filter(outbox_message::Column::BroadcastId.is_in(ids))
+        .group_by(outbox_message::Column::BroadcastId)
+        .group_by(outbox_message::Column::State)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut by_broadcast: BTreeMap<i64, BTreeMap<State, u64>> = BTreeMap::new();
+    for (id, state, n) in counts {
+        if let (Some(id), Some(state)) = (id, State::parse(&state)) {
+            *by_broadcast
+                .entry(id)
+                .or_default()
+                .entry(state)
+                .or_default() += u64::try_from(n).unwrap_or(0);
+        }
+    }
+    Ok(records
+        .into_iter()
+        .map(|broadcast| BroadcastProgress {
+            states: by_broadcast.remove(&broadcast.id).unwrap_or_default(),
+            broadcast,
+        })
+        .collect())
+}
+
+/// One broadcast's progress.
+pub async fn broadcast_progress(
+    db: &impl ConnectionTrait,
+    broadcast_id: i64,
+) -> Result<BroadcastProgress, StoreError> {
+    let broadcast = broadcast::Entity::find_by_id(broadcast_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| StoreError::not_found("broadcast", broadcast_id))?;
+    let counts: Vec<(String, i64)> = outbox_message::Entity::find()
+        .select_only()
+        .column(outbox_message::Column::State)
+        .column_as(outbox_message::Column::Id.count(), "n")
+        .filter(outbox_message::Column::BroadcastId.eq(broadcast_id))
+        .group_by(outbox_message::Column::State)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let states = counts
+        .into_iter()
+        .filter_map(|(state, n)| Some((State::parse(&state)?, u64::try_from(n).unwrap_or(0))))
+        .collect();
+    Ok(BroadcastProgress { broadcast, states })
+}
+
+/// A message a sender has claimed and must now send (once).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claimed {
+    pub id: i64,
+    pub customer_id: i64,
+    pub chat_id: i64,
+    pub text: String,
+    pub button: Option<String>,
+    /// Tries so far, this one included.
+    pub attempts: i32,
+    pub language_code: Option<String>,
+}
+
+/// Marks messages whose sender claimed them before `stale_before` and never confirmed as
+/// `unknown`: that sender died mid-send, and the message may or may not have arrived, so it
+/// is never sent again. Returns how many.
+pub async fn expire_claims(
+    db: &impl ConnectionTrait,
+    stale_before: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    Ok(outbox_message::Entity::update_many()
+        .col_expr(
+            outbox_message::Column::State,
+            Expr::val(State::Unknown.as_str()),
+        )
+        .col_expr(
+            outbox_message::Column::Error,
+            Expr::val("claimed by a sender that stopped before confirming; not resent"),
+        )
+        .filter(outbox_message::Column::State.eq(State::Sending.as_str()))
+        .filter(outbox_message::Column::ClaimedAt.lt(stale_before))
+        .exec(db)
+        .await?
+        .rows_affected)
+}
+
+/// Claims the oldest due message whose chat had no outbox message in the last
+/// `per_chat_interval`, committing the claim before returning it. Due messages of shoppers
+/// who turned messages off or blocked the bot meanwhile are marked `skipped` on the way.
+/// `None` when nothing can be sent now.
+pub async fn claim_next(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    per_chat_interval: chrono::TimeDelta,
+) -> Result<Option<Claimed>, StoreError> {
+    let candidates = outbox_message::Entity::find()
+        .filter(outbox_message::Column::State.eq(State::Queued.as_str()))
+        .filter(outbox_message::Column::NextAttemptAt.lte(now))
+        .order_by_asc(outbox_message::Column::NextAttemptAt)
+        .order_by_asc(outbox_message::Column::Id)
+        .limit(64)
+        .all(db)
+        .await?;
+    if candidates.is_empty() {
+        return Ok(None);
+    }
+    let chats: BTreeSet<i64> = candidates.iter().map(|message| message.chat_id).collect();
+    let busy: BTreeSet<i64> = outbox_message::Entity::find()
+        .select_only()
+        .column(outbox_message::Column::ChatId)
+        .distinct()
+        .filter(outbox_message::Column::ChatId.is_in(chats))
+        // Still being sent, or claimed or confirmed within the interval: measured from the
+        // confirmation too, so the gap holds where Telegram receives the messages, however
+        // long a send took.
+        .filter(
+            Condition::any()
+                .add(outbox_message::Column::State.eq(State::Sending.as_str()))
+                .add(outbox_message::Column::ClaimedAt.gt(now - per_chat_interval))
+                .add(outbox_message::Column::SentAt.gt(now - per_chat_interval)),
+        )
+        .into_tuple::<i64>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    let customer_ids: BTreeSet<i64> = candidates.iter().map(|m| m.customer_id).collect();
+    let customers: BTreeMap<i64, customer::Model> = customer::Entity::find()
+        .filter(customer::Column::Id.is_in(customer_ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|customer| (customer.id, customer))
+        .collect();
+    for message in candidates {
+        if busy.contains(&message.chat_id) {
+            continue;
+        }
+        let Some(shopper) = customers.get(&message.customer_id) else {
+            continue;
+        };
+        let still_queued = Condition::all()
+            .add(outbox_message::Column::Id.eq(message.id))
+            .add(outbox_message::Column::State.eq(State::Queued.as_str()));
+        if shopper.messages_opt_out || shopper.blocked_at.is_some() {
+            let reason = if shopper.messages_opt_out {
+                "the shopper turned messages off"
+            } else {
+                "the shopper blocked the bot"
+            };
+            outbox_message::Entity::update_many()
+                .col_expr(
+                    outbox_message::Column::State,
+                    Expr::val(State::Skipped.as_str()),
+                )
+                .col_expr(outbox_message::Column::Error, Expr::val(reason))
+                .filter(still_queued)
+                .exec(db)
+                .await?;
+            continue;
+        }
+        let claimed = outbox_message::Entity::update_many()
+            .col_expr(
+                outbox_message::Column::State,
+                Expr::val(State::Sending.as_str()),
+            )
+            .col_expr(outbox_message::Column::ClaimedAt, Expr::val(now))
+            .col_expr(
+                outbox_message::Column::Attempts,
+                Expr::col(outbox_message::Column::Attempts).add(1),
+            )
+            .filter(still_queued)
+            .exec(db)
+            .await?
+            .rows_affected;
+        if claimed == 1 {
+            return Ok(Some(Claimed {
+                id: message.id,
+                customer_id: message.customer_id,
+                chat_id: message.chat_id,
+                text: message.text,
+                button: message.button,
+                attempts: message.attempts + 1,
+                language_code: shopper.language_code.clone(),
+            }));
+        }
+        // Another instance took it first; try the next one.
+    }
+    Ok(None)
+}
+
+async fn finish(
+    db: &impl ConnectionTrait,
+    id: i64,
+    state: State,
+    error: Option<String>,
+    sent_at: Option<DateTime<Utc>>,
+) -> Result<(), StoreError> {
+    outbox_message::Entity::update_many()
+        .col_expr(outbox_message::Column::State, Expr::val(state.as_str()))
+        .col_expr(outbox_message::Column::Error, Expr::val(error))
+        .col_expr(outbox_message::Column::SentAt, Expr::val(sent_at))
+        .filter(outbox_message::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Telegram took the message.
+pub async fn mark_sent(
+    db: &impl ConnectionTrait,
+    id: i64,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    finish(db, id, State::Sent, None, Some(now)).await
+}
+
+/// Telegram refused the message for good.
+pub async fn mark_failed(
+    db: &impl ConnectionTrait,
+    id: i64,
+    error: &str,
+) -> Result<(), StoreError> {
+    finish(db, id, State::Failed, Some(error.to_owned()), None).await
+}
+
+/// The send may or may not have arrived (the connection dropped mid-answer): never resent.
+pub async fn mark_unknown(
+    db: &impl ConnectionTrait,
+    id: i64,
+    error: &str,
+) -> Result<(), StoreError> {
+    finish(db, id, State::Unknown, Some(error.to_owned()), None).await
+}
+
+/// Telegram answered 403: the shopper blocked the bot. The message fails and the shopper is
+/// marked blocked (their other queued messages are skipped when their turn comes), in one
+/// transaction.
+pub async fn mark_blocked<C>(
+    db: &C,
+    id: i64,
+    customer_id: i64,
+    error: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
+    let txn = begin_write(db).await?;
+    finish(&txn, id, State::Failed, Some(error.to_owned()), None).await?;
+    customer::Entity::update_many()
+        .col_expr(customer::Column::BlockedAt, Expr::val(now))
+        .filter(customer::Column::Id.eq(customer_id))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Telegram did not take the message (429, a server error): queue it again for `at`.
+pub async fn requeue(
+    db: &impl ConnectionTrait,
+    id: i64,
+    at: DateTime<Utc>,
+    error: &str,
+) -> Result<(), StoreError> {
+    outbox_message::Entity::update_many()
+        .col_expr(
+            outbox_message::Column::State,
+            Expr::val(State::Queued.as_str()),
+        )
+        .col_expr(outbox_message::Column::NextAttemptAt, Expr::val(at))
+        .col_expr(outbox_message::Column::Error, Expr::val(error))
+        .filter(outbox_message::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Every message to one shopper, oldest first (tests and the admin tool).
+pub async fn messages_of(
+    db: &impl ConnectionTrait,
+    customer_id: i64,
+) -> Result<Vec<outbox_message::Model>, StoreError> {
+    Ok(outbox_message::Entity::find()
+        .filter(outbox_message::Column::CustomerId.eq(customer_id))
+        .order_by_asc(outbox_message::Column::Id)
+        .all(db)
+        .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(template: &str, items: &[&str], expected: &str) {
+        let items: Vec<String> = items.iter().map(|item| (*item).to_owned()).collect();
+        assert_eq!(fill_join_message(template, &items), expected);
+    }
+
+    #[test]
+    fn join_messages_count_and_list_the_first_three_items() {
+        check(
+            "You now see {count} new items: {new_items}",
+            &["A", "B (red)"],
+            "You now see 2 new items: A, B (red)",
+        );
+        check(
+            "{count}: {new_items}.",
+            &["A", "B", "C", "D", "E"],
+            "5: A, B, C and 2 more.",
+        );
+        check("Welcome to the club!", &["A"], "Welcome to the club!");
+        check("{count} new", &[], "0 new");
+    }
+
+    #[test]
+    fn states_read_back_as_written() {
+        for state in State::ALL {
+            assert_eq!(State::parse(state.as_str()), Some(state));
+        }
+        assert_eq!(State::parse("lost"), None);
+    }
+}

@@ -1,0 +1,396 @@
+//! Orders as the merchant manages them: a filtered list, status changes, and importing the
+//! order history from before the bot so that check criteria work from day one.
+//!
+//! An import is all or nothing: every row is checked, each bad one reported with its line,
+//! and only a clean file is written, in one transaction. This module must never touch carts,
+//! stock or segment membership.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+use sea_orm::ActiveValue::Set;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    QueryOrder, QuerySelect, TransactionSession, TransactionTrait,
+};
+use serde::Serialize;
+use storebot_entity::{customer, order, order_item, variant};
+
+use crate::store::catalog::editing::bad_rows;
+use crate::store::{StoreError, begin_write};
+
+/// Every status an order can have, in its life's order.
+pub const ORDER_STATUSES: [&str; 5] = ["new", "paid", "shipped", "delivered", "cancelled"];
+
+/// How to narrow the order list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OrderFilter {
+    pub status: Option<String>,
+    pub customer_id: Option<i64>,
+    pub limit: Option<u64>,
+}
+
+/// An order with its items.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OrderRow {
+    #[serde(flatten)]
+    pub order: order::Model,
+    pub items: Vec<order_item::Model>,
+}
+
+/// One line of a history file: an item of the order named `order_ref`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OrderImportRow {
+    pub line: usize,
+    pub order_ref: String,
+    pub telegram_user_id: i64,
+    pub customer_name: Option<String>,
+    pub placed_at: DateTime<Utc>,
+    pub status: String,
+    pub sku: String,
+    pub quantity: i32,
+    pub unit_price: i64,
+}
+
+/// What an order import did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct OrderImportReport {
+    pub orders: usize,
+    pub items: usize,
+    pub customers_created: usize,
+}
+
+/// Orders matching the filter, newest first.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    filter: &OrderFilter,
+) -> Result<Vec<OrderRow>, StoreError> {
+    let mut query = order::Entity::find()
+        .order_by_desc(order::Column::PlacedAt)
+        .order_by_desc(order::Column::Id);
+    if let Some(status) = &filter.status {
+        check_status(status)?;
+        query = query.filter(order::Column::Status.eq(status.as_str()));
+    }
+    if let Some(customer_id) = filter.customer_id {
+        query = query.filter(order::Column::CustomerId.eq(customer_id));
+    }
+    if let Some(limit) = filter.limit {
+        query = query.limit(limit);
+    }
+    let orders = query.all(db).await?;
+    let ids: Vec<i64> = orders.iter().map(|order| order.id).collect();
+    let mut items: BTreeMap<i64, Vec<order_item::Model>> = BTreeMap::new();
+    for item in order_item::Entity::find()
+        .filter(order_item::Column::OrderId.is_in(ids))
+        .order_by_asc(order_item::Column::Id)
+        .all(db)
+        .await?
+    {
+        items.entry(item.order_id).or_default().push(item);
+    }
+    Ok(orders
+        .into_iter()
+        .map(|order| OrderRow {
+            items: items.remove(&order.id).unwrap_or_default(),
+            order,
+        })
+        .collect())
+}
+
+/// Sets an order's status.
+pub async fn set_status<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    order_id: i64,
+    status: &str,
+) -> Result<order::Model, StoreError> {
+    check_status(status)?;
+    let txn = begin_write(db).await?;
+    let current = order::Entity::find_by_id(order_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| StoreError::not_found("order", order_id))?;
+    let mut row = current.into_active_model();
+    row.status = Set(status.to_owned());
+    let order = row.update(&txn).await?;
+    txn.commit().await?;
+    Ok(order)
+}
+
+/// Imports historical orders, all or nothing. Rows sharing an `order_ref` are one order; its
+/// customer, time and status come from its first row and must agree on the others. A shopper
+/// who has not talked to the bot yet is created with their first interaction at their first
+/// imported order, so that first-interaction criteria see them as the store's customer since.
+pub async fn import<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    rows: &[OrderImportRow],
+    currency: &str,
+) -> Result<OrderImportReport, StoreError> {
+    if rows.is_empty() {
+        return Err(StoreError::Invalid("the file has no rows".into()));
+    }
+    let txn = begin_write(db).await?;
+    let mut problems = Vec::new();
+    let mut orders: Vec<(&OrderImportRow, Vec<(&OrderImportRow, variant::Model)>)> = Vec::new();
+    let mut index_of_ref: HashMap<&str, usize> = HashMap::new();
+    for row in rows {
+        let mut problem = |reason: String| problems.push(format!("line {}: {reason}", row.line));
+        if row.order_ref.trim().is_empty() {
+            problem("the order reference is empty".into());
+            continue;
+        }
+        if let Err(error) = check_status(&row.status) {
+            problem(error.to_string());
+        }
+        if row.quantity <= 0 {
+            problem(format!("the quantity {} is not positive", row.quantity));
+        }
+        if row.unit_price < 0 {
+            problem(format!("the unit price {} is negative", row.unit_price));
+        }
+        let variant = variant::Entity::find()
+            .filter(variant::Column::Sku.eq(row.sku.trim()))
+            .one(&txn)
+            .await?;
+        let Some(variant) = variant else {
+            problem(format!("no variant has the SKU `{}`", row.sku.trim()));
+            continue;
+        };
+        match index_of_ref.get(row.order_ref.trim()) {
+            Some(&index) => {
+                let (head, items) = &mut orders[index];
+                if head.telegram_user_id != row.telegram_user_id
+                    || head.placed_at != row.placed_at
+                    || head.status != row.status
+                {
+                    problem(format!(
+                        "order `{}` has a different customer, time or status on line {}",
+                        row.order_ref.trim(),
+                        head.line
+                    ));
+                }
+                items.push((row, variant));
+            }
+            None => {
+                let key = idempotency_key(&row.order_ref);
+                if order::Entity::find()
+                    .filter(order::Column::IdempotencyKey.eq(key.as_str()))
+                    .one(&txn)
+                    .await?
+                    .is_some()
+                {
+                    problem(format!(
+                        "order `{}` was already imported",
+                        row.order_ref.trim()
+                    ));
+                }
+                index_of_ref.insert(row.order_ref.trim(), orders.len());
+                orders.push((row, vec![(row, variant)]));
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(bad_rows(problems));
+    }
+
+    let mut report = OrderImportReport::default();
+    let mut first_order_of: HashMap<i64, DateTime<Utc>> = HashMap::new();
+    for (head, _) in &orders {
+        let first = first_order_of
+            .entry(head.telegram_user_id)
+            .or_insert(head.placed_at);
+        *first = (*first).min(head.placed_at);
+    }
+    let mut customer_ids: HashMap<i64, i64> = HashMap::new();
+    for (head, items) in &orders {
+        let customer_id = match customer_ids.get(&head.telegram_user_id) {
+            Some(id) => *id,
+            None => {
+                let existing = customer::Entity::find()
+                    .filter(customer::Column::TelegramUserId.eq(head.telegram_user_id))
+                    .one(&txn)
+                    .await?;
+                let id = match existing {
+                    Some(customer) => customer.id,
+                    None => {
+                        let since = first_order_of
+                            .get(&head.telegram_user_id)
+                            .copied()
+                            .unwrap_or(head.placed_at);
+                        report.customers_created += 1;
+                        customer::ActiveModel {
+                            telegram_user_id: Set(head.telegram_user_id),
+                            // A private chat's id is the user's id.
+                            chat_id: Set(head.telegram_user_id),
+                            first_name: Set(head.customer_name.clone().unwrap_or_default()),
+                            last_name: Set(None),
+                            username: Set(None),
+                            language_code: Set(None),
+                            first_interaction_at: Set(since),
+                            last_interaction_at: Set(since),
+                            registered_at: Set(None),
+                            messages_opt_out: Set(false),
+                            blocked_at: Set(None),
+                            ..Default::default()
+                        }
+                        .insert(&txn)
+                        .await?
+                        .id
+                    }
+                };
+                customer_ids.insert(head.telegram_user_id, id);
+                id
+            }
+        };
+        let total: i64 = items
+            .iter()
+            .map(|(row, _)| i64::from(row.quantity).saturating_mul(row.unit_price))
+            .fold(0i64, i64::saturating_add);
+        let order = order::ActiveModel {
+            customer_id: Set(customer_id),
+            status: Set(head.status.clone()),
+            total: Set(total),
+            discount_total: Set(0),
+            currency: Set(currency.to_owned()),
+            placed_at: Set(head.placed_at),
+            contact_phone: Set(None),
+            address: Set(None),
+            idempotency_key: Set(idempotency_key(&head.order_ref)),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        report.orders += 1;
+        for (row, variant) in items {
+            order_item::ActiveModel {
+                order_id: Set(order.id),
+                variant_id: Set(Some(variant.id)),
+                product_id: Set(Some(variant.product_id)),
+                sku: Set(variant.sku.clone()),
+                title: Set(variant.title.clone()),
+                quantity: Set(row.quantity),
+                unit_price: Set(row.unit_price),
+                discount: Set(0),
+                ..Default::default()
+            }
+            .insert(&txn)
+            .await?;
+            report.items += 1;
+        }
+    }
+    txn.commit().await?;
+    Ok(report)
+}
+
+fn idempotency_key(order_ref: &str) -> String {
+    let key = format!("import:{}", order_ref.trim());
+    // The column holds 64 characters; a longer reference is cut on a character boundary.
+    key.chars().take(64).collect()
+}
+
+fn check_status(status: &str) -> Result<(), StoreError> {
+    if ORDER_STATUSES.contains(&status) {
+        Ok(())
+    } else {
+        Err(StoreError::Invalid(format!(
+            "order status `{status}` is unknown: use one of {}",
+            ORDER_STATUSES.join(", ")
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::catalog::editing::tests::{now, row};
+    use crate::testing::TestDb;
+
+    fn line(line: usize, order_ref: &str, user: i64, sku: &str, quantity: i32) -> OrderImportRow {
+        OrderImportRow {
+            line,
+            order_ref: order_ref.into(),
+            telegram_user_id: user,
+            customer_name: Some("Ann".into()),
+            placed_at: now(),
+            status: "delivered".into(),
+            sku: sku.into(),
+            quantity,
+            unit_price: 250,
+        }
+    }
+
+    #[tokio::test]
+    async fn history_imports_once_and_bad_rows_change_nothing() {
+        let test = TestDb::new().await.expect("test db");
+        let db = &test.db;
+        crate::store::catalog::editing::import(db, &[row(2, "T-1", "Tea", 250)], now())
+            .await
+            .expect("catalog");
+        let rows = [
+            line(2, "A1", 77, "T-1", 2),
+            line(3, "A1", 77, "T-1", 1),
+            line(4, "A2", 77, "T-1", 1),
+        ];
+        let report = import(db, &rows, "EUR").await.expect("import");
+        assert_eq!(
+            report,
+            OrderImportReport {
+                orders: 2,
+                items: 3,
+                customers_created: 1,
+            }
+        );
+        let orders = list(db, &OrderFilter::default()).await.expect("list");
+        let totals: BTreeMap<usize, i64> = orders
+            .iter()
+            .map(|o| (o.items.len(), o.order.total))
+            .collect();
+        assert_eq!(totals, BTreeMap::from([(1, 250), (2, 750)]));
+
+        let error = import(db, &rows[..1], "EUR").await.expect_err("again");
+        assert_eq!(
+            error.to_string(),
+            "1 problem in the file, nothing was imported:\n  line 2: order `A1` was already imported"
+        );
+        let bad = [
+            line(2, "B1", 78, "T-1", 1),
+            line(3, "B2", 78, "NOPE", 1),
+            OrderImportRow {
+                status: "lost".into(),
+                ..line(4, "B3", 78, "T-1", 0)
+            },
+        ];
+        let error = import(db, &bad, "EUR").await.expect_err("bad rows");
+        assert_eq!(
+            error.to_string(),
+            "3 problems in the file, nothing was imported:\n  \
+             line 3: no variant has the SKU `NOPE`\n  \
+             line 4: order status `lost` is unknown: use one of new, paid, shipped, delivered, cancelled\n  \
+             line 4: the quantity 0 is not positive"
+        );
+        assert_eq!(
+            list(db, &OrderFilter::default()).await.expect("list").len(),
+            2
+        );
+
+        let first = orders[0].order.id;
+        let changed = set_status(db, first, "cancelled").await.expect("status");
+        assert_eq!(changed.status, "cancelled");
+        let error = set_status(db, first, "gone").await.expect_err("unknown");
+        assert!(
+            error
+                .to_string()
+                .starts_with("order status `gone` is unknown")
+        );
+        let cancelled = list(
+            db,
+            &OrderFilter {
+                status: Some("cancelled".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("filtered");
+        assert_eq!(cancelled.len(), 1);
+    }
+}
