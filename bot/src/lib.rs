@@ -10,6 +10,7 @@ pub mod console;
 pub mod conversation;
 pub mod coupons;
 pub mod jobs;
+pub mod limits;
 pub mod money;
 pub mod product_rule;
 pub mod segments;
@@ -21,7 +22,7 @@ pub mod testing;
 use std::future::Future;
 use std::sync::Arc;
 
-use sea_orm::DatabaseConnection;
+use crate::store::DatabaseConnection;
 pub use storebot_config::Settings;
 
 use crate::conversation::Conversation;

@@ -9,7 +9,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use sea_orm::{ConnectionTrait, DatabaseConnection};
+use crate::store::{ConnectionTrait, DatabaseConnection};
 use storebot_config::{DatabaseSettings, DatabaseUrl};
 
 use crate::store::{self, StoreError};
@@ -98,7 +98,7 @@ pub async fn member_of(
     segment_id: i64,
     telegram_user_id: i64,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<storebot_entity::customer::Model, StoreError> {
+) -> Result<store::shoppers::customers::Customer, StoreError> {
     let user = store::shoppers::customers::TelegramUser::new(telegram_user_id, "Member");
     let customer = store::shoppers::customers::record_interaction(db, &user, now).await?;
     store::membership::manual::add_member(db, segment_id, customer.id, now).await?;

@@ -18,8 +18,8 @@ use std::sync::Arc;
 
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-use crate::Settings;
 use crate::conversation::{Conversation, Input, Markup, Outcome, TelegramUser};
+use storebot_config::Settings;
 
 /// The Telegram user id the terminal shopper has in the database (no real account has it).
 pub const TERMINAL_USER_ID: i64 = 1;

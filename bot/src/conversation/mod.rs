@@ -27,11 +27,11 @@ pub mod texts;
 
 use std::sync::Arc;
 
+use crate::store::DatabaseConnection;
 use chrono::{DateTime, Utc};
-use sea_orm::DatabaseConnection;
 
-use crate::Settings;
 pub use crate::store::shoppers::customers::TelegramUser;
+use storebot_config::Settings;
 
 /// What a shopper did.
 #[derive(Debug, Clone, PartialEq, Eq)]

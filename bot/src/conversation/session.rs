@@ -12,8 +12,8 @@
 //! Routing never trusts button data: a press that doesn't parse, or names something the
 //! shopper may not see or own, gets a polite notice, a warning in the log, and no change.
 
+use crate::store::shoppers::customers::Customer;
 use chrono::{DateTime, Utc};
-use storebot_entity::customer;
 
 use super::callback::Callback;
 use super::state::{State, Step};
@@ -28,7 +28,7 @@ pub(super) type Flow = Result<(), StoreError>;
 pub(super) struct Session<'a> {
     pub conv: &'a Conversation,
     pub sender: &'a TelegramUser,
-    pub customer: customer::Model,
+    pub customer: Customer,
     pub now: DateTime<Utc>,
     pub texts: Texts<'a>,
     pub state: State,

@@ -8,9 +8,9 @@ use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, PaginatorTrait};
 use storebot_entity::{customer, order, segment_member};
 
 use super::{Conversation, Input, Markup, Outcome, TelegramUser};
-use crate::Settings;
 use crate::store::{operations::demo, shoppers::answers, shoppers::customers, shoppers::questions};
 use crate::testing::TestDb;
+use storebot_config::Settings;
 
 const MERCHANT_CHAT: i64 = -555;
 

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::Settings;
+use storebot_config::Settings;
 
 /// The texts for one shopper: their language first, then the store's default language, then
 /// English, then (so that a missing key is visible rather than fatal) the key itself.

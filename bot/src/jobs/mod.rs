@@ -7,13 +7,13 @@
 
 use std::sync::Arc;
 
+use crate::store::DatabaseConnection;
 use chrono::Utc;
-use sea_orm::DatabaseConnection;
 use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 
-use crate::Settings;
 use crate::store::membership::{recompute, rules};
+use storebot_config::Settings;
 
 /// Recomputes the automatic segments every `segments.refresh_interval` until `stop` turns
 /// true. With several bot instances on one PostgreSQL, only one runs each tick (the others

@@ -1,3 +1,6 @@
+//! [`StoreError`], the one error type of `store`: every sea-orm error is mapped into it once,
+//! here, so nothing above `store` sees a `DbErr`.
+
 use sea_orm::DbErr;
 
 /// Everything that can go wrong below the conversation and the admin tool.
@@ -25,7 +28,7 @@ pub enum StoreError {
     )]
     SchemaTooNew { unknown: Vec<String> },
     #[error("database error: {0}")]
-    Database(DbErr),
+    Database(DatabaseError),
 }
 
 impl StoreError {
@@ -46,7 +49,24 @@ impl From<DbErr> for StoreError {
             Some(sea_orm::SqlErr::ForeignKeyConstraintViolation(message)) => {
                 Self::Conflict(format!("still referenced elsewhere: {message}"))
             }
-            _ => Self::Database(error),
+            _ => Self::Database(DatabaseError(error)),
         }
+    }
+}
+
+/// A database failure that is neither "not found" nor a constraint: opaque to callers, which
+/// only log it or show its sentence; its cause stays reachable through `source()` for logs.
+#[derive(Debug)]
+pub struct DatabaseError(DbErr);
+
+impl std::fmt::Display for DatabaseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for DatabaseError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
     }
 }

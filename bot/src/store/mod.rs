@@ -17,7 +17,7 @@ pub mod operations;
 pub mod orders;
 pub mod shoppers;
 
-pub use error::StoreError;
+pub use error::{DatabaseError, StoreError};
 pub use operations::database::{
     Backend, begin_write, connect, connect_and_migrate, connect_and_migrate_patiently, migrate,
     ping,

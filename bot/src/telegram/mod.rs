@@ -33,8 +33,8 @@ pub use webhook::{
     HEALTH_DB_TIMEOUT, HEALTH_PATH, Health, LastRecompute, MAX_BODY_BYTES, WebhookConfigError,
 };
 
-use crate::Settings;
 use crate::conversation::{Conversation, Input, Outcome, TelegramUser};
+use storebot_config::Settings;
 use storebot_config::{TelegramMode, TelegramSettings};
 
 /// Telegram refuses a longer text on a button press's answer (and the press then spins on).

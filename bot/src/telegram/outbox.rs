@@ -13,8 +13,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::store::DatabaseConnection;
 use chrono::{TimeDelta, Utc};
-use sea_orm::DatabaseConnection;
 use teloxide::prelude::*;
 use teloxide::requests::Request;
 use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup, ParseMode};
@@ -23,10 +23,10 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use crate::Settings;
 use crate::conversation::callback::Callback;
 use crate::conversation::texts::Texts;
 use crate::store::messaging::outbox::{self, CATALOG_BUTTON, Claimed};
+use storebot_config::Settings;
 
 /// How long the sender waits after a database error before it looks again.
 const DATABASE_PAUSE: Duration = Duration::from_secs(5);

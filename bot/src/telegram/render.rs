@@ -9,7 +9,7 @@ use teloxide::types::{
 use crate::conversation::Markup;
 
 /// Telegram refuses messages longer than this, counted in UTF-16 code units.
-pub const MAX_MESSAGE_LENGTH: usize = 4096;
+pub use crate::limits::MAX_MESSAGE_LENGTH;
 
 /// Cuts `text` into parts of at most `limit` UTF-16 code units, at line boundaries where it
 /// can, and inside a line only when the line alone is too long. Parts that would be blank are

@@ -25,7 +25,7 @@ use serde::Serialize;
 use storebot_entity::{catalog_segment, catalog_segment_grant, product, segment, variant};
 
 use crate::product_rule::{ProductRule, VariantFacts};
-use crate::store::membership::definitions;
+use crate::store::membership::lookup;
 use crate::store::{StoreError, begin_write};
 
 /// Whether the `variant` and `product` of the enclosing statement match the `catalog_segment`
@@ -464,7 +464,7 @@ pub async fn grant<C: ConnectionTrait + TransactionTrait>(
 ) -> Result<bool, StoreError> {
     let txn = begin_write(db).await?;
     let row = find_row(&txn, key).await?;
-    let segment = definitions::find(&txn, segment_key).await?;
+    let segment = lookup::find(&txn, segment_key).await?;
     let exists = catalog_segment_grant::Entity::find_by_id((segment.id, row.id))
         .one(&txn)
         .await?
@@ -490,7 +490,7 @@ pub async fn revoke<C: ConnectionTrait + TransactionTrait>(
 ) -> Result<(), StoreError> {
     let txn = begin_write(db).await?;
     let row = find_row(&txn, key).await?;
-    let segment = definitions::find(&txn, segment_key).await?;
+    let segment = lookup::find(&txn, segment_key).await?;
     let deleted = catalog_segment_grant::Entity::delete_by_id((segment.id, row.id))
         .exec(&txn)
         .await?;

@@ -21,6 +21,8 @@ use storebot_entity::{
 };
 
 use crate::segments::{self, OptionFacts, QuestionFacts, Rule, ValidationFacts};
+use crate::store::membership::in_force::is_in_force;
+pub use crate::store::membership::lookup::{find, find_each};
 use crate::store::shoppers::questions::{SegmentRef, non_empty, segments_using};
 use crate::store::{StoreError, begin_write};
 
@@ -213,43 +215,6 @@ pub async fn list(
         .collect())
 }
 
-/// The same test as [`crate::store::membership::in_force::in_force_at`], for a row already loaded.
-pub fn is_in_force(segment: &segment::Model, now: DateTime<Utc>) -> bool {
-    segment.active
-        && segment.starts_at.is_none_or(|start| start <= now)
-        && segment.expires_at.is_none_or(|end| now < end)
-}
-
-/// A segment by its name, or by its id written as a number.
-pub async fn find(db: &impl ConnectionTrait, key: &str) -> Result<segment::Model, StoreError> {
-    let key = key.trim();
-    let by_name = segment::Entity::find()
-        .filter(segment::Column::Name.eq(key))
-        .one(db)
-        .await?;
-    if let Some(segment) = by_name {
-        return Ok(segment);
-    }
-    if let Ok(id) = key.parse::<i64>()
-        && let Some(segment) = segment::Entity::find_by_id(id).one(db).await?
-    {
-        return Ok(segment);
-    }
-    Err(StoreError::not_found("segment", format!("`{key}`")))
-}
-
-/// The segments named (or numbered) in `keys`, in their order; `NotFound` for an unknown one.
-pub async fn find_each(
-    db: &impl ConnectionTrait,
-    keys: &[String],
-) -> Result<Vec<segment::Model>, StoreError> {
-    let mut found = Vec::with_capacity(keys.len());
-    for key in keys {
-        found.push(find(db, key).await?);
-    }
-    Ok(found)
-}
-
 /// What validation needs to know about the store, for the segment `segment_id` (None: new).
 pub async fn validation_facts(
     db: &impl ConnectionTrait,
@@ -388,11 +353,11 @@ pub async fn edit<C: ConnectionTrait + TransactionTrait>(
     if let Some(message) = &edit.join_message {
         let message = clean(message.as_deref());
         if let Some(text) = &message
-            && text.chars().count() > crate::store::messaging::outbox::MAX_BROADCAST_LENGTH
+            && text.chars().count() > crate::limits::MAX_MESSAGE_LENGTH
         {
             return Err(StoreError::Invalid(format!(
                 "a join message is one Telegram message of at most {} characters",
-                crate::store::messaging::outbox::MAX_BROADCAST_LENGTH
+                crate::limits::MAX_MESSAGE_LENGTH
             )));
         }
         row.join_message = Set(message);

@@ -10,6 +10,7 @@ pub mod explain;
 pub mod facts;
 pub mod in_force;
 pub mod ledger;
+pub mod lookup;
 pub mod manual;
 pub mod preview;
 pub mod recompute;

@@ -307,7 +307,7 @@ async fn queue(
 }
 
 /// Telegram refuses longer texts; a broadcast is one message.
-pub const MAX_BROADCAST_LENGTH: usize = 4096;
+pub const MAX_BROADCAST_LENGTH: usize = crate::limits::MAX_MESSAGE_LENGTH;
 
 /// Queues `text` for every current member of `segment_id` who takes messages, in one
 /// transaction, and records the broadcast with how many were queued and left out.

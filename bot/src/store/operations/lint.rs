@@ -20,7 +20,8 @@ use storebot_entity::{
 
 use crate::segments;
 use crate::store::StoreError;
-use crate::store::membership::definitions::{is_in_force, validation_facts};
+use crate::store::membership::definitions::validation_facts;
+use crate::store::membership::in_force::is_in_force;
 
 /// One problem found, with a sentence for the merchant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

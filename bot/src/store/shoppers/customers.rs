@@ -7,6 +7,10 @@ use storebot_entity::customer;
 
 use crate::store::StoreError;
 
+/// A shopper as stored: who they are on Telegram, their chat, when they first and last wrote,
+/// when they finished registration. Named here so that callers need not name the entity.
+pub type Customer = customer::Model;
+
 /// Who sent an update, as Telegram describes them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TelegramUser {

@@ -15,7 +15,7 @@ use storebot_entity::{
 };
 
 use crate::store::StoreError;
-use crate::store::membership::definitions::is_in_force;
+use crate::store::membership::in_force::is_in_force;
 
 /// How to narrow the customer list; every field that is set must hold.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -1,3 +1,5 @@
+//! Product segments on the test database: rules, grants, and agreement of the pure rule with SQL.
+
 use super::*;
 use crate::store::catalog::availability::{self, Audience};
 use crate::store::catalog::browse::visible_variant;

@@ -1,3 +1,5 @@
+//! Segment statistics on the test database.
+
 use chrono::TimeZone;
 use sea_orm::ActiveModelTrait;
 use sea_orm::ActiveValue::Set;
