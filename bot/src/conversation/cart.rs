@@ -33,8 +33,9 @@ use super::state::Step;
 use super::{Button, Markup};
 use crate::store::catalog::browse;
 use crate::store::orders::cart::{CartLine, LineStatus};
-use crate::store::orders::coupons::{self, Refusal, Shopper};
+use crate::store::orders::coupons::{Refusal, Shopper};
 use crate::store::orders::place::{self, NewOrder, Placement};
+use crate::store::orders::quote::{self, Change};
 use crate::store::{self, orders::cart};
 
 /// Codes are short; anything longer is kept only this far (it is unknown anyway).
@@ -183,9 +184,7 @@ impl Session<'_> {
             self.say(self.t("checkout_nothing_available"));
             return self.show_cart().await;
         }
-        // Unique per shopper and moment; the order's key adds the customer id, so two shoppers
-        // with the same token never collide.
-        let token = u64::try_from(self.now.timestamp_micros()).unwrap_or_default();
+        let token = self.fresh_token(0);
         self.next_checkout_step(token, None, None).await
     }
 
@@ -246,52 +245,48 @@ impl Session<'_> {
             .await
     }
 
-    /// Shows the order to confirm. `coupons` are re-checked against the cart as it is now:
-    /// the accepted ones are shown with their discount, each refused one is dropped with its
-    /// reason.
+    /// Shows the order to confirm under a new token (so any older confirmation on screen is
+    /// out of date), and pins its quote. `coupons` are re-checked against the cart as it is
+    /// now: the accepted ones are shown with their discount, each refused one is dropped with
+    /// its reason.
     async fn confirmation(
         &mut self,
-        token: u64,
+        previous_token: u64,
         phone: Option<String>,
         address: Option<String>,
         coupons: Vec<String>,
     ) -> Flow {
-        let lines = cart::lines(self.db(), self.customer.id, &self.segments).await?;
         let shopper = Shopper {
             customer_id: self.customer.id,
             segments_in_force: &self.segments,
             now: self.now,
         };
-        let verdicts = coupons::check_codes(self.db(), &shopper, &coupons, &lines).await?;
+        let quoted = quote::quote(self.db(), &shopper, &coupons).await?;
         let mut text = self.t("confirm_title");
-        for line in lines.iter().filter(|l| l.status == LineStatus::Available) {
+        for line in quoted
+            .lines
+            .iter()
+            .filter(|l| l.status == LineStatus::Available)
+        {
             text.push_str(&format!("\n{}", self.cart_line(line)));
         }
-        let total = available_total(&lines);
+        let gross = available_total(&quoted.lines);
         text.push_str(&format!(
             "\n{}",
-            self.fill("cart_total", &[("total", &self.money(total))])
+            self.fill("cart_total", &[("total", &self.money(gross))])
         ));
-        let mut accepted = Vec::new();
-        let mut discount = 0_i64;
-        for (code, verdict) in verdicts {
-            match verdict {
-                Ok(applied) => {
-                    text.push_str(&format!(
-                        "\n{}",
-                        self.coupon_line(&applied.coupon.code, applied.total)
-                    ));
-                    discount = discount.saturating_add(applied.total);
-                    accepted.push(applied.coupon.code);
-                }
-                Err(reason) => {
-                    let refused = self.refusal(&code, reason);
-                    self.say(refused);
-                }
-            }
+        for (code, reason) in &quoted.refused {
+            let refused = self.refusal(code, *reason);
+            self.say(refused);
         }
-        if !accepted.is_empty() {
-            let to_pay = self.money(total.saturating_sub(discount).max(0));
+        for coupon in &quoted.quote.coupons {
+            text.push_str(&format!(
+                "\n{}",
+                self.coupon_line(&coupon.code, coupon.discount)
+            ));
+        }
+        if !quoted.quote.coupons.is_empty() {
+            let to_pay = self.money(quoted.quote.total);
             text.push_str(&format!(
                 "\n{}",
                 self.fill("coupon_to_pay", &[("total", &to_pay)])
@@ -309,18 +304,25 @@ impl Session<'_> {
                 self.fill("confirm_address", &[("address", address)])
             ));
         }
-        let left_out = left_out_titles(&lines);
+        let left_out = left_out_titles(&quoted.lines);
         if !left_out.is_empty() {
             text.push_str(&format!(
                 "\n\n{}",
                 self.fill("checkout_left_out", &[("items", &left_out)])
             ));
         }
+        let token = self.fresh_token(previous_token);
         self.state.step = Step::Confirming {
             token,
             phone,
             address,
-            coupons: accepted,
+            coupons: quoted
+                .quote
+                .coupons
+                .iter()
+                .map(|coupon| coupon.code.clone())
+                .collect(),
+            quote: quoted.quote,
         };
         let rows = vec![
             vec![
@@ -331,6 +333,14 @@ impl Session<'_> {
         ];
         self.screen(text, rows);
         Ok(())
+    }
+
+    /// A checkout token unique per shopper and moment, and always after `previous`, so that a
+    /// confirmation shown again within the same microsecond still gets a token of its own.
+    /// The order's key adds the customer id, so two shoppers with the same token never collide.
+    fn fresh_token(&self, previous: u64) -> u64 {
+        let now = u64::try_from(self.now.timestamp_micros()).unwrap_or_default();
+        now.max(previous.saturating_add(1))
     }
 
     fn coupon_line(&self, code: &str, amount: i64) -> String {
@@ -363,18 +373,21 @@ impl Session<'_> {
                 phone,
                 address,
                 coupons,
+                quote,
             }
             | Step::CouponCode {
                 token,
                 phone,
                 address,
                 coupons,
+                quote,
             } => {
                 self.state.step = Step::CouponCode {
                     token,
                     phone,
                     address,
                     coupons,
+                    quote,
                 };
                 self.notice("coupon_ask");
                 self.say(self.t("coupon_ask"));
@@ -411,19 +424,26 @@ impl Session<'_> {
         if let Some(order) = place::find_by_key(self.db(), &key).await? {
             return self.already_placed(order.id);
         }
-        let (phone, address, coupons) = match &self.state.step {
+        let (phone, address, coupons, confirmed) = match &self.state.step {
             Step::Confirming {
                 token: current,
                 phone,
                 address,
                 coupons,
+                quote,
             }
             | Step::CouponCode {
                 token: current,
                 phone,
                 address,
                 coupons,
-            } if *current == token => (phone.clone(), address.clone(), coupons.clone()),
+                quote,
+            } if *current == token => (
+                phone.clone(),
+                address.clone(),
+                coupons.clone(),
+                quote.clone(),
+            ),
             _ => {
                 tracing::warn!(
                     telegram_user_id = self.sender.telegram_user_id,
@@ -448,6 +468,7 @@ impl Session<'_> {
                 currency: &currency,
                 now: self.now,
                 coupons: &coupons,
+                confirmed: &confirmed,
             },
         )
         .await?;
@@ -496,6 +517,51 @@ impl Session<'_> {
                 let rest = coupons.into_iter().filter(|c| *c != code).collect();
                 self.confirmation(token, phone, address, rest).await
             }
+            Placement::Changed(changes) => {
+                // Nothing was ordered: say what changed since the confirmation, then confirm
+                // again as things stand now.
+                let mut text: Vec<String> = changes.iter().map(|c| self.change_line(c)).collect();
+                text.push(self.t("coupon_order_refused"));
+                let text = text.join("\n");
+                self.out.notice = Some(text.clone());
+                self.say(text);
+                self.confirmation(token, phone, address, coupons).await
+            }
+        }
+    }
+
+    /// One sentence for one difference between the confirmation and the order it would make.
+    fn change_line(&self, change: &Change) -> String {
+        match change {
+            Change::Unavailable {
+                title,
+                left: Some(0),
+            } => self.fill("change_sold_out", &[("item", title)]),
+            Change::Unavailable {
+                title,
+                left: Some(left),
+            } => self.fill(
+                "change_only_left",
+                &[("item", title), ("count", &left.to_string())],
+            ),
+            Change::Unavailable { title, left: None } => {
+                self.fill("change_unavailable", &[("item", title)])
+            }
+            Change::Removed { title } => self.fill("change_removed", &[("item", title)]),
+            Change::Price { title, unit_price } => self.fill(
+                "change_price",
+                &[("item", title), ("price", &self.money(*unit_price))],
+            ),
+            Change::Quantity { title, quantity } => self.fill(
+                "change_quantity",
+                &[("item", title), ("quantity", &quantity.to_string())],
+            ),
+            Change::Added { title } => self.fill("change_added", &[("item", title)]),
+            Change::Coupon { code, discount } => self.fill(
+                "change_coupon",
+                &[("code", code), ("amount", &self.money(*discount))],
+            ),
+            Change::Total { total } => self.fill("change_total", &[("total", &self.money(*total))]),
         }
     }
 

@@ -281,6 +281,7 @@ impl Session<'_> {
                 phone,
                 address,
                 coupons,
+                quote,
             } = self.state.step.clone()
         {
             self.state.step = Step::Confirming {
@@ -288,6 +289,7 @@ impl Session<'_> {
                 phone,
                 address,
                 coupons,
+                quote,
             };
         }
         match (input, callback) {
@@ -395,6 +397,7 @@ impl Session<'_> {
                 phone,
                 address,
                 coupons,
+                ..
             } => {
                 self.typed_coupon(token, phone, address, coupons, trimmed)
                     .await

@@ -3,9 +3,13 @@
 //!
 //! Only small values live here (ids, a search query, the checkout token and answers); the
 //! state must never hold anything that can be read fresh from the database instead, such as
-//! prices or stock.
+//! prices or stock. One exception, on purpose: the [`Quote`] of the confirmation on screen,
+//! which is not a copy of the catalog but the promise the shopper confirms, compared with a
+//! fresh quote when they press Confirm.
 
 use serde::{Deserialize, Serialize};
+
+use crate::store::orders::quote::Quote;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct State {
@@ -37,14 +41,19 @@ pub enum Step {
     Phone { token: u64 },
     /// Checkout waits for a delivery address.
     Address { token: u64, phone: Option<String> },
-    /// The confirmation is on screen; only its token's Confirm button places the order.
-    /// `coupons` are the codes accepted so far, in the order entered.
+    /// The confirmation is on screen; only its token's Confirm button places the order, and
+    /// only as `quote` shows it. `coupons` are the codes accepted so far, in the order entered.
+    /// Every confirmation shown gets a new token, so an older one on screen is out of date.
     Confirming {
         token: u64,
         phone: Option<String>,
         address: Option<String>,
         #[serde(default)]
         coupons: Vec<String>,
+        /// A state saved before quotes were pinned reads as an empty quote, which no order
+        /// equals: its Confirm shows a fresh confirmation instead of placing anything.
+        #[serde(default)]
+        quote: Quote,
     },
     /// The next text is a coupon code for the confirmation of `token`.
     CouponCode {
@@ -52,6 +61,8 @@ pub enum Step {
         phone: Option<String>,
         address: Option<String>,
         coupons: Vec<String>,
+        #[serde(default)]
+        quote: Quote,
     },
 }
 
@@ -94,7 +105,8 @@ mod tests {
                 token: 5,
                 phone: None,
                 address: None,
-                coupons: Vec::new()
+                coupons: Vec::new(),
+                quote: Quote::default(),
             }
         );
     }

@@ -498,7 +498,10 @@ async fn stock_that_ran_out_before_confirming_writes_nothing() {
         .await
         .expect("stock");
     sam.press("Confirm order").await;
-    sam.assert_says("None of the items in your cart can be ordered");
+    // Confirm places what was confirmed or nothing: it says what changed and confirms again.
+    sam.assert_says("Green tea, 100 g: only 4 left.");
+    sam.assert_says("Your order was not placed, nothing was charged");
+    sam.assert_says("Please check your order");
     assert_eq!(order_count(&shop).await, 3);
 }
 

@@ -43,6 +43,15 @@ impl CartLine {
     }
 }
 
+/// "Product, variant" as an order line and a cart line show it.
+pub fn line_title(line: &CartLine) -> String {
+    if line.variant.title.is_empty() {
+        line.product.title.clone()
+    } else {
+        format!("{}, {}", line.product.title, line.variant.title)
+    }
+}
+
 fn variant_to_product() -> RelationDef {
     variant::Entity::belongs_to(product::Entity)
         .from(variant::Column::ProductId)

@@ -8,3 +8,4 @@ pub mod cart;
 pub mod coupons;
 pub mod management;
 pub mod place;
+pub mod quote;

@@ -17,8 +17,10 @@ use sea_orm::{
 use storebot_entity::{customer, order, order_item, variant};
 
 use crate::store::StoreError;
+pub use crate::store::orders::cart::line_title;
 use crate::store::orders::cart::{self, CartLine, LineStatus};
 use crate::store::orders::coupons::{self, Refusal, Shopper};
+use crate::store::orders::quote::{self, Change, Quote};
 
 /// Everything needed to turn a cart into an order.
 #[derive(Debug, Clone)]
@@ -34,6 +36,8 @@ pub struct NewOrder<'a> {
     /// Coupon codes the shopper entered, in the order entered; each is re-checked and its use
     /// claimed inside the order's transaction.
     pub coupons: &'a [String],
+    /// What the confirmation showed: the order is placed only if it comes out exactly so.
+    pub confirmed: &'a Quote,
 }
 
 /// An order with its lines.
@@ -64,10 +68,15 @@ pub enum Placement {
     /// A coupon can no longer be used (expired, used up, or the shopper left its segment since
     /// the confirmation): nothing was written.
     CouponRefused { code: String, reason: Refusal },
+    /// The order would differ from the confirmed quote (stock, a price, visibility, the cart,
+    /// a coupon's discount): nothing was written.
+    Changed(Vec<Change>),
 }
 
-/// Places the customer's cart as one order, in one write transaction: the available lines
-/// become order items at today's prices, their stock is decremented, and they leave the cart.
+/// Places the customer's cart as one order, in one write transaction, exactly as
+/// `new.confirmed` quoted it: the available lines become order items at the quoted prices,
+/// their stock is decremented, and they leave the cart. If anything would come out otherwise,
+/// nothing is written and [`Placement::Changed`] says what differs.
 ///
 /// Takes the connection itself rather than `impl ConnectionTrait` because it owns its
 /// transaction: a duplicate key must roll everything back and then look the first order up.
@@ -124,7 +133,13 @@ async fn place_in(txn: &impl ConnectionTrait, new: &NewOrder<'_>) -> Result<Plac
         .into_iter()
         .partition(|line| line.status == LineStatus::Available);
     if available.is_empty() {
-        return Ok(Placement::NothingAvailable);
+        // Say why the confirmed lines dropped out, if the confirmation had any.
+        let changes = quote::changes(new.confirmed, &Quote::default(), &left_out);
+        return Ok(if changes.is_empty() {
+            Placement::NothingAvailable
+        } else {
+            Placement::Changed(changes)
+        });
     }
     let shopper = Shopper {
         customer_id: new.customer_id,
@@ -137,6 +152,16 @@ async fn place_in(txn: &impl ConnectionTrait, new: &NewOrder<'_>) -> Result<Plac
             Ok(coupon) => applied.push(coupon),
             Err(reason) => return Ok(Placement::CouponRefused { code, reason }),
         }
+    }
+    // Read and checked before any claim or write: the order must be what was confirmed.
+    let current = Quote::of(&available, &applied);
+    if current != *new.confirmed {
+        let lines: Vec<CartLine> = available.iter().chain(&left_out).cloned().collect();
+        return Ok(Placement::Changed(quote::changes(
+            new.confirmed,
+            &current,
+            &lines,
+        )));
     }
     // The checks above read; these claims write, and only succeed below the limits. They go
     // in coupon id order, so two orders claiming the same coupons lock them in the same order
@@ -158,18 +183,12 @@ async fn place_in(txn: &impl ConnectionTrait, new: &NewOrder<'_>) -> Result<Plac
             *entry = entry.saturating_add(amount);
         }
     }
-    let gross = available
-        .iter()
-        .map(CartLine::total)
-        .fold(0_i64, i64::saturating_add);
-    let discount_total = line_discounts
-        .values()
-        .fold(0_i64, |a, b| a.saturating_add(*b));
+    let discount_total = quote::discount_total(&applied);
     let placed = order::ActiveModel {
         customer_id: Set(new.customer_id),
         status: Set("new".to_owned()),
         // What the shopper pays: the discount is already taken off.
-        total: Set(Ord::max(gross.saturating_sub(discount_total), 0)),
+        total: Set(current.total),
         discount_total: Set(discount_total),
         currency: Set(new.currency.to_owned()),
         placed_at: Set(new.now),
@@ -245,15 +264,6 @@ async fn place_in(txn: &impl ConnectionTrait, new: &NewOrder<'_>) -> Result<Plac
             .map(|coupon| (coupon.coupon.code.clone(), coupon.total))
             .collect(),
     })
-}
-
-/// "Product, variant" as an order line and a cart line show it.
-pub fn line_title(line: &CartLine) -> String {
-    if line.variant.title.is_empty() {
-        line.product.title.clone()
-    } else {
-        format!("{}, {}", line.product.title, line.variant.title)
-    }
 }
 
 /// The order a key made, if any.
@@ -332,7 +342,7 @@ mod tests {
     use crate::store::operations::demo::fixtures::Shop;
     use crate::testing::TestDb;
 
-    fn order<'a>(shop: &'a Shop, key: &'a str) -> NewOrder<'a> {
+    fn order<'a>(shop: &'a Shop, key: &'a str, confirmed: &'a Quote) -> NewOrder<'a> {
         NewOrder {
             customer_id: shop.shopper,
             idempotency_key: key,
@@ -342,7 +352,155 @@ mod tests {
             currency: "EUR",
             now: shop.now,
             coupons: &[],
+            confirmed,
         }
+    }
+
+    /// The quote a confirmation would show the demo shopper now (no coupons, no segments).
+    async fn confirmed_now(db: &DatabaseConnection, shop: &Shop) -> Quote {
+        let shopper = Shopper {
+            customer_id: shop.shopper,
+            segments_in_force: &[],
+            now: shop.now,
+        };
+        quote::quote(db, &shopper, &[]).await.expect("quote").quote
+    }
+
+    async fn stock_of(db: &DatabaseConnection, variant: i64) -> i32 {
+        variant::Entity::find_by_id(variant)
+            .one(db)
+            .await
+            .expect("q")
+            .expect("variant")
+            .stock
+    }
+
+    async fn set_variant(
+        db: &DatabaseConnection,
+        variant: i64,
+        column: variant::Column,
+        value: impl Into<sea_orm::Value>,
+    ) {
+        variant::Entity::update_many()
+            .col_expr(column, Expr::value(value))
+            .filter(variant::Column::Id.eq(variant))
+            .exec(db)
+            .await
+            .expect("variant update");
+    }
+
+    /// Places `key` against `confirmed` and checks that it was refused as `expected` with
+    /// nothing written: no order, the stock and the cart as they were.
+    async fn assert_refused_as(
+        db: &DatabaseConnection,
+        shop: &Shop,
+        key: &str,
+        confirmed: &Quote,
+        expected: Vec<Change>,
+    ) {
+        let stock = stock_of(db, shop.green_small).await;
+        let cart_before = cart::lines(db, shop.shopper, &[]).await.expect("cart");
+        let result = place(db, &order(shop, key, confirmed))
+            .await
+            .expect("placed");
+        assert_eq!(result, Placement::Changed(expected));
+        assert!(find_by_key(db, key).await.expect("q").is_none());
+        assert_eq!(stock_of(db, shop.green_small).await, stock);
+        assert_eq!(
+            cart::lines(db, shop.shopper, &[]).await.expect("cart"),
+            cart_before
+        );
+    }
+
+    #[tokio::test]
+    async fn lowered_stock_between_confirmation_and_confirm_places_nothing_and_says_how_many_left()
+    {
+        let test = TestDb::new().await.expect("test db");
+        let db = &test.db;
+        let shop = Shop::new(db).await;
+        cart::set_quantity(db, shop.shopper, shop.green_small, 2, shop.now)
+            .await
+            .expect("cart");
+        cart::set_quantity(db, shop.shopper, shop.demo.oolong_open, 1, shop.now)
+            .await
+            .expect("cart");
+        let confirmed = confirmed_now(db, &shop).await;
+        set_variant(db, shop.green_small, variant::Column::Stock, 1).await;
+        let title = confirmed
+            .lines
+            .iter()
+            .find(|line| line.variant_id == shop.green_small)
+            .expect("the confirmed line")
+            .title
+            .clone();
+        assert_refused_as(
+            db,
+            &shop,
+            "pin-stock",
+            &confirmed,
+            vec![Change::Unavailable {
+                title,
+                left: Some(1),
+            }],
+        )
+        .await;
+        // Confirmed again as things are now, it places exactly that.
+        let again = confirmed_now(db, &shop).await;
+        let result = place(db, &order(&shop, "pin-stock-2", &again))
+            .await
+            .expect("placed");
+        let Placement::Placed { order: placed, .. } = result else {
+            panic!("expected a new order, got {result:?}");
+        };
+        assert_eq!(placed.order.total, again.total);
+        assert_eq!(placed.items.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_price_raised_or_lowered_after_the_confirmation_places_nothing() {
+        let test = TestDb::new().await.expect("test db");
+        let db = &test.db;
+        let shop = Shop::new(db).await;
+        cart::set_quantity(db, shop.shopper, shop.green_small, 2, shop.now)
+            .await
+            .expect("cart");
+        let confirmed = confirmed_now(db, &shop).await;
+        let title = confirmed.lines[0].title.clone();
+        for (key, price) in [("pin-up", 500_i64), ("pin-down", 400)] {
+            set_variant(db, shop.green_small, variant::Column::Price, price).await;
+            assert_refused_as(
+                db,
+                &shop,
+                key,
+                &confirmed,
+                vec![Change::Price {
+                    title: title.clone(),
+                    unit_price: price,
+                }],
+            )
+            .await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_line_hidden_after_the_confirmation_places_nothing() {
+        let test = TestDb::new().await.expect("test db");
+        let db = &test.db;
+        let shop = Shop::new(db).await;
+        cart::set_quantity(db, shop.shopper, shop.green_small, 1, shop.now)
+            .await
+            .expect("cart");
+        let confirmed = confirmed_now(db, &shop).await;
+        set_variant(db, shop.green_small, variant::Column::Active, false).await;
+        let title = confirmed.lines[0].title.clone();
+        assert_refused_as(
+            db,
+            &shop,
+            "pin-hidden",
+            &confirmed,
+            vec![Change::Unavailable { title, left: None }],
+        )
+        .await;
     }
 
     #[tokio::test]
@@ -353,13 +511,18 @@ mod tests {
         cart::set_quantity(db, shop.shopper, shop.green_small, 2, shop.now)
             .await
             .expect("cart");
-        let first = place(db, &order(&shop, "k1")).await.expect("placed");
+        let confirmed = confirmed_now(db, &shop).await;
+        let first = place(db, &order(&shop, "k1", &confirmed))
+            .await
+            .expect("placed");
         let Placement::Placed { order: placed, .. } = first else {
             panic!("expected a new order, got {first:?}");
         };
         assert_eq!(placed.order.total, 2 * 450);
         assert_eq!(placed.items.len(), 1);
-        let again = place(db, &order(&shop, "k1")).await.expect("second");
+        let again = place(db, &order(&shop, "k1", &confirmed))
+            .await
+            .expect("second");
         assert_eq!(again, Placement::AlreadyPlaced(placed.order.clone()));
         let stock = variant::Entity::find_by_id(shop.green_small)
             .one(db)
@@ -393,7 +556,10 @@ mod tests {
             .expect("stock");
         let lines = cart::lines(db, shop.shopper, &[]).await.expect("cart");
         assert_eq!(lines[0].status, LineStatus::OutOfStock);
-        let result = place(db, &order(&shop, "k2")).await.expect("placed");
+        let confirmed = confirmed_now(db, &shop).await;
+        let result = place(db, &order(&shop, "k2", &confirmed))
+            .await
+            .expect("placed");
         assert_eq!(result, Placement::NothingAvailable);
         assert!(find_by_key(db, "k2").await.expect("q").is_none());
         let (orders, count) = for_customer(db, shop.shopper, 0, 10).await.expect("orders");
@@ -412,7 +578,10 @@ mod tests {
         cart::set_quantity(db, shop.shopper, shop.reserve_vip, 1, shop.now)
             .await
             .expect("cart");
-        let result = place(db, &order(&shop, "k3")).await.expect("placed");
+        let confirmed = confirmed_now(db, &shop).await;
+        let result = place(db, &order(&shop, "k3", &confirmed))
+            .await
+            .expect("placed");
         let Placement::Placed {
             order: placed,
             left_out,

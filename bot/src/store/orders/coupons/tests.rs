@@ -89,6 +89,16 @@ async fn place(
     let in_force = in_force::segments_in_force_for(db, customer_id, shop.now)
         .await
         .expect("segments");
+    let shopper = Shopper {
+        customer_id,
+        segments_in_force: &in_force,
+        now: shop.now,
+    };
+    // Confirmed as it stands: these tests are about the claim inside the transaction.
+    let confirmed = crate::store::orders::quote::quote(db, &shopper, codes)
+        .await
+        .expect("quote")
+        .quote;
     place::place(
         db,
         &NewOrder {
@@ -100,6 +110,7 @@ async fn place(
             currency: "EUR",
             now: shop.now,
             coupons: codes,
+            confirmed: &confirmed,
         },
     )
     .await
