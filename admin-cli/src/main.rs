@@ -135,7 +135,10 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("storebot-admin: {error:#}");
+            eprintln!(
+                "storebot-admin: {}",
+                storebot::telemetry::one_sentence(error.as_ref())
+            );
             ExitCode::FAILURE
         }
     }

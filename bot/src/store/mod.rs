@@ -31,6 +31,7 @@ pub mod processed_updates;
 pub mod product_segments;
 pub mod questions;
 pub mod recompute;
+pub mod schema_health;
 pub mod segment_definitions;
 pub mod segment_members;
 pub mod segment_stats;
