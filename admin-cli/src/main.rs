@@ -14,6 +14,7 @@ mod coupons;
 mod csv;
 mod customer_insight;
 mod customers;
+mod files;
 mod format;
 mod lint;
 mod orders;

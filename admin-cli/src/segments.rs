@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Subcommand, ValueEnum};
 use storebot::segments::{self, DateRange, Item, OrderBounds, Rule, TimeFrame, When};
@@ -311,8 +311,7 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
 }
 
 fn read_rule(path: &Path) -> Result<Rule> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("can't read {}", path.display()))?;
+    let text = crate::files::read_text(path)?;
     segments::from_json(&text).map_err(|error| anyhow!("{}: {error}", path.display()))
 }
 
