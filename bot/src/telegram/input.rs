@@ -71,3 +71,40 @@ pub fn press(query: &CallbackQuery) -> Option<Press> {
         in_private,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(content: serde_json::Value) -> Message {
+        let mut message = serde_json::json!({
+            "message_id": 7,
+            "date": 1_700_000_000,
+            "chat": {"id": 1001, "type": "private", "first_name": "Alice"},
+            "from": {"id": 1001, "is_bot": false, "first_name": "Alice"},
+        });
+        if let (Some(message), Some(content)) = (message.as_object_mut(), content.as_object()) {
+            message.extend(content.clone());
+        }
+        serde_json::from_value(message).unwrap()
+    }
+
+    #[test]
+    fn text_and_contacts_are_cleaned_and_media_is_media() {
+        assert_eq!(
+            message_input(&message(serde_json::json!({"text": "sen\u{0}cha"}))),
+            Some(Input::Text("sencha".into()))
+        );
+        let voice = serde_json::json!({"voice": {
+            "file_id": "v", "file_unique_id": "v", "duration": 3, "mime_type": "audio/ogg"
+        }});
+        let location = serde_json::json!({"location": {"latitude": 51.5, "longitude": -0.12}});
+        for media in [voice, location] {
+            assert_eq!(
+                message_input(&message(media.clone())),
+                Some(Input::Media),
+                "{media}"
+            );
+        }
+    }
+}
