@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context as _, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use clap::Subcommand;
 use serde_json::Value;
 use storebot::store::catalog::editing::{
@@ -265,8 +265,7 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
             }
         }
         Command::Import { file, format } => {
-            let text = std::fs::read_to_string(&file)
-                .with_context(|| format!("can't read {}", file.display()))?;
+            let text = crate::files::read_text(&file)?;
             let format = match format {
                 Some(format) => format.to_lowercase(),
                 None => file

@@ -66,8 +66,7 @@ pub async fn apply(
     format: Option<Format>,
     dry_run: bool,
 ) -> Result<()> {
-    let text =
-        std::fs::read_to_string(&file).with_context(|| format!("can't read {}", file.display()))?;
+    let text = crate::files::read_text(&file)?;
     let config: StoreConfig = match format_of(&file, format)? {
         Format::Json => {
             serde_json::from_str(&text).map_err(|error| anyhow!("{}: {error}", file.display()))?

@@ -14,6 +14,7 @@ mod coupons;
 mod csv;
 mod customer_insight;
 mod customers;
+mod files;
 mod format;
 mod lint;
 mod orders;
@@ -135,7 +136,10 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("storebot-admin: {error:#}");
+            eprintln!(
+                "storebot-admin: {}",
+                storebot::telemetry::one_sentence(error.as_ref())
+            );
             ExitCode::FAILURE
         }
     }

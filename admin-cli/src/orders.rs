@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context as _, Result, anyhow};
+use anyhow::{Result, anyhow};
 use clap::Subcommand;
 use storebot::store::orders::management::{self, OrderFilter, OrderImportRow};
 use storebot::store::shoppers::records;
@@ -88,8 +88,7 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
             }
         }
         Command::Import { file } => {
-            let text = std::fs::read_to_string(&file)
-                .with_context(|| format!("can't read {}", file.display()))?;
+            let text = crate::files::read_text(&file)?;
             let rows = rows_from_csv(
                 &text,
                 cx.settings.store.time_zone,

@@ -1,6 +1,8 @@
 //! Asking for what the flags left out: dialoguer prompts when a person is at the terminal,
 //! and otherwise one sentence naming the missing flag. It must never wait for input that can't
-//! come, so every prompt first checks that standard input and error are terminals.
+//! come, so every prompt first checks that standard input and error are terminals. Typed text
+//! is cleaned as the bot cleans a shopper's ([`storebot::typed_text::clean`]: no NUL or other
+//! control character), so what a wizard stores is what the flags could have given.
 
 use std::io::IsTerminal;
 
@@ -38,7 +40,8 @@ impl Prompt {
             return Ok(value);
         }
         self.require(flag)?;
-        Ok(Input::<String>::new().with_prompt(label).interact_text()?)
+        let typed: String = Input::new().with_prompt(label).interact_text()?;
+        Ok(storebot::typed_text::clean(&typed))
     }
 
     /// A typed answer that may be left empty.
@@ -47,6 +50,7 @@ impl Prompt {
             .with_prompt(label)
             .allow_empty(true)
             .interact_text()?;
+        let text = storebot::typed_text::clean(&text);
         Ok(Some(text.trim().to_owned()).filter(|text| !text.is_empty()))
     }
 

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use clap::{ArgGroup, Args, Subcommand};
 use serde::Serialize;
 use storebot::segments::{self, Rule};
@@ -421,8 +421,7 @@ async fn list_members(cx: &Context, segment_id: i64, name: &str) -> Result<()> {
 /// The customers of a CSV file with a `customer` column, every bad line named, or an error
 /// saying that nothing was imported.
 async fn read_customer_list(cx: &Context, path: &Path) -> Result<Vec<i64>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("can't read {}", path.display()))?;
+    let text = crate::files::read_text(path)?;
     let nothing = |problems: String| anyhow!("nothing was imported:\n  {problems}");
     let records = csv::records(&text, &["customer"], &["name", "note"]).map_err(nothing)?;
     let mut problems = Vec::new();
@@ -598,8 +597,7 @@ async fn runs(cx: &Context, limit: u64) -> Result<()> {
 }
 
 fn read_rule(path: &Path) -> Result<Rule> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("can't read {}", path.display()))?;
+    let text = crate::files::read_text(path)?;
     segments::from_json(&text).map_err(|error| anyhow!("{}: {error}", path.display()))
 }
 

@@ -7,11 +7,12 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context as _, Result, anyhow, bail};
+use anyhow::{Result, anyhow, bail};
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Subcommand, ValueEnum};
 use storebot::segments::{self, DateRange, Item, OrderBounds, Rule, TimeFrame, When};
 use storebot::store::membership::definitions::{self, SegmentDraft, SegmentEdit, SegmentKind};
+use storebot::store::membership::in_force;
 use storebot::store::{catalog::editing, shoppers::questions};
 
 use crate::context::Context;
@@ -154,7 +155,7 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
                 println!(
                     "  active: {}, in force now: {}",
                     crate::catalog::yes_no(segment.active),
-                    crate::catalog::yes_no(definitions::is_in_force(&segment, cx.now()))
+                    crate::catalog::yes_no(in_force::is_in_force(&segment, cx.now()))
                 );
                 if let Some(start) = segment.starts_at {
                     println!("  starts: {}", cx.time(start));
@@ -311,8 +312,7 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
 }
 
 fn read_rule(path: &Path) -> Result<Rule> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("can't read {}", path.display()))?;
+    let text = crate::files::read_text(path)?;
     segments::from_json(&text).map_err(|error| anyhow!("{}: {error}", path.display()))
 }
 

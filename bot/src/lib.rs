@@ -18,6 +18,7 @@ pub mod store;
 pub mod telegram;
 pub mod telemetry;
 pub mod testing;
+pub mod typed_text;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -49,7 +49,11 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("storebot: {error:#}");
+            // One sentence, each cause once (teloxide and reqwest repeat their sources).
+            eprintln!(
+                "storebot: {}",
+                storebot::telemetry::one_sentence(error.as_ref())
+            );
             ExitCode::FAILURE
         }
     }

@@ -32,7 +32,9 @@ pub async fn chat(settings: Arc<Settings>, conversation: Conversation) -> anyhow
     let shopper = TelegramUser {
         telegram_user_id: TERMINAL_USER_ID,
         chat_id: TERMINAL_USER_ID,
-        first_name: std::env::var("USER").unwrap_or_else(|_| "Terminal shopper".to_owned()),
+        first_name: std::env::var("USER")
+            .map(|user| crate::typed_text::clean(&user))
+            .unwrap_or_else(|_| "Terminal shopper".to_owned()),
         last_name: None,
         username: None,
         language_code: Some(settings.store.default_language.clone()),
@@ -66,7 +68,8 @@ pub async fn chat(settings: Arc<Settings>, conversation: Conversation) -> anyhow
             Ok(number) if (1..=buttons.len()).contains(&number) => Input::Button {
                 data: buttons[number - 1].clone(),
             },
-            _ => Input::Text(line.to_owned()),
+            // Cleaned like a Telegram message: a NUL typed or piped in is never stored.
+            _ => Input::typed(line),
         };
         if !interactive {
             // Piped input is not echoed by a terminal: show it, so the transcript reads.

@@ -44,6 +44,25 @@ pub enum Input {
     /// A shared contact card. `user_id` is the contact's Telegram user id, if any: the number
     /// is the shopper's own only when it equals the sender's id.
     Contact { phone: String, user_id: Option<i64> },
+    /// A message the dialogue can't read: a photo, sticker, voice message, location, ... It
+    /// is an interaction all the same, answered with a hint.
+    Media,
+}
+
+impl Input {
+    /// Typed text as the dialogue takes it: cleaned of what no database should store
+    /// ([`crate::typed_text::clean`]). Adapters build text input with this.
+    pub fn typed(text: &str) -> Self {
+        Self::Text(crate::typed_text::clean(text))
+    }
+
+    /// A shared contact card, its number cleaned like typed text.
+    pub fn contact(phone: &str, user_id: Option<i64>) -> Self {
+        Self::Contact {
+            phone: crate::typed_text::clean(phone),
+            user_id,
+        }
+    }
 }
 
 /// One message for the shopper's chat.

@@ -6,7 +6,8 @@
 //!               segments in force (one statement: `store::shoppers::arrival`)
 //!             → an unanswered question? ask it (registration comes before anything else)
 //!             → else route: /start, /menu, /catalog, /search, /cart, /orders, /profile,
-//!               a typed search, a phone or address during checkout, or a button press
+//!               a typed search, a phone or address during checkout, a button press, or a
+//!               message it can't read (a photo, a sticker: a hint and the menu)
 //! ```
 //!
 //! Routing never trusts button data: a press that doesn't parse, or names something the
@@ -257,8 +258,10 @@ impl Session<'_> {
                 } else if !is_start(text) {
                     self.say(self.t("answer_first"));
                 }
-            } else {
+            } else if self.pressed {
                 self.notice("answer_first");
+            } else {
+                self.say(self.t("answer_first"));
             }
             self.ask(&question, false);
             return Ok(());
@@ -266,7 +269,7 @@ impl Session<'_> {
         let leaves_phone_prompt = match &input {
             Input::Button { .. } => true,
             Input::Text(text) => text.trim_start().starts_with('/'),
-            Input::Contact { .. } => false,
+            Input::Contact { .. } | Input::Media => false,
         };
         if leaves_phone_prompt && matches!(self.state.step, Step::Phone { .. }) {
             // The contact keyboard would otherwise stay up under everything that follows.
@@ -296,7 +299,27 @@ impl Session<'_> {
             (_, Some(callback)) => self.press(callback).await,
             (Input::Contact { phone, user_id }, _) => self.contact(phone, user_id).await,
             (Input::Text(text), _) => self.text(text).await,
+            (Input::Media, _) => {
+                self.media();
+                Ok(())
+            }
             (Input::Button { .. }, None) => Ok(()),
+        }
+    }
+
+    /// A photo, sticker, voice message, location, ...: the dialogue reads only text. At a
+    /// checkout prompt the prompt stays (the shopper types the answer), and a confirmation
+    /// keeps its Confirm button; elsewhere the menu.
+    fn media(&mut self) {
+        match self.state.step {
+            Step::Phone { .. } | Step::Address { .. } | Step::CouponCode { .. } => {
+                self.say(self.t("media_hint_prompt"));
+            }
+            Step::Confirming { .. } => self.say(self.t("media_hint")),
+            _ => {
+                self.say(self.t("media_hint"));
+                self.main_menu();
+            }
         }
     }
 

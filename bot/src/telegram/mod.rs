@@ -8,8 +8,11 @@
 //! updates, `send` delivers outcomes (splitting, editing, retrying), `webhook` is the HTTP
 //! side of webhook mode.
 
+mod client;
+mod excerpt;
 mod input;
 mod outbox;
+mod polling;
 mod render;
 mod send;
 mod webhook;
@@ -27,12 +30,14 @@ use teloxide::types::{CallbackQuery, Message};
 use teloxide::update_listeners::webhooks;
 use teloxide::update_listeners::{Polling, UpdateListener};
 
+pub use client::{TelegramError, bot};
 pub use outbox::run_sender as run_outbox_sender;
 pub use render::{MAX_MESSAGE_LENGTH, split_text};
 pub use webhook::{
     HEALTH_DB_TIMEOUT, HEALTH_PATH, Health, LastRecompute, MAX_BODY_BYTES, WebhookConfigError,
 };
 
+use crate::conversation::texts::Texts;
 use crate::conversation::{Conversation, Input, Outcome, TelegramUser};
 use storebot_config::Settings;
 use storebot_config::{TelegramMode, TelegramSettings};
@@ -142,6 +147,33 @@ impl Dialogue for Conversation {
         if !self.ready().await {
             return Health::new(false, None);
         }
+        // A database recreated empty answers `SELECT 1` while every update fails on it.
+        let schema = tokio::time::timeout(
+            HEALTH_DB_TIMEOUT,
+            crate::store::operations::schema_health::schema_is_current(&self.db),
+        )
+        .await;
+        match schema {
+            Ok(Ok(true)) => {}
+            Ok(Ok(false)) => {
+                tracing::warn!(
+                    "health check: the database's migrations are not this build's (recreated \
+                     empty, or another version?)"
+                );
+                return Health::unexpected_schema();
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "health check: can't read the applied migrations");
+                return Health::unexpected_schema();
+            }
+            Err(_) => {
+                tracing::warn!(
+                    timeout = ?HEALTH_DB_TIMEOUT,
+                    "health check: the applied migrations were not read in time"
+                );
+                return Health::new(false, None);
+            }
+        }
         let last = tokio::time::timeout(
             HEALTH_DB_TIMEOUT,
             crate::store::membership::runs::runs(&self.db, 1),
@@ -163,40 +195,6 @@ impl Dialogue for Conversation {
         };
         Health::new(true, last_recompute)
     }
-}
-
-/// Why the adapter could not start or an admin call failed.
-#[derive(Debug, thiserror::Error)]
-pub enum TelegramError {
-    #[error(transparent)]
-    MissingToken(#[from] storebot_config::MissingToken),
-    #[error(transparent)]
-    Webhook(#[from] WebhookConfigError),
-    #[error(
-        "telegram.webhook.url is not set: it is the public HTTPS address Telegram posts to \
-         (STOREBOT_TELEGRAM__WEBHOOK__URL)"
-    )]
-    MissingWebhookUrl,
-    #[error("can't listen on {addr}: {source}")]
-    Listen {
-        addr: std::net::SocketAddr,
-        source: std::io::Error,
-    },
-    #[error("the Telegram Bot API refused or failed: {0}")]
-    Api(#[from] teloxide::RequestError),
-}
-
-/// A Bot API client for the configured token and server (`telegram.api_url`).
-pub fn bot(settings: &TelegramSettings) -> Result<Bot, TelegramError> {
-    let token = settings
-        .token
-        .as_ref()
-        .ok_or(storebot_config::MissingToken)?;
-    let bot = Bot::new(token.expose());
-    Ok(match &settings.api_url {
-        Some(url) => bot.set_api_url(url.clone()),
-        None => bot,
-    })
 }
 
 /// The handler tree: messages and button presses go to the dialogue; other updates are
@@ -236,8 +234,27 @@ async fn on_button<D: Dialogue>(
     update: Update,
     query: CallbackQuery,
     dialogue: Arc<D>,
+    settings: Arc<Settings>,
 ) -> Handled {
     let press = input::press(&query);
+    // Shopper screens go only to the shopper's private chat: a press on a shop message
+    // forwarded to (or posted in) a group or channel would answer there, and record the
+    // group as the shopper's chat. Refused with a sentence; nothing changes.
+    if let Some(press) = press.as_ref().filter(|press| !press.in_private) {
+        tracing::warn!(
+            telegram_user_id = query.from.id.0,
+            chat_id = press.chat_id.0,
+            "refused a button press outside the private chat"
+        );
+        let texts = Texts::for_language(&settings, query.from.language_code.as_deref());
+        let mut answer = bot.answer_callback_query(query.id.clone());
+        answer.text = Some(texts.get("private_chat_only").to_owned());
+        if let Err(error) = send::with_retry(answer).await {
+            let error = send::describe(&error);
+            tracing::warn!(%error, "could not answer a button press");
+        }
+        return Ok(());
+    }
     let sender = press
         .as_ref()
         .and_then(|press| input::sender(&query.from, press.chat_id));
@@ -265,6 +282,7 @@ async fn on_button<D: Dialogue>(
         .and_then(|outcome| outcome.notice.as_deref())
         .map(|notice| notice.chars().take(MAX_NOTICE_LENGTH).collect());
     if let Err(error) = send::with_retry(answer).await {
+        let error = send::describe(&error);
         tracing::warn!(%error, "could not answer a button press");
     }
     if let (Some(press), Some(outcome)) = (press, asked) {
@@ -337,7 +355,7 @@ pub async fn serve<D: Dialogue>(
     let bot = bot(telegram)?;
     let dialogue = Arc::new(dialogue);
     let mut dispatcher = Dispatcher::builder(bot.clone(), schema::<D>())
-        .dependencies(dptree::deps![Arc::clone(&dialogue)])
+        .dependencies(dptree::deps![Arc::clone(&dialogue), Arc::clone(&settings)])
         .default_handler(|update| async move {
             tracing::debug!(
                 update_id = update.id.0,
@@ -356,7 +374,9 @@ pub async fn serve<D: Dialogue>(
     let served = match telegram.mode {
         TelegramMode::Polling => {
             tracing::info!("receiving updates by long polling");
-            let mut listener = Polling::builder(bot).timeout(POLL_TIMEOUT).build();
+            let mut listener =
+                polling::GuardedPolling::new(Polling::builder(bot).timeout(POLL_TIMEOUT).build());
+            let revoked = listener.revoked();
             let stopper = tokio::spawn(stop_on(shutdown, listener.stop_token()));
             let dispatched = dispatcher
                 .try_dispatch_with_listener(
@@ -366,7 +386,16 @@ pub async fn serve<D: Dialogue>(
                 .await
                 .map_err(TelegramError::from);
             stopper.abort();
-            dispatched
+            // Polling stopped because Telegram refused the token (revoked while running): the
+            // updates in hand are done; the bot stops with the error it gives at start.
+            let refused = revoked
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .take();
+            match refused {
+                Some(error) => Err(TelegramError::from(error)),
+                None => dispatched,
+            }
         }
         TelegramMode::Webhook => serve_webhook(telegram, &mut dispatcher, dialogue, shutdown).await,
     };
@@ -400,7 +429,7 @@ async fn serve_webhook<D: Dialogue>(
         .path(path.to_owned())
         .secret_token(secret.to_owned());
     let (mut listener, stopped, updates) = webhooks::axum_no_setup(options);
-    let app = webhook::router(updates, move || {
+    let app = webhook::router(updates, secret, move || {
         let dialogue = Arc::clone(&dialogue);
         async move { dialogue.health().await }
     });

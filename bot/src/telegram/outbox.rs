@@ -4,8 +4,8 @@
 //!
 //! Each message is claimed (committed) before it is sent and confirmed after, so a crash in
 //! between never sends it twice (it becomes `unknown` after `messages.claim_timeout`). A send
-//! is tried once per claim: Telegram's "retry after" (429) and server errors put it back in
-//! the queue for later, 403 marks the shopper blocked, a connection that broke after the
+//! is tried once per claim: Telegram's "retry after" (429) and server errors (an answer that is
+//! not JSON, such as a proxy's error page, counts as one) put it back in the queue for later, 403 marks the shopper blocked, a connection that broke after the
 //! request went out makes it `unknown`, anything else fails it. Asked to stop, the sender
 //! starts no new send and waits for those in flight, so a clean shutdown leaves no message
 //! half-sent.
@@ -46,7 +46,7 @@ pub async fn run_sender(
     db: DatabaseConnection,
     mut stop: watch::Receiver<bool>,
 ) {
-    let bot = match super::bot(&settings.telegram) {
+    let bot = match super::client::bot(&settings.telegram) {
         Ok(bot) => bot,
         Err(error) => {
             tracing::error!(%error, "the outbox sender can't start");
@@ -214,7 +214,8 @@ async fn record(
         }
         Err(error) => error,
     };
-    let text = error.to_string();
+    // Bounded: a proxy's error page is not kept whole in the row or the log.
+    let text = super::send::describe(&error);
     match &error {
         RequestError::RetryAfter(seconds) => {
             // Flood control is for the whole bot: the message waits, and so does the sender.
@@ -250,12 +251,12 @@ async fn record(
         _ if not_delivered(&error) => {
             let attempts = u32::try_from(claimed.attempts).unwrap_or(u32::MAX);
             if attempts >= settings.messages.max_attempts {
-                tracing::warn!(id, %error, attempts, "an outbox message failed for good");
+                tracing::warn!(id, error = %text, attempts, "an outbox message failed for good");
                 outbox::mark_failed(db, id, &text).await?;
             } else {
                 // 2s, 4s, 8s, ... between tries.
                 let backoff = Duration::from_secs(1u64 << attempts.min(10));
-                tracing::warn!(id, %error, ?backoff, "an outbox message will be tried again");
+                tracing::warn!(id, error = %text, ?backoff, "an outbox message will be tried again");
                 outbox::requeue(db, id, now + delta(backoff), &text).await?;
             }
             Ok(Step::Sent)
@@ -266,7 +267,7 @@ async fn record(
             Ok(Step::Sent)
         }
         _ => {
-            tracing::warn!(id, %error, "Telegram refused an outbox message");
+            tracing::warn!(id, error = %text, "Telegram refused an outbox message");
             outbox::mark_failed(db, id, &text).await?;
             Ok(Step::Sent)
         }
@@ -274,11 +275,14 @@ async fn record(
 }
 
 /// Failures after which the message surely did not arrive, so it may be tried again: the
-/// connection could not be made, or Telegram answered with a server error.
+/// connection could not be made, or Telegram answered with a server error (an answer that is
+/// not JSON, such as a proxy's error page, included).
 fn not_delivered(error: &RequestError) -> bool {
     match error {
         RequestError::Network(network) => network.is_connect(),
-        RequestError::Api(_) => super::send::is_server_error(error),
+        RequestError::Api(_) | RequestError::InvalidJson { .. } => {
+            super::send::is_server_error(error)
+        }
         _ => false,
     }
 }

@@ -1,7 +1,7 @@
 //! Sending what the dialogue decided, within Telegram's rules: replies in order, long texts
 //! split, edits that fall back to new messages, flood control (429) waited out, and transient
-//! failures (5xx, dropped connections) retried a bounded number of times. It never panics and
-//! never logs the token (teloxide strips it from network errors).
+//! failures (5xx, dropped connections, an answer that is not JSON) retried a bounded number of
+//! times. It never panics and never logs the token (teloxide strips it from network errors).
 
 use std::time::Duration;
 
@@ -44,6 +44,7 @@ where
             }
             Err(error) if is_transient(&error) && transient_retries < TRANSIENT_RETRIES => {
                 transient_retries += 1;
+                let error = describe(&error);
                 tracing::warn!(%error, ?backoff, "a Telegram call failed; retrying");
                 tokio::time::sleep(backoff).await;
                 backoff *= 2;
@@ -73,9 +74,39 @@ pub(super) fn is_server_error(error: &RequestError) -> bool {
         ]
         .iter()
         .any(|status| description.starts_with(status)),
+        // Telegram always answers JSON, so a body that is not JSON at all (a proxy's HTML error
+        // page, an empty 503) comes from something in between that failed: a server error.
+        // A JSON body teloxide could not read is Telegram's own answer (a field newer than
+        // teloxide, say): the call may well have been carried out, so it is not retried.
+        RequestError::InvalidJson { raw, .. } => {
+            serde_json::from_str::<serde::de::IgnoredAny>(raw).is_err()
+        }
         _ => false,
     }
 }
+
+/// How a failed call is logged or recorded, in one sentence: Telegram's refusal as Telegram
+/// words it, a network failure with each cause once, and an answer that is not JSON (a proxy's
+/// whole HTML page) cut to its length and an excerpt.
+pub(super) fn describe(error: &RequestError) -> String {
+    match error {
+        RequestError::InvalidJson { raw, .. } if raw.trim().is_empty() => {
+            "the Bot API answered with an empty body (a server error on the way)".to_owned()
+        }
+        RequestError::InvalidJson { raw, .. } => format!(
+            "the Bot API answered {} bytes that are not Telegram's JSON: {:?}",
+            raw.len(),
+            super::excerpt::excerpt(raw, EXCERPT_CHARS)
+        ),
+        // teloxide's "A Telegram's error: …" wrapper says nothing Telegram's text doesn't.
+        RequestError::Api(refusal) => refusal.to_string(),
+        RequestError::Network(network) => crate::telemetry::one_sentence(network),
+        _ => crate::telemetry::one_sentence(error),
+    }
+}
+
+/// How much of a body that is not JSON goes into a log line or an outbox message's error.
+const EXCERPT_CHARS: usize = 120;
 
 /// Sends the dialogue's `outcome` for an update in `chat_id`; `pressed` is the message whose
 /// button was pressed, for replies marked `edit`. Replies go in order and stop at the first
@@ -84,6 +115,7 @@ pub(super) fn is_server_error(error: &RequestError) -> bool {
 pub async fn deliver(bot: &Bot, chat_id: ChatId, pressed: Option<MessageId>, outcome: Outcome) {
     for reply in &outcome.replies {
         if let Err(error) = send_reply(bot, chat_id, pressed, reply).await {
+            let error = describe(&error);
             tracing::error!(%error, chat_id = chat_id.0, "could not send a reply");
             break;
         }
@@ -91,6 +123,7 @@ pub async fn deliver(bot: &Bot, chat_id: ChatId, pressed: Option<MessageId>, out
     for (notified_chat, text) in outcome.notifications {
         for part in split_text(&text, MAX_MESSAGE_LENGTH) {
             if let Err(error) = with_retry(bot.send_message(ChatId(notified_chat), part)).await {
+                let error = describe(&error);
                 tracing::error!(%error, chat_id = notified_chat, "could not send a notification");
                 break;
             }
@@ -143,6 +176,7 @@ async fn edit(
         // Pressing a button that leads to the same screen is not an error.
         Ok(_) | Err(RequestError::Api(ApiError::MessageNotModified)) => true,
         Err(error) => {
+            let error = describe(&error);
             tracing::info!(%error, chat_id = chat_id.0, "could not edit a message; sending it anew");
             false
         }
@@ -188,5 +222,37 @@ mod tests {
         ] {
             assert!(!is_transient(&refusal), "{refusal:?}");
         }
+    }
+
+    fn answered(raw: &str) -> RequestError {
+        let source = serde_json::from_str::<serde_json::Value>("{").unwrap_err();
+        RequestError::InvalidJson {
+            source: std::sync::Arc::new(source),
+            raw: raw.into(),
+        }
+    }
+
+    #[test]
+    fn an_answer_that_is_not_json_is_a_server_error_but_unreadable_json_is_not() {
+        let page = "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>";
+        assert!(is_server_error(&answered(page)));
+        assert!(is_transient(&answered(page)));
+        assert!(is_server_error(&answered("")));
+        // Telegram's own answer in a shape teloxide doesn't know: the message may be sent.
+        assert!(!is_transient(&answered(
+            r#"{"ok":true,"result":{"odd":1}}"#
+        )));
+    }
+
+    #[test]
+    fn a_long_page_is_described_by_its_length_and_an_excerpt() {
+        let page = format!("<html>{}</html>", "é".repeat(100_000));
+        let described = describe(&answered(&page));
+        assert!(
+            described.contains(&format!("{} bytes", page.len())),
+            "{described}"
+        );
+        assert!(described.chars().count() < 300, "{described}");
+        assert!(describe(&answered("  ")).contains("empty body"));
     }
 }

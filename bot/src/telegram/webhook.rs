@@ -4,10 +4,14 @@
 //! several instances behind a load balancer, that is the merchant's admin command.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -22,22 +26,28 @@ pub const HEALTH_PATH: &str = "/healthz";
 /// unreachable: a load balancer's health check usually gives up after a few seconds.
 pub const HEALTH_DB_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// What `GET /healthz` answers, as JSON: 200 when the database is reachable, 503 when not.
+/// What `GET /healthz` answers, as JSON: 200 when the database is reachable and holds the
+/// schema this build knows, 503 when not.
 ///
 /// ```json
-/// {"status":"ok","database":"reachable",
+/// {"status":"ok","database":"reachable","schema":"current",
 ///  "last_recompute":{"trigger":"schedule","started_at":"…","finished_at":"…","error":null}}
 /// ```
 ///
-/// `last_recompute` is the newest `recompute_run` (by any instance or the admin tool), `null`
-/// when there has been none or the database is unreachable; `finished_at` is `null` while it
-/// runs (or when it was interrupted).
+/// `schema` is `current`, or `unexpected` when the applied migrations are not exactly this
+/// build's (a database recreated empty, or one of another version); it is left out when the
+/// database is unreachable. `last_recompute` is the newest `recompute_run` (by any instance
+/// or the admin tool), `null` when there has been none or the database is unreachable;
+/// `finished_at` is `null` while it runs (or when it was interrupted).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Health {
     /// `ok` or `unavailable`.
     pub status: &'static str,
     /// `reachable` or `unreachable`.
     pub database: &'static str,
+    /// `current` or `unexpected`; absent when the database is unreachable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema: Option<&'static str>,
     pub last_recompute: Option<LastRecompute>,
 }
 
@@ -51,25 +61,40 @@ pub struct LastRecompute {
 }
 
 impl Health {
-    /// The report for a database that answered or not, with the last run if known.
+    /// The report for a database that answered or not, with the last run if known. A
+    /// reachable database is taken to hold the expected schema (a dialogue without one of its
+    /// own); see [`Health::unexpected_schema`].
     pub fn new(database_reachable: bool, last_recompute: Option<LastRecompute>) -> Self {
         if database_reachable {
             Self {
                 status: "ok",
                 database: "reachable",
+                schema: Some("current"),
                 last_recompute,
             }
         } else {
             Self {
                 status: "unavailable",
                 database: "unreachable",
+                schema: None,
                 last_recompute: None,
             }
         }
     }
 
+    /// The report for a reachable database whose schema is not this build's: every update
+    /// would fail, so the instance is unavailable.
+    pub fn unexpected_schema() -> Self {
+        Self {
+            status: "unavailable",
+            database: "reachable",
+            schema: Some("unexpected"),
+            last_recompute: None,
+        }
+    }
+
     fn status_code(&self) -> StatusCode {
-        if self.database == "reachable" {
+        if self.status == "ok" {
             StatusCode::OK
         } else {
             StatusCode::SERVICE_UNAVAILABLE
@@ -116,12 +141,17 @@ pub fn check_path(path: &str) -> Result<&str, WebhookConfigError> {
     Ok(path)
 }
 
-/// Adds the health check and the body limit to teloxide's webhook router.
-pub fn router<H, F>(updates: axum::Router, health: H) -> axum::Router
+/// Adds the health check, the body limit and the check for unreadable updates
+/// ([`skip_unreadable`]) to teloxide's webhook router; `secret` is the webhook's secret token.
+pub fn router<H, F>(updates: axum::Router, secret: &str, health: H) -> axum::Router
 where
     H: Fn() -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Health> + Send + 'static,
 {
+    let updates = updates.layer(middleware::from_fn_with_state(
+        Arc::<str>::from(secret),
+        skip_unreadable,
+    ));
     let health = axum::Router::new().route(
         HEALTH_PATH,
         get(move || async move {
@@ -132,6 +162,40 @@ where
     updates
         .merge(health)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+}
+
+/// Looks at each update posted with the right secret before teloxide does: one teloxide can't
+/// read (not JSON, or not an update it knows) is logged as its length and an excerpt and
+/// answered 200, so Telegram does not post it again. teloxide would log its whole body at
+/// ERROR: up to a megabyte, with whatever personal data it holds. A post without the right
+/// secret goes on to teloxide, which refuses it (401) without reading it. Updates are small,
+/// so reading each one twice costs little.
+async fn skip_unreadable(State(secret): State<Arc<str>>, request: Request, next: Next) -> Response {
+    let authorised = request
+        .headers()
+        .get("X-Telegram-Bot-Api-Secret-Token")
+        .is_some_and(|given| given.as_bytes() == secret.as_bytes());
+    if !authorised || request.method() != Method::POST {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    // Past the limit (or a body cut off mid-way): refused, as the limit layer would.
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        return StatusCode::PAYLOAD_TOO_LARGE.into_response();
+    };
+    let readable = serde_json::from_slice::<teloxide::types::Update>(&bytes)
+        .is_ok_and(|update| !matches!(update.kind, teloxide::types::UpdateKind::Error(_)));
+    if !readable {
+        let text = String::from_utf8_lossy(&bytes);
+        tracing::warn!(
+            bytes = bytes.len(),
+            excerpt = %super::excerpt::excerpt(&text, super::excerpt::UNREADABLE_EXCERPT_CHARS),
+            "a webhook post the bot can't read as an update; skipped"
+        );
+        return StatusCode::OK.into_response();
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 #[cfg(test)]
@@ -152,6 +216,9 @@ mod tests {
         let up = Health::new(true, Some(run));
         assert_eq!(up.status_code(), StatusCode::OK);
         assert_eq!(up.status, "ok");
+        let emptied = Health::unexpected_schema();
+        assert_eq!(emptied.status_code(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(emptied.database, "reachable");
     }
 
     #[test]

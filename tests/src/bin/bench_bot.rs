@@ -12,8 +12,9 @@
 //!     [--rate 200] [--postgres postgres://postgres@127.0.0.1:5432/storebot_bench]
 //! ```
 //!
-//! `--postgres` names a server and a base database: the bench creates a fresh database next
-//! to it, fills it with the demo shop, and drops it at the end. Without it only SQLite is
+//! `--postgres` names a server and a base database (created when missing, through the
+//! server's `postgres` database): the bench creates a fresh database next to it, fills it with
+//! the demo shop, and drops it at the end. `--help` prints the options. Without it only SQLite is
 //! measured. Each setup runs twice: saturated (every shopper sends its next update as soon as
 //! the reply arrives) and paced at `--rate` updates per second in all. A benchmark, not a
 //! test: it asserts nothing beyond the replies it waits for, and only reports.
@@ -37,32 +38,30 @@ use teloxide::update_listeners::Polling;
 /// How long one reply may take before the bench gives up on it.
 const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Measures storebot's throughput and latency beside a bare teloxide echo bot, against a fake
+/// Telegram Bot API on loopback.
+#[derive(Debug, clap::Parser)]
+#[command(name = "bench_bot")]
 struct Options {
+    /// Simulated shoppers at once.
+    #[arg(long, default_value_t = 50)]
     shoppers: usize,
+    /// Journeys each shopper makes.
+    #[arg(long, default_value_t = 2)]
     journeys: usize,
+    /// Updates per second in all, for the paced run.
+    #[arg(long, default_value_t = 200, value_name = "UPDATES_PER_SECOND")]
     rate: u32,
+    /// Also measure on PostgreSQL: a server and a base database (created when missing); the
+    /// bench works in a fresh database next to it, dropped at the end.
+    #[arg(long, value_name = "postgres://USER@HOST:PORT/DB")]
     postgres: Option<String>,
 }
 
+/// The options, or the usage: `--help` prints it and exits 0, an unknown or malformed flag
+/// prints the error with the usage and exits 2 (clap's convention).
 fn options() -> Options {
-    let mut options = Options {
-        shoppers: 50,
-        journeys: 2,
-        rate: 200,
-        postgres: None,
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let value = args.next().unwrap_or_default();
-        match flag.as_str() {
-            "--shoppers" => options.shoppers = value.parse().expect("--shoppers N"),
-            "--journeys" => options.journeys = value.parse().expect("--journeys N"),
-            "--rate" => options.rate = value.parse().expect("--rate UPDATES_PER_SECOND"),
-            "--postgres" => options.postgres = Some(value),
-            other => panic!("unknown option {other}; see the header of bench_bot.rs"),
-        }
-    }
-    options
+    <Options as clap::Parser>::parse()
 }
 
 /// The framework's floor: echoes texts with a "Next" button, and answers a press by editing
@@ -420,17 +419,43 @@ async fn statement_floor(name: &str, db: &sea_orm::DatabaseConnection) -> [Strin
     ]
 }
 
-/// Creates `<base>_bench_<pid>` on the server of `base`; returns its URL and name.
+/// The `postgres` database of `base`'s server: where databases are created and dropped, so
+/// that `base` itself need not exist yet.
+fn maintenance_url(base: &url::Url) -> String {
+    let mut url = base.clone();
+    url.set_path("/postgres");
+    url.to_string()
+}
+
+/// Creates `<base>_bench_<pid>` on the server of `base` (and `base` itself when missing);
+/// returns its URL and name.
 async fn fresh_postgres_database(base: &str) -> (String, String) {
     let mut url = url::Url::parse(base).expect("--postgres takes a postgres:// URL");
-    let name = format!(
-        "{}_bench_{}",
-        url.path().trim_start_matches('/'),
-        std::process::id()
+    let base_name = url.path().trim_start_matches('/').to_owned();
+    assert!(
+        !base_name.is_empty() && !base_name.contains('"'),
+        "--postgres needs a database name after the server: postgres://USER@HOST:PORT/DB"
     );
-    let admin = storebot::store::connect(&settings_for_db(base, None).database)
+    let name = format!("{base_name}_bench_{}", std::process::id());
+    let admin = storebot::store::connect(&settings_for_db(&maintenance_url(&url), None).database)
         .await
-        .expect("the PostgreSQL server");
+        .expect("the PostgreSQL server (its `postgres` database)");
+    let exists = admin
+        .query_one_raw(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            "SELECT 1 AS found FROM pg_database WHERE datname = $1",
+            [base_name.clone().into()],
+        ))
+        .await
+        .expect("the list of databases")
+        .is_some();
+    if !exists {
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE \"{base_name}\""))
+            .await
+            .expect("the base database");
+        println!("created the database {base_name}");
+    }
     admin
         .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
         .await
@@ -441,7 +466,8 @@ async fn fresh_postgres_database(base: &str) -> (String, String) {
 }
 
 async fn drop_postgres_database(base: &str, name: &str) {
-    let admin = storebot::store::connect(&settings_for_db(base, None).database)
+    let base = url::Url::parse(base).expect("--postgres takes a postgres:// URL");
+    let admin = storebot::store::connect(&settings_for_db(&maintenance_url(&base), None).database)
         .await
         .expect("the PostgreSQL server");
     if let Err(error) = admin

@@ -19,7 +19,9 @@
 //!   over 64 bytes, "message is not modified", editing or deleting an unknown message, an
 //!   unknown callback query id.
 //! - Any other method is recorded and answered `true`, so a harmless call never breaks the bot.
-//! - Faults on demand: [`FakeFailure`] for the next call of a method, and blocked chats (403).
+//! - Faults on demand: [`FakeFailure`] for the next call of a method (Telegram's own errors,
+//!   and a proxy's HTML page or an empty body with a 5xx), blocked chats (403), and a revoked
+//!   token (401 for every call).
 //!
 //! What is not faked: the fake never posts to a webhook (webhook tests post updates to the bot
 //! themselves, see `crate::bot::http`); files cannot be
@@ -422,6 +424,43 @@ impl FakeTelegram {
     /// by the user".
     pub fn block_chat(&self, chat_id: i64) {
         self.shared.lock().blocked.insert(chat_id);
+    }
+
+    /// The merchant revokes the bot's token in @BotFather: from now on every call, a long
+    /// poll already waiting included, answers 401 "Unauthorized".
+    pub fn revoke_token(&self) {
+        self.shared.lock().token_revoked = true;
+        self.shared.updates.notify_waiters();
+    }
+
+    /// The user presses a button with `data` on message `message_id` of `chat_id`, a group or
+    /// channel (negative ids are supergroups) where a shop message was forwarded or posted.
+    pub fn press_data_in_chat(
+        &self,
+        user: &TestUser,
+        chat_id: i64,
+        message_id: i64,
+        data: &str,
+    ) -> i64 {
+        let chat = self.shared.lock().chat_json(chat_id);
+        let seen = json!({
+            "message_id": message_id,
+            "from": {"id": 123_456, "is_bot": true, "first_name": BOT_FIRST_NAME, "username": BOT_USERNAME},
+            "chat": chat,
+            "date": server::now(),
+            "text": "Main menu",
+        });
+        self.callback(user, chat_id, message_id, data, Some(&seen))
+    }
+
+    /// The user sends a message the bot can't read as text: `content` is its Bot API fields,
+    /// e.g. `{"sticker": {...}}` or `{"location": {"latitude": 51.5, "longitude": -0.1}}`.
+    pub fn send_content(&self, user: &TestUser, content: Value) -> i64 {
+        let content = match content {
+            Value::Object(map) => map,
+            _ => Map::new(),
+        };
+        self.user_message(user, content).0
     }
 
     /// The user unblocks the bot.

@@ -299,6 +299,12 @@ pub enum FakeFailure {
     /// An HTTP 5xx (or any status) with an error envelope. Note that teloxide sleeps 10 s
     /// after any 5xx before it even reads the body.
     ServerError(u16),
+    /// An HTTP status (a 5xx) with an HTML page for a body, as a proxy or load balancer in
+    /// front of the Bot API answers when it can't reach it (nginx's "502 Bad Gateway" page).
+    /// teloxide can't read it as JSON (and pauses 10 s first, as for any 5xx).
+    ProxyPage(u16),
+    /// An HTTP status (a 5xx) with an empty body.
+    EmptyBody(u16),
     /// Waits this long, then handles the call normally. If the client gives up first and
     /// closes the connection, the call has no effect (as if it never reached Telegram), but it
     /// is still recorded.

@@ -147,8 +147,25 @@ async fn handle(
                 .unwrap_or("Internal Server Error");
             return respond(Err(ApiError::new(status, reason)));
         }
+        Some(FakeFailure::ProxyPage(status)) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY);
+            let page = format!(
+                "<html>\r\n<head><title>{status}</title></head>\r\n<body>\r\n\
+                 <center><h1>{status}</h1></center>\r\n<hr><center>nginx</center>\r\n\
+                 </body>\r\n</html>\r\n"
+            );
+            return (status, [(header::CONTENT_TYPE, "text/html")], page).into_response();
+        }
+        Some(FakeFailure::EmptyBody(status)) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+            return status.into_response();
+        }
         Some(FakeFailure::Hang(duration)) => tokio::time::sleep(duration).await,
         None => {}
+    }
+    if shared.lock().token_revoked {
+        // What Telegram answers every call once the token was revoked in @BotFather.
+        return respond(Err(ApiError::new(401, "Unauthorized")));
     }
 
     let call = Call {
@@ -333,6 +350,9 @@ impl Call<'_> {
             notified.as_mut().enable();
             {
                 let mut state = self.shared.lock();
+                if state.token_revoked {
+                    return Err(ApiError::new(401, "Unauthorized"));
+                }
                 if state.poll_generation != generation {
                     return Err(ApiError::new(
                         409,

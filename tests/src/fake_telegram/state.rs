@@ -103,6 +103,8 @@ pub(crate) struct State {
     pub(crate) callback_answers: Vec<CallbackAnswer>,
     pub(crate) failures: HashMap<String, VecDeque<FakeFailure>>,
     pub(crate) blocked: HashSet<i64>,
+    /// Set by `revoke_token`: every call answers 401 "Unauthorized".
+    pub(crate) token_revoked: bool,
     pub(crate) users: HashMap<i64, TestUser>,
 }
 
@@ -125,6 +127,7 @@ impl Default for State {
             callback_answers: Vec::new(),
             failures: HashMap::new(),
             blocked: HashSet::new(),
+            token_revoked: false,
             users: HashMap::new(),
         }
     }

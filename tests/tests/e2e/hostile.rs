@@ -337,3 +337,132 @@ async fn odd_unicode_in_admin_names_and_csv_cells_is_kept_and_bad_files_name_the
         );
     }
 }
+
+#[tokio::test]
+async fn a_nul_in_a_search_a_coupon_code_or_an_address_is_dropped_and_the_order_is_placed() {
+    // PostgreSQL can't store NUL in text and SQLite can: the bot drops it where a message
+    // comes in, so both databases answer as they would without it.
+    let shop = open_shop().await;
+    let user = TestUser::new(4_003, "Nul").language("en");
+    let menu = shop.register(&user).await;
+    shop.fake.send_text(&user, "sen\u{0}cha");
+    let found = shop.fake.next_reply(user.chat_id(), WAIT).await.unwrap();
+    assert!(
+        found.text.starts_with("Found for “sencha”"),
+        "{}",
+        found.text
+    );
+
+    let mut last = Some(menu);
+    for &step in &JOURNEY[5..12] {
+        play_step(&shop.fake, &user, step, &mut last, None, WAIT)
+            .await
+            .unwrap();
+    }
+    let _ = send_until(
+        &shop.fake,
+        &user,
+        "+44 20 7946\u{0} 0000",
+        "Where should we deliver?",
+    )
+    .await;
+    let (_, confirm) = send_until(
+        &shop.fake,
+        &user,
+        "1 High\u{0} Street,\u{0} London",
+        "Please check your order",
+    )
+    .await;
+    assert!(
+        confirm
+            .visible_text()
+            .contains("Address: 1 High Street, London"),
+        "{}",
+        confirm.text
+    );
+    shop.fake.press(&user, &confirm, "Coupon").unwrap();
+    let ask = shop.fake.next_reply(user.chat_id(), WAIT).await.unwrap();
+    assert!(ask.text.contains("coupon code"), "{}", ask.text);
+    let (before, confirm) =
+        send_until(&shop.fake, &user, "no\u{0}such", "Please check your order").await;
+    let said: String = before
+        .iter()
+        .chain([&confirm])
+        .map(SentMessage::visible_text)
+        .collect();
+    assert!(said.contains("There is no coupon “NOSUCH”"), "{said}");
+    assert!(!said.contains("try again"), "{said}");
+
+    let mut last = Some(confirm);
+    play_step(&shop.fake, &user, JOURNEY[14], &mut last, None, WAIT)
+        .await
+        .unwrap();
+    let id = shop.customer(&user).await.id;
+    let orders = order::Entity::find()
+        .filter(order::Column::CustomerId.eq(id))
+        .all(&shop.test.db)
+        .await
+        .unwrap();
+    assert_eq!(orders.len(), 1);
+    assert_eq!(orders[0].address.as_deref(), Some("1 High Street, London"));
+    assert_eq!(orders[0].contact_phone.as_deref(), Some("+442079460000"));
+    shop.stop().await;
+}
+
+#[tokio::test]
+async fn a_nul_in_any_merchant_file_is_refused_with_its_line_and_nothing_changes() {
+    let test = TestDb::new().await.unwrap();
+    let admin = AdminTool::new(test.url());
+    admin.json(&[
+        "segments", "create", "--name", "friends", "--kind", "manual",
+    ]);
+    admin.ok(&[
+        "questions",
+        "add",
+        "--text",
+        "Tea or coffee?",
+        "--kind",
+        "single",
+        "--option",
+        "Tea",
+        "--option",
+        "Coffee",
+    ]);
+    let exported = admin.ok(&["export", "--format", "toml"]);
+    // The apply document: an option renamed with a NUL written as TOML's escape.
+    let renamed = exported.replacen("\"Coffee\"", "\"Cof\\u0000fee\"", 1);
+    assert_ne!(renamed, exported, "the export names the option: {exported}");
+    let line = renamed
+        .lines()
+        .position(|line| line.contains("\\u0000"))
+        .unwrap()
+        + 1;
+    let document = admin.write("store.toml", &renamed);
+    // A member list with a raw NUL on its third line, and a rule file with an escaped one.
+    let members = admin.write("members.csv", "customer\n1001\n10\u{0}02\n");
+    let rule = admin.write(
+        "rule.json",
+        "{\"version\": 1,\n \"rule\": {\"type\": \"language\", \"languages\": [\"e\\u0000n\"]}}",
+    );
+    let state = |admin: &AdminTool| {
+        (
+            admin.ok(&["export", "--format", "toml"]),
+            admin.json(&["segments", "members", "friends"]),
+        )
+    };
+    admin.refused(
+        &["apply", &document, "--yes"],
+        &format!("line {line}: the file holds a NUL character"),
+        state,
+    );
+    admin.refused(
+        &["segments", "members", "friends", "--import", &members],
+        "line 3: the file holds a NUL character",
+        state,
+    );
+    admin.refused(
+        &["segments", "create", "--name", "nul", "--rule", &rule],
+        "line 2: the file holds a NUL character",
+        state,
+    );
+}

@@ -4,12 +4,18 @@
 // Everything in this crate is a test or a test's helper: a failed expectation should stop it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+/// The Telegram adapter's edge through the real binary: server errors that are not JSON,
+/// stickers and photos, presses in groups, a revoked token, unreadable updates, `/healthz` on a
+/// database without its schema, start-up errors in one sentence.
+mod adapter_faults;
 /// storebot-admin through its flags: every command, each bad input changing nothing.
 mod admin;
 /// storebot-admin's segment engine, shopper insight and webhook commands through their flags.
 mod admin_engine;
 /// storebot-admin's wizards through a pseudo-terminal (tmux).
 mod admin_wizards;
+/// `bench_bot`'s command line: its usage, and a PostgreSQL base database it creates.
+mod bench;
 /// `storebot chat --demo` driven through piped standard input.
 mod chat;
 /// Coupons: the admin commands through their flags, and a redemption through the bot binary.

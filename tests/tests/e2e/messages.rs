@@ -2,7 +2,8 @@
 //! and broadcasts with `storebot-admin`, the `storebot` binary's outbox sender delivers to the
 //! fake Bot API. Checked: one message per join, none to blocked or opted-out shoppers, a 403
 //! recorded and respected afterwards, the per-chat gap, a `kill -9` mid-broadcast that
-//! neither loses nor duplicates a message, a slow send that holds up no other, and the join
+//! neither loses nor duplicates a message, a slow send that holds up no other, a proxy's error
+//! page or an empty 503 that requeues a message instead of failing it, and the join
 //! message of a segment a shopper qualifies for by answering a question in the bot.
 
 use std::collections::BTreeMap;
@@ -423,4 +424,57 @@ async fn answering_a_question_that_qualifies_a_shopper_sends_the_join_message_at
     let (exit, log) = bot.terminate().await.unwrap();
     assert!(exit.success(), "{log:#?}");
     assert_eq!(shop.sends_of("Tea time!").len(), 1);
+}
+
+#[tokio::test]
+async fn a_broadcast_answered_by_a_proxy_page_or_an_empty_503_is_requeued_and_then_sent() {
+    let shop = Shop::open().await;
+    let first = shop.shopper(9_501, |_| {}).await;
+    let second = shop.shopper(9_502, |_| {}).await;
+    let rule = rule_everyone(&shop);
+    shop.ok(&["segments", "create", "--name", "all", "--rule", &rule]);
+    shop.ok(&["segments", "recompute"]);
+    // Something between the bot and Telegram fails: a proxy's HTML page, then an empty 503.
+    shop.fake
+        .fail_next("sendMessage", FakeFailure::ProxyPage(502));
+    shop.fake
+        .fail_next("sendMessage", FakeFailure::EmptyBody(503));
+    let queued = shop.json(&["broadcast", "all", "--text", "Through a proxy", "--yes"]);
+    assert_eq!(queued["broadcast"]["recipients"], 2, "{queued}");
+    let id = queued["broadcast"]["id"].as_i64().unwrap();
+    let bot = shop.start_bot(&[]).await;
+
+    // Each message is put back in the queue after its failed try, not failed for good.
+    for customer in [first, second] {
+        let requeued = poll("the message requeued", 2 * WAIT, async || {
+            let messages = storebot::store::messaging::outbox::messages_of(&shop.test.db, customer)
+                .await
+                .unwrap();
+            messages
+                .into_iter()
+                .find(|message| message.state == "queued" && message.attempts == 1)
+        })
+        .await;
+        let error = requeued.error.unwrap_or_default();
+        assert!(
+            error.contains("not Telegram's JSON") || error.contains("empty body"),
+            "{error}"
+        );
+        assert!(error.len() < 400, "the page is not kept whole: {error}");
+    }
+    let status = shop.wait_broadcast_done(id, 2 * WAIT).await;
+    assert_eq!(status["states"]["sent"], 2, "{status}");
+    assert_eq!(
+        status["states"]["failed"].as_u64().unwrap_or(0),
+        0,
+        "{status}"
+    );
+    let sends = shop.sends_of("Through a proxy");
+    assert_eq!(sends.len(), 2, "{sends:?}");
+    assert!(
+        sends.values().all(|calls| calls.len() == 2),
+        "one failed try and one send per chat: {sends:?}"
+    );
+    let (exit, log) = bot.terminate().await.unwrap();
+    assert!(exit.success(), "{log:#?}");
 }

@@ -8,3 +8,4 @@ pub mod config_document;
 pub(crate) mod database;
 pub mod demo;
 pub mod lint;
+pub mod schema_health;
