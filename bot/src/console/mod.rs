@@ -57,6 +57,9 @@ pub async fn chat(settings: Arc<Settings>, conversation: Conversation) -> anyhow
         let Some(line) = lines.next_line().await? else {
             break;
         };
+        // Cleaned like a Telegram message, once, as it comes in: a NUL typed or piped in is
+        // never stored, and a terminal escape is not echoed back.
+        let line = crate::typed_text::clean(&line);
         let line = line.trim();
         if line == "/quit" {
             break;
@@ -68,8 +71,7 @@ pub async fn chat(settings: Arc<Settings>, conversation: Conversation) -> anyhow
             Ok(number) if (1..=buttons.len()).contains(&number) => Input::Button {
                 data: buttons[number - 1].clone(),
             },
-            // Cleaned like a Telegram message: a NUL typed or piped in is never stored.
-            _ => Input::typed(line),
+            _ => Input::Text(line.to_owned()),
         };
         if !interactive {
             // Piped input is not echoed by a terminal: show it, so the transcript reads.

@@ -51,7 +51,8 @@ pub enum Input {
 
 impl Input {
     /// Typed text as the dialogue takes it: cleaned of what no database should store
-    /// ([`crate::typed_text::clean`]). Adapters build text input with this.
+    /// ([`crate::typed_text::clean`]). The Telegram adapter builds text input with this; the
+    /// terminal chat cleans each line as it reads it.
     pub fn typed(text: &str) -> Self {
         Self::Text(crate::typed_text::clean(text))
     }

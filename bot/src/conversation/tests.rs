@@ -817,3 +817,28 @@ async fn a_coupon_used_up_before_confirm_places_nothing_and_says_why() {
     shoppers[1].press("Confirm order").await;
     shoppers[1].assert_says("for 4.50 EUR is placed");
 }
+
+#[tokio::test]
+async fn a_message_it_cant_read_gets_a_hint_and_keeps_a_prompt_or_a_question() {
+    let shop = Shop::new().await;
+    let mut mia = shop.shopper(1300);
+    // Before registration: the question comes first, with a sentence saying so.
+    mia.send("/start").await;
+    mia.send_input(Input::Media).await;
+    mia.assert_says("Please answer this question first.");
+    mia.assert_says("How old are you?");
+    mia.register().await;
+    // At the menu: the hint and the menu.
+    mia.send_input(Input::Media).await;
+    mia.assert_says("I can only read text messages and buttons.");
+    mia.assert_says("Main menu");
+    // At the phone prompt: the prompt stays, so the typed number is still taken.
+    mia.press_data(&format!("a:{}:1", shop.demo.oolong_open))
+        .await;
+    mia.send("/cart").await;
+    mia.press("Checkout").await;
+    mia.send_input(Input::Media).await;
+    mia.assert_says("I can only read text here: please type it.");
+    mia.send("+49 30 1234567").await;
+    mia.assert_says("Where should we deliver?");
+}

@@ -147,3 +147,22 @@ fn the_chat_runs_on_the_configured_database() {
         .expect("count");
     assert_eq!(orders, 3 + 1);
 }
+
+#[test]
+fn a_nul_typed_in_the_terminal_is_dropped_like_on_telegram() {
+    let dir = tempfile::tempdir().expect("dir");
+    let transcript = chat(
+        dir.path(),
+        &[
+            "/start",
+            "1", // 18–25
+            "2", // Coffee
+            "4", // Done
+            "3", // Skip the optional diet question
+            "sen\u{0}cha",
+            "/quit",
+        ],
+    );
+    assert!(transcript.contains("Found for “sencha”"), "{transcript}");
+    assert!(!transcript.contains('\u{0}'), "{transcript}");
+}
