@@ -565,6 +565,8 @@ fn every_text_key_in_the_code_is_in_the_default_texts_and_back() {
         include_str!("orders.rs"),
         // The outbox sender labels the join message's button.
         include_str!("../telegram/outbox.rs"),
+        // The adapter answers a press from outside the private chat.
+        include_str!("../telegram/mod.rs"),
     ];
     let settings = Settings::defaults().expect("settings");
     let english = &settings.texts["en"];
