@@ -104,7 +104,9 @@ impl Discount {
     ///
     /// A percent rounds each line down. A fixed amount (capped at the covered total) is
     /// shared in proportion to the line totals, rounded down, and the cents left by rounding
-    /// go one by one to the lines in cart order, so the parts add up to the amount exactly.
+    /// go one each to the lines that rounding cut most (largest remainder first, ties in cart
+    /// order), so the parts add up to the amount exactly and each is within a cent of its
+    /// exact share.
     pub fn per_line<K: Copy>(self, lines: &[(K, i64)]) -> Vec<(K, i64)> {
         let lines: Vec<(K, i64)> = lines
             .iter()
@@ -125,20 +127,36 @@ impl Discount {
                     .iter()
                     .map(|&(key, total)| (key, mul_div(amount, total, covered)))
                     .collect();
-                let mut left = amount - shares.iter().map(|&(_, share)| share).sum::<i64>();
-                for (share, &(_, total)) in shares.iter_mut().zip(&lines) {
-                    if left == 0 {
-                        break;
+                let left = amount - shares.iter().map(|&(_, share)| share).sum::<i64>();
+                // Largest remainder first: each cent rounding left goes to a line whose exact
+                // share lost most to rounding down (ties in cart order), one cent per line. A
+                // line with a remainder is below its total, so the cap still holds.
+                let mut by_remainder: Vec<(usize, i128)> = lines
+                    .iter()
+                    .enumerate()
+                    .map(|(index, &(_, total))| (index, remainder(amount, total, covered)))
+                    .filter(|&(_, rest)| rest > 0)
+                    .collect();
+                by_remainder.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+                let left = usize::try_from(left).unwrap_or(0);
+                for &(index, _) in by_remainder.iter().take(left) {
+                    if let Some(share) = shares.get_mut(index) {
+                        share.1 += 1;
                     }
-                    let room = (total - share.1).min(left);
-                    share.1 += room;
-                    left -= room;
                 }
                 shares
             }
         };
         shares.into_iter().filter(|&(_, share)| share > 0).collect()
     }
+}
+
+/// What rounding `value * numerator / denominator` down leaves, in units of `1/denominator`.
+fn remainder(value: i64, numerator: i64, denominator: i64) -> i128 {
+    if denominator <= 0 {
+        return 0;
+    }
+    i128::from(value) * i128::from(numerator) % i128::from(denominator)
 }
 
 /// `value * numerator / denominator` rounded down, without overflow for money amounts.
@@ -200,6 +218,44 @@ mod tests {
         );
         let parts = Discount::Fixed(7).per_line(&[(1, 1), (2, 1), (3, 100)]);
         assert_eq!(parts.iter().map(|p| p.1).sum::<i64>(), 7);
+    }
+
+    #[test]
+    fn leftover_cents_go_to_the_largest_remainders() {
+        let four = [(1, 100), (2, 100), (3, 100), (4, 100)];
+        assert_eq!(
+            Discount::Fixed(7).per_line(&four),
+            vec![(1, 2), (2, 2), (3, 2), (4, 1)]
+        );
+        let lines = [(1, 7997), (2, 5992), (3, 36011)];
+        assert_eq!(
+            Discount::Fixed(500).per_line(&lines),
+            vec![(1, 80), (2, 60), (3, 360)]
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_fixed_amount_adds_up_and_each_share_is_within_a_cent_of_exact(
+            amount in 0_i64..1_000_000,
+            totals in proptest::collection::vec(0_i64..100_000, 1..8),
+        ) {
+            let lines: Vec<(usize, i64)> = totals.iter().copied().enumerate().collect();
+            let covered: i64 = totals.iter().sum();
+            let shares = Discount::Fixed(amount).per_line(&lines);
+            let sum: i64 = shares.iter().map(|&(_, share)| share).sum();
+            proptest::prop_assert_eq!(sum, amount.min(covered));
+            for &(index, share) in &shares {
+                let total = totals[index];
+                proptest::prop_assert!(share <= total);
+                let exact = i128::from(amount.min(covered)) * i128::from(total);
+                let floor = exact / i128::from(covered.max(1));
+                proptest::prop_assert!(
+                    i128::from(share) == floor || i128::from(share) == floor + 1,
+                    "line {} of total {} got {} for exact {}/{}", index, total, share, exact, covered
+                );
+            }
+        }
     }
 
     #[test]

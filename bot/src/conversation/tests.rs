@@ -828,6 +828,46 @@ async fn a_coupon_used_up_before_confirm_places_nothing_and_says_why() {
 }
 
 #[tokio::test]
+async fn only_the_newest_confirmation_places_an_order() {
+    let mut shop = Shop::new().await;
+    quick_checkout(&mut shop);
+    group_coupon(&shop, "LASTONE", "friends", Some(1)).await;
+    let mut sam = shop.shopper(1250);
+    sam.register().await;
+    let customer = sam.customer(&shop).await;
+    crate::store::membership::user_groups::add_hand_set_group(
+        &shop.test.db,
+        customer.id,
+        "friends",
+    )
+    .await
+    .expect("group");
+    sam.press_data(&format!("a:{}:1", shop.demo.green_small))
+        .await;
+    sam.send("/cart").await;
+    sam.press("Checkout").await;
+    let without_coupon = sam.button("Confirm order");
+    sam.press("Coupon").await;
+    sam.send("lastone").await;
+    sam.assert_says("To pay: 4.05 EUR");
+    let with_coupon = sam.button("Confirm order");
+    assert_ne!(with_coupon, without_coupon);
+    // Both older confirmations answer "out of date" and order nothing, whatever they showed.
+    let before = order_count(&shop).await;
+    sam.press_data(&without_coupon).await;
+    sam.assert_says("This confirmation is out of date");
+    assert_eq!(order_count(&shop).await, before);
+    // The newest one places exactly what it showed; pressed again it only reports the order.
+    sam.press_data(&with_coupon).await;
+    sam.assert_says("for 4.05 EUR is placed");
+    sam.press_data(&with_coupon).await;
+    sam.assert_says("already placed");
+    sam.press_data(&without_coupon).await;
+    sam.assert_says("This confirmation is out of date");
+    assert_eq!(order_count(&shop).await, before + 1);
+}
+
+#[tokio::test]
 async fn a_message_it_cant_read_gets_a_hint_and_keeps_a_prompt_or_a_question() {
     let shop = Shop::new().await;
     let mut mia = shop.shopper(1300);

@@ -72,6 +72,10 @@ pub enum Problem {
     OpenDateRange,
     #[error("`from` {from} is after `to` {to}")]
     InvertedDates { from: NaiveDate, to: NaiveDate },
+    /// A day a shop can't mean: the store's days run from [`FIRST_DAY`] to [`LAST_DAY`], so
+    /// that a day's bounds in any time zone stay within what both databases compare alike.
+    #[error("the date {0} is outside {FIRST_DAY} to {LAST_DAY}")]
+    DateOutOfRange(NaiveDate),
     #[error("the day count must be at least 1")]
     ZeroDays,
     /// Bounds without either end would match everybody.
@@ -172,7 +176,26 @@ fn answer_problem(
         })
 }
 
+/// The first day a rule may name.
+pub const FIRST_DAY: NaiveDate = match NaiveDate::from_ymd_opt(1900, 1, 1) {
+    Some(day) => day,
+    None => NaiveDate::MIN,
+};
+/// The last day a rule may name: a day of year 9999 ends in year 10000 in UTC west of the store,
+/// which SQLite's text timestamps compare wrongly, so the year before is the last.
+pub const LAST_DAY: NaiveDate = match NaiveDate::from_ymd_opt(9998, 12, 31) {
+    Some(day) => day,
+    None => NaiveDate::MAX,
+};
+
 fn date_range_problem(range: &DateRange) -> Option<Problem> {
+    if let Some(day) = [range.from, range.to]
+        .into_iter()
+        .flatten()
+        .find(|day| !(FIRST_DAY..=LAST_DAY).contains(day))
+    {
+        return Some(Problem::DateOutOfRange(day));
+    }
     match (range.from, range.to) {
         (None, None) => Some(Problem::OpenDateRange),
         (Some(from), Some(to)) if from > to => Some(Problem::InvertedDates { from, to }),
@@ -463,6 +486,25 @@ mod tests {
                 (
                     bought(json!({"dates": {"from": "2024-03-02", "to": "2024-03-01"}})),
                     "rule: `from` 2024-03-02 is after `to` 2024-03-01",
+                ),
+                (
+                    interaction(json!({"dates": {"from": "1900-01-01", "to": "9998-12-31"}})),
+                    "",
+                ),
+                (
+                    interaction(json!({"dates": {"to": "9999-12-31"}})),
+                    "rule: the date 9999-12-31 is outside 1900-01-01 to 9998-12-31",
+                ),
+                (
+                    json!({"type": "all", "rules": [
+                        member_of(1),
+                        bought(json!({"dates": {"from": "+10000-01-01"}})),
+                    ]}),
+                    "all[1]: the date +10000-01-01 is outside 1900-01-01 to 9998-12-31",
+                ),
+                (
+                    bought(json!({"dates": {"from": "1899-12-31"}})),
+                    "rule: the date 1899-12-31 is outside 1900-01-01 to 9998-12-31",
                 ),
             ],
         );

@@ -604,6 +604,44 @@ fn press_update(update_id: i64, query_id: &str, user: &TestUser, data: &str) -> 
     })
 }
 
+/// The stored dialogue state of a shopper at the confirmation of their checkout, as the bot
+/// would save it: with the quote of their cart (and `codes`) that the confirmation showed.
+async fn confirming_state(
+    test: &TestDb,
+    customer_id: i64,
+    now: chrono::DateTime<chrono::Utc>,
+    token: i64,
+    contact: Option<(&str, &str)>,
+    codes: &[String],
+) -> String {
+    use storebot::store::membership::in_force;
+    use storebot::store::orders::{coupons, quote};
+    let segments = in_force::segments_in_force_for(&test.db, customer_id, now)
+        .await
+        .unwrap();
+    let shown = quote::quote(
+        &test.db,
+        &coupons::Shopper {
+            customer_id,
+            segments_in_force: &segments,
+            now,
+        },
+        codes,
+    )
+    .await
+    .unwrap()
+    .quote;
+    serde_json::json!({"step": {
+        "at": "confirming",
+        "token": token,
+        "phone": contact.map(|(phone, _)| phone),
+        "address": contact.map(|(_, address)| address),
+        "coupons": codes,
+        "quote": shown,
+    }})
+    .to_string()
+}
+
 #[tokio::test]
 async fn two_webhook_instances_on_one_postgres_place_one_order_per_confirm_redelivered_or_double_tapped()
  {
@@ -645,10 +683,7 @@ async fn two_webhook_instances_on_one_postgres_place_one_order_per_confirm_redel
         cart::set_quantity(&test.db, customer.id, shop.green_small, quantity, now)
             .await
             .unwrap();
-        let state = format!(
-            r#"{{"step":{{"at":"confirming","token":{},"phone":null,"address":null}}}}"#,
-            9_000 + n
-        );
+        let state = confirming_state(&test, customer.id, now, 9_000 + n, None, &[]).await;
         dialogue::save(&test.db, customer.id, &state, now)
             .await
             .unwrap();
@@ -1086,19 +1121,27 @@ async fn kill_9_during_concurrent_checkouts_leaves_whole_orders_or_none() {
         cart::set_quantity(&test.db, customer.id, bought[1], 1, now)
             .await
             .unwrap();
-        let entered = match coupon_of(n) {
-            Some((code, group)) => {
-                user_groups::add_hand_set_group(&test.db, customer.id, group)
-                    .await
-                    .unwrap();
-                format!(r#""{code}""#)
-            }
-            None => String::new(),
-        };
-        let state = format!(
-            r#"{{"step":{{"at":"confirming","token":{},"phone":"+49301234{n:03}","address":"{n} Main Street","coupons":[{entered}]}}}}"#,
-            7_000 + n
-        );
+        if let Some((_, group)) = coupon_of(n) {
+            user_groups::add_hand_set_group(&test.db, customer.id, group)
+                .await
+                .unwrap();
+        }
+        // The confirmation on screen pins what it showed: the quote of this cart and coupon.
+        let codes: Vec<String> = coupon_of(n)
+            .map(|(code, _)| code.to_owned())
+            .into_iter()
+            .collect();
+        let phone = format!("+49301234{n:03}");
+        let address = format!("{n} Main Street");
+        let state = confirming_state(
+            &test,
+            customer.id,
+            now,
+            7_000 + n,
+            Some((&phone, &address)),
+            &codes,
+        )
+        .await;
         dialogue::save(&test.db, customer.id, &state, now)
             .await
             .unwrap();
@@ -1288,7 +1331,7 @@ async fn kill_9_during_concurrent_checkouts_leaves_whole_orders_or_none() {
     // Presses the killed bot had taken but not finished are not handled again (polling
     // confirmed them; see RELIABILITY.md): those shoppers saw no answer and press Confirm again,
     // which still works because their checkout was left untouched. A shopper whose coupon was
-    // used up meanwhile was shown the confirmation again without it, and presses once more.
+    // used up meanwhile was shown a new confirmation without it, and presses its Confirm.
     let deadline = Instant::now() + WAIT;
     let mut presses = 0;
     while count().await < SHOPPERS as usize {
@@ -1307,7 +1350,14 @@ async fn kill_9_during_concurrent_checkouts_leaves_whole_orders_or_none() {
                 .unwrap()
                 .unwrap();
             if !ordered.contains(&customer.id) {
-                fake.press_data(user, 1, &format!("ok:{}", 7_000 + n));
+                // The Confirm of the confirmation on screen: the first one, or the newer one
+                // shown when a coupon ran out (an older one would only be out of date).
+                let state = dialogue::load(&test.db, customer.id).await.unwrap();
+                let token = state
+                    .and_then(|state| serde_json::from_str::<serde_json::Value>(&state).ok())
+                    .and_then(|state| state["step"]["token"].as_i64())
+                    .unwrap_or(7_000 + n as i64);
+                fake.press_data(user, 1, &format!("ok:{token}"));
                 presses += 1;
             }
         }

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use sea_orm::ActiveValue::Set;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
     QueryOrder, QuerySelect, TransactionSession, TransactionTrait,
@@ -194,50 +195,29 @@ pub async fn import<C: ConnectionTrait + TransactionTrait>(
     }
 
     let mut report = OrderImportReport::default();
-    let mut first_order_of: HashMap<i64, DateTime<Utc>> = HashMap::new();
+    // Each shopper's imported orders span their first and last interaction: a new shopper
+    // gets both, an existing one's last interaction moves forward to their latest order.
+    let mut span_of: HashMap<i64, (DateTime<Utc>, DateTime<Utc>)> = HashMap::new();
     for (head, _) in &orders {
-        let first = first_order_of
+        let span = span_of
             .entry(head.telegram_user_id)
-            .or_insert(head.placed_at);
-        *first = (*first).min(head.placed_at);
+            .or_insert((head.placed_at, head.placed_at));
+        span.0 = span.0.min(head.placed_at);
+        span.1 = span.1.max(head.placed_at);
     }
     let mut customer_ids: HashMap<i64, i64> = HashMap::new();
     for (head, items) in &orders {
         let customer_id = match customer_ids.get(&head.telegram_user_id) {
             Some(id) => *id,
             None => {
-                let existing = customer::Entity::find()
-                    .filter(customer::Column::TelegramUserId.eq(head.telegram_user_id))
-                    .one(&txn)
-                    .await?;
-                let id = match existing {
-                    Some(customer) => customer.id,
-                    None => {
-                        let since = first_order_of
-                            .get(&head.telegram_user_id)
-                            .copied()
-                            .unwrap_or(head.placed_at);
-                        report.customers_created += 1;
-                        customer::ActiveModel {
-                            telegram_user_id: Set(head.telegram_user_id),
-                            // A private chat's id is the user's id.
-                            chat_id: Set(head.telegram_user_id),
-                            first_name: Set(head.customer_name.clone().unwrap_or_default()),
-                            last_name: Set(None),
-                            username: Set(None),
-                            language_code: Set(None),
-                            first_interaction_at: Set(since),
-                            last_interaction_at: Set(since),
-                            registered_at: Set(None),
-                            messages_opt_out: Set(false),
-                            blocked_at: Set(None),
-                            ..Default::default()
-                        }
-                        .insert(&txn)
-                        .await?
-                        .id
-                    }
-                };
+                let span = span_of
+                    .get(&head.telegram_user_id)
+                    .copied()
+                    .unwrap_or((head.placed_at, head.placed_at));
+                let (id, created) = imported_customer(&txn, head, span).await?;
+                if created {
+                    report.customers_created += 1;
+                }
                 customer_ids.insert(head.telegram_user_id, id);
                 id
             }
@@ -282,6 +262,49 @@ pub async fn import<C: ConnectionTrait + TransactionTrait>(
     Ok(report)
 }
 
+/// The shopper an imported order belongs to, by Telegram id: created with the span of their
+/// imported orders as first and last interaction, or, if they exist, with their last
+/// interaction moved forward to their latest imported order (never back). Returns the
+/// customer's id and whether it was created.
+async fn imported_customer(
+    txn: &impl ConnectionTrait,
+    head: &OrderImportRow,
+    (first, last): (DateTime<Utc>, DateTime<Utc>),
+) -> Result<(i64, bool), StoreError> {
+    let existing = customer::Entity::find()
+        .filter(customer::Column::TelegramUserId.eq(head.telegram_user_id))
+        .one(txn)
+        .await?;
+    if let Some(customer) = existing {
+        if customer.last_interaction_at < last {
+            customer::Entity::update_many()
+                .col_expr(customer::Column::LastInteractionAt, Expr::value(last))
+                .filter(customer::Column::Id.eq(customer.id))
+                .exec(txn)
+                .await?;
+        }
+        return Ok((customer.id, false));
+    }
+    let created = customer::ActiveModel {
+        telegram_user_id: Set(head.telegram_user_id),
+        // A private chat's id is the user's id.
+        chat_id: Set(head.telegram_user_id),
+        first_name: Set(head.customer_name.clone().unwrap_or_default()),
+        last_name: Set(None),
+        username: Set(None),
+        language_code: Set(None),
+        first_interaction_at: Set(first),
+        last_interaction_at: Set(last),
+        registered_at: Set(None),
+        messages_opt_out: Set(false),
+        blocked_at: Set(None),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await?;
+    Ok((created.id, true))
+}
+
 fn idempotency_key(order_ref: &str) -> String {
     let key = format!("import:{}", order_ref.trim());
     // The column holds 64 characters; a longer reference is cut on a character boundary.
@@ -317,6 +340,51 @@ mod tests {
             quantity,
             unit_price: 250,
         }
+    }
+
+    #[tokio::test]
+    async fn imported_orders_set_the_last_interaction_to_the_latest_and_never_move_it_back() {
+        let test = TestDb::new().await.expect("test db");
+        let db = &test.db;
+        crate::store::catalog::editing::import(db, &[row(2, "T-1", "Tea", 250)], now())
+            .await
+            .expect("catalog");
+        let day = chrono::Duration::days(1);
+        // A shopper who already talked to the bot after the imported orders, and one before.
+        let later = now() + day * 30;
+        let earlier = now() - day * 30;
+        for (user, at) in [(81, later), (82, earlier)] {
+            let user = crate::store::shoppers::customers::TelegramUser::new(user, "Known");
+            crate::store::shoppers::customers::record_interaction(db, &user, at)
+                .await
+                .expect("shopper");
+        }
+        let at = |order: &str, user: i64, placed_at| OrderImportRow {
+            placed_at,
+            ..line(2, order, user, "T-1", 1)
+        };
+        // The new shopper's orders come in any order in the file: the latest counts.
+        let rows = [
+            at("N2", 80, now() - day * 2),
+            at("N1", 80, now() - day * 9),
+            at("N3", 80, now() - day * 5),
+            at("L1", 81, now()),
+            at("E1", 82, now()),
+        ];
+        import(db, &rows, "EUR").await.expect("import");
+        let of = |user: i64| async move {
+            customer::Entity::find()
+                .filter(customer::Column::TelegramUserId.eq(user))
+                .one(db)
+                .await
+                .expect("q")
+                .expect("customer")
+        };
+        let new = of(80).await;
+        assert_eq!(new.first_interaction_at, now() - day * 9);
+        assert_eq!(new.last_interaction_at, now() - day * 2);
+        assert_eq!(of(81).await.last_interaction_at, later);
+        assert_eq!(of(82).await.last_interaction_at, now());
     }
 
     #[tokio::test]
