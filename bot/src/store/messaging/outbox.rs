@@ -8,8 +8,12 @@
 //! both take one message. Every message has a unique `dedupe_key`: one join (its
 //! `membership_event` row) or one broadcast makes at most one message per shopper.
 //!
+//! Kinds: `join` and `broadcast` are news, which a shopper who turned messages off never
+//! gets; `service` messages (an order's updates) are what a shopper asked for by ordering, so
+//! they go to everyone but a shopper who blocked the bot.
+//!
 //! States: `queued` → `sending` → `sent`, or `failed` (refused, blocked, out of tries),
-//! `skipped` (the shopper turned messages off or blocked the bot before it was sent), or
+//! `skipped` (the shopper turned news off or blocked the bot before it was sent), or
 //! `unknown` (its sender died mid-send). A 429 or a server error puts it back to `queued`
 //! with a later `next_attempt_at`.
 
@@ -306,6 +310,62 @@ async fn queue(
     Ok(())
 }
 
+/// The kind of a message about the shopper's own business (an order's updates).
+pub const SERVICE: &str = "service";
+
+/// Queues a service message to one shopper inside the caller's transaction, so it exists iff
+/// what caused it commits: sent even if they turned news off, never if they blocked the bot.
+/// `dedupe_key` names its cause (say `order:12:shipped`): a second call with the same key
+/// queues nothing. Returns whether a message was queued.
+pub async fn enqueue_service(
+    db: &impl ConnectionTrait,
+    customer_id: i64,
+    dedupe_key: &str,
+    text: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let Some(shopper) = customer::Entity::find_by_id(customer_id)
+        .filter(customer::Column::BlockedAt.is_null())
+        .one(db)
+        .await?
+    else {
+        return Ok(false);
+    };
+    let text: String = text.chars().take(MAX_BROADCAST_LENGTH).collect();
+    let insert = Query::insert()
+        .into_table(outbox_message::Entity)
+        .columns([
+            outbox_message::Column::CustomerId,
+            outbox_message::Column::ChatId,
+            outbox_message::Column::Kind,
+            outbox_message::Column::DedupeKey,
+            outbox_message::Column::Text,
+            outbox_message::Column::State,
+            outbox_message::Column::Attempts,
+            outbox_message::Column::NextAttemptAt,
+            outbox_message::Column::CreatedAt,
+        ])
+        .values([
+            shopper.id.into(),
+            shopper.chat_id.into(),
+            SERVICE.into(),
+            dedupe_key.into(),
+            text.into(),
+            State::Queued.as_str().into(),
+            0.into(),
+            now.into(),
+            now.into(),
+        ])
+        .map_err(|error| StoreError::Invalid(error.to_string()))?
+        .on_conflict(
+            sea_orm::sea_query::OnConflict::column(outbox_message::Column::DedupeKey)
+                .do_nothing()
+                .to_owned(),
+        )
+        .to_owned();
+    Ok(db.execute(&insert).await?.rows_affected() == 1)
+}
+
 /// Telegram refuses longer texts; a broadcast is one message.
 pub const MAX_BROADCAST_LENGTH: usize = crate::limits::MAX_MESSAGE_LENGTH;
 
@@ -577,8 +637,9 @@ pub async fn claim_next(
         let still_queued = Condition::all()
             .add(outbox_message::Column::Id.eq(message.id))
             .add(outbox_message::Column::State.eq(State::Queued.as_str()));
-        if shopper.messages_opt_out || shopper.blocked_at.is_some() {
-            let reason = if shopper.messages_opt_out {
+        let news_off = shopper.messages_opt_out && message.kind != SERVICE;
+        if news_off || shopper.blocked_at.is_some() {
+            let reason = if news_off {
                 "the shopper turned messages off"
             } else {
                 "the shopper blocked the bot"
@@ -747,6 +808,62 @@ mod tests {
         );
         check("Welcome to the club!", &["A"], "Welcome to the club!");
         check("{count} new", &[], "0 new");
+    }
+
+    #[tokio::test]
+    async fn a_service_message_reaches_a_shopper_with_news_off_once_and_never_a_blocked_one() {
+        use crate::store::shoppers::customers::{TelegramUser, record_interaction};
+        let test = crate::testing::TestDb::new().await.expect("test db");
+        let db = &test.db;
+        let now = chrono::DateTime::parse_from_rfc3339("2026-12-01T12:00:00Z")
+            .expect("time")
+            .with_timezone(&Utc);
+        let quiet = record_interaction(db, &TelegramUser::new(501, "Quiet"), now)
+            .await
+            .expect("shopper");
+        let gone = record_interaction(db, &TelegramUser::new(502, "Gone"), now)
+            .await
+            .expect("shopper");
+        customer::Entity::update_many()
+            .col_expr(customer::Column::MessagesOptOut, Expr::value(true))
+            .filter(customer::Column::Id.eq(quiet.id))
+            .exec(db)
+            .await
+            .expect("news off");
+        customer::Entity::update_many()
+            .col_expr(customer::Column::BlockedAt, Expr::value(now))
+            .filter(customer::Column::Id.eq(gone.id))
+            .exec(db)
+            .await
+            .expect("blocked");
+        assert!(
+            enqueue_service(db, quiet.id, "order:1:shipped", "Shipped", now)
+                .await
+                .expect("queue")
+        );
+        assert!(
+            !enqueue_service(db, quiet.id, "order:1:shipped", "Shipped", now)
+                .await
+                .expect("queue again"),
+            "one message per cause"
+        );
+        assert!(
+            !enqueue_service(db, gone.id, "order:2:shipped", "Shipped", now)
+                .await
+                .expect("queue blocked")
+        );
+        let claimed = claim_next(db, now, chrono::TimeDelta::zero())
+            .await
+            .expect("claim")
+            .expect("the service message is sent although news is off");
+        assert_eq!(claimed.customer_id, quiet.id);
+        assert_eq!(claimed.text, "Shipped");
+        assert!(
+            claim_next(db, now, chrono::TimeDelta::zero())
+                .await
+                .expect("claim")
+                .is_none()
+        );
     }
 
     #[test]
