@@ -30,26 +30,52 @@ pub(super) async fn recompute_segment(
     has_overrides: bool,
 ) -> Result<(u64, u64), StoreError> {
     let txn = begin_write(db).await?;
+    gather_target(&txn, context, segment, materialized, has_overrides).await?;
+    let cause = if segment.in_force {
+        Cause::Rule
+    } else {
+        Cause::Expiry
+    };
+    let left = apply_leaves(&txn, segment.id, cause, run_id, context.now).await?;
+    let joined = apply_joins(&txn, segment.id, cause, run_id, context.now).await?;
+    txn.commit().await?;
+    Ok((joined, left))
+}
+
+/// The scratch table's customer ids.
+fn target_ids() -> SelectStatement {
+    Query::select()
+        .column((Alias::new(TARGET), Alias::new(CUSTOMER_ID)))
+        .from(Alias::new(TARGET))
+        .to_owned()
+}
+
+/// "`customer` is not in the scratch table". Anti-joins are written NOT EXISTS rather than
+/// NOT IN: PostgreSQL plans NOT IN over a large subquery as a per-row scan, NOT EXISTS as a
+/// hash anti-join.
+fn not_in_target(customer: Expr) -> Expr {
+    Expr::exists(
+        Query::select()
+            .expr(Expr::val(1))
+            .from(Alias::new(TARGET))
+            .and_where(Expr::col((Alias::new(TARGET), Alias::new(CUSTOMER_ID))).eq(customer))
+            .to_owned(),
+    )
+    .not()
+}
+
+/// Fills the scratch table with who should be a rule member now: the rule's selection (none
+/// when the segment is out of force), with the merchant's includes added and excludes taken
+/// out.
+async fn gather_target(
+    txn: &impl ConnectionTrait,
+    context: &Context,
+    segment: &AutoSegment,
+    materialized: &BTreeMap<TimeFrame, String>,
+    has_overrides: bool,
+) -> Result<(), StoreError> {
     txn.execute(&Query::delete().from_table(Alias::new(TARGET)).to_owned())
         .await?;
-    let target_ids = || {
-        Query::select()
-            .column((Alias::new(TARGET), Alias::new(CUSTOMER_ID)))
-            .from(Alias::new(TARGET))
-            .to_owned()
-    };
-    // Anti-joins are written NOT EXISTS rather than NOT IN: PostgreSQL plans NOT IN over a
-    // large subquery as a per-row scan, NOT EXISTS as a hash anti-join.
-    let not_in_target = |customer: Expr| {
-        Expr::exists(
-            Query::select()
-                .expr(Expr::val(1))
-                .from(Alias::new(TARGET))
-                .and_where(Expr::col((Alias::new(TARGET), Alias::new(CUSTOMER_ID))).eq(customer))
-                .to_owned(),
-        )
-        .not()
-    };
     if segment.in_force {
         txn.execute(
             &Query::insert()
@@ -65,7 +91,7 @@ pub(super) async fn recompute_segment(
         )
         .await?;
     }
-    if segment.in_force && db.get_database_backend() == DbBackend::Postgres {
+    if segment.in_force && txn.get_database_backend() == DbBackend::Postgres {
         // Without statistics the planner takes the scratch table for a small one and may
         // join it with the members by a nested loop over a scan that the joins' own inserts
         // keep lengthening (minutes for one segment at a million customers).
@@ -101,14 +127,19 @@ pub(super) async fn recompute_segment(
         )
         .await?;
     }
-    let cause = if segment.in_force {
-        Cause::Rule
-    } else {
-        Cause::Expiry
-    };
+    Ok(())
+}
 
+/// Removes the rule members the scratch table no longer holds, with their ledger rows.
+async fn apply_leaves(
+    txn: &impl ConnectionTrait,
+    segment_id: i64,
+    cause: Cause,
+    run_id: i64,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
     let leaving = Cond::all()
-        .add(segment_member::Column::SegmentId.eq(segment.id))
+        .add(segment_member::Column::SegmentId.eq(segment_id))
         .add(segment_member::Column::Source.eq(Source::Rule.as_str()))
         .add(not_in_target(Expr::col((
             segment_member::Entity,
@@ -121,11 +152,11 @@ pub(super) async fn recompute_segment(
                 .from(segment_member::Entity)
                 .cond_where(leaving.clone())
                 .to_owned(),
-            segment.id,
+            segment_id,
             false,
             cause,
             Some(run_id),
-            context.now,
+            now,
         )?)
         .await?
         .rows_affected();
@@ -134,10 +165,22 @@ pub(super) async fn recompute_segment(
     if left > 0 {
         segment_member::Entity::delete_many()
             .filter(leaving)
-            .exec(&txn)
+            .exec(txn)
             .await?;
     }
 
+    Ok(left)
+}
+
+/// Adds who the scratch table holds and is not yet a member, with their ledger rows and their
+/// join messages (which commit with the joins, or neither does).
+async fn apply_joins(
+    txn: &impl ConnectionTrait,
+    segment_id: i64,
+    cause: Cause,
+    run_id: i64,
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
     // Who is already a member leaves the scratch table, so that what remains is who joins. The
     // insert into `segment_member` below then never reads the table it writes: PostgreSQL,
     // planning with the statistics of a table that was empty, may scan it once per inserted
@@ -149,7 +192,7 @@ pub(super) async fn recompute_segment(
                 Query::select()
                     .expr(Expr::val(1))
                     .from(segment_member::Entity)
-                    .and_where(segment_member::Column::SegmentId.eq(segment.id))
+                    .and_where(segment_member::Column::SegmentId.eq(segment_id))
                     .and_where(
                         Expr::col((segment_member::Entity, segment_member::Column::CustomerId))
                             .equals((Alias::new(TARGET), Alias::new(CUSTOMER_ID))),
@@ -162,23 +205,22 @@ pub(super) async fn recompute_segment(
     let joined = txn
         .execute(&ledger_from(
             target_ids(),
-            segment.id,
+            segment_id,
             true,
             cause,
             Some(run_id),
-            context.now,
+            now,
         )?)
         .await?
         .rows_affected();
     if joined == 0 {
-        txn.commit().await?;
-        return Ok((joined, left));
+        return Ok(0);
     }
     let members = Query::select()
-        .expr(Expr::val(segment.id))
+        .expr(Expr::val(segment_id))
         .column((Alias::new(TARGET), Alias::new(CUSTOMER_ID)))
         .expr(Expr::val(Source::Rule.as_str()))
-        .expr(Expr::val(context.now))
+        .expr(Expr::val(now))
         .from(Alias::new(TARGET))
         .to_owned();
     txn.execute(
@@ -195,10 +237,8 @@ pub(super) async fn recompute_segment(
             .to_owned(),
     )
     .await?;
-    // The join messages commit with the joins, or neither does.
-    outbox::enqueue_run_joins(&txn, segment.id, run_id, context.now).await?;
-    txn.commit().await?;
-    Ok((joined, left))
+    outbox::enqueue_run_joins(txn, segment_id, run_id, now).await?;
+    Ok(joined)
 }
 
 /// Whether the rule members of a segment without overrides differ from what its rule selects
