@@ -42,11 +42,44 @@ pub struct Demo {
     pub customers: Vec<i64>,
 }
 
-/// Fills a fresh database with the demo shop, as of `now`.
+/// Fills a fresh database with the demo shop, as of `now`: registration questions, two
+/// segments, a catalog with restricted variants, and three customers with an order each.
 pub async fn seed<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     now: DateTime<Utc>,
 ) -> Result<Demo, StoreError> {
+    let (age, likes, diet) = seed_questions(db, now).await?;
+    let (vip, coffee_lovers) = seed_segments(db, &likes, now).await?;
+    let catalog = seed_catalog(db, vip, coffee_lovers, now).await?;
+    let customers = seed_customers(db, vip, &catalog, now).await?;
+    Ok(Demo {
+        age,
+        likes,
+        diet,
+        vip,
+        coffee_lovers,
+        tea: catalog.tea,
+        coffee: catalog.coffee,
+        members: catalog.members,
+        green_tea: catalog.green_tea,
+        green_small: catalog.green_small,
+        green_large: catalog.green_large,
+        oolong: catalog.oolong,
+        oolong_open: catalog.oolong_open,
+        reserve_vip: catalog.reserve_vip,
+        espresso: catalog.espresso,
+        espresso_beans: catalog.espresso_beans,
+        members_blend: catalog.members_blend,
+        members_blend_bag: catalog.members_blend_bag,
+        customers,
+    })
+}
+
+/// Age (single choice), what they like to drink (multiple), and an optional diet question.
+async fn seed_questions(
+    db: &(impl ConnectionTrait + TransactionTrait),
+    now: DateTime<Utc>,
+) -> Result<(QuestionView, QuestionView, QuestionView), StoreError> {
     let age = questions::add(
         db,
         &NewQuestion {
@@ -81,6 +114,15 @@ pub async fn seed<C: ConnectionTrait + TransactionTrait>(
     )
     .await?;
 
+    Ok((age, likes, diet))
+}
+
+/// The manual VIP segment and the automatic "Coffee lovers" (who answered Coffee).
+async fn seed_segments(
+    db: &(impl ConnectionTrait + TransactionTrait),
+    likes: &QuestionView,
+    now: DateTime<Utc>,
+) -> Result<(i64, i64), StoreError> {
     let vip = add_segment(db, "VIP", "Hand-picked regulars", None, now).await?;
     let coffee_option = likes.options.get(1).map_or(0, |option| option.id);
     let rule = format!(
@@ -96,6 +138,34 @@ pub async fn seed<C: ConnectionTrait + TransactionTrait>(
     )
     .await?;
 
+    Ok((vip, coffee_lovers))
+}
+
+/// The ids of the demo catalog.
+struct Catalog {
+    tea: i64,
+    coffee: i64,
+    members: i64,
+    green_tea: i64,
+    green_small: i64,
+    green_large: i64,
+    oolong: i64,
+    oolong_open: i64,
+    reserve_vip: i64,
+    espresso: i64,
+    espresso_beans: i64,
+    members_blend: i64,
+    members_blend_bag: i64,
+}
+
+/// Four categories and four products: one open to all (with a sold-out variant), two by
+/// variant with a variant for VIPs or coffee lovers, and one for VIPs only.
+async fn seed_catalog(
+    db: &(impl ConnectionTrait + TransactionTrait),
+    vip: i64,
+    coffee_lovers: i64,
+    now: DateTime<Utc>,
+) -> Result<Catalog, StoreError> {
     let tea = add_category(db, "Tea", 1).await?;
     let coffee = add_category(db, "Coffee", 2).await?;
     let members = add_category(db, "Members only", 3).await?;
@@ -157,6 +227,30 @@ pub async fn seed<C: ConnectionTrait + TransactionTrait>(
     let members_blend_bag =
         add_variant(db, members_blend, "MB-250", "250 g", 1200, 15, true).await?;
 
+    Ok(Catalog {
+        tea,
+        coffee,
+        members,
+        green_tea,
+        green_small,
+        green_large,
+        oolong,
+        oolong_open,
+        reserve_vip,
+        espresso,
+        espresso_beans,
+        members_blend,
+        members_blend_bag,
+    })
+}
+
+/// Three customers with an order of green tea each (Maria, a VIP by hand).
+async fn seed_customers(
+    db: &(impl ConnectionTrait + TransactionTrait),
+    vip: i64,
+    catalog: &Catalog,
+    now: DateTime<Utc>,
+) -> Result<Vec<i64>, StoreError> {
     let mut demo_customers = Vec::new();
     for (index, (name, in_vip)) in [("Maria", true), ("Jonas", false), ("Aiko", false)]
         .into_iter()
@@ -203,8 +297,8 @@ pub async fn seed<C: ConnectionTrait + TransactionTrait>(
         .await?;
         order_item::ActiveModel {
             order_id: Set(placed.id),
-            variant_id: Set(Some(green_small)),
-            product_id: Set(Some(green_tea)),
+            variant_id: Set(Some(catalog.green_small)),
+            product_id: Set(Some(catalog.green_tea)),
             sku: Set("GT-100".to_owned()),
             title: Set("Green tea, 100 g".to_owned()),
             quantity: Set(2),
@@ -217,27 +311,7 @@ pub async fn seed<C: ConnectionTrait + TransactionTrait>(
         demo_customers.push(customer.id);
     }
 
-    Ok(Demo {
-        age,
-        likes,
-        diet,
-        vip,
-        coffee_lovers,
-        tea,
-        coffee,
-        members,
-        green_tea,
-        green_small,
-        green_large,
-        oolong,
-        oolong_open,
-        reserve_vip,
-        espresso,
-        espresso_beans,
-        members_blend,
-        members_blend_bag,
-        customers: demo_customers,
-    })
+    Ok(demo_customers)
 }
 
 enum Access {
