@@ -37,45 +37,98 @@ pub async fn check(
     db: &impl ConnectionTrait,
     now: DateTime<Utc>,
 ) -> Result<Vec<Finding>, StoreError> {
-    let mut findings = Vec::new();
-    let segments = segment::Entity::find()
-        .order_by_asc(segment::Column::Name)
-        .all(db)
-        .await?;
-    let mut members: BTreeMap<i64, usize> = BTreeMap::new();
-    for row in segment_member::Entity::find().all(db).await? {
-        *members.entry(row.segment_id).or_default() += 1;
+    let facts = Facts::load(db, now).await?;
+    let mut findings = hidden_catalog(db, &facts).await?;
+    let (rule_findings, used_in_rules) = rule_findings(db, &facts.segments).await?;
+    findings.extend(rule_findings);
+    findings.extend(segment_findings(&facts, &used_in_rules, now));
+    findings
+        .extend(dead_coupons(db, now, &facts.coupon_ties, &facts.granting, &facts.names()).await?);
+    Ok(findings)
+}
+
+/// What the checks share: the segments, who is in them, and every grant.
+struct Facts {
+    segments: Vec<segment::Model>,
+    members: BTreeMap<i64, usize>,
+    /// Segments in force with members: only these make anything visible now.
+    granting: BTreeSet<i64>,
+    product_grants: BTreeMap<i64, BTreeSet<i64>>,
+    variant_grants: BTreeMap<i64, BTreeSet<i64>>,
+    coupon_ties: BTreeMap<i64, BTreeSet<i64>>,
+    /// Product-segment grants: which customer segments each product segment opens to.
+    pseg_grants: Vec<(crate::product_rule::ProductRule, BTreeSet<i64>)>,
+}
+
+impl Facts {
+    async fn load(db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<Facts, StoreError> {
+        let segments = segment::Entity::find()
+            .order_by_asc(segment::Column::Name)
+            .all(db)
+            .await?;
+        let mut members: BTreeMap<i64, usize> = BTreeMap::new();
+        for row in segment_member::Entity::find().all(db).await? {
+            *members.entry(row.segment_id).or_default() += 1;
+        }
+        let granting: BTreeSet<i64> = segments
+            .iter()
+            .filter(|segment| is_in_force(segment, now) && members.contains_key(&segment.id))
+            .map(|segment| segment.id)
+            .collect();
+        let product_grants = grants(
+            product_segment::Entity::find()
+                .all(db)
+                .await?
+                .into_iter()
+                .map(|row| (row.product_id, row.segment_id)),
+        );
+        let variant_grants = grants(
+            variant_segment::Entity::find()
+                .all(db)
+                .await?
+                .into_iter()
+                .map(|row| (row.variant_id, row.segment_id)),
+        );
+        let coupon_ties = grants(
+            coupon_segment::Entity::find()
+                .all(db)
+                .await?
+                .into_iter()
+                .map(|row| (row.coupon_id, row.segment_id)),
+        );
+        let pseg_grants = crate::store::catalog::product_segments::grants_in_memory(db).await?;
+        Ok(Facts {
+            segments,
+            members,
+            granting,
+            product_grants,
+            variant_grants,
+            coupon_ties,
+            pseg_grants,
+        })
     }
-    let granting: BTreeSet<i64> = segments
-        .iter()
-        .filter(|segment| is_in_force(segment, now) && members.contains_key(&segment.id))
-        .map(|segment| segment.id)
-        .collect();
-    let names: BTreeMap<i64, &str> = segments.iter().map(|s| (s.id, s.name.as_str())).collect();
 
-    let product_grants = grants(
-        product_segment::Entity::find()
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|row| (row.product_id, row.segment_id)),
-    );
-    let variant_grants = grants(
-        variant_segment::Entity::find()
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|row| (row.variant_id, row.segment_id)),
-    );
-    let coupon_ties = grants(
-        coupon_segment::Entity::find()
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|row| (row.coupon_id, row.segment_id)),
-    );
-    let coupon_segments: BTreeSet<i64> = coupon_ties.values().flatten().copied().collect();
+    fn names(&self) -> BTreeMap<i64, &str> {
+        self.segments
+            .iter()
+            .map(|s| (s.id, s.name.as_str()))
+            .collect()
+    }
+}
 
+/// Active variants nobody can see now, and active products whose every variant is so.
+async fn hidden_catalog(
+    db: &impl ConnectionTrait,
+    facts: &Facts,
+) -> Result<Vec<Finding>, StoreError> {
+    let mut findings = Vec::new();
+    let names = facts.names();
+    let (granting, product_grants, variant_grants, pseg_grants) = (
+        &facts.granting,
+        &facts.product_grants,
+        &facts.variant_grants,
+        &facts.pseg_grants,
+    );
     let products = product::Entity::find()
         .filter(product::Column::Active.eq(true))
         .order_by_asc(product::Column::Title)
@@ -92,13 +145,6 @@ pub async fn check(
             .or_default()
             .push(variant);
     }
-    // Product-segment grants open variants too: the customer segments each variant is opened
-    // to, by the pure rule.
-    let pseg_grants = crate::store::catalog::product_segments::grants_in_memory(db).await?;
-    let pseg_granted: BTreeSet<i64> = pseg_grants
-        .iter()
-        .flat_map(|(_, segments)| segments.iter().copied())
-        .collect();
     let empty = BTreeSet::new();
     for product in &products {
         let variants = variants_of
@@ -123,8 +169,8 @@ pub async fn check(
                 )
             };
             let opened =
-                crate::store::catalog::product_segments::opened_to(&pseg_grants, product, variant);
-            if !all && set.is_disjoint(&granting) && opened.is_disjoint(&granting) {
+                crate::store::catalog::product_segments::opened_to(pseg_grants, product, variant);
+            if !all && set.is_disjoint(granting) && opened.is_disjoint(granting) {
                 hidden += 1;
                 if product.by_variant {
                     findings.push(Finding {
@@ -158,9 +204,18 @@ pub async fn check(
         }
     }
 
+    Ok(findings)
+}
+
+/// Rules that can't be read or no longer validate, and the segments rules name.
+async fn rule_findings(
+    db: &impl ConnectionTrait,
+    segments: &[segment::Model],
+) -> Result<(Vec<Finding>, BTreeSet<i64>), StoreError> {
+    let mut findings = Vec::new();
     let mut used_in_rules = BTreeSet::new();
     let facts = validation_facts(db, None).await?;
-    for segment in &segments {
+    for segment in segments {
         let Some(json) = &segment.rule else { continue };
         match segments::from_json(json) {
             Err(error) => findings.push(Finding {
@@ -189,7 +244,25 @@ pub async fn check(
         }
     }
 
-    for segment in &segments {
+    Ok((findings, used_in_rules))
+}
+
+/// Segments with no members, assigned nowhere, or granted while out of force.
+fn segment_findings(
+    facts: &Facts,
+    used_in_rules: &BTreeSet<i64>,
+    now: DateTime<Utc>,
+) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let (members, product_grants, variant_grants) =
+        (&facts.members, &facts.product_grants, &facts.variant_grants);
+    let coupon_segments: BTreeSet<i64> = facts.coupon_ties.values().flatten().copied().collect();
+    let pseg_granted: BTreeSet<i64> = facts
+        .pseg_grants
+        .iter()
+        .flat_map(|(_, segments)| segments.iter().copied())
+        .collect();
+    for segment in &facts.segments {
         if !members.contains_key(&segment.id) {
             findings.push(Finding {
                 kind: "empty_segment",
@@ -219,8 +292,7 @@ pub async fn check(
             });
         }
     }
-    findings.extend(dead_coupons(db, now, &coupon_ties, &granting, &names).await?);
-    Ok(findings)
+    findings
 }
 
 /// Active coupons nobody can redeem now: expired, used up, or tied only to segments with no
