@@ -10,6 +10,7 @@ use anyhow::Result;
 use clap::Subcommand;
 use serde::Serialize;
 use storebot::store::catalog::simulate;
+use storebot::store::membership::ledger::{OverrideMode, Source};
 use storebot::store::membership::{definitions, explain, rules};
 use storebot::store::shoppers::{questions, records};
 
@@ -45,9 +46,9 @@ struct ExplainReport {
     /// Whether the customer is a member now (stored membership).
     member: bool,
     /// `rule` or `manual`.
-    source: Option<String>,
+    source: Option<Source>,
     /// `include` or `exclude`.
-    override_mode: Option<String>,
+    override_mode: Option<OverrideMode>,
     in_force: bool,
     /// The rule's verdict right now (auto segments).
     rule_matches: Option<bool>,
@@ -87,8 +88,8 @@ async fn explain(cx: &Context, customer: &str, segment: &str) -> Result<()> {
     let name = &explained.segment.name;
     let summary = summary(
         name,
-        explained.membership.as_deref(),
-        explained.override_mode.as_deref(),
+        explained.membership,
+        explained.override_mode,
         explained.in_force,
         rule_matches,
     );
@@ -98,8 +99,8 @@ async fn explain(cx: &Context, customer: &str, segment: &str) -> Result<()> {
         segment: name.clone(),
         kind: explained.segment.kind.clone(),
         member: explained.membership.is_some(),
-        source: explained.membership.clone(),
-        override_mode: explained.override_mode.clone(),
+        source: explained.membership,
+        override_mode: explained.override_mode,
         in_force: explained.in_force,
         rule_matches,
         explanation: lines,
@@ -170,8 +171,8 @@ async fn legend(cx: &Context, references: &storebot::segments::References) -> Re
 /// The one sentence that answers "why": membership, overrides, force and the rule together.
 fn summary(
     segment: &str,
-    source: Option<&str>,
-    override_mode: Option<&str>,
+    source: Option<Source>,
+    override_mode: Option<OverrideMode>,
     in_force: bool,
     rule_matches: Option<bool>,
 ) -> String {
@@ -186,12 +187,14 @@ fn summary(
         " The segment is not in force, so it grants nothing."
     };
     let why = match (source, override_mode) {
-        (Some("manual"), _) => format!("In `{segment}` by the merchant's hand (a manual member)."),
-        (Some(_), Some("include")) => {
+        (Some(Source::Manual), _) => {
+            format!("In `{segment}` by the merchant's hand (a manual member).")
+        }
+        (Some(_), Some(OverrideMode::Include)) => {
             format!("In `{segment}` by an include override, whatever the rule says.")
         }
         (Some(_), _) => format!("In `{segment}` by its rule."),
-        (None, Some("exclude")) => {
+        (None, Some(OverrideMode::Exclude)) => {
             format!("Out of `{segment}` by an exclude override, whatever the rule says.")
         }
         (None, _) if rule_matches == Some(true) && in_force => {
@@ -268,6 +271,7 @@ async fn simulate_catalog(cx: &Context, customer: &str, visible_only: bool) -> R
 #[cfg(test)]
 mod tests {
     use super::summary;
+    use storebot::store::membership::ledger::{OverrideMode, Source};
 
     #[test]
     fn the_summary_names_the_deciding_cause() {
@@ -275,7 +279,7 @@ mod tests {
             assert_eq!(summary("vip", source, mode, in_force, matches), expected);
         };
         check(
-            Some("manual"),
+            Some(Source::Manual),
             None,
             true,
             None,
@@ -283,13 +287,13 @@ mod tests {
         );
         check(
             None,
-            Some("exclude"),
+            Some(OverrideMode::Exclude),
             true,
             Some(true),
             "Out of `vip` by an exclude override, whatever the rule says. The rule matches them now.",
         );
         check(
-            Some("rule"),
+            Some(Source::Rule),
             None,
             false,
             Some(true),

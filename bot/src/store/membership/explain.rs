@@ -6,6 +6,7 @@ use storebot_entity::{segment, segment_member, segment_override};
 use crate::segments::{Context, Explanation, Rule, ShopperFacts, explain as explain_rule};
 use crate::store::StoreError;
 use crate::store::membership::facts::load_facts;
+use crate::store::membership::ledger::{OverrideMode, Source};
 use crate::store::membership::{in_force, rules};
 
 /// Why a customer is or is not in a segment: the stored membership next to what the rule
@@ -16,10 +17,10 @@ pub struct SegmentExplanation {
     /// The rule of an auto segment.
     pub rule: Option<Rule>,
     pub facts: ShopperFacts,
-    /// `rule` or `manual` when the customer is a member.
-    pub membership: Option<String>,
-    /// `include` or `exclude` when the merchant overrode the rule for this customer.
-    pub override_mode: Option<String>,
+    /// Why the customer is a member, when they are.
+    pub membership: Option<Source>,
+    /// The merchant's override of the rule for this customer, if any.
+    pub override_mode: Option<OverrideMode>,
     pub in_force: bool,
 }
 
@@ -44,11 +45,11 @@ pub async fn explain(
     let membership = segment_member::Entity::find_by_id((segment_id, customer_id))
         .one(db)
         .await?
-        .map(|row| row.source);
+        .and_then(|row| Source::parse(&row.source));
     let override_mode = segment_override::Entity::find_by_id((segment_id, customer_id))
         .one(db)
         .await?
-        .map(|row| row.mode);
+        .and_then(|row| OverrideMode::parse(&row.mode));
     let in_force = in_force::is_in_force(&segment, context.now);
     Ok(SegmentExplanation {
         segment,

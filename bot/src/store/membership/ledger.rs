@@ -9,7 +9,8 @@ use storebot_entity::{membership_event, segment_member};
 use crate::store::StoreError;
 
 /// Who put a member in a segment, as stored in `segment_member.source`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Source {
     /// The recompute (the rule, or an include override); the job may take it away.
     Rule,
@@ -23,6 +24,13 @@ impl Source {
             Source::Rule => "rule",
             Source::Manual => "manual",
         }
+    }
+
+    /// The source as stored in `segment_member.source`.
+    pub fn parse(stored: &str) -> Option<Source> {
+        [Source::Rule, Source::Manual]
+            .into_iter()
+            .find(|source| source.as_str() == stored)
     }
 }
 
@@ -46,7 +54,8 @@ impl Cause {
 }
 
 /// A merchant's override of an auto segment's rule for one customer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum OverrideMode {
     /// A member whatever the rule says.
     Include,
@@ -60,6 +69,13 @@ impl OverrideMode {
             OverrideMode::Include => "include",
             OverrideMode::Exclude => "exclude",
         }
+    }
+
+    /// The mode as stored in `segment_override.mode`.
+    pub fn parse(stored: &str) -> Option<OverrideMode> {
+        [OverrideMode::Include, OverrideMode::Exclude]
+            .into_iter()
+            .find(|mode| mode.as_str() == stored)
     }
 }
 

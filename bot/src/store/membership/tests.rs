@@ -1110,7 +1110,10 @@ async fn explain_shows_the_verdict_and_the_stored_membership() {
     let explained = explain(db, &context(), shopper, segment)
         .await
         .expect("explain");
-    assert_eq!(explained.membership.as_deref(), Some("rule"));
+    assert_eq!(
+        explained.membership,
+        Some(crate::store::membership::ledger::Source::Rule)
+    );
     assert!(explained.in_force);
     let explanation = explained.explanation(&context()).expect("an auto segment");
     assert!(explanation.matched);
