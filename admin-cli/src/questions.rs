@@ -223,8 +223,8 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
 /// A refusal to archive what a rule uses, with the flag that overrides it.
 fn force_hint(error: StoreError) -> anyhow::Error {
     match error {
-        StoreError::Conflict(message) => {
-            anyhow::anyhow!("{message}: archive it anyway with --force")
+        used @ StoreError::UsedByRules { .. } => {
+            anyhow::anyhow!("{used}: archive it anyway with --force")
         }
         other => other.into(),
     }

@@ -15,6 +15,9 @@ pub enum StoreError {
     Invalid(String),
     #[error("{0}")]
     Conflict(String),
+    /// A question or option that rules still use can't be archived without force.
+    #[error("{what} is used by the rule of segment {}", quoted(.segments))]
+    UsedByRules { what: String, segments: Vec<String> },
     #[error(
         "the database URL scheme `{scheme}` is not supported: use sqlite://PATH?mode=rwc or \
          postgres://USER:PASSWORD@HOST/DATABASE"
@@ -69,4 +72,13 @@ impl std::error::Error for DatabaseError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         self.0.source()
     }
+}
+
+/// Names as a merchant reads them in a sentence: `a`, `b`.
+fn quoted(names: &[String]) -> String {
+    names
+        .iter()
+        .map(|name| format!("`{name}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -1004,8 +1004,8 @@ impl Names {
 /// would silently stop matching anyone.
 fn keep_in_file(error: StoreError) -> StoreError {
     match error {
-        StoreError::Conflict(message) => StoreError::Conflict(format!(
-            "{message}: keep it in the file, or change that rule first"
+        used @ StoreError::UsedByRules { .. } => StoreError::Conflict(format!(
+            "{used}: keep it in the file, or change that rule first"
         )),
         other => other,
     }

@@ -380,14 +380,10 @@ pub async fn segments_using(
 }
 
 fn in_use(what: &str, users: &[SegmentRef]) -> StoreError {
-    let names: Vec<String> = users
-        .iter()
-        .map(|user| format!("`{}`", user.name))
-        .collect();
-    StoreError::Conflict(format!(
-        "{what} is used by the rule of segment {}",
-        names.join(", ")
-    ))
+    StoreError::UsedByRules {
+        what: what.to_owned(),
+        segments: users.iter().map(|user| user.name.clone()).collect(),
+    }
 }
 
 async fn live_questions(db: &impl ConnectionTrait) -> Result<Vec<question::Model>, StoreError> {
