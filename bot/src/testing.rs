@@ -104,3 +104,20 @@ pub async fn member_of(
     store::membership::manual::add_member(db, segment_id, customer.id, now).await?;
     Ok(customer)
 }
+
+/// The moment store tests happen at unless they need another: noon UTC, 1 November 2026.
+pub fn noon() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp(1_793_534_400, 0).unwrap_or_default()
+}
+
+/// A shopper with Telegram user id (and chat id) `telegram_user_id` and first name `name`,
+/// first seen at `at`.
+pub async fn shopper(
+    db: &impl ConnectionTrait,
+    telegram_user_id: i64,
+    name: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<store::shoppers::customers::Customer, StoreError> {
+    let user = store::shoppers::customers::TelegramUser::new(telegram_user_id, name);
+    store::shoppers::customers::record_interaction(db, &user, at).await
+}

@@ -604,13 +604,8 @@ fn clean(text: Option<&str>) -> Option<String> {
 pub(crate) mod tests {
     use super::*;
     use crate::testing::TestDb;
-    use chrono::TimeZone;
 
-    pub(crate) fn now() -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 11, 1, 12, 0, 0)
-            .single()
-            .expect("time")
-    }
+    pub(crate) use crate::testing::noon as now;
 
     pub(crate) fn row(line: usize, sku: &str, product: &str, price: i64) -> ImportRow {
         ImportRow {

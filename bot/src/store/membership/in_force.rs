@@ -64,36 +64,20 @@ pub fn is_in_force(segment: &segment::Model, now: DateTime<Utc>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::shoppers::customers::{self, TelegramUser};
     use crate::testing::TestDb;
-    use chrono::{Duration, TimeZone};
+    use chrono::Duration;
     use sea_orm::ActiveModelTrait;
     use sea_orm::ActiveValue::Set;
 
-    fn noon() -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 11, 1, 12, 0, 0)
-            .single()
-            .expect("time")
-    }
+    use crate::testing::noon;
 
     #[tokio::test]
     async fn only_active_segments_within_their_window_are_in_force() {
         let test = TestDb::new().await.expect("test db");
         let db = &test.db;
-        let shopper = customers::record_interaction(
-            db,
-            &TelegramUser {
-                telegram_user_id: 7,
-                chat_id: 7,
-                first_name: "Bo".into(),
-                last_name: None,
-                username: None,
-                language_code: None,
-            },
-            noon(),
-        )
-        .await
-        .expect("customer");
+        let shopper = crate::testing::shopper(db, 7, "Bo", noon())
+            .await
+            .expect("customer");
         let hour = Duration::hours(1);
         // (name, active, starts_at, expires_at, expected in force at noon)
         let cases = [

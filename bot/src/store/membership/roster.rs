@@ -173,35 +173,18 @@ pub async fn changes_of_run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::shoppers::customers::{self, TelegramUser};
     use crate::testing::TestDb;
-    use chrono::TimeZone;
     use sea_orm::ActiveModelTrait;
     use sea_orm::ActiveValue::Set;
     use storebot_entity::segment;
 
-    fn noon() -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 11, 1, 12, 0, 0)
-            .single()
-            .expect("time")
-    }
+    use crate::testing::noon;
 
     async fn shopper(db: &sea_orm::DatabaseConnection, id: i64) -> i64 {
-        customers::record_interaction(
-            db,
-            &TelegramUser {
-                telegram_user_id: id,
-                chat_id: id,
-                first_name: format!("S{id}"),
-                last_name: None,
-                username: None,
-                language_code: None,
-            },
-            noon(),
-        )
-        .await
-        .expect("customer")
-        .id
+        crate::testing::shopper(db, id, &format!("S{id}"), noon())
+            .await
+            .expect("customer")
+            .id
     }
 
     #[tokio::test]

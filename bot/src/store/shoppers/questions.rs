@@ -409,13 +409,8 @@ pub(crate) fn non_empty(what: &str, text: &str) -> Result<String, StoreError> {
 mod tests {
     use super::*;
     use crate::testing::TestDb;
-    use chrono::TimeZone;
 
-    fn now() -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 11, 1, 12, 0, 0)
-            .single()
-            .expect("time")
-    }
+    use crate::testing::noon as now;
 
     fn colour() -> NewQuestion {
         NewQuestion {
