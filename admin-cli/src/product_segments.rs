@@ -104,193 +104,248 @@ pub enum Command {
 }
 
 pub async fn run(cx: &Context, command: Command) -> Result<()> {
-    let db = &cx.db;
-    let currency = cx.settings.store.currency.clone();
-    let describe = |rule: &ProductRule| rule.describe(|minor| money(minor, &currency));
     match command {
-        Command::List => {
-            let list = product_segments::list(db).await?;
-            if !cx.json_out(&list)? {
-                let mut table = Table::new(["id", "name", "rule", "variants", "granted to"]);
-                for segment in list {
-                    table.row(vec![
-                        segment.id.to_string(),
-                        segment.name.clone(),
-                        describe(&segment.rule),
-                        segment.variants.to_string(),
-                        segment.uses.join(", "),
-                    ]);
-                }
-                table.print(
-                    "No product segments yet: create one with `storebot-admin product-segments create`.",
-                );
-            }
-        }
-        Command::Show { product_segment } => {
-            let segment = product_segments::find(db, &product_segment).await?;
-            if !cx.json_out(&segment)? {
-                print_segment(&segment, &describe(&segment.rule));
-            }
-        }
+        Command::List => list_all(cx).await,
+        Command::Show { product_segment } => show(cx, &product_segment).await,
         Command::Create {
             name,
             description,
             rule,
-        } => {
-            let wizard = name.is_none() || rule.is_empty();
-            let name = cx.prompt.text(name, "--name", "Product segment name")?;
-            let rule = if rule.is_empty() {
-                if !cx.prompt.is_interactive() {
-                    bail!(
-                        "missing a condition (--category, --brand, --min-price, --max-price, --contains or --in-stock; there is no terminal to ask in)"
-                    );
-                }
-                rule_wizard(cx).await?
-            } else {
-                apply_flags(cx, ProductRule::default(), &rule).await?
-            };
-            if wizard {
-                eprintln!(
-                    "Will create the product segment `{}`: {}.",
-                    name.trim(),
-                    describe(&rule)
-                );
-                cx.prompt.confirm(cx.yes, "Create it")?;
-            }
-            let draft = ProductSegmentDraft {
-                name,
-                description,
-                rule,
-            };
-            let segment = product_segments::create(db, &draft, cx.now()).await?;
-            if !cx.json_out(&segment)? {
-                println!(
-                    "Created product segment {} `{}`: {} ({} variants match now).",
-                    segment.id,
-                    segment.name,
-                    describe(&segment.rule),
-                    segment.variants
-                );
-            }
-        }
+        } => create(cx, name, description, rule).await,
         Command::Edit {
             product_segment,
             name,
             description,
             rule,
-        } => {
-            let current = product_segments::find(db, &product_segment).await?;
-            let new_rule = if rule.is_empty() {
-                None
-            } else {
-                Some(apply_flags(cx, current.rule.clone(), &rule).await?)
-            };
-            if name.is_none() && description.is_none() && new_rule.is_none() {
-                bail!("nothing to change: give --name, --description or a condition flag");
-            }
-            let edit = ProductSegmentEdit {
-                name,
-                description,
-                rule: new_rule,
-            };
-            let segment =
-                product_segments::edit(db, &current.id.to_string(), &edit, cx.now()).await?;
-            if !cx.json_out(&segment)? {
-                println!(
-                    "Changed product segment {} `{}`: {} ({} variants match now, was {}).",
-                    segment.id,
-                    segment.name,
-                    describe(&segment.rule),
-                    segment.variants,
-                    current.variants
-                );
-            }
-        }
-        Command::Products { product_segment } => {
-            let rows = product_segments::products(db, &product_segment).await?;
-            if cx.json {
-                let rows: Vec<serde_json::Value> = rows
-                    .iter()
-                    .map(|(variant, product)| {
-                        serde_json::json!({ "variant": variant, "product": product })
-                    })
-                    .collect();
-                cx.json_out(&rows)?;
-            } else {
-                let mut table = Table::new([
-                    "sku", "product", "variant", "brand", "price", "stock", "active",
-                ]);
-                for (variant, product) in rows {
-                    table.row(vec![
-                        variant.sku,
-                        product.title,
-                        variant.title,
-                        product.brand.unwrap_or_default(),
-                        money(variant.price, &currency),
-                        variant.stock.to_string(),
-                        crate::catalog::yes_no(variant.active && product.active),
-                    ]);
-                }
-                table.print("No variant matches this product segment now.");
-            }
-        }
-        Command::Uses { product_segment } => {
-            let uses = product_segments::uses(db, &product_segment).await?;
-            if !cx.json_out(&uses)? {
-                let mut table = Table::new(["id", "segment", "kind", "active"]);
-                for segment in uses {
-                    table.row(vec![
-                        segment.id.to_string(),
-                        segment.name,
-                        segment.kind,
-                        crate::catalog::yes_no(segment.active),
-                    ]);
-                }
-                table.print(
-                    "No customer segment is granted it: grant it with `storebot-admin product-segments grant PSEG --segment NAME`.",
-                );
-            }
-        }
+        } => edit(cx, &product_segment, name, description, rule).await,
+        Command::Products { product_segment } => products(cx, &product_segment).await,
+        Command::Uses { product_segment } => uses(cx, &product_segment).await,
         Command::Delete {
             product_segment,
             force,
-        } => {
-            let segment = product_segments::find(db, &product_segment).await?;
-            let removed = product_segments::delete(db, &segment.id.to_string(), force).await?;
-            let shown = serde_json::json!({ "deleted": segment.name, "grants_removed": removed });
-            if !cx.json_out(&shown)? {
-                println!("Deleted product segment `{}`.", segment.name);
-                if !removed.is_empty() {
-                    println!("Removed its grants to: {}.", removed.join(", "));
-                }
-            }
-        }
+        } => delete(cx, &product_segment, force).await,
         Command::Grant {
             product_segment,
             segment,
-        } => {
-            let added = product_segments::grant(db, &product_segment, &segment).await?;
-            let shown = serde_json::json!({ "product_segment": product_segment, "segment": segment, "added": added });
-            if !cx.json_out(&shown)? {
-                if added {
-                    println!(
-                        "Segment `{segment}` now sees the variants of product segment `{product_segment}`."
-                    );
-                } else {
-                    println!("Segment `{segment}` was already granted `{product_segment}`.");
-                }
-            }
-        }
+        } => grant(cx, &product_segment, &segment).await,
         Command::Revoke {
             product_segment,
             segment,
-        } => {
-            product_segments::revoke(db, &product_segment, &segment).await?;
-            let shown = serde_json::json!({ "product_segment": product_segment, "segment": segment, "revoked": true });
-            if !cx.json_out(&shown)? {
-                println!("Segment `{segment}` no longer gets `{product_segment}`.");
-            }
+        } => revoke(cx, &product_segment, &segment).await,
+    }
+}
+
+/// A product rule in the merchant's words, prices in the store's currency.
+fn describe(cx: &Context, rule: &ProductRule) -> String {
+    rule.describe(|minor| money(minor, &cx.settings.store.currency))
+}
+
+/// Every product segment with its rule, matching variants and grants.
+async fn list_all(cx: &Context) -> Result<()> {
+    let db = &cx.db;
+    let list = product_segments::list(db).await?;
+    if !cx.json_out(&list)? {
+        let mut table = Table::new(["id", "name", "rule", "variants", "granted to"]);
+        for segment in list {
+            table.row(vec![
+                segment.id.to_string(),
+                segment.name.clone(),
+                describe(cx, &segment.rule),
+                segment.variants.to_string(),
+                segment.uses.join(", "),
+            ]);
         }
+        table.print(
+            "No product segments yet: create one with `storebot-admin product-segments create`.",
+        );
+    }
+    Ok(())
+}
+
+/// One product segment with its rule.
+async fn show(cx: &Context, product_segment: &str) -> Result<()> {
+    let db = &cx.db;
+    let segment = product_segments::find(db, product_segment).await?;
+    if !cx.json_out(&segment)? {
+        print_segment(&segment, &describe(cx, &segment.rule));
+    }
+    Ok(())
+}
+
+/// Creates a product segment from flags, or by the wizard in a terminal.
+async fn create(
+    cx: &Context,
+    name: Option<String>,
+    description: String,
+    rule: RuleFlags,
+) -> Result<()> {
+    let db = &cx.db;
+    let wizard = name.is_none() || rule.is_empty();
+    let name = cx.prompt.text(name, "--name", "Product segment name")?;
+    let rule = if rule.is_empty() {
+        if !cx.prompt.is_interactive() {
+            bail!(
+                "missing a condition (--category, --brand, --min-price, --max-price, --contains or --in-stock; there is no terminal to ask in)"
+            );
+        }
+        rule_wizard(cx).await?
+    } else {
+        apply_flags(cx, ProductRule::default(), &rule).await?
+    };
+    if wizard {
+        eprintln!(
+            "Will create the product segment `{}`: {}.",
+            name.trim(),
+            describe(cx, &rule)
+        );
+        cx.prompt.confirm(cx.yes, "Create it")?;
+    }
+    let draft = ProductSegmentDraft {
+        name,
+        description,
+        rule,
+    };
+    let segment = product_segments::create(db, &draft, cx.now()).await?;
+    if !cx.json_out(&segment)? {
+        println!(
+            "Created product segment {} `{}`: {} ({} variants match now).",
+            segment.id,
+            segment.name,
+            describe(cx, &segment.rule),
+            segment.variants
+        );
+    }
+    Ok(())
+}
+
+/// Changes a product segment's name, description or conditions.
+async fn edit(
+    cx: &Context,
+    product_segment: &str,
+    name: Option<String>,
+    description: Option<String>,
+    rule: RuleFlags,
+) -> Result<()> {
+    let db = &cx.db;
+    let current = product_segments::find(db, product_segment).await?;
+    let new_rule = if rule.is_empty() {
+        None
+    } else {
+        Some(apply_flags(cx, current.rule.clone(), &rule).await?)
+    };
+    if name.is_none() && description.is_none() && new_rule.is_none() {
+        bail!("nothing to change: give --name, --description or a condition flag");
+    }
+    let edit = ProductSegmentEdit {
+        name,
+        description,
+        rule: new_rule,
+    };
+    let segment = product_segments::edit(db, &current.id.to_string(), &edit, cx.now()).await?;
+    if !cx.json_out(&segment)? {
+        println!(
+            "Changed product segment {} `{}`: {} ({} variants match now, was {}).",
+            segment.id,
+            segment.name,
+            describe(cx, &segment.rule),
+            segment.variants,
+            current.variants
+        );
+    }
+    Ok(())
+}
+
+/// The variants that match a product segment now.
+async fn products(cx: &Context, product_segment: &str) -> Result<()> {
+    let db = &cx.db;
+    let currency = &cx.settings.store.currency;
+    let rows = product_segments::products(db, product_segment).await?;
+    if cx.json {
+        let rows: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|(variant, product)| serde_json::json!({ "variant": variant, "product": product }))
+            .collect();
+        cx.json_out(&rows)?;
+    } else {
+        let mut table = Table::new([
+            "sku", "product", "variant", "brand", "price", "stock", "active",
+        ]);
+        for (variant, product) in rows {
+            table.row(vec![
+                variant.sku,
+                product.title,
+                variant.title,
+                product.brand.unwrap_or_default(),
+                money(variant.price, currency),
+                variant.stock.to_string(),
+                crate::catalog::yes_no(variant.active && product.active),
+            ]);
+        }
+        table.print("No variant matches this product segment now.");
+    }
+    Ok(())
+}
+
+/// The customer segments granted a product segment.
+async fn uses(cx: &Context, product_segment: &str) -> Result<()> {
+    let db = &cx.db;
+    let uses = product_segments::uses(db, product_segment).await?;
+    if !cx.json_out(&uses)? {
+        let mut table = Table::new(["id", "segment", "kind", "active"]);
+        for segment in uses {
+            table.row(vec![
+                segment.id.to_string(),
+                segment.name,
+                segment.kind,
+                crate::catalog::yes_no(segment.active),
+            ]);
+        }
+        table.print(
+            "No customer segment is granted it: grant it with `storebot-admin product-segments grant PSEG --segment NAME`.",
+        );
+    }
+    Ok(())
+}
+
+/// Deletes a product segment (with its grants when forced).
+async fn delete(cx: &Context, product_segment: &str, force: bool) -> Result<()> {
+    let db = &cx.db;
+    let segment = product_segments::find(db, product_segment).await?;
+    let removed = product_segments::delete(db, &segment.id.to_string(), force).await?;
+    let shown = serde_json::json!({ "deleted": segment.name, "grants_removed": removed });
+    if !cx.json_out(&shown)? {
+        println!("Deleted product segment `{}`.", segment.name);
+        if !removed.is_empty() {
+            println!("Removed its grants to: {}.", removed.join(", "));
+        }
+    }
+    Ok(())
+}
+
+/// Grants a product segment to a customer segment.
+async fn grant(cx: &Context, product_segment: &str, segment: &str) -> Result<()> {
+    let db = &cx.db;
+    let added = product_segments::grant(db, product_segment, segment).await?;
+    let shown = serde_json::json!({ "product_segment": product_segment, "segment": segment, "added": added });
+    if !cx.json_out(&shown)? {
+        if added {
+            println!(
+                "Segment `{segment}` now sees the variants of product segment `{product_segment}`."
+            );
+        } else {
+            println!("Segment `{segment}` was already granted `{product_segment}`.");
+        }
+    }
+    Ok(())
+}
+
+/// Takes a grant away.
+async fn revoke(cx: &Context, product_segment: &str, segment: &str) -> Result<()> {
+    let db = &cx.db;
+    product_segments::revoke(db, product_segment, segment).await?;
+    let shown = serde_json::json!({ "product_segment": product_segment, "segment": segment, "revoked": true });
+    if !cx.json_out(&shown)? {
+        println!("Segment `{segment}` no longer gets `{product_segment}`.");
     }
     Ok(())
 }
