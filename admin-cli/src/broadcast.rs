@@ -7,7 +7,8 @@
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
 use storebot::store::membership::definitions;
-use storebot::store::messaging::outbox::{self, BroadcastProgress, State};
+use storebot::store::messaging::broadcasts::{self, BroadcastProgress};
+use storebot::store::messaging::outbox::State;
 
 use crate::context::Context;
 use crate::table::Table;
@@ -39,7 +40,7 @@ pub async fn run(cx: &Context, args: Broadcast) -> Result<()> {
     let db = &cx.db;
     match (args.command, args.segment, args.text) {
         (Some(Command::List { limit }), _, _) => {
-            let list = outbox::broadcasts(db, limit).await?;
+            let list = broadcasts::broadcasts(db, limit).await?;
             if !cx.json_out(&list)? {
                 let mut table = Table::new([
                     "id", "segment", "created", "queued", "sent", "failed", "skipped", "unknown",
@@ -64,7 +65,7 @@ pub async fn run(cx: &Context, args: Broadcast) -> Result<()> {
             }
         }
         (Some(Command::Status { id }), _, _) => {
-            let progress = outbox::broadcast_progress(db, id).await?;
+            let progress = broadcasts::broadcast_progress(db, id).await?;
             if !cx.json_out(&progress)? {
                 print_status(cx, &progress);
             }
@@ -75,8 +76,8 @@ pub async fn run(cx: &Context, args: Broadcast) -> Result<()> {
                 cx.yes,
                 &format!("Send this message to the members of `{}`", segment.name),
             )?;
-            let record = outbox::broadcast(db, segment.id, &text, cx.now()).await?;
-            let progress = outbox::broadcast_progress(db, record.id).await?;
+            let record = broadcasts::broadcast(db, segment.id, &text, cx.now()).await?;
+            let progress = broadcasts::broadcast_progress(db, record.id).await?;
             if !cx.json_out(&progress)? {
                 println!(
                     "Broadcast {} to `{}`: {} messages queued ({} members turned messages off, {} blocked the bot).",

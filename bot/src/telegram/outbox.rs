@@ -25,7 +25,8 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::conversation::callback::Callback;
 use crate::conversation::texts::Texts;
-use crate::store::messaging::outbox::{self, CATALOG_BUTTON, Claimed};
+use crate::store::messaging::joins::CATALOG_BUTTON;
+use crate::store::messaging::outbox::{self, Claimed};
 use storebot_config::Settings;
 
 /// How long the sender waits after a database error before it looks again.

@@ -14,7 +14,7 @@ use crate::store::membership::ledger;
 use crate::store::membership::ledger::MembershipChange;
 use crate::store::membership::ledger::{Cause, OverrideMode, Source};
 use crate::store::membership::rules::load_auto_segments;
-use crate::store::{StoreError, begin_write, messaging::outbox};
+use crate::store::{StoreError, begin_write, messaging::joins};
 
 /// Re-evaluates every automatic segment for one shopper and applies the joins and leaves at
 /// once (one transaction), so a shopper who just qualified sees the segment's variants on
@@ -66,7 +66,7 @@ pub(crate) async fn refresh_within(
             )
             .await?;
             if change.greet {
-                outbox::enqueue_join(db, change.segment_id, customer_id, context.now).await?;
+                joins::enqueue_join(db, change.segment_id, customer_id, context.now).await?;
             }
         } else {
             ledger::leave(

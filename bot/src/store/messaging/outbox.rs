@@ -20,24 +20,14 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Alias, BinOper, Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
-    JoinType, QueryFilter, QueryOrder, QuerySelect, TransactionSession, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, TransactionSession, TransactionTrait,
 };
-use storebot_entity::{
-    broadcast, customer, membership_event, outbox_message, product, segment, segment_member,
-    segment_override, variant,
-};
+use storebot_entity::{customer, outbox_message};
 
-use crate::store::catalog::browse::visible_to;
 use crate::store::{StoreError, begin_write};
-
-/// The `button` value of a message with a button into the catalog.
-pub const CATALOG_BUTTON: &str = "catalog";
-
-/// How many item titles `{new_items}` lists before "and N more".
-const LISTED_ITEMS: usize = 3;
 
 /// Where a message stands, as stored in `outbox_message.state`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -72,211 +62,20 @@ impl State {
         }
     }
 
-    fn parse(text: &str) -> Option<State> {
+    pub(super) fn parse(text: &str) -> Option<State> {
         State::ALL.into_iter().find(|state| state.as_str() == text)
     }
 }
 
-/// The items a segment unlocks, for a join message's placeholders: active variants that its
-/// grants make visible and that a shopper in no segment can't see, by product title.
-async fn unlocked_items(
-    db: &impl ConnectionTrait,
-    segment_id: i64,
-) -> Result<Vec<String>, StoreError> {
-    let rows: Vec<(String, String)> = variant::Entity::find()
-        .select_only()
-        .column(product::Column::Title)
-        .column(variant::Column::Title)
-        .join(
-            JoinType::InnerJoin,
-            variant::Entity::belongs_to(product::Entity)
-                .from(variant::Column::ProductId)
-                .to(product::Column::Id)
-                .into(),
-        )
-        .filter(visible_to(&[segment_id]))
-        .filter(visible_to(&[]).not())
-        .order_by_asc(product::Column::Title)
-        .order_by_asc(variant::Column::Id)
-        .into_tuple()
-        .all(db)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(product, variant)| {
-            if variant.is_empty() || variant == product {
-                product
-            } else {
-                format!("{product} ({variant})")
-            }
-        })
-        .collect())
-}
-
-/// A segment's join message with `{count}` (how many items the segment unlocks) and
-/// `{new_items}` (the first three of them, "and N more") filled in.
-pub fn fill_join_message(template: &str, items: &[String]) -> String {
-    let mut listed = items
-        .iter()
-        .take(LISTED_ITEMS)
-        .cloned()
-        .collect::<Vec<_>>()
-        .join(", ");
-    if items.len() > LISTED_ITEMS {
-        listed.push_str(&format!(" and {} more", items.len() - LISTED_ITEMS));
-    }
-    template
-        .replace("{count}", &items.len().to_string())
-        .replace("{new_items}", &listed)
-}
-
-/// The segment's filled join message, when it has one.
-async fn join_text(
-    db: &impl ConnectionTrait,
-    segment_id: i64,
-) -> Result<Option<String>, StoreError> {
-    let Some(template) = segment::Entity::find_by_id(segment_id)
-        .one(db)
-        .await?
-        .and_then(|segment| segment.join_message)
-        .filter(|message| !message.trim().is_empty())
-    else {
-        return Ok(None);
-    };
-    let items = if template.contains("{count}") || template.contains("{new_items}") {
-        unlocked_items(db, segment_id).await?
-    } else {
-        Vec::new()
-    };
-    Ok(Some(fill_join_message(&template, &items)))
-}
-
 /// Customers who take messages: not opted out, not blocked.
-fn reachable() -> Condition {
+pub(super) fn reachable() -> Condition {
     Condition::all()
         .add(customer::Column::MessagesOptOut.eq(false))
         .add(customer::Column::BlockedAt.is_null())
 }
 
-/// Queues the join message of `segment_id` for every rule join that recompute run `run_id`
-/// wrote for it, inside the caller's transaction. Returns how many were queued.
-pub(crate) async fn enqueue_run_joins(
-    db: &impl ConnectionTrait,
-    segment_id: i64,
-    run_id: i64,
-    now: DateTime<Utc>,
-) -> Result<u64, StoreError> {
-    let Some(text) = join_text(db, segment_id).await? else {
-        return Ok(0);
-    };
-    let event = Alias::new("event");
-    let rows = Query::select()
-        .column((event.clone(), membership_event::Column::CustomerId))
-        .column((customer::Entity, customer::Column::ChatId))
-        .expr(Expr::val("join"))
-        .expr(Expr::val(segment_id))
-        .expr(Expr::val("join:").binary(
-            BinOper::Custom("||"),
-            Expr::col((event.clone(), membership_event::Column::Id)).cast_as("TEXT"),
-        ))
-        .expr(Expr::val(text))
-        .expr(Expr::val(CATALOG_BUTTON))
-        .expr(Expr::val(State::Queued.as_str()))
-        .expr(Expr::val(0))
-        .expr(Expr::val(now))
-        .expr(Expr::val(now))
-        .from_as(membership_event::Entity, event.clone())
-        .inner_join(
-            customer::Entity,
-            Expr::col((customer::Entity, customer::Column::Id))
-                .equals((event.clone(), membership_event::Column::CustomerId)),
-        )
-        .and_where(Expr::col((event.clone(), membership_event::Column::SegmentId)).eq(segment_id))
-        // `at` too, so the ledger's (segment_id, at) index finds this run's rows.
-        .and_where(Expr::col((event.clone(), membership_event::Column::At)).eq(now))
-        .and_where(Expr::col((event.clone(), membership_event::Column::RunId)).eq(run_id))
-        .and_where(Expr::col((event.clone(), membership_event::Column::Kind)).eq("joined"))
-        .and_where(Expr::col((event.clone(), membership_event::Column::Cause)).eq("rule"))
-        // A merchant's include is a manual add, which sends no join message.
-        .and_where(
-            Expr::col((event, membership_event::Column::CustomerId)).not_in_subquery(
-                Query::select()
-                    .column(segment_override::Column::CustomerId)
-                    .from(segment_override::Entity)
-                    .and_where(segment_override::Column::SegmentId.eq(segment_id))
-                    .and_where(segment_override::Column::Mode.eq("include"))
-                    .to_owned(),
-            ),
-        )
-        .cond_where(reachable())
-        .to_owned();
-    let insert = Query::insert()
-        .into_table(outbox_message::Entity)
-        .columns([
-            outbox_message::Column::CustomerId,
-            outbox_message::Column::ChatId,
-            outbox_message::Column::Kind,
-            outbox_message::Column::SegmentId,
-            outbox_message::Column::DedupeKey,
-            outbox_message::Column::Text,
-            outbox_message::Column::Button,
-            outbox_message::Column::State,
-            outbox_message::Column::Attempts,
-            outbox_message::Column::NextAttemptAt,
-            outbox_message::Column::CreatedAt,
-        ])
-        .select_from(rows)
-        .map_err(|error| StoreError::Invalid(error.to_string()))?
-        .to_owned();
-    Ok(db.execute(&insert).await?.rows_affected())
-}
-
-/// Queues the join message of `segment_id` for one shopper who just joined it through the
-/// rule (their latest `joined` ledger row), inside the caller's transaction. Returns whether a
-/// message was queued.
-pub(crate) async fn enqueue_join(
-    db: &impl ConnectionTrait,
-    segment_id: i64,
-    customer_id: i64,
-    now: DateTime<Utc>,
-) -> Result<bool, StoreError> {
-    let Some(text) = join_text(db, segment_id).await? else {
-        return Ok(false);
-    };
-    let Some(shopper) = customer::Entity::find_by_id(customer_id)
-        .filter(reachable())
-        .one(db)
-        .await?
-    else {
-        return Ok(false);
-    };
-    let Some(event) = membership_event::Entity::find()
-        .filter(membership_event::Column::SegmentId.eq(segment_id))
-        .filter(membership_event::Column::CustomerId.eq(customer_id))
-        .filter(membership_event::Column::Kind.eq("joined"))
-        .order_by_desc(membership_event::Column::Id)
-        .one(db)
-        .await?
-    else {
-        return Ok(false);
-    };
-    queue(
-        db,
-        &shopper,
-        "join",
-        Some(segment_id),
-        None,
-        format!("join:{}", event.id),
-        text,
-        Some(CATALOG_BUTTON),
-        now,
-    )
-    .await?;
-    Ok(true)
-}
-
 #[allow(clippy::too_many_arguments)]
-async fn queue(
+pub(super) async fn queue(
     db: &impl ConnectionTrait,
     shopper: &customer::Model,
     kind: &str,
@@ -331,7 +130,10 @@ pub async fn enqueue_service(
     else {
         return Ok(false);
     };
-    let text: String = text.chars().take(MAX_BROADCAST_LENGTH).collect();
+    let text: String = text
+        .chars()
+        .take(crate::limits::MAX_MESSAGE_LENGTH)
+        .collect();
     let insert = Query::insert()
         .into_table(outbox_message::Entity)
         .columns([
@@ -364,183 +166,6 @@ pub async fn enqueue_service(
         )
         .to_owned();
     Ok(db.execute(&insert).await?.rows_affected() == 1)
-}
-
-/// Telegram refuses longer texts; a broadcast is one message.
-pub const MAX_BROADCAST_LENGTH: usize = crate::limits::MAX_MESSAGE_LENGTH;
-
-/// Queues `text` for every current member of `segment_id` who takes messages, in one
-/// transaction, and records the broadcast with how many were queued and left out.
-pub async fn broadcast<C>(
-    db: &C,
-    segment_id: i64,
-    text: &str,
-    now: DateTime<Utc>,
-) -> Result<broadcast::Model, StoreError>
-where
-    C: ConnectionTrait + TransactionTrait,
-{
-    let text = text.trim();
-    if text.is_empty() {
-        return Err(StoreError::Invalid(
-            "a broadcast needs a text (--text)".to_owned(),
-        ));
-    }
-    if text.chars().count() > MAX_BROADCAST_LENGTH {
-        return Err(StoreError::Invalid(format!(
-            "a broadcast is one Telegram message of at most {MAX_BROADCAST_LENGTH} characters; \
-             this text has {}",
-            text.chars().count()
-        )));
-    }
-    let txn = begin_write(db).await?;
-    let segment = segment::Entity::find_by_id(segment_id)
-        .one(&txn)
-        .await?
-        .ok_or_else(|| StoreError::not_found("segment", segment_id))?;
-    let members = customer::Entity::find()
-        .join(
-            JoinType::InnerJoin,
-            customer::Entity::belongs_to(segment_member::Entity)
-                .from(customer::Column::Id)
-                .to(segment_member::Column::CustomerId)
-                .into(),
-        )
-        .filter(segment_member::Column::SegmentId.eq(segment_id))
-        .order_by_asc(customer::Column::Id)
-        .all(&txn)
-        .await?;
-    let opted_out = members.iter().filter(|c| c.messages_opt_out).count();
-    let blocked = members
-        .iter()
-        .filter(|c| !c.messages_opt_out && c.blocked_at.is_some())
-        .count();
-    let recipients: Vec<&customer::Model> = members
-        .iter()
-        .filter(|c| !c.messages_opt_out && c.blocked_at.is_none())
-        .collect();
-    let count = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
-    let record = broadcast::ActiveModel {
-        segment_id: Set(segment.id),
-        segment_name: Set(segment.name.clone()),
-        text: Set(text.to_owned()),
-        recipients: Set(count(recipients.len())),
-        skipped_opt_out: Set(count(opted_out)),
-        skipped_blocked: Set(count(blocked)),
-        created_at: Set(now),
-        ..Default::default()
-    }
-    .insert(&txn)
-    .await?;
-    // In chunks: one statement per member would make a large segment slow, one statement for
-    // all of them could pass the database's limit on bound values.
-    for chunk in recipients.chunks(500) {
-        let rows = chunk.iter().map(|shopper| outbox_message::ActiveModel {
-            customer_id: Set(shopper.id),
-            chat_id: Set(shopper.chat_id),
-            kind: Set("broadcast".to_owned()),
-            segment_id: Set(Some(segment.id)),
-            broadcast_id: Set(Some(record.id)),
-            dedupe_key: Set(format!("broadcast:{}:{}", record.id, shopper.id)),
-            text: Set(text.to_owned()),
-            button: Set(None),
-            state: Set(State::Queued.as_str().to_owned()),
-            attempts: Set(0),
-            next_attempt_at: Set(now),
-            claimed_at: Set(None),
-            sent_at: Set(None),
-            error: Set(None),
-            created_at: Set(now),
-            ..Default::default()
-        });
-        outbox_message::Entity::insert_many(rows).exec(&txn).await?;
-    }
-    txn.commit().await?;
-    Ok(record)
-}
-
-/// A broadcast with how many of its messages are in each state.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct BroadcastProgress {
-    pub broadcast: broadcast::Model,
-    pub states: BTreeMap<State, u64>,
-}
-
-impl BroadcastProgress {
-    pub fn count(&self, state: State) -> u64 {
-        self.states.get(&state).copied().unwrap_or(0)
-    }
-
-    /// Nothing left to send (a message being sent counts as not done).
-    pub fn done(&self) -> bool {
-        self.count(State::Queued) + self.count(State::Sending) == 0
-    }
-}
-
-/// The latest broadcasts, newest first, with their progress.
-pub async fn broadcasts(
-    db: &impl ConnectionTrait,
-    limit: u64,
-) -> Result<Vec<BroadcastProgress>, StoreError> {
-    let records = broadcast::Entity::find()
-        .order_by_desc(broadcast::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await?;
-    let ids: Vec<i64> = records.iter().map(|record| record.id).collect();
-    let counts: Vec<(Option<i64>, String, i64)> = outbox_message::Entity::find()
-        .select_only()
-        .column(outbox_message::Column::BroadcastId)
-        .column(outbox_message::Column::State)
-        .column_as(outbox_message::Column::Id.count(), "n")
-        .filter(outbox_message::Column::BroadcastId.is_in(ids))
-        .group_by(outbox_message::Column::BroadcastId)
-        .group_by(outbox_message::Column::State)
-        .into_tuple()
-        .all(db)
-        .await?;
-    let mut by_broadcast: BTreeMap<i64, BTreeMap<State, u64>> = BTreeMap::new();
-    for (id, state, n) in counts {
-        if let (Some(id), Some(state)) = (id, State::parse(&state)) {
-            *by_broadcast
-                .entry(id)
-                .or_default()
-                .entry(state)
-                .or_default() += u64::try_from(n).unwrap_or(0);
-        }
-    }
-    Ok(records
-        .into_iter()
-        .map(|broadcast| BroadcastProgress {
-            states: by_broadcast.remove(&broadcast.id).unwrap_or_default(),
-            broadcast,
-        })
-        .collect())
-}
-
-/// One broadcast's progress.
-pub async fn broadcast_progress(
-    db: &impl ConnectionTrait,
-    broadcast_id: i64,
-) -> Result<BroadcastProgress, StoreError> {
-    let broadcast = broadcast::Entity::find_by_id(broadcast_id)
-        .one(db)
-        .await?
-        .ok_or_else(|| StoreError::not_found("broadcast", broadcast_id))?;
-    let counts: Vec<(String, i64)> = outbox_message::Entity::find()
-        .select_only()
-        .column(outbox_message::Column::State)
-        .column_as(outbox_message::Column::Id.count(), "n")
-        .filter(outbox_message::Column::BroadcastId.eq(broadcast_id))
-        .group_by(outbox_message::Column::State)
-        .into_tuple()
-        .all(db)
-        .await?;
-    let states = counts
-        .into_iter()
-        .filter_map(|(state, n)| Some((State::parse(&state)?, u64::try_from(n).unwrap_or(0))))
-        .collect();
-    Ok(BroadcastProgress { broadcast, states })
 }
 
 /// A message a sender has claimed and must now send (once).
@@ -788,27 +413,6 @@ pub async fn messages_of(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn check(template: &str, items: &[&str], expected: &str) {
-        let items: Vec<String> = items.iter().map(|item| (*item).to_owned()).collect();
-        assert_eq!(fill_join_message(template, &items), expected);
-    }
-
-    #[test]
-    fn join_messages_count_and_list_the_first_three_items() {
-        check(
-            "You now see {count} new items: {new_items}",
-            &["A", "B (red)"],
-            "You now see 2 new items: A, B (red)",
-        );
-        check(
-            "{count}: {new_items}.",
-            &["A", "B", "C", "D", "E"],
-            "5: A, B, C and 2 more.",
-        );
-        check("Welcome to the club!", &["A"], "Welcome to the club!");
-        check("{count} new", &[], "0 new");
-    }
 
     #[tokio::test]
     async fn a_service_message_reaches_a_shopper_with_news_off_once_and_never_a_blocked_one() {

@@ -14,7 +14,7 @@ use crate::segments::compile::{CUSTOMER_ID, matching_customers_over};
 use crate::segments::{Context, TimeFrame};
 use crate::store::membership::ledger::{Cause, OverrideMode, Source};
 use crate::store::membership::rules::AutoSegment;
-use crate::store::{StoreError, begin_write, messaging::outbox};
+use crate::store::{StoreError, begin_write, messaging::joins};
 
 /// The scratch table a segment's new membership is gathered in before it is compared with the
 /// old, so the rule is evaluated once per segment. Temporary, so private to the connection.
@@ -237,7 +237,7 @@ async fn apply_joins(
             .to_owned(),
     )
     .await?;
-    outbox::enqueue_run_joins(txn, segment_id, run_id, now).await?;
+    joins::enqueue_run_joins(txn, segment_id, run_id, now).await?;
     Ok(joined)
 }
 

@@ -13,6 +13,7 @@ use crate::store::membership::manual::{add_member, set_override};
 use crate::store::membership::recompute::{Trigger, recompute_all};
 use crate::store::membership::refresh::refresh_customer;
 use crate::store::messaging::outbox::{self, State};
+use crate::store::messaging::{broadcasts, joins};
 use crate::testing::TestDb;
 
 async fn set_customer(
@@ -119,7 +120,7 @@ async fn a_rule_join_queues_one_message_per_join_and_skips_blocked_opted_out_and
             .collect::<Vec<_>>(),
         [(fan, "join", "You now see 1 new items: Thing (size)")]
     );
-    assert_eq!(rows[0].button.as_deref(), Some(outbox::CATALOG_BUTTON));
+    assert_eq!(rows[0].button.as_deref(), Some(joins::CATALOG_BUTTON));
     assert_eq!(rows[0].state, State::Queued.as_str());
 
     // Nothing changed: a second run queues nothing.
@@ -165,13 +166,13 @@ async fn broadcasts_queue_one_message_per_reachable_member_and_claims_are_taken_
     set_customer(db, members[2], |row| row.messages_opt_out = Set(true)).await;
     set_customer(db, members[3], |row| row.blocked_at = Set(Some(now()))).await;
 
-    let refused = outbox::broadcast(db, segment, "   ", now()).await;
+    let refused = broadcasts::broadcast(db, segment, "   ", now()).await;
     assert!(refused.is_err());
-    let missing = outbox::broadcast(db, 999_999, "Hello", now()).await;
+    let missing = broadcasts::broadcast(db, 999_999, "Hello", now()).await;
     assert!(missing.is_err());
     assert!(outbox_rows(db).await.is_empty());
 
-    let record = outbox::broadcast(db, segment, "Sale!", now())
+    let record = broadcasts::broadcast(db, segment, "Sale!", now())
         .await
         .expect("broadcast");
     assert_eq!(
@@ -204,7 +205,7 @@ async fn broadcasts_queue_one_message_per_reachable_member_and_claims_are_taken_
             .expect("claim"),
         None
     );
-    let progress = outbox::broadcast_progress(db, record.id)
+    let progress = broadcasts::broadcast_progress(db, record.id)
         .await
         .expect("progress");
     assert_eq!(
@@ -228,7 +229,7 @@ async fn broadcasts_queue_one_message_per_reachable_member_and_claims_are_taken_
             .expect("expire"),
         1
     );
-    let progress = outbox::broadcast_progress(db, record.id)
+    let progress = broadcasts::broadcast_progress(db, record.id)
         .await
         .expect("progress");
     assert_eq!(progress.count(State::Unknown), 1);
@@ -239,7 +240,7 @@ async fn broadcasts_queue_one_message_per_reachable_member_and_claims_are_taken_
             .expect("claim"),
         None
     );
-    let listed = outbox::broadcasts(db, 10).await.expect("list");
+    let listed = broadcasts::broadcasts(db, 10).await.expect("list");
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].count(State::Unknown), 1);
 }
@@ -254,7 +255,7 @@ async fn one_chat_gets_at_most_one_message_per_interval_and_a_block_is_recorded(
     let shopper = shop.customer().await;
     for segment in [first, second] {
         add_member(db, segment, shopper, now()).await.expect("add");
-        outbox::broadcast(db, segment, "News", now())
+        broadcasts::broadcast(db, segment, "News", now())
             .await
             .expect("broadcast");
     }
