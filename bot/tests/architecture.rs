@@ -28,6 +28,7 @@ const PURE: &[&str] = &[
     "bot/src/money.rs",
     "bot/src/product_rule.rs",
     "bot/src/limits.rs",
+    "bot/src/typed_text.rs",
 ];
 
 /// What a pure module must not call or name.

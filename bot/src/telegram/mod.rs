@@ -5,11 +5,13 @@
 //! its own (that is [`set_webhook`] / [`delete_webhook`], for the admin tool).
 //!
 //! Each endpoint of [`schema`] is "extract → ask the dialogue → render": `input` reads
-//! updates, `send` delivers outcomes (splitting, editing, retrying), `webhook` is the HTTP
-//! side of webhook mode.
+//! updates, `send` delivers outcomes (splitting, editing, retrying), `polling` guards
+//! teloxide's long polling, `webhook` is the HTTP side of webhook mode and `health` its
+//! `/healthz` report.
 
 mod client;
 mod excerpt;
+mod health;
 mod input;
 mod outbox;
 mod polling;
@@ -113,21 +115,7 @@ impl Dialogue for Conversation {
     }
 
     async fn ready(&self) -> bool {
-        let ping = tokio::time::timeout(HEALTH_DB_TIMEOUT, crate::store::ping(&self.db)).await;
-        match ping {
-            Ok(Ok(())) => true,
-            Ok(Err(error)) => {
-                tracing::warn!(%error, "health check: the database does not answer");
-                false
-            }
-            Err(_) => {
-                tracing::warn!(
-                    timeout = ?HEALTH_DB_TIMEOUT,
-                    "health check: the database did not answer in time"
-                );
-                false
-            }
-        }
+        health::database_answers(&self.db).await
     }
 
     async fn first_delivery(&self, update_id: i64) -> bool {
@@ -144,56 +132,7 @@ impl Dialogue for Conversation {
     }
 
     async fn health(&self) -> Health {
-        if !self.ready().await {
-            return Health::new(false, None);
-        }
-        // A database recreated empty answers `SELECT 1` while every update fails on it.
-        let schema = tokio::time::timeout(
-            HEALTH_DB_TIMEOUT,
-            crate::store::operations::schema_health::schema_is_current(&self.db),
-        )
-        .await;
-        match schema {
-            Ok(Ok(true)) => {}
-            Ok(Ok(false)) => {
-                tracing::warn!(
-                    "health check: the database's migrations are not this build's (recreated \
-                     empty, or another version?)"
-                );
-                return Health::unexpected_schema();
-            }
-            Ok(Err(error)) => {
-                tracing::warn!(%error, "health check: can't read the applied migrations");
-                return Health::unexpected_schema();
-            }
-            Err(_) => {
-                tracing::warn!(
-                    timeout = ?HEALTH_DB_TIMEOUT,
-                    "health check: the applied migrations were not read in time"
-                );
-                return Health::new(false, None);
-            }
-        }
-        let last = tokio::time::timeout(
-            HEALTH_DB_TIMEOUT,
-            crate::store::membership::runs::runs(&self.db, 1),
-        )
-        .await;
-        let last_recompute = match last {
-            Ok(Ok(runs)) => runs.into_iter().next().map(|run| LastRecompute {
-                trigger: run.trigger,
-                started_at: run.started_at,
-                finished_at: run.finished_at,
-                error: run.error,
-            }),
-            // The database answered a moment ago; a failure here is not worth a 503.
-            Ok(Err(error)) => {
-                tracing::warn!(%error, "health check: can't read the last recompute run");
-                None
-            }
-            Err(_) => None,
-        };
-        Health::new(true, last_recompute)
+        health::report(&self.db).await
     }
 }
 

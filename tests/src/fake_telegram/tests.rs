@@ -1,6 +1,7 @@
 //! The fake over real HTTP, with a hand-written HTTP/1.1 client (the crate has no HTTP client
 //! dependency, and the fake must not rely on one to be trusted).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, ensure};
@@ -14,6 +15,13 @@ const WAIT: Duration = Duration::from_secs(5);
 
 /// POSTs `body` to `method` and returns the status and the parsed envelope.
 async fn post(fake: &FakeTelegram, method: &str, body: &str) -> anyhow::Result<(u16, Value)> {
+    let (status, body) = post_raw(fake, method, body).await?;
+    let envelope = serde_json::from_str(&body).with_context(|| format!("body {body:?}"))?;
+    Ok((status, envelope))
+}
+
+/// POSTs `body` to `method` and returns the status and the body as it came.
+async fn post_raw(fake: &FakeTelegram, method: &str, body: &str) -> anyhow::Result<(u16, String)> {
     let url = fake.url();
     let addr = url.strip_prefix("http://").context("url is http")?;
     let mut stream = TcpStream::connect(addr).await?;
@@ -34,8 +42,7 @@ async fn post(fake: &FakeTelegram, method: &str, body: &str) -> anyhow::Result<(
         .nth(1)
         .context("no status")?
         .parse()?;
-    let envelope = serde_json::from_str(body).with_context(|| format!("body {body:?}"))?;
-    Ok((status, envelope))
+    Ok((status, body.to_owned()))
 }
 
 async fn ok_result(fake: &FakeTelegram, method: &str, body: Value) -> anyhow::Result<Value> {
@@ -275,6 +282,20 @@ async fn faults_and_errors_use_the_error_envelope() -> anyhow::Result<()> {
     let (status, envelope) = post(&fake, "sendMessage", &text).await?;
     assert_eq!((status, envelope["error_code"].clone()), (502, json!(502)));
 
+    // What a proxy in front of the Bot API answers: an HTML page, or nothing.
+    fake.fail_next("sendMessage", FakeFailure::ProxyPage(502));
+    let (status, page) = post_raw(&fake, "sendMessage", &text).await?;
+    assert_eq!(status, 502);
+    assert!(
+        page.starts_with("<html>") && page.contains("502 Bad Gateway"),
+        "{page}"
+    );
+    fake.fail_next("sendMessage", FakeFailure::EmptyBody(503));
+    assert_eq!(
+        post_raw(&fake, "sendMessage", &text).await?,
+        (503, String::new())
+    );
+
     fake.fail_next("sendMessage", FakeFailure::Hang(Duration::from_millis(300)));
     let started = tokio::time::Instant::now();
     let (status, _) = post(&fake, "sendMessage", &text).await?;
@@ -371,5 +392,27 @@ async fn a_second_poller_ends_the_first_with_409() -> anyhow::Result<()> {
     fake.push_raw_update(updates[0].clone());
     let again = ok_result(&fake, "getUpdates", json!({"offset": id + 1})).await?;
     assert_eq!(again[0]["update_id"], json!(id));
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_revoked_token_ends_a_waiting_long_poll_and_every_call_with_401() -> anyhow::Result<()> {
+    let fake = Arc::new(FakeTelegram::start().await?);
+    let polling = Arc::clone(&fake);
+    let poll =
+        tokio::spawn(async move { post(&polling, "getUpdates", r#"{"timeout": 30}"#).await });
+    fake.revoke_token();
+    let started = tokio::time::Instant::now();
+    let (status, envelope) = poll.await??;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the poll waited"
+    );
+    assert_eq!(
+        (status, envelope["description"].clone()),
+        (401, json!("Unauthorized"))
+    );
+    let (status, _) = post(&fake, "getMe", "{}").await?;
+    assert_eq!(status, 401);
     Ok(())
 }

@@ -339,12 +339,14 @@ async fn odd_unicode_in_admin_names_and_csv_cells_is_kept_and_bad_files_name_the
 }
 
 #[tokio::test]
-async fn a_nul_in_a_search_a_coupon_code_or_an_address_is_dropped_and_the_order_is_placed() {
+async fn a_nul_in_a_name_a_search_a_coupon_code_or_an_address_is_dropped_and_the_order_is_placed() {
     // PostgreSQL can't store NUL in text and SQLite can: the bot drops it where a message
     // comes in, so both databases answer as they would without it.
     let shop = open_shop().await;
-    let user = TestUser::new(4_003, "Nul").language("en");
+    // A name with a NUL too, as a forged update could carry it.
+    let user = TestUser::new(4_003, "Nu\u{0}l").language("en");
     let menu = shop.register(&user).await;
+    assert_eq!(shop.customer(&user).await.first_name, "Nul");
     shop.fake.send_text(&user, "sen\u{0}cha");
     let found = shop.fake.next_reply(user.chat_id(), WAIT).await.unwrap();
     assert!(
