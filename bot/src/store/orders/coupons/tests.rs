@@ -3,11 +3,15 @@
 
 use crate::store::membership::{in_force, manual, user_groups};
 use chrono::Duration;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::ActiveValue::Set;
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use storebot_entity::{coupon_redemption, order_item_discount, segment};
 
 use super::*;
+use crate::coupons::Discount;
 use crate::product_rule::ProductRule;
+use crate::store::StoreError;
+use crate::store::catalog::product_segments;
 use crate::store::catalog::product_segments::ProductSegmentDraft;
 use crate::store::operations::demo::fixtures::Shop;
 use crate::store::orders::cart;
