@@ -563,8 +563,13 @@ fn every_text_key_in_the_code_is_in_the_default_texts_and_back() {
         include_str!("catalog.rs"),
         include_str!("cart.rs"),
         include_str!("orders.rs"),
+        include_str!("payment.rs"),
         // The outbox sender labels the join message's button.
         include_str!("../telegram/outbox.rs"),
+        // The invoice's fallback and the pre-checkout deadline's refusal.
+        include_str!("../telegram/payments.rs"),
+        // The expiry job's message to the shopper.
+        include_str!("../jobs/expiry.rs"),
     ];
     // The adapter answers a press from outside the private chat by key: its literals count as
     // uses (its other calls named `get(` are not text lookups).

@@ -2,7 +2,9 @@
 //! revoked while the bot runs (`getUpdates` answering 401), which teloxide would retry and log
 //! once a minute forever, ends the stream so that the bot finishes the updates in hand and
 //! stops with the error; and an update teloxide cannot read is logged here as a bounded
-//! excerpt and skipped, instead of at ERROR with its whole body.
+//! excerpt and skipped, instead of at ERROR with its whole body. A payment is recorded
+//! before the stream goes on (`payments::take_payment_patiently`), so the `getUpdates` that
+//! confirms it to Telegram is only sent once it is safe in the database.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -13,19 +15,31 @@ use teloxide::stop::StopToken;
 use teloxide::types::{AllowedUpdate, UpdateKind};
 use teloxide::update_listeners::{AsUpdateStream, Polling, UpdateListener};
 use teloxide::{ApiError, RequestError};
+use tokio::sync::watch;
+
+use super::{Dialogue, payments};
 
 /// Teloxide's polling listener, guarded. After the stream ends, [`GuardedPolling::revoked`]
 /// tells whether it ended because Telegram refused the token.
-pub(super) struct GuardedPolling {
+pub(super) struct GuardedPolling<D> {
     polling: Polling<Bot>,
     revoked: Arc<Mutex<Option<RequestError>>>,
+    dialogue: Arc<D>,
+    stopping: watch::Receiver<bool>,
 }
 
-impl GuardedPolling {
-    pub(super) fn new(polling: Polling<Bot>) -> Self {
+impl<D: Dialogue> GuardedPolling<D> {
+    /// `stopping` turns true at shutdown, ending a payment's retries unconfirmed.
+    pub(super) fn new(
+        polling: Polling<Bot>,
+        dialogue: Arc<D>,
+        stopping: watch::Receiver<bool>,
+    ) -> Self {
         Self {
             polling,
             revoked: Arc::default(),
+            dialogue,
+            stopping,
         }
     }
 
@@ -35,7 +49,7 @@ impl GuardedPolling {
     }
 }
 
-impl UpdateListener for GuardedPolling {
+impl<D: Dialogue> UpdateListener for GuardedPolling<D> {
     type Err = RequestError;
 
     fn stop_token(&mut self) -> StopToken {
@@ -47,12 +61,14 @@ impl UpdateListener for GuardedPolling {
     }
 }
 
-impl<'a> AsUpdateStream<'a> for GuardedPolling {
+impl<'a, D: Dialogue> AsUpdateStream<'a> for GuardedPolling<D> {
     type StreamErr = RequestError;
     type Stream = Pin<Box<dyn Stream<Item = Result<Update, RequestError>> + Send + 'a>>;
 
     fn as_stream(&'a mut self) -> Self::Stream {
         let revoked = Arc::clone(&self.revoked);
+        let dialogue = Arc::clone(&self.dialogue);
+        let stopping = self.stopping.clone();
         let stream = self
             .polling
             .as_stream()
@@ -63,7 +79,24 @@ impl<'a> AsUpdateStream<'a> for GuardedPolling {
                 }
                 future::ready(!refused)
             })
-            .filter(|item| future::ready(readable(item)));
+            .filter(|item| future::ready(readable(item)))
+            // A payment that could not be recorded before shutdown ends the stream without
+            // being passed on, so it is never confirmed and Telegram delivers it again.
+            .then(move |item| {
+                let dialogue = Arc::clone(&dialogue);
+                let stopping = stopping.clone();
+                async move {
+                    let taken = match &item {
+                        Ok(update) => {
+                            payments::take_payment_patiently(&*dialogue, update, &stopping).await
+                        }
+                        Err(_) => true,
+                    };
+                    (item, taken)
+                }
+            })
+            .take_while(|(_, taken)| future::ready(*taken))
+            .map(|(item, _)| item);
         Box::pin(stream)
     }
 }

@@ -111,6 +111,7 @@ async fn place(
             now: shop.now,
             coupons: codes,
             confirmed: &confirmed,
+            payment: None,
         },
     )
     .await

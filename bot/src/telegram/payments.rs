@@ -1,0 +1,196 @@
+//! Payments on Telegram: sending the invoice, answering `pre_checkout_query` within
+//! Telegram's 10 seconds, and taking `successful_payment` so that it is never lost.
+//!
+//! Other updates are handled at most once (claimed, then handled). A payment may not be lost
+//! to a crash, so it is recorded *before* Telegram is told the update arrived: in long polling
+//! the update stream waits for [`take_payment`] before the next `getUpdates` (which confirms
+//! it), and in webhook mode the post is answered 200 only after it. A redelivery records
+//! nothing new (unique charge id). It never decides whether a payment is acceptable: that is
+//! the dialogue's, through `store::orders::payments`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use teloxide::prelude::*;
+use teloxide::types::{LabeledPrice, Message, PreCheckoutQuery, Update, UpdateKind};
+
+use super::{Dialogue, Handled, send};
+use crate::conversation::payment::{Invoice, PaymentReport, PreCheckoutReport};
+use crate::conversation::texts::Texts;
+use crate::store::orders::payments::STARS;
+use storebot_config::Settings;
+
+/// Telegram cancels a payment whose pre-checkout query is not answered within 10 seconds; the
+/// answer itself needs a moment, so the check gets this long.
+pub const PRE_CHECKOUT_DEADLINE: Duration = Duration::from_secs(7);
+
+/// Between tries of recording a payment while the database fails.
+const RETRY_FIRST: Duration = Duration::from_millis(500);
+const RETRY_MAX: Duration = Duration::from_secs(30);
+
+/// The payment a message reports, if it is a `successful_payment` from a private chat.
+pub(super) fn payment_report(message: &Message) -> Option<PaymentReport> {
+    let paid = message.successful_payment()?;
+    let payer = message.from.as_ref()?;
+    if !message.chat.is_private() {
+        return None;
+    }
+    Some(PaymentReport {
+        payer_telegram_user_id: i64::try_from(payer.id.0).ok()?,
+        language_code: payer.language_code.clone(),
+        payload: paid.invoice_payload.clone(),
+        currency: paid.currency.clone(),
+        total_amount: i64::from(paid.total_amount),
+        telegram_charge_id: paid.telegram_payment_charge_id.0.clone(),
+        provider_charge_id: paid.provider_payment_charge_id.clone(),
+    })
+}
+
+/// Records the payment `update` carries, if any: true once it is safe to confirm the update
+/// to Telegram (recorded now or before, or no payment at all).
+pub(super) async fn take_payment<D: Dialogue>(dialogue: &D, update: &Update) -> bool {
+    let UpdateKind::Message(message) = &update.kind else {
+        return true;
+    };
+    let Some(report) = payment_report(message) else {
+        return true;
+    };
+    dialogue.record_payment(&report, Utc::now()).await
+}
+
+/// [`take_payment`], tried again with capped backoff while the database fails, until it
+/// succeeds or `stopping` says the bot is shutting down: false then, and the update must not
+/// be confirmed (Telegram delivers it again to the next start).
+pub(super) async fn take_payment_patiently<D: Dialogue>(
+    dialogue: &D,
+    update: &Update,
+    stopping: &tokio::sync::watch::Receiver<bool>,
+) -> bool {
+    let mut delay = RETRY_FIRST;
+    loop {
+        if take_payment(dialogue, update).await {
+            return true;
+        }
+        let mut stopping = stopping.clone();
+        tokio::select! {
+            _ = stopping.wait_for(|stop| *stop) => return false,
+            _ = tokio::time::sleep(delay) => {}
+        }
+        delay = (delay * 2).min(RETRY_MAX);
+    }
+}
+
+/// The `successful_payment` message, once recorded: the merchant chats hear of it (once).
+pub(super) async fn on_paid<D: Dialogue>(
+    bot: &Bot,
+    message: &Message,
+    report: PaymentReport,
+    dialogue: &Arc<D>,
+) {
+    let dialogue = Arc::clone(dialogue);
+    let handled = tokio::spawn(async move { dialogue.paid(&report, Utc::now()).await });
+    match handled.await {
+        Ok(outcome) => send::deliver(bot, message.chat.id, None, outcome).await,
+        Err(error) => tracing::error!(%error, "the dialogue failed on a payment"),
+    }
+}
+
+/// Answers a pre-checkout query within Telegram's limit: approved, or refused with the
+/// dialogue's sentence; refused as well when the check does not finish in time.
+pub(super) async fn on_pre_checkout<D: Dialogue>(
+    bot: Bot,
+    query: PreCheckoutQuery,
+    dialogue: Arc<D>,
+    settings: Arc<Settings>,
+) -> Handled {
+    let report = PreCheckoutReport {
+        payer_telegram_user_id: i64::try_from(query.from.id.0).unwrap_or(-1),
+        language_code: query.from.language_code.clone(),
+        payload: query.invoice_payload.clone(),
+        currency: query.currency.clone(),
+        total_amount: i64::from(query.total_amount),
+    };
+    let check = tokio::spawn(async move { dialogue.pre_checkout(&report, Utc::now()).await });
+    let verdict = match tokio::time::timeout(PRE_CHECKOUT_DEADLINE, check).await {
+        Ok(Ok(verdict)) => verdict,
+        Ok(Err(error)) => {
+            tracing::error!(%error, "the pre-checkout check failed; refused");
+            Err(busy(&settings, &query))
+        }
+        Err(_) => {
+            tracing::warn!(
+                deadline = ?PRE_CHECKOUT_DEADLINE,
+                "the pre-checkout check did not finish in time; refused"
+            );
+            Err(busy(&settings, &query))
+        }
+    };
+    let mut answer = bot.answer_pre_checkout_query(query.id.clone(), verdict.is_ok());
+    answer.error_message = verdict.err();
+    if let Err(error) = send::with_retry(answer).await {
+        let error = send::describe(&error);
+        tracing::warn!(%error, "could not answer a pre-checkout query");
+    }
+    Ok(())
+}
+
+fn busy(settings: &Settings, query: &PreCheckoutQuery) -> String {
+    Texts::for_language(settings, query.from.language_code.as_deref())
+        .get("payment_refused_busy")
+        .to_owned()
+}
+
+/// Sends the invoice of an order awaiting payment; if Telegram refuses it (a provider token
+/// revoked in @BotFather, say), the shopper is told the order waits in /orders.
+pub(super) async fn send_invoice(bot: &Bot, settings: &Settings, chat_id: ChatId, invoice: Invoice) {
+    let prices: Option<Vec<LabeledPrice>> = invoice
+        .prices
+        .iter()
+        .map(|(label, amount)| {
+            Some(LabeledPrice {
+                label: label.clone(),
+                amount: u32::try_from(*amount).ok()?,
+            })
+        })
+        .collect();
+    let sent = match prices {
+        Some(prices) => {
+            let mut request = bot.send_invoice(
+                chat_id,
+                invoice.title,
+                invoice.description,
+                invoice.payload,
+                invoice.currency.clone(),
+                prices,
+            );
+            // Stars take no provider token; every other currency goes through the provider.
+            if invoice.currency != STARS {
+                request.provider_token = settings
+                    .payments
+                    .provider_token
+                    .as_ref()
+                    .map(|token| token.expose().to_owned());
+            }
+            send::with_retry(request)
+                .await
+                .map(|_| ())
+                .map_err(|error| send::describe(&error))
+        }
+        None => Err("an invoice line is beyond Telegram's amounts".to_owned()),
+    };
+    if let Err(error) = sent {
+        tracing::error!(
+            %error,
+            order = invoice.order_id,
+            chat_id = chat_id.0,
+            "could not send an invoice; the order waits for payment until it expires"
+        );
+        let texts = Texts::for_language(settings, None);
+        let text = texts.fill("invoice_not_sent", &[("order", &invoice.order_id.to_string())]);
+        if let Err(error) = send::with_retry(bot.send_message(chat_id, text)).await {
+            let error = send::describe(&error);
+            tracing::warn!(%error, "could not say that the invoice was not sent");
+        }
+    }
+}
