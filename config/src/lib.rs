@@ -475,6 +475,46 @@ mod tests {
     }
 
     #[test]
+    fn an_incomplete_payments_configuration_is_refused_naming_its_key() {
+        let defaults = Settings::defaults().expect("defaults");
+        assert_eq!(defaults.payments.provider, PaymentProvider::None);
+        assert_eq!(defaults.payments.expire_after, Duration::from_secs(30 * 60));
+        for (pairs, key) in [
+            (
+                vec![("STOREBOT_PAYMENTS__PROVIDER", "telegram")],
+                "payments.provider_token is required",
+            ),
+            (
+                vec![
+                    ("STOREBOT_PAYMENTS__PROVIDER", "stars"),
+                    ("STOREBOT_PAYMENTS__PROVIDER_TOKEN", "1:TEST"),
+                    ("STOREBOT_PAYMENTS__STARS_PER_UNIT", "50"),
+                ],
+                "payments.provider_token must not be set",
+            ),
+            (
+                vec![("STOREBOT_PAYMENTS__PROVIDER", "stars")],
+                "payments.stars_per_unit is required",
+            ),
+        ] {
+            let message = Settings::load_from(None, env(&pairs))
+                .expect_err("refused")
+                .to_string();
+            assert!(message.contains(key), "{message}");
+            assert!(!message.contains("1:TEST"), "{message}");
+        }
+        let telegram = Settings::load_from(
+            None,
+            env(&[
+                ("STOREBOT_PAYMENTS__PROVIDER", "telegram"),
+                ("STOREBOT_PAYMENTS__PROVIDER_TOKEN", "284685063:TEST:secret"),
+            ]),
+        )
+        .expect("complete");
+        assert!(!format!("{telegram:?}").contains("284685063:TEST:secret"));
+    }
+
+    #[test]
     fn misspelt_key_in_file_is_named_with_the_file() {
         let (file, result) = load_file("[telegram]\ntokn = \"x\"\n");
         let message = result.expect_err("must fail").to_string();

@@ -137,17 +137,23 @@ impl Session<'_> {
             .chars()
             .take(MAX_DESCRIPTION_CHARS)
             .collect();
+        // Telegram takes exactly one price for Stars: the lines are in the description.
+        let prices = if invoice.currency == STARS {
+            vec![(title.clone(), invoice.amount)]
+        } else {
+            invoice
+                .lines
+                .into_iter()
+                .map(|line| (line.label, line.amount))
+                .collect()
+        };
         self.out.invoice = Some(Invoice {
             order_id: order,
             title,
             description,
             payload: invoice.payload,
             currency: invoice.currency,
-            prices: invoice
-                .lines
-                .into_iter()
-                .map(|line| (line.label, line.amount))
-                .collect(),
+            prices,
         });
         Ok(())
     }

@@ -33,7 +33,7 @@ use teloxide::update_listeners::{Polling, UpdateListener};
 
 pub use client::{TelegramError, bot};
 pub use outbox::run_sender as run_outbox_sender;
-pub use payments::PRE_CHECKOUT_DEADLINE;
+pub use payments::{PRE_CHECKOUT_DEADLINE, StarRefund, refund_star_payment};
 pub use render::{MAX_MESSAGE_LENGTH, split_text};
 pub use webhook::{
     HEALTH_DB_TIMEOUT, HEALTH_PATH, Health, LastRecompute, MAX_BODY_BYTES, WebhookConfigError,

@@ -194,3 +194,33 @@ pub(super) async fn send_invoice(bot: &Bot, settings: &Settings, chat_id: ChatId
         }
     }
 }
+
+/// What `refundStarPayment` came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StarRefund {
+    Refunded,
+    /// Telegram had refunded this charge before (an earlier refund whose record was lost).
+    AlreadyRefunded,
+}
+
+/// Returns a Stars payment to its payer through Telegram (`refundStarPayment`).
+pub async fn refund_star_payment(
+    settings: &Settings,
+    payer_telegram_user_id: i64,
+    telegram_charge_id: &str,
+) -> Result<StarRefund, super::TelegramError> {
+    let user = teloxide::types::UserId(u64::try_from(payer_telegram_user_id).unwrap_or_default());
+    let request = super::bot(&settings.telegram)?.refund_star_payment(
+        user,
+        teloxide::types::TelegramTransactionId(telegram_charge_id.to_owned()),
+    );
+    match send::with_retry(request).await {
+        Ok(_) => Ok(StarRefund::Refunded),
+        Err(teloxide::RequestError::Api(refusal))
+            if refusal.to_string().contains("CHARGE_ALREADY_REFUNDED") =>
+        {
+            Ok(StarRefund::AlreadyRefunded)
+        }
+        Err(error) => Err(error.into()),
+    }
+}

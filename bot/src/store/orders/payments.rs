@@ -30,6 +30,9 @@ pub const EXPIRED: &str = "expired";
 pub const CANCELLED: &str = "cancelled";
 pub const REFUNDED: &str = "refunded";
 
+/// The statuses only this module sets; the merchant may list them, not set them by hand.
+pub const PAYMENT_STATUSES: [&str; 3] = [AWAITING_PAYMENT, EXPIRED, REFUNDED];
+
 /// Telegram Stars' currency code.
 pub const STARS: &str = "XTR";
 
