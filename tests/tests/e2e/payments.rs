@@ -651,3 +651,28 @@ async fn hold_invoices(test: &TestDb) -> storebot::store::DatabaseTransaction {
         .unwrap();
     txn
 }
+
+#[tokio::test]
+async fn an_invoice_telegram_refuses_leaves_the_order_awaiting_payment_and_tells_the_shopper() {
+    let shop = Shop::new().await;
+    let alice = TestUser::alice();
+    let customer = shop.shopper(&alice, 1).await;
+    // A provider token the merchant revoked in @BotFather: Telegram refuses the invoice.
+    let bot = shop
+        .start(&[
+            ("STOREBOT_PAYMENTS__PROVIDER", "telegram"),
+            ("STOREBOT_PAYMENTS__PROVIDER_TOKEN", "revoked-token"),
+        ])
+        .await;
+    shop.fake.send_text(&alice, "/cart");
+    let cart = shop.screen(&alice, "Your cart:").await;
+    shop.fake.press(&alice, &cart, "Checkout").unwrap();
+    let confirm = shop.screen(&alice, "Please check your order").await;
+    shop.fake.press(&alice, &confirm, "Confirm order").unwrap();
+    shop.screen(&alice, "could not send the invoice").await;
+    assert!(shop.fake.invoices().is_empty());
+    assert_eq!(shop.order_of(customer.id).await[0].status, "awaiting_payment");
+    let (status, log) = bot.terminate().await.unwrap();
+    assert!(status.success(), "{}", log.join("\n"));
+    assert!(!log.iter().any(|line| line.contains("revoked-token")));
+}
