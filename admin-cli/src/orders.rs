@@ -179,7 +179,10 @@ async fn show(cx: &Context, order_id: i64) -> Result<()> {
         );
     }
     if order.discount_total != 0 {
-        println!("  discount {}", discount_cell(order.discount_total, &order.currency));
+        println!(
+            "  discount {}",
+            discount_cell(order.discount_total, &order.currency)
+        );
     }
     println!(
         "  total {} {}",

@@ -49,11 +49,7 @@ pub async fn run(
         db.clone(),
         stop.clone(),
     ));
-    let expiry = tokio::spawn(jobs::run_expiry(
-        settings.clone(),
-        db.clone(),
-        stop.clone(),
-    ));
+    let expiry = tokio::spawn(jobs::run_expiry(settings.clone(), db.clone(), stop.clone()));
     let conversation = Conversation::new(db, settings.clone());
     let served = telegram::serve(settings, conversation, shutdown).await;
     let _ = stop_jobs.send(true);

@@ -366,15 +366,19 @@ impl Settings {
             .map(|token| token.expose().trim().to_owned());
         match payments.provider {
             PaymentProvider::Telegram if token.as_deref().is_none_or(str::is_empty) => {
-                return Err("payments.provider_token is required with payments.provider = \
+                return Err(
+                    "payments.provider_token is required with payments.provider = \
                             \"telegram\": connect a payment provider in @BotFather and set \
                             STOREBOT_PAYMENTS__PROVIDER_TOKEN"
-                    .to_owned());
+                        .to_owned(),
+                );
             }
             PaymentProvider::Stars if token.is_some() => {
-                return Err("payments.provider_token must not be set with payments.provider = \
+                return Err(
+                    "payments.provider_token must not be set with payments.provider = \
                             \"stars\": Telegram Stars take no provider token"
-                    .to_owned());
+                        .to_owned(),
+                );
             }
             PaymentProvider::Stars if payments.stars_per_unit.is_none_or(|rate| rate == 0) => {
                 return Err(format!(

@@ -21,8 +21,6 @@ pub struct Model {
     pub amount: i64,
     pub expires_at: DateTimeUtc,
     pub chat_id: i64,
-    /// The invoice message, once Telegram confirmed sending it.
-    pub message_id: Option<i64>,
     pub created_at: DateTimeUtc,
 }
 

@@ -26,7 +26,6 @@ enum Invoice {
     Amount,
     ExpiresAt,
     ChatId,
-    MessageId,
     CreatedAt,
 }
 
@@ -61,7 +60,6 @@ impl MigrationTrait for Migration {
                     .col(big_integer(Invoice::Amount))
                     .col(timestamp_with_time_zone(Invoice::ExpiresAt))
                     .col(big_integer(Invoice::ChatId))
-                    .col(big_integer_null(Invoice::MessageId))
                     .col(timestamp_with_time_zone(Invoice::CreatedAt))
                     .foreign_key(&mut fk(
                         Invoice::Table,

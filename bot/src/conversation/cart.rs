@@ -494,8 +494,7 @@ impl Session<'_> {
                 } else {
                     let total = self.money(order.order.total);
                     let number = order.order.id.to_string();
-                    let text =
-                        self.fill("order_placed", &[("order", &number), ("total", &total)]);
+                    let text = self.fill("order_placed", &[("order", &number), ("total", &total)]);
                     self.out.notice = Some(text.clone());
                     self.screen(text, Vec::new());
                 }

@@ -236,11 +236,7 @@ impl Conversation {
         };
         match payments::record(&self.db, &reported(report), &messages, now).await {
             Ok(Recorded::New { payment, late }) => {
-                tracing::info!(
-                    order = payment.order_id,
-                    late,
-                    "payment recorded"
-                );
+                tracing::info!(order = payment.order_id, late, "payment recorded");
                 true
             }
             Ok(Recorded::Already(_)) => true,
@@ -274,8 +270,7 @@ impl Conversation {
         if !self.record_payment(report, now).await {
             return outcome;
         }
-        let claimed =
-            payments::claim_announcement(&self.db, &report.telegram_charge_id, now).await;
+        let claimed = payments::claim_announcement(&self.db, &report.telegram_charge_id, now).await;
         let (payment, order) = match claimed {
             Ok(Some(claimed)) => claimed,
             Ok(None) => return outcome,

@@ -116,7 +116,11 @@ pub trait Dialogue: Send + Sync + 'static {
 
     /// The `successful_payment` message, handled after [`Dialogue::record_payment`]: what to
     /// tell the merchant chats, the first time only.
-    fn paid(&self, report: &PaymentReport, now: DateTime<Utc>) -> impl Future<Output = Outcome> + Send {
+    fn paid(
+        &self,
+        report: &PaymentReport,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Outcome> + Send {
         let _ = (report, now);
         async { Outcome::default() }
     }
@@ -251,7 +255,7 @@ pub fn schema<D: Dialogue>() -> UpdateHandler<std::convert::Infallible> {
     dptree::entry()
         .branch(Update::filter_message().endpoint(on_message::<D>))
         .branch(Update::filter_callback_query().endpoint(on_button::<D>))
-        .branch(Update::filter_pre_checkout_query().endpoint(payments::on_pre_checkout::<D>))
+        .branch(Update::filter_pre_checkout_query().endpoint(on_pre_checkout::<D>))
 }
 
 type Handled = Result<(), std::convert::Infallible>;
@@ -269,7 +273,12 @@ async fn on_message<D: Dialogue>(
     }
     // Recorded already by the listener, before the update was confirmed (`payments`).
     if let Some(report) = payments::payment_report(&message) {
-        payments::on_paid(&bot, &message, report, &dialogue).await;
+        let dialogue = Arc::clone(&dialogue);
+        let handled = tokio::spawn(async move { dialogue.paid(&report, Utc::now()).await });
+        match handled.await {
+            Ok(outcome) => send::deliver(&bot, message.chat.id, None, outcome).await,
+            Err(error) => tracing::error!(%error, "the dialogue failed on a payment"),
+        }
         return Ok(());
     }
     let (Some(user), Some(input)) = (message.from.as_ref(), input::message_input(&message)) else {
@@ -344,6 +353,43 @@ async fn on_button<D: Dialogue>(
         deliver(&bot, &settings, press.chat_id, press.message_id, outcome).await;
     }
     Ok(())
+}
+
+/// Answers a pre-checkout query within Telegram's limit: approved, or refused with the
+/// dialogue's sentence; refused as well when the check does not finish in time.
+async fn on_pre_checkout<D: Dialogue>(
+    bot: Bot,
+    query: teloxide::types::PreCheckoutQuery,
+    dialogue: Arc<D>,
+    settings: Arc<Settings>,
+) -> Handled {
+    let report = payments::pre_checkout_report(&query);
+    let check = tokio::spawn(async move { dialogue.pre_checkout(&report, Utc::now()).await });
+    let verdict = match tokio::time::timeout(PRE_CHECKOUT_DEADLINE, check).await {
+        Ok(Ok(verdict)) => Some(verdict),
+        Ok(Err(error)) => {
+            tracing::error!(%error, "the pre-checkout check failed; refused");
+            None
+        }
+        Err(_) => {
+            tracing::warn!(
+                deadline = ?PRE_CHECKOUT_DEADLINE,
+                "the pre-checkout check did not finish in time; refused"
+            );
+            None
+        }
+    };
+    payments::answer_pre_checkout(&bot, &settings, &query, verdict).await;
+    Ok(())
+}
+
+/// Records the payment an update carries (if any) before the update is confirmed to
+/// Telegram: true once that is safe.
+async fn take_payment<D: Dialogue>(dialogue: &D, update: &Update) -> bool {
+    match payments::payment_in(update) {
+        Some(report) => dialogue.record_payment(&report, Utc::now()).await,
+        None => true,
+    }
 }
 
 /// Sends an outcome, its invoice last.
@@ -445,9 +491,16 @@ pub async fn serve<D: Dialogue>(
         TelegramMode::Polling => {
             tracing::info!("receiving updates by long polling");
             let (stopping, stopped) = tokio::sync::watch::channel(false);
+            let intake: polling::Intake = {
+                let dialogue = Arc::clone(&dialogue);
+                Arc::new(move |update: Update| {
+                    let dialogue = Arc::clone(&dialogue);
+                    Box::pin(async move { take_payment(&*dialogue, &update).await })
+                })
+            };
             let mut listener = polling::GuardedPolling::new(
                 Polling::builder(bot).timeout(POLL_TIMEOUT).build(),
-                Arc::clone(&dialogue),
+                intake,
                 stopped,
             );
             let revoked = listener.revoked();
@@ -519,7 +572,7 @@ async fn serve_webhook<D: Dialogue>(
     // answered 503 and posts it again.
     let intake = move |update: Update| {
         let dialogue = Arc::clone(&dialogue);
-        async move { payments::take_payment(&*dialogue, &update).await }
+        async move { take_payment(&*dialogue, &update).await }
     };
     let app = webhook::router(updates, secret, health, intake);
     // Bind first, so a taken port is an error at start rather than a silent bot.

@@ -8,14 +8,14 @@
 //! nothing new (unique charge id). It never decides whether a payment is acceptable: that is
 //! the dialogue's, through `store::orders::payments`.
 
-use std::sync::Arc;
+use std::future::Future;
 use std::time::Duration;
 
-use chrono::Utc;
 use teloxide::prelude::*;
 use teloxide::types::{LabeledPrice, Message, PreCheckoutQuery, Update, UpdateKind};
 
-use super::{Dialogue, Handled, send};
+use super::client::{TelegramError, bot};
+use super::send;
 use crate::conversation::payment::{Invoice, PaymentReport, PreCheckoutReport};
 use crate::conversation::texts::Texts;
 use crate::store::orders::payments::STARS;
@@ -47,29 +47,29 @@ pub(super) fn payment_report(message: &Message) -> Option<PaymentReport> {
     })
 }
 
-/// Records the payment `update` carries, if any: true once it is safe to confirm the update
-/// to Telegram (recorded now or before, or no payment at all).
-pub(super) async fn take_payment<D: Dialogue>(dialogue: &D, update: &Update) -> bool {
-    let UpdateKind::Message(message) = &update.kind else {
-        return true;
-    };
-    let Some(report) = payment_report(message) else {
-        return true;
-    };
-    dialogue.record_payment(&report, Utc::now()).await
+/// The payment `update` reports, if it is a `successful_payment` message.
+pub(super) fn payment_in(update: &Update) -> Option<PaymentReport> {
+    match &update.kind {
+        UpdateKind::Message(message) => payment_report(message),
+        _ => None,
+    }
 }
 
-/// [`take_payment`], tried again with capped backoff while the database fails, until it
-/// succeeds or `stopping` says the bot is shutting down: false then, and the update must not
-/// be confirmed (Telegram delivers it again to the next start).
-pub(super) async fn take_payment_patiently<D: Dialogue>(
-    dialogue: &D,
-    update: &Update,
+/// `record` (the dialogue's durable record of a payment), tried again with capped backoff
+/// while the database fails, until it succeeds or `stopping` says the bot is shutting down:
+/// false then, and the update must not be confirmed (Telegram delivers it again to the next
+/// start).
+pub(super) async fn record_patiently<F, Fut>(
+    record: F,
     stopping: &tokio::sync::watch::Receiver<bool>,
-) -> bool {
+) -> bool
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = bool>,
+{
     let mut delay = RETRY_FIRST;
     loop {
-        if take_payment(dialogue, update).await {
+        if record().await {
             return true;
         }
         let mut stopping = stopping.clone();
@@ -81,69 +81,48 @@ pub(super) async fn take_payment_patiently<D: Dialogue>(
     }
 }
 
-/// The `successful_payment` message, once recorded: the merchant chats hear of it (once).
-pub(super) async fn on_paid<D: Dialogue>(
-    bot: &Bot,
-    message: &Message,
-    report: PaymentReport,
-    dialogue: &Arc<D>,
-) {
-    let dialogue = Arc::clone(dialogue);
-    let handled = tokio::spawn(async move { dialogue.paid(&report, Utc::now()).await });
-    match handled.await {
-        Ok(outcome) => send::deliver(bot, message.chat.id, None, outcome).await,
-        Err(error) => tracing::error!(%error, "the dialogue failed on a payment"),
-    }
-}
-
-/// Answers a pre-checkout query within Telegram's limit: approved, or refused with the
-/// dialogue's sentence; refused as well when the check does not finish in time.
-pub(super) async fn on_pre_checkout<D: Dialogue>(
-    bot: Bot,
-    query: PreCheckoutQuery,
-    dialogue: Arc<D>,
-    settings: Arc<Settings>,
-) -> Handled {
-    let report = PreCheckoutReport {
+/// What Telegram asks before it charges, for the dialogue.
+pub(super) fn pre_checkout_report(query: &PreCheckoutQuery) -> PreCheckoutReport {
+    PreCheckoutReport {
         payer_telegram_user_id: i64::try_from(query.from.id.0).unwrap_or(-1),
         language_code: query.from.language_code.clone(),
         payload: query.invoice_payload.clone(),
         currency: query.currency.clone(),
         total_amount: i64::from(query.total_amount),
-    };
-    let check = tokio::spawn(async move { dialogue.pre_checkout(&report, Utc::now()).await });
-    let verdict = match tokio::time::timeout(PRE_CHECKOUT_DEADLINE, check).await {
-        Ok(Ok(verdict)) => verdict,
-        Ok(Err(error)) => {
-            tracing::error!(%error, "the pre-checkout check failed; refused");
-            Err(busy(&settings, &query))
-        }
-        Err(_) => {
-            tracing::warn!(
-                deadline = ?PRE_CHECKOUT_DEADLINE,
-                "the pre-checkout check did not finish in time; refused"
-            );
-            Err(busy(&settings, &query))
-        }
-    };
+    }
+}
+
+/// Answers a pre-checkout query with the dialogue's verdict, `None` when it did not come in
+/// time (refused then too: silence would leave the shopper's payment sheet spinning).
+pub(super) async fn answer_pre_checkout(
+    bot: &Bot,
+    settings: &Settings,
+    query: &PreCheckoutQuery,
+    verdict: Option<Result<(), String>>,
+) {
+    let verdict = verdict.unwrap_or_else(|| {
+        Err(
+            Texts::for_language(settings, query.from.language_code.as_deref())
+                .get("payment_refused_busy")
+                .to_owned(),
+        )
+    });
     let mut answer = bot.answer_pre_checkout_query(query.id.clone(), verdict.is_ok());
     answer.error_message = verdict.err();
     if let Err(error) = send::with_retry(answer).await {
         let error = send::describe(&error);
         tracing::warn!(%error, "could not answer a pre-checkout query");
     }
-    Ok(())
-}
-
-fn busy(settings: &Settings, query: &PreCheckoutQuery) -> String {
-    Texts::for_language(settings, query.from.language_code.as_deref())
-        .get("payment_refused_busy")
-        .to_owned()
 }
 
 /// Sends the invoice of an order awaiting payment; if Telegram refuses it (a provider token
 /// revoked in @BotFather, say), the shopper is told the order waits in /orders.
-pub(super) async fn send_invoice(bot: &Bot, settings: &Settings, chat_id: ChatId, invoice: Invoice) {
+pub(super) async fn send_invoice(
+    bot: &Bot,
+    settings: &Settings,
+    chat_id: ChatId,
+    invoice: Invoice,
+) {
     let prices: Option<Vec<LabeledPrice>> = invoice
         .prices
         .iter()
@@ -187,7 +166,10 @@ pub(super) async fn send_invoice(bot: &Bot, settings: &Settings, chat_id: ChatId
             "could not send an invoice; the order waits for payment until it expires"
         );
         let texts = Texts::for_language(settings, None);
-        let text = texts.fill("invoice_not_sent", &[("order", &invoice.order_id.to_string())]);
+        let text = texts.fill(
+            "invoice_not_sent",
+            &[("order", &invoice.order_id.to_string())],
+        );
         if let Err(error) = send::with_retry(bot.send_message(chat_id, text)).await {
             let error = send::describe(&error);
             tracing::warn!(%error, "could not say that the invoice was not sent");
@@ -208,9 +190,9 @@ pub async fn refund_star_payment(
     settings: &Settings,
     payer_telegram_user_id: i64,
     telegram_charge_id: &str,
-) -> Result<StarRefund, super::TelegramError> {
+) -> Result<StarRefund, TelegramError> {
     let user = teloxide::types::UserId(u64::try_from(payer_telegram_user_id).unwrap_or_default());
-    let request = super::bot(&settings.telegram)?.refund_star_payment(
+    let request = bot(&settings.telegram)?.refund_star_payment(
         user,
         teloxide::types::TelegramTransactionId(telegram_charge_id.to_owned()),
     );

@@ -3,9 +3,10 @@
 //! once a minute forever, ends the stream so that the bot finishes the updates in hand and
 //! stops with the error; and an update teloxide cannot read is logged here as a bounded
 //! excerpt and skipped, instead of at ERROR with its whole body. A payment is recorded
-//! before the stream goes on (`payments::take_payment_patiently`), so the `getUpdates` that
+//! before the stream goes on (`payments::record_patiently`), so the `getUpdates` that
 //! confirms it to Telegram is only sent once it is safe in the database.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -17,28 +18,33 @@ use teloxide::update_listeners::{AsUpdateStream, Polling, UpdateListener};
 use teloxide::{ApiError, RequestError};
 use tokio::sync::watch;
 
-use super::{Dialogue, payments};
+use super::payments;
 
 /// Teloxide's polling listener, guarded. After the stream ends, [`GuardedPolling::revoked`]
 /// tells whether it ended because Telegram refused the token.
-pub(super) struct GuardedPolling<D> {
+pub(super) struct GuardedPolling {
     polling: Polling<Bot>,
     revoked: Arc<Mutex<Option<RequestError>>>,
-    dialogue: Arc<D>,
+    intake: Intake,
     stopping: watch::Receiver<bool>,
 }
 
-impl<D: Dialogue> GuardedPolling<D> {
-    /// `stopping` turns true at shutdown, ending a payment's retries unconfirmed.
+/// Records the payment an update carries, if any: true once the update may be confirmed.
+pub(super) type Intake =
+    Arc<dyn Fn(Update) -> Pin<Box<dyn Future<Output = bool> + Send>> + Send + Sync>;
+
+impl GuardedPolling {
+    /// `intake` sees every update before the stream goes on; `stopping` turns true at
+    /// shutdown, ending a payment's retries unconfirmed.
     pub(super) fn new(
         polling: Polling<Bot>,
-        dialogue: Arc<D>,
+        intake: Intake,
         stopping: watch::Receiver<bool>,
     ) -> Self {
         Self {
             polling,
             revoked: Arc::default(),
-            dialogue,
+            intake,
             stopping,
         }
     }
@@ -49,7 +55,7 @@ impl<D: Dialogue> GuardedPolling<D> {
     }
 }
 
-impl<D: Dialogue> UpdateListener for GuardedPolling<D> {
+impl UpdateListener for GuardedPolling {
     type Err = RequestError;
 
     fn stop_token(&mut self) -> StopToken {
@@ -61,13 +67,13 @@ impl<D: Dialogue> UpdateListener for GuardedPolling<D> {
     }
 }
 
-impl<'a, D: Dialogue> AsUpdateStream<'a> for GuardedPolling<D> {
+impl<'a> AsUpdateStream<'a> for GuardedPolling {
     type StreamErr = RequestError;
     type Stream = Pin<Box<dyn Stream<Item = Result<Update, RequestError>> + Send + 'a>>;
 
     fn as_stream(&'a mut self) -> Self::Stream {
         let revoked = Arc::clone(&self.revoked);
-        let dialogue = Arc::clone(&self.dialogue);
+        let intake = Arc::clone(&self.intake);
         let stopping = self.stopping.clone();
         let stream = self
             .polling
@@ -83,14 +89,15 @@ impl<'a, D: Dialogue> AsUpdateStream<'a> for GuardedPolling<D> {
             // A payment that could not be recorded before shutdown ends the stream without
             // being passed on, so it is never confirmed and Telegram delivers it again.
             .then(move |item| {
-                let dialogue = Arc::clone(&dialogue);
+                let intake = Arc::clone(&intake);
                 let stopping = stopping.clone();
                 async move {
                     let taken = match &item {
-                        Ok(update) => {
-                            payments::take_payment_patiently(&*dialogue, update, &stopping).await
+                        // Only a payment waits for the database; other updates pass as they are.
+                        Ok(update) if payments::payment_in(update).is_some() => {
+                            payments::record_patiently(|| intake(update.clone()), &stopping).await
                         }
-                        Err(_) => true,
+                        _ => true,
                     };
                     (item, taken)
                 }

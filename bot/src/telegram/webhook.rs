@@ -146,7 +146,12 @@ pub fn check_path(path: &str) -> Result<&str, WebhookConfigError> {
 ///
 /// `intake` sees every readable update before it is answered: it records a payment, and
 /// false (the database failed) answers 503 so that Telegram posts the update again.
-pub fn router<H, F, P, PF>(updates: axum::Router, secret: &str, health: H, intake: P) -> axum::Router
+pub fn router<H, F, P, PF>(
+    updates: axum::Router,
+    secret: &str,
+    health: H,
+    intake: P,
+) -> axum::Router
 where
     H: Fn() -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Health> + Send + 'static,

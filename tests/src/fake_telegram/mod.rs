@@ -53,11 +53,11 @@ use serde_json::{Map, Value, json};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-pub use payments::{PreCheckoutAnswer, SentInvoice};
 pub use model::{
     Button, CallbackAnswer, FakeFailure, RecordedCall, ReplyButton, ReplyKeyboard, SentMessage,
     TestUser,
 };
+pub use payments::{PreCheckoutAnswer, SentInvoice};
 use state::{Shared, StoredMessage};
 
 /// A token to give the bot; any `<digits>:<anything>` works.

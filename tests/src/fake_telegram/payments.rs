@@ -86,7 +86,13 @@ impl FakeTelegram {
 
     /// The shopper presses Pay: Telegram asks the bot with a `pre_checkout_query` for
     /// `payload`, `currency` and `total`. Returns the query id.
-    pub fn pre_checkout(&self, user: &TestUser, payload: &str, currency: &str, total: i64) -> String {
+    pub fn pre_checkout(
+        &self,
+        user: &TestUser,
+        payload: &str,
+        currency: &str,
+        total: i64,
+    ) -> String {
         let mut state = self.shared.lock();
         state.users.insert(user.id, user.clone());
         let update_id = state.next_update_id();

@@ -12,11 +12,11 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 
-use super::payments::{PreCheckoutAnswer, SentInvoice};
 use super::markup;
 use super::model::{
     CallbackAnswer, FakeFailure, RecordedCall, SentMessage, inline_buttons, reply_keyboard,
 };
+use super::payments::{PreCheckoutAnswer, SentInvoice};
 use super::state::{Shared, State as FakeState, StoredMessage};
 use super::{BOT_FIRST_NAME, BOT_USERNAME};
 
@@ -623,10 +623,7 @@ impl Call<'_> {
         };
         super::payments::check_invoice(&invoice).map_err(ApiError::bad_request)?;
         let mut content = Map::new();
-        content.insert(
-            "invoice".into(),
-            super::payments::invoice_content(&invoice),
-        );
+        content.insert("invoice".into(), super::payments::invoice_content(&invoice));
         let message = self.deliver(chat_id, content)?;
         invoice.message_id = message["message_id"].as_i64().unwrap_or_default();
         self.shared.lock().payments.invoices.push(invoice);
@@ -665,7 +662,9 @@ impl Call<'_> {
         match state.payments.charges.get_mut(&charge) {
             Some((payer, refunded)) if *payer == user_id => {
                 if *refunded {
-                    return Err(ApiError::bad_request("Bad Request: CHARGE_ALREADY_REFUNDED"));
+                    return Err(ApiError::bad_request(
+                        "Bad Request: CHARGE_ALREADY_REFUNDED",
+                    ));
                 }
                 *refunded = true;
             }

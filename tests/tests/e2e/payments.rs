@@ -99,9 +99,15 @@ impl Shop {
             .await
             .unwrap();
         }
-        cart::set_quantity(&self.test.db, shopper.id, self.demo.green_small, quantity, now)
-            .await
-            .unwrap();
+        cart::set_quantity(
+            &self.test.db,
+            shopper.id,
+            self.demo.green_small,
+            quantity,
+            now,
+        )
+        .await
+        .unwrap();
         shopper
     }
 
@@ -243,9 +249,14 @@ async fn a_provider_payment_is_checked_recorded_once_and_refunded_by_the_merchan
         .pre_checkout(&alice, &"ab".repeat(16), "EUR", total)
         .await;
     assert!(refusal(&unknown).contains("not valid"), "{unknown:?}");
-    let long = shop.pre_checkout(&alice, &"x".repeat(128), "EUR", total).await;
+    let long = shop
+        .pre_checkout(&alice, &"x".repeat(128), "EUR", total)
+        .await;
     assert!(refusal(&long).contains("not valid"), "{long:?}");
-    assert_eq!(shop.order_of(customer.id).await[0].status, "awaiting_payment");
+    assert_eq!(
+        shop.order_of(customer.id).await[0].status,
+        "awaiting_payment"
+    );
 
     assert_eq!(
         shop.pre_checkout(&alice, payload, "EUR", total).await,
@@ -257,7 +268,9 @@ async fn a_provider_payment_is_checked_recorded_once_and_refunded_by_the_merchan
     shop.screen(&alice, "We received your payment").await;
     let notice = shop.fake.next_reply(MERCHANT_CHAT, WAIT).await.unwrap();
     assert!(
-        notice.visible_text().contains(&format!("Order #{} is paid", placed.id)),
+        notice
+            .visible_text()
+            .contains(&format!("Order #{} is paid", placed.id)),
         "{}",
         notice.visible_text()
     );
@@ -266,12 +279,18 @@ async fn a_provider_payment_is_checked_recorded_once_and_refunded_by_the_merchan
     // Delivered again: recorded once, announced once.
     shop.fake.redeliver(paid).unwrap();
     shop.fake.wait_confirmed(paid, WAIT).await.unwrap();
-    let second = shop.fake.successful_payment(&alice, payload, "EUR", total, "tg-charge-1");
+    let second = shop
+        .fake
+        .successful_payment(&alice, payload, "EUR", total, "tg-charge-1");
     shop.fake.wait_confirmed(second, WAIT).await.unwrap();
     // The bot answers in order: a message after the payments proves they were handled.
     shop.fake.send_text(&alice, "/orders");
     let orders = shop.screen(&alice, "Your orders:").await;
-    assert!(orders.visible_text().contains("paid"), "{}", orders.visible_text());
+    assert!(
+        orders.visible_text().contains("paid"),
+        "{}",
+        orders.visible_text()
+    );
     assert!(shop.fake.take_replies(MERCHANT_CHAT).is_empty());
     let payments = shop.payments().await;
     assert_eq!(payments.len(), 1, "{payments:?}");
@@ -295,13 +314,15 @@ async fn a_provider_payment_is_checked_recorded_once_and_refunded_by_the_merchan
     let listed = shop.tool.ok(&["orders", "list"]);
     assert!(listed.contains("paid (tg-charge-1)"), "{listed}");
     let shown = shop.tool.ok(&["orders", "show", &placed.id.to_string()]);
-    assert!(shown.contains("provider charge provider-tg-charge-1"), "{shown}");
-    let order_id = placed.id.to_string();
-    shop.tool.refused(
-        &["orders", "refund", &order_id],
-        "pass --yes",
-        |_| shop.orders_json(),
+    assert!(
+        shown.contains("provider charge provider-tg-charge-1"),
+        "{shown}"
     );
+    let order_id = placed.id.to_string();
+    shop.tool
+        .refused(&["orders", "refund", &order_id], "pass --yes", |_| {
+            shop.orders_json()
+        });
     let refunded = shop.tool.ok(&["orders", "refund", &order_id, "--yes"]);
     assert!(refunded.contains("provider's dashboard"), "{refunded}");
     assert_eq!(shop.order_of(customer.id).await[0].status, "refunded");
@@ -427,8 +448,12 @@ async fn stock_is_held_while_an_invoice_is_open_and_returns_once_when_the_shoppe
     let placed = &shop.order_of(alice_customer.id).await[0];
     let cancel = format!("Cancel unpaid order #{}", placed.id);
     shop.fake.press(&alice, &orders, &cancel).unwrap();
-    shop.screen(&alice, "is cancelled; nothing was charged").await;
-    assert_eq!(shop.order_of(alice_customer.id).await[0].status, "cancelled");
+    shop.screen(&alice, "is cancelled; nothing was charged")
+        .await;
+    assert_eq!(
+        shop.order_of(alice_customer.id).await[0].status,
+        "cancelled"
+    );
     assert_eq!(shop.stock().await, 2);
     // A second press (a stale button) changes nothing.
     shop.fake.press(&alice, &orders, &cancel).unwrap();
@@ -437,12 +462,16 @@ async fn stock_is_held_while_an_invoice_is_open_and_returns_once_when_the_shoppe
     let cancelled = shop
         .pre_checkout(&alice, &invoice.payload, "EUR", invoice.total())
         .await;
-    assert!(refusal(&cancelled).contains("no longer waiting"), "{cancelled:?}");
+    assert!(
+        refusal(&cancelled).contains("no longer waiting"),
+        "{cancelled:?}"
+    );
 
     // Now Bob can buy it and pay.
     let bobs = shop.checkout(&bob, 1).await;
     assert_eq!(
-        shop.pre_checkout(&bob, &bobs.payload, "EUR", bobs.total()).await,
+        shop.pre_checkout(&bob, &bobs.payload, "EUR", bobs.total())
+            .await,
         (true, None)
     );
     shop.fake
@@ -493,7 +522,10 @@ async fn wait_until_stuck(test: &TestDb, bot: &mut BotProcess) {
             if waiting > 0 {
                 return;
             }
-            assert!(tokio::time::Instant::now() < deadline, "the bot never waited for the lock");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the bot never waited for the lock"
+            );
             // Polling the server's lock table: there is nothing to await.
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -634,7 +666,11 @@ async fn two_webhook_instances_on_one_postgres_record_one_payment_posted_to_both
         .await
         .unwrap();
     assert!(started.elapsed() < TELEGRAM_LIMIT);
-    assert_eq!(answered[0].body["ok"], serde_json::json!(false), "{answered:?}");
+    assert_eq!(
+        answered[0].body["ok"],
+        serde_json::json!(false),
+        "{answered:?}"
+    );
     held.rollback().await.unwrap();
     for bot in instances {
         let (status, log) = bot.terminate().await.unwrap();
@@ -671,7 +707,10 @@ async fn an_invoice_telegram_refuses_leaves_the_order_awaiting_payment_and_tells
     shop.fake.press(&alice, &confirm, "Confirm order").unwrap();
     shop.screen(&alice, "could not send the invoice").await;
     assert!(shop.fake.invoices().is_empty());
-    assert_eq!(shop.order_of(customer.id).await[0].status, "awaiting_payment");
+    assert_eq!(
+        shop.order_of(customer.id).await[0].status,
+        "awaiting_payment"
+    );
     let (status, log) = bot.terminate().await.unwrap();
     assert!(status.success(), "{}", log.join("\n"));
     assert!(!log.iter().any(|line| line.contains("revoked-token")));

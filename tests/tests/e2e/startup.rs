@@ -47,10 +47,7 @@ fn an_incomplete_payments_configuration_is_refused_in_one_sentence_naming_the_ke
             vec![("STOREBOT_PAYMENTS__PROVIDER", "stars")],
             "payments.stars_per_unit is required",
         ),
-        (
-            vec![("STOREBOT_PAYMENTS__PROVIDER", "paypal")],
-            "paypal",
-        ),
+        (vec![("STOREBOT_PAYMENTS__PROVIDER", "paypal")], "paypal"),
     ] {
         let output = command("storebot", dir.path())
             .arg("run")

@@ -14,8 +14,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use serde::Serialize;
 use storebot_entity::{customer, invoice, order, order_item, payment, variant};
@@ -151,7 +151,6 @@ pub(crate) async fn open(
         amount: Set(amount),
         expires_at: Set(placed.placed_at + terms.expire_after),
         chat_id: Set(terms.chat_id),
-        message_id: Set(None),
         created_at: Set(placed.placed_at),
         ..Default::default()
     }
@@ -188,20 +187,6 @@ pub async fn invoice_of(
         lines,
         expires_at: invoice.expires_at,
     }))
-}
-
-/// Notes the invoice message Telegram sent, so that the merchant can find it.
-pub async fn invoice_sent(
-    db: &impl ConnectionTrait,
-    order_id: i64,
-    message_id: i64,
-) -> Result<(), StoreError> {
-    invoice::Entity::update_many()
-        .col_expr(invoice::Column::MessageId, Expr::value(message_id))
-        .filter(invoice::Column::OrderId.eq(order_id))
-        .exec(db)
-        .await?;
-    Ok(())
 }
 
 /// Telegram's question before it charges: may this shopper pay this much for this payload?
@@ -255,8 +240,7 @@ pub async fn check_pre_checkout(
     if owner != Some(query.payer_telegram_user_id) {
         return Ok(PreCheckout::NotYours);
     }
-    if order.status == EXPIRED || (order.status == AWAITING_PAYMENT && invoice.expires_at <= now)
-    {
+    if order.status == EXPIRED || (order.status == AWAITING_PAYMENT && invoice.expires_at <= now) {
         return Ok(PreCheckout::Expired);
     }
     if order.status != AWAITING_PAYMENT {

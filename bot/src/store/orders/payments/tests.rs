@@ -99,7 +99,10 @@ async fn a_paid_order_is_recorded_once_however_often_telegram_reports_it() {
         .expect("q")
         .expect("invoice");
     assert_eq!(invoice.amount, order.total);
-    assert_eq!(invoice.lines.iter().map(|l| l.amount).sum::<i64>(), order.total);
+    assert_eq!(
+        invoice.lines.iter().map(|l| l.amount).sum::<i64>(),
+        order.total
+    );
     assert_eq!(invoice.payload.len(), 32);
     assert!(!invoice.payload.contains(&order.id.to_string()) || invoice.payload.len() == 32);
     assert_eq!(
@@ -111,20 +114,43 @@ async fn a_paid_order_is_recorded_once_however_often_telegram_reports_it() {
     let first = record(db, &reported(&invoice, "ch-1"), &MESSAGES(), shop.now)
         .await
         .expect("record");
-    assert!(matches!(first, Recorded::New { late: false, .. }), "{first:?}");
+    assert!(
+        matches!(first, Recorded::New { late: false, .. }),
+        "{first:?}"
+    );
     let again = record(db, &reported(&invoice, "ch-1"), &MESSAGES(), shop.now)
         .await
         .expect("record again");
     assert!(matches!(again, Recorded::Already(_)), "{again:?}");
-    assert_eq!(payment_row::Entity::find().count(db).await.expect("count"), 1);
-    let paid = order::Entity::find_by_id(order.id).one(db).await.expect("q").expect("order");
+    assert_eq!(
+        payment_row::Entity::find().count(db).await.expect("count"),
+        1
+    );
+    let paid = order::Entity::find_by_id(order.id)
+        .one(db)
+        .await
+        .expect("q")
+        .expect("order");
     assert_eq!(paid.status, PAID);
-    let queued = outbox_message::Entity::find().all(db).await.expect("outbox");
+    let queued = outbox_message::Entity::find()
+        .all(db)
+        .await
+        .expect("outbox");
     assert_eq!(queued.len(), 1);
     assert_eq!(queued[0].text, format!("paid #{}", order.id));
     // The merchant chats hear of it once.
-    assert!(claim_announcement(db, "ch-1", shop.now).await.expect("claim").is_some());
-    assert!(claim_announcement(db, "ch-1", shop.now).await.expect("claim").is_none());
+    assert!(
+        claim_announcement(db, "ch-1", shop.now)
+            .await
+            .expect("claim")
+            .is_some()
+    );
+    assert!(
+        claim_announcement(db, "ch-1", shop.now)
+            .await
+            .expect("claim")
+            .is_none()
+    );
     // Paid: a second pre-checkout is refused, and expiry leaves it alone.
     assert_eq!(
         check_pre_checkout(db, &query(&invoice, 100), shop.now)
@@ -133,11 +159,20 @@ async fn a_paid_order_is_recorded_once_however_often_telegram_reports_it() {
         PreCheckout::NotAwaiting
     );
     let later = shop.now + TimeDelta::hours(1);
-    assert!(expire_due(db, "gone", later).await.expect("expire").is_empty());
+    assert!(
+        expire_due(db, "gone", later)
+            .await
+            .expect("expire")
+            .is_empty()
+    );
     assert_eq!(stock_of(db, shop.green_small).await, stock - 2);
 }
 
-async fn check(db: &DatabaseConnection, query: PreCheckoutQuery<'_>, at: DateTime<Utc>) -> PreCheckout {
+async fn check(
+    db: &DatabaseConnection,
+    query: PreCheckoutQuery<'_>,
+    at: DateTime<Utc>,
+) -> PreCheckout {
     check_pre_checkout(db, &query, at).await.expect("check")
 }
 
@@ -152,12 +187,21 @@ async fn pre_checkout_refuses_strangers_forgeries_changed_amounts_and_expired_or
         .expect("q")
         .expect("invoice");
     assert_eq!(invoice.currency, STARS);
-    assert_eq!(check(db, query(&invoice, 100), shop.now).await, PreCheckout::Approve);
-    assert_eq!(check(db, query(&invoice, 999), shop.now).await, PreCheckout::NotYours);
+    assert_eq!(
+        check(db, query(&invoice, 100), shop.now).await,
+        PreCheckout::Approve
+    );
+    assert_eq!(
+        check(db, query(&invoice, 999), shop.now).await,
+        PreCheckout::NotYours
+    );
     let forged = "0".repeat(32);
     let mut unknown = query(&invoice, 100);
     unknown.payload = &forged;
-    assert_eq!(check(db, unknown.clone(), shop.now).await, PreCheckout::Unknown);
+    assert_eq!(
+        check(db, unknown.clone(), shop.now).await,
+        PreCheckout::Unknown
+    );
     unknown.payload = "1";
     assert_eq!(check(db, unknown, shop.now).await, PreCheckout::Unknown);
     let mut more = query(&invoice, 100);
@@ -167,7 +211,10 @@ async fn pre_checkout_refuses_strangers_forgeries_changed_amounts_and_expired_or
     euros.currency = "EUR";
     assert_eq!(check(db, euros, shop.now).await, PreCheckout::Mismatch);
     let late = shop.now + TimeDelta::minutes(31);
-    assert_eq!(check(db, query(&invoice, 100), late).await, PreCheckout::Expired);
+    assert_eq!(
+        check(db, query(&invoice, 100), late).await,
+        PreCheckout::Expired
+    );
 }
 
 #[tokio::test]
@@ -182,18 +229,44 @@ async fn expiry_returns_stock_once_and_a_late_payment_is_kept_and_flagged() {
         .expect("q")
         .expect("invoice");
     // Not due yet.
-    assert!(expire_due(db, "gone", shop.now).await.expect("expire").is_empty());
+    assert!(
+        expire_due(db, "gone", shop.now)
+            .await
+            .expect("expire")
+            .is_empty()
+    );
     let later = shop.now + TimeDelta::minutes(31);
-    assert_eq!(expire_due(db, "gone #{order}", later).await.expect("expire"), vec![order.id]);
-    assert!(expire_due(db, "gone", later).await.expect("expire").is_empty());
+    assert_eq!(
+        expire_due(db, "gone #{order}", later)
+            .await
+            .expect("expire"),
+        vec![order.id]
+    );
+    assert!(
+        expire_due(db, "gone", later)
+            .await
+            .expect("expire")
+            .is_empty()
+    );
     assert_eq!(stock_of(db, shop.green_small).await, stock);
-    assert!(!cancel_unpaid(db, shop.shopper, order.id, later).await.expect("cancel"));
+    assert!(
+        !cancel_unpaid(db, shop.shopper, order.id, later)
+            .await
+            .expect("cancel")
+    );
     assert_eq!(stock_of(db, shop.green_small).await, stock);
     let recorded = record(db, &reported(&invoice, "ch-late"), &MESSAGES(), later)
         .await
         .expect("record");
-    assert!(matches!(recorded, Recorded::New { late: true, .. }), "{recorded:?}");
-    let expired = order::Entity::find_by_id(order.id).one(db).await.expect("q").expect("order");
+    assert!(
+        matches!(recorded, Recorded::New { late: true, .. }),
+        "{recorded:?}"
+    );
+    let expired = order::Entity::find_by_id(order.id)
+        .one(db)
+        .await
+        .expect("q")
+        .expect("order");
     assert_eq!(expired.status, EXPIRED);
     let state = states(db, &[expired]).await.expect("states");
     assert_eq!(state[&order.id].state, "late");
@@ -205,7 +278,10 @@ async fn expiry_returns_stock_once_and_a_late_payment_is_kept_and_flagged() {
         .into_iter()
         .map(|message| message.text)
         .collect();
-    assert_eq!(texts, [format!("gone #{}", order.id), format!("late #{}", order.id)]);
+    assert_eq!(
+        texts,
+        [format!("gone #{}", order.id), format!("late #{}", order.id)]
+    );
     // The merchant refunds it.
     let payment = refundable(db, order.id).await.expect("refundable");
     let refunded = record_refund(db, payment.id, later).await.expect("refund");
@@ -221,10 +297,22 @@ async fn a_shopper_cancels_only_their_own_unpaid_order_and_its_stock_returns_onc
     let stock = stock_of(db, shop.green_small).await;
     let order = place_unpaid(db, &shop, Provider::Telegram).await;
     let stranger = shop.demo.customers[0];
-    assert!(!cancel_unpaid(db, stranger, order.id, shop.now).await.expect("cancel"));
+    assert!(
+        !cancel_unpaid(db, stranger, order.id, shop.now)
+            .await
+            .expect("cancel")
+    );
     assert_eq!(stock_of(db, shop.green_small).await, stock - 2);
-    assert!(cancel_unpaid(db, shop.shopper, order.id, shop.now).await.expect("cancel"));
-    assert!(!cancel_unpaid(db, shop.shopper, order.id, shop.now).await.expect("cancel"));
+    assert!(
+        cancel_unpaid(db, shop.shopper, order.id, shop.now)
+            .await
+            .expect("cancel")
+    );
+    assert!(
+        !cancel_unpaid(db, shop.shopper, order.id, shop.now)
+            .await
+            .expect("cancel")
+    );
     assert_eq!(stock_of(db, shop.green_small).await, stock);
 }
 
