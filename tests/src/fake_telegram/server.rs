@@ -633,17 +633,17 @@ impl Call<'_> {
 
     fn answer_pre_checkout_query(&self) -> Answer {
         let id = self.str("pre_checkout_query_id").unwrap_or_default();
+        let ok = self.bool("ok");
+        let error_message = self.str("error_message");
+        if !ok && error_message.as_deref().is_none_or(str::is_empty) {
+            return Err(ApiError::bad_request("Bad Request: ERROR_MESSAGE_EMPTY"));
+        }
         let mut state = self.shared.lock();
         let Some(asked) = state.payments.queries.remove(&id) else {
             return Err(ApiError::bad_request(
                 "Bad Request: query is too old and response timeout expired or query id is invalid",
             ));
         };
-        let ok = self.bool("ok");
-        let error_message = self.str("error_message");
-        if !ok && error_message.as_deref().is_none_or(str::is_empty) {
-            return Err(ApiError::bad_request("Bad Request: ERROR_MESSAGE_EMPTY"));
-        }
         state.payments.answers.push(PreCheckoutAnswer {
             query_id: id,
             ok,
