@@ -1,4 +1,5 @@
-//! `storebot-admin orders`: list orders, change a status, import order history.
+//! `storebot-admin orders`: list orders, show one, change a status, refund a payment made in
+//! the chat, import order history.
 //!
 //! History file columns (CSV header): `order` (your reference; rows sharing it are one order),
 //! `customer` (Telegram user id), `placed_at` (RFC 3339, or a date in the store's time zone),
@@ -9,7 +10,8 @@ use std::path::PathBuf;
 
 use anyhow::{Result, anyhow};
 use clap::Subcommand;
-use storebot::store::orders::management::{self, OrderFilter, OrderImportRow};
+use storebot::store::orders::management::{self, OrderFilter, OrderImportRow, OrderRow};
+use storebot::store::orders::payments::{self, PaymentState};
 use storebot::store::shoppers::records;
 
 use crate::context::Context;
@@ -29,8 +31,14 @@ pub enum Command {
         #[arg(long, default_value_t = 50)]
         limit: u64,
     },
+    /// One order: its lines, and its payment in the chat if it has one.
+    Show { order: i64 },
     /// Set an order's status (new, paid, shipped, delivered, cancelled).
     Status { order: i64, status: String },
+    /// Refund an order paid in the chat (asks first; --yes to skip). Stars go back through
+    /// Telegram; a provider payment is recorded as refunded and the money must be returned
+    /// in the provider's dashboard.
+    Refund { order: i64 },
     /// Import historical orders from CSV, all or nothing.
     Import { file: PathBuf },
 }
@@ -54,11 +62,21 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
                 limit: Some(limit),
             };
             let rows = management::list(db, &filter).await?;
-            if !cx.json_out(&rows)? {
+            let orders: Vec<_> = rows.iter().map(|row| row.order.clone()).collect();
+            let mut states = payments::states(db, &orders).await?;
+            let listed: Vec<Listed> = rows
+                .into_iter()
+                .map(|row| Listed {
+                    payment: states.remove(&row.order.id),
+                    row,
+                })
+                .collect();
+            if !cx.json_out(&listed)? {
                 let mut table = Table::new([
                     "order", "customer", "placed", "status", "items", "discount", "total",
+                    "payment",
                 ]);
-                for row in rows {
+                for Listed { row, payment } in listed {
                     let items: Vec<String> = row
                         .items
                         .iter()
@@ -76,11 +94,14 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
                             money(row.order.total, &row.order.currency),
                             row.order.currency
                         ),
+                        payment_cell(payment.as_ref()),
                     ]);
                 }
                 table.print("No orders match.");
             }
         }
+        Command::Show { order } => show(cx, order).await?,
+        Command::Refund { order } => refund(cx, order).await?,
         Command::Status { order, status } => {
             let order = management::set_status(db, order, status.trim()).await?;
             if !cx.json_out(&order)? {
@@ -102,6 +123,161 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
                 );
             }
         }
+    }
+    Ok(())
+}
+
+/// An order in `orders list --json`, with its payment in the chat if any.
+#[derive(serde::Serialize)]
+struct Listed {
+    #[serde(flatten)]
+    row: OrderRow,
+    payment: Option<PaymentState>,
+}
+
+/// The payment state in one cell: `–` for orders paid on delivery.
+fn payment_cell(state: Option<&PaymentState>) -> String {
+    let Some(state) = state else {
+        return "–".to_owned();
+    };
+    match state.payments.last() {
+        Some(paid) => format!("{} ({})", state.state, paid.telegram_charge_id),
+        None => state.state.clone(),
+    }
+}
+
+async fn show(cx: &Context, order_id: i64) -> Result<()> {
+    let filter = OrderFilter::default();
+    let row = management::list(&cx.db, &filter)
+        .await?
+        .into_iter()
+        .find(|row| row.order.id == order_id)
+        .ok_or_else(|| anyhow!("order {order_id} does not exist"))?;
+    let payment = payments::states(&cx.db, std::slice::from_ref(&row.order))
+        .await?
+        .remove(&order_id);
+    let shown = Listed { row, payment };
+    if cx.json_out(&shown)? {
+        return Ok(());
+    }
+    let order = &shown.row.order;
+    println!(
+        "Order {} · customer #{} · placed {} · {}",
+        order.id,
+        order.customer_id,
+        cx.time(order.placed_at),
+        order.status
+    );
+    for item in &shown.row.items {
+        println!(
+            "  {} × {} ({}) {} {}",
+            item.quantity,
+            item.title,
+            item.sku,
+            money(item.unit_price, &order.currency),
+            order.currency
+        );
+    }
+    if order.discount_total != 0 {
+        println!(
+            "  discount {}",
+            discount_cell(order.discount_total, &order.currency)
+        );
+    }
+    println!(
+        "  total {} {}",
+        money(order.total, &order.currency),
+        order.currency
+    );
+    match &shown.payment {
+        None => println!("Payment: on delivery (not in the chat)."),
+        Some(state) => {
+            println!(
+                "Payment: {} through {} · invoice {} {} · expires {}",
+                state.state,
+                state.provider,
+                invoice_amount(state.amount, &state.currency),
+                state.currency,
+                cx.time(state.expires_at)
+            );
+            for paid in &state.payments {
+                println!(
+                    "  paid {} {} at {} · Telegram charge {} · provider charge {}{}{}",
+                    invoice_amount(paid.amount, &paid.currency),
+                    paid.currency,
+                    cx.time(paid.paid_at),
+                    paid.telegram_charge_id,
+                    if paid.provider_charge_id.is_empty() {
+                        "–"
+                    } else {
+                        &paid.provider_charge_id
+                    },
+                    if paid.late {
+                        " · LATE: arrived after the order expired or was cancelled"
+                    } else {
+                        ""
+                    },
+                    match paid.refunded_at {
+                        Some(at) => format!(" · refunded {}", cx.time(at)),
+                        None => String::new(),
+                    }
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Stars are whole; other currencies in major units.
+fn invoice_amount(amount: i64, currency: &str) -> String {
+    if currency == payments::STARS {
+        amount.to_string()
+    } else {
+        money(amount, currency)
+    }
+}
+
+async fn refund(cx: &Context, order_id: i64) -> Result<()> {
+    let payment = payments::refundable(&cx.db, order_id).await?;
+    let amount = format!(
+        "{} {}",
+        invoice_amount(payment.amount, &payment.currency),
+        payment.currency
+    );
+    cx.prompt.confirm(
+        cx.yes,
+        &format!("Refund {amount} of order {order_id} to its payer"),
+    )?;
+    let stars = payment.currency == payments::STARS;
+    if stars {
+        let refunded = storebot::telegram::refund_star_payment(
+            &cx.settings,
+            payment.payer_telegram_user_id,
+            &payment.telegram_charge_id,
+        )
+        .await
+        .map_err(|error| anyhow!("{error}; nothing was recorded"))?;
+        if refunded == storebot::telegram::StarRefund::AlreadyRefunded {
+            cx.warn("Telegram had refunded this charge already; recording it.");
+        }
+    }
+    let order = payments::record_refund(&cx.db, payment.id, cx.now()).await?;
+    if cx.json_out(&order)? {
+        return Ok(());
+    }
+    if stars {
+        println!("Refunded {amount} of order {order_id} through Telegram; the order is refunded.");
+    } else {
+        println!(
+            "Recorded the refund of {amount} for order {order_id} (charge {}). Telegram has no \
+             refund call for provider payments: return the money in your payment provider's \
+             dashboard.",
+            if payment.provider_charge_id.is_empty() {
+                &payment.telegram_charge_id
+            } else {
+                &payment.provider_charge_id
+            }
+        );
     }
     Ok(())
 }

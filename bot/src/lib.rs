@@ -47,12 +47,14 @@ pub async fn run(
     let sender = tokio::spawn(telegram::run_outbox_sender(
         settings.clone(),
         db.clone(),
-        stop,
+        stop.clone(),
     ));
+    let expiry = tokio::spawn(jobs::run_expiry(settings.clone(), db.clone(), stop.clone()));
     let conversation = Conversation::new(db, settings.clone());
     let served = telegram::serve(settings, conversation, shutdown).await;
     let _ = stop_jobs.send(true);
     let _ = recompute.await;
     let _ = sender.await;
+    let _ = expiry.await;
     served
 }

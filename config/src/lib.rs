@@ -36,6 +36,7 @@ pub struct Settings {
     pub segments: SegmentSettings,
     pub checkout: CheckoutSettings,
     pub messages: MessageSettings,
+    pub payments: PaymentSettings,
     /// Shopper-facing texts by language code, then by key: `texts.en` holds every key; other
     /// languages (`[texts.de]`) override some of them and fall back to English for the rest.
     pub texts: BTreeMap<String, BTreeMap<String, String>>,
@@ -156,6 +157,35 @@ pub struct MessageSettings {
     /// trip doesn't hold the rate below `per_second`. A crash leaves at most this many
     /// messages of unknown fate.
     pub in_flight: u32,
+}
+
+/// How shoppers pay: on delivery (the default), through a payment provider connected in
+/// @BotFather, or in Telegram Stars.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentSettings {
+    pub provider: PaymentProvider,
+    /// The provider token @BotFather gives when a payment provider is connected; required for
+    /// `telegram`, refused for `stars` (Stars take no token).
+    pub provider_token: Option<Secret>,
+    /// An order left unpaid this long expires and its stock returns.
+    #[serde(deserialize_with = "human_duration")]
+    pub expire_after: Duration,
+    /// With `stars`: how many Stars one major unit of `store.currency` costs (e.g. 50 Stars for
+    /// 1.00 EUR). Each invoice line is converted and rounded up to a whole Star.
+    pub stars_per_unit: Option<u32>,
+}
+
+/// Who takes the shopper's money.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PaymentProvider {
+    /// Pay on delivery: Confirm places the order and the merchant collects the money.
+    None,
+    /// Telegram Payments with a provider token, in `store.currency`.
+    Telegram,
+    /// Telegram Stars (`XTR`).
+    Stars,
 }
 
 /// A configuration that could not be loaded, with the layer at fault.
@@ -315,11 +345,54 @@ impl Settings {
                 ));
             }
         }
+        self.validate_payments()?;
         if !self.telegram.webhook.path.starts_with('/') {
             return Err(format!(
                 "telegram.webhook.path must start with `/`, not `{}`",
                 self.telegram.webhook.path
             ));
+        }
+        Ok(())
+    }
+}
+
+impl Settings {
+    /// An incomplete payments configuration, named by its key in one sentence.
+    fn validate_payments(&self) -> Result<(), String> {
+        let payments = &self.payments;
+        let token = payments
+            .provider_token
+            .as_ref()
+            .map(|token| token.expose().trim().to_owned());
+        match payments.provider {
+            PaymentProvider::Telegram if token.as_deref().is_none_or(str::is_empty) => {
+                return Err(
+                    "payments.provider_token is required with payments.provider = \
+                            \"telegram\": connect a payment provider in @BotFather and set \
+                            STOREBOT_PAYMENTS__PROVIDER_TOKEN"
+                        .to_owned(),
+                );
+            }
+            PaymentProvider::Stars if token.is_some() => {
+                return Err(
+                    "payments.provider_token must not be set with payments.provider = \
+                            \"stars\": Telegram Stars take no provider token"
+                        .to_owned(),
+                );
+            }
+            PaymentProvider::Stars if payments.stars_per_unit.is_none_or(|rate| rate == 0) => {
+                return Err(format!(
+                    "payments.stars_per_unit is required with payments.provider = \"stars\": \
+                     how many Stars one {} costs, a whole number of at least 1",
+                    self.store.currency
+                ));
+            }
+            _ => {}
+        }
+        if payments.provider != PaymentProvider::None
+            && payments.expire_after < Duration::from_secs(1)
+        {
+            return Err("payments.expire_after must be at least 1s".to_owned());
         }
         Ok(())
     }
@@ -403,6 +476,46 @@ mod tests {
                 .counted_statuses
                 .contains(&"cancelled".to_owned())
         );
+    }
+
+    #[test]
+    fn an_incomplete_payments_configuration_is_refused_naming_its_key() {
+        let defaults = Settings::defaults().expect("defaults");
+        assert_eq!(defaults.payments.provider, PaymentProvider::None);
+        assert_eq!(defaults.payments.expire_after, Duration::from_secs(30 * 60));
+        for (pairs, key) in [
+            (
+                vec![("STOREBOT_PAYMENTS__PROVIDER", "telegram")],
+                "payments.provider_token is required",
+            ),
+            (
+                vec![
+                    ("STOREBOT_PAYMENTS__PROVIDER", "stars"),
+                    ("STOREBOT_PAYMENTS__PROVIDER_TOKEN", "1:TEST"),
+                    ("STOREBOT_PAYMENTS__STARS_PER_UNIT", "50"),
+                ],
+                "payments.provider_token must not be set",
+            ),
+            (
+                vec![("STOREBOT_PAYMENTS__PROVIDER", "stars")],
+                "payments.stars_per_unit is required",
+            ),
+        ] {
+            let message = Settings::load_from(None, env(&pairs))
+                .expect_err("refused")
+                .to_string();
+            assert!(message.contains(key), "{message}");
+            assert!(!message.contains("1:TEST"), "{message}");
+        }
+        let telegram = Settings::load_from(
+            None,
+            env(&[
+                ("STOREBOT_PAYMENTS__PROVIDER", "telegram"),
+                ("STOREBOT_PAYMENTS__PROVIDER_TOKEN", "284685063:TEST:secret"),
+            ]),
+        )
+        .expect("complete");
+        assert!(!format!("{telegram:?}").contains("284685063:TEST:secret"));
     }
 
     #[test]

@@ -120,6 +120,18 @@ pub fn render(outcome: &Outcome) -> (String, Vec<String>) {
     for (chat, message) in &outcome.notifications {
         text.push_str(&format!("[to merchant chat {chat}] {message}\n"));
     }
+    if let Some(invoice) = &outcome.invoice {
+        // A terminal can't pay: the order stays awaiting payment until it expires or the
+        // shopper cancels it from /orders.
+        let total: i64 = invoice.prices.iter().map(|(_, amount)| amount).sum();
+        text.push_str(&format!(
+            "[invoice for order #{}: {}] The terminal chat can't pay; on Telegram the invoice \
+             would be here. The order waits for payment until it expires, or cancel it in \
+             Orders.\n",
+            invoice.order_id,
+            crate::conversation::payment::amount(total, &invoice.currency)
+        ));
+    }
     (text, buttons)
 }
 
@@ -156,6 +168,7 @@ mod tests {
             ],
             notice: Some("Saved.".into()),
             notifications: vec![(7, "New order".into())],
+            invoice: None,
         };
         let (text, buttons) = render(&outcome);
         assert_eq!(

@@ -64,6 +64,10 @@ pub enum Callback {
     OrderAgain {
         order: i64,
     },
+    /// Cancels one of the shopper's orders still awaiting payment in the chat.
+    CancelUnpaid {
+        order: i64,
+    },
     Profile,
     Change {
         question: i64,
@@ -103,6 +107,7 @@ impl fmt::Display for Callback {
             Self::Coupon => write!(f, "cp"),
             Self::Orders { page } => write!(f, "o:{page}"),
             Self::OrderAgain { order } => write!(f, "oa:{order}"),
+            Self::CancelUnpaid { order } => write!(f, "ou:{order}"),
             Self::Profile => write!(f, "pf"),
             Self::Change { question } => write!(f, "pq:{question}"),
             Self::Choose { question, option } => write!(f, "q:{question}:{option}"),
@@ -186,6 +191,9 @@ impl FromStr for Callback {
             ["oa", order] => Self::OrderAgain {
                 order: number(order)?,
             },
+            ["ou", order] => Self::CancelUnpaid {
+                order: number(order)?,
+            },
             ["pf"] => Self::Profile,
             ["pq", question] => Self::Change {
                 question: number(question)?,
@@ -238,6 +246,7 @@ mod tests {
             Callback::Coupon,
             Callback::Orders { page },
             Callback::OrderAgain { order: id },
+            Callback::CancelUnpaid { order: id },
             Callback::Profile,
             Callback::Change { question: id },
             Callback::Choose {
@@ -304,6 +313,7 @@ mod tests {
             Just(Callback::Coupon),
             page.prop_map(|page| Callback::Orders { page }),
             id.prop_map(|order| Callback::OrderAgain { order }),
+            id.prop_map(|order| Callback::CancelUnpaid { order }),
             Just(Callback::Profile),
             id.prop_map(|question| Callback::Change { question }),
             (id, id).prop_map(|(question, option)| Callback::Choose { question, option }),

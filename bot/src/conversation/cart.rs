@@ -469,6 +469,7 @@ impl Session<'_> {
                 now: self.now,
                 coupons: &coupons,
                 confirmed: &confirmed,
+                payment: self.payment_terms(),
             },
         )
         .await?;
@@ -479,11 +480,24 @@ impl Session<'_> {
                 left_out,
                 coupons,
             } => {
-                let total = self.money(order.order.total);
-                let number = order.order.id.to_string();
-                let text = self.fill("order_placed", &[("order", &number), ("total", &total)]);
-                self.out.notice = Some(text.clone());
-                self.screen(text, Vec::new());
+                let awaiting_payment =
+                    order.order.status == crate::store::orders::payments::AWAITING_PAYMENT;
+                if awaiting_payment {
+                    // Paid in the chat: the merchant hears of it once it is paid.
+                    let items: Vec<String> = order
+                        .items
+                        .iter()
+                        .map(|item| format!("{} × {}", item.title, item.quantity))
+                        .collect();
+                    self.ask_for_payment(order.order.id, &items.join(", "))
+                        .await?;
+                } else {
+                    let total = self.money(order.order.total);
+                    let number = order.order.id.to_string();
+                    let text = self.fill("order_placed", &[("order", &number), ("total", &total)]);
+                    self.out.notice = Some(text.clone());
+                    self.screen(text, Vec::new());
+                }
                 let titles = left_out
                     .iter()
                     .map(place::line_title)
@@ -492,9 +506,14 @@ impl Session<'_> {
                 if !titles.is_empty() {
                     self.say(self.fill("checkout_left_out", &[("items", &titles)]));
                 }
-                self.notify_merchants(&order, &coupons);
+                if !awaiting_payment {
+                    self.notify_merchants(&order, &coupons);
+                }
                 self.refresh_segments().await;
-                self.main_menu();
+                // The invoice comes last, so that it is the message the shopper acts on.
+                if !awaiting_payment {
+                    self.main_menu();
+                }
                 Ok(())
             }
             Placement::AlreadyPlaced(order) => self.already_placed(order.id),

@@ -20,6 +20,7 @@ pub mod callback;
 mod cart;
 mod catalog;
 mod orders;
+pub mod payment;
 mod registration;
 mod session;
 pub mod state;
@@ -108,6 +109,8 @@ pub struct Outcome {
     pub notice: Option<String>,
     /// Messages for other chats (new-order notices to the merchant chats): `(chat id, text)`.
     pub notifications: Vec<(i64, String)>,
+    /// An invoice to send to the shopper's chat after the replies (payments in the chat).
+    pub invoice: Option<payment::Invoice>,
 }
 
 /// The dialogue with everything it needs, shared by all updates of all shoppers.
@@ -169,6 +172,7 @@ impl Conversation {
                     replies: vec![Reply::text(sorry.clone())],
                     notice: pressed.then_some(sorry),
                     notifications: Vec::new(),
+                    invoice: None,
                 })
             }
         }

@@ -77,6 +77,10 @@ impl Session<'_> {
                 self.fill("order_again", &[("order", &order.id.to_string())]),
                 Callback::OrderAgain { order: order.id },
             )]);
+            // Paid in the chat and not yet paid: the shopper may let it go (payment.rs).
+            if order.status == crate::store::orders::payments::AWAITING_PAYMENT {
+                rows.push(vec![self.cancel_unpaid_button(order.id)]);
+            }
         }
         rows.push(self.pager(
             page,

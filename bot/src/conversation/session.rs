@@ -363,6 +363,7 @@ impl Session<'_> {
             Callback::Coupon => self.ask_coupon(),
             Callback::Orders { page } => self.orders(page).await,
             Callback::OrderAgain { order } => self.order_again(order).await,
+            Callback::CancelUnpaid { order } => self.cancel_unpaid(order).await,
             Callback::Profile => self.profile().await,
             Callback::Change { question } => self.change_answer(question).await,
             Callback::ToggleNews => self.toggle_news().await,

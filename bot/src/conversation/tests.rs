@@ -563,10 +563,15 @@ fn every_text_key_in_the_code_is_in_the_default_texts_and_back() {
         include_str!("catalog.rs"),
         include_str!("cart.rs"),
         include_str!("orders.rs"),
+        include_str!("payment.rs"),
         // The outbox sender labels the join message's button.
         include_str!("../telegram/outbox.rs"),
         // The adapter refuses a press outside the private chat with a sentence.
         include_str!("../telegram/mod.rs"),
+        // The invoice's fallback and the pre-checkout deadline's refusal.
+        include_str!("../telegram/payments.rs"),
+        // The expiry job's message to the shopper.
+        include_str!("../jobs/expiry.rs"),
     ];
     let settings = Settings::defaults().expect("settings");
     let english = &settings.texts["en"];

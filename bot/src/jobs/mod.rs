@@ -1,9 +1,13 @@
-//! Background jobs inside the bot process: the periodic segment recompute, and pruning the
-//! record of handled updates on the same tick.
+//! Background jobs inside the bot process: the periodic segment recompute, pruning the
+//! record of handled updates on the same tick, and expiring unpaid orders (`expiry`).
 //!
 //! A job logs what it did and records failures where the merchant can see them; it must never
 //! panic or return early on an error, because a dead job would silently freeze every
 //! automatic segment.
+
+mod expiry;
+
+pub use expiry::{expire_once, run_expiry};
 
 use std::sync::Arc;
 

@@ -14,6 +14,7 @@ mod excerpt;
 mod health;
 mod input;
 mod outbox;
+mod payments;
 mod polling;
 mod render;
 mod send;
@@ -34,11 +35,13 @@ use teloxide::update_listeners::{Polling, UpdateListener};
 
 pub use client::{TelegramError, bot};
 pub use outbox::run_sender as run_outbox_sender;
+pub use payments::{PRE_CHECKOUT_DEADLINE, StarRefund, refund_star_payment};
 pub use render::{MAX_MESSAGE_LENGTH, split_text};
 pub use webhook::{
     HEALTH_DB_TIMEOUT, HEALTH_PATH, Health, LastRecompute, MAX_BODY_BYTES, WebhookConfigError,
 };
 
+use crate::conversation::payment::{PaymentReport, PreCheckoutReport};
 use crate::conversation::texts::Texts;
 use crate::conversation::{Conversation, Input, Outcome, TelegramUser};
 use storebot_config::Settings;
@@ -91,6 +94,39 @@ pub trait Dialogue: Send + Sync + 'static {
         }
     }
 
+    /// The answer to Telegram's pre-checkout query: `Ok` approves the payment, `Err` refuses
+    /// it with a sentence for the shopper. A dialogue that takes no payments refuses.
+    fn pre_checkout(
+        &self,
+        query: &PreCheckoutReport,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), String>> + Send {
+        let _ = (query, now);
+        async { Err("This shop takes no payments in the chat.".to_owned()) }
+    }
+
+    /// Records a reported payment durably before its update is confirmed to Telegram: true
+    /// once it is recorded (now or before), false if it must be taken again.
+    fn record_payment(
+        &self,
+        report: &PaymentReport,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = bool> + Send {
+        let _ = (report, now);
+        async { true }
+    }
+
+    /// The `successful_payment` message, handled after [`Dialogue::record_payment`]: what to
+    /// tell the merchant chats, the first time only.
+    fn paid(
+        &self,
+        report: &PaymentReport,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Outcome> + Send {
+        let _ = (report, now);
+        async { Outcome::default() }
+    }
+
     /// Webhook mode's `/healthz` report. By default, [`Dialogue::ready`] alone, with no
     /// recompute run.
     fn health(&self) -> impl Future<Output = Health> + Send {
@@ -112,6 +148,22 @@ impl Dialogue for Conversation {
         now: DateTime<Utc>,
     ) -> Option<Outcome> {
         Conversation::handle_update(self, update_id, sender, input, now).await
+    }
+
+    async fn pre_checkout(
+        &self,
+        query: &PreCheckoutReport,
+        now: DateTime<Utc>,
+    ) -> Result<(), String> {
+        Conversation::pre_checkout(self, query, now).await
+    }
+
+    async fn record_payment(&self, report: &PaymentReport, now: DateTime<Utc>) -> bool {
+        Conversation::record_payment(self, report, now).await
+    }
+
+    async fn paid(&self, report: &PaymentReport, now: DateTime<Utc>) -> Outcome {
+        Conversation::paid(self, report, now).await
     }
 
     async fn ready(&self) -> bool {
@@ -136,12 +188,13 @@ impl Dialogue for Conversation {
     }
 }
 
-/// The handler tree: messages and button presses go to the dialogue; other updates are
-/// ignored.
+/// The handler tree: messages, button presses and pre-checkout queries go to the dialogue;
+/// other updates are ignored.
 pub fn schema<D: Dialogue>() -> UpdateHandler<std::convert::Infallible> {
     dptree::entry()
         .branch(Update::filter_message().endpoint(on_message::<D>))
         .branch(Update::filter_callback_query().endpoint(on_button::<D>))
+        .branch(Update::filter_pre_checkout_query().endpoint(on_pre_checkout::<D>))
 }
 
 type Handled = Result<(), std::convert::Infallible>;
@@ -151,9 +204,20 @@ async fn on_message<D: Dialogue>(
     update: Update,
     message: Message,
     dialogue: Arc<D>,
+    settings: Arc<Settings>,
 ) -> Handled {
     // The shop talks to shoppers in private; merchant groups only receive notifications.
     if !message.chat.is_private() {
+        return Ok(());
+    }
+    // Recorded already by the listener, before the update was confirmed (`payments`).
+    if let Some(report) = payments::payment_report(&message) {
+        let dialogue = Arc::clone(&dialogue);
+        let handled = tokio::spawn(async move { dialogue.paid(&report, Utc::now()).await });
+        match handled.await {
+            Ok(outcome) => send::deliver(&bot, message.chat.id, None, outcome).await,
+            Err(error) => tracing::error!(%error, "the dialogue failed on a payment"),
+        }
         return Ok(());
     }
     let (Some(user), Some(input)) = (message.from.as_ref(), input::message_input(&message)) else {
@@ -163,7 +227,7 @@ async fn on_message<D: Dialogue>(
         return Ok(());
     };
     if let Asked::Handled(outcome) = ask(&dialogue, &update, sender, input).await {
-        send::deliver(&bot, message.chat.id, None, outcome).await;
+        deliver(&bot, &settings, message.chat.id, None, outcome).await;
     }
     Ok(())
 }
@@ -225,9 +289,61 @@ async fn on_button<D: Dialogue>(
         tracing::warn!(%error, "could not answer a button press");
     }
     if let (Some(press), Some(outcome)) = (press, asked) {
-        send::deliver(&bot, press.chat_id, press.message_id, outcome).await;
+        deliver(&bot, &settings, press.chat_id, press.message_id, outcome).await;
     }
     Ok(())
+}
+
+/// Answers a pre-checkout query within Telegram's limit: approved, or refused with the
+/// dialogue's sentence; refused as well when the check does not finish in time.
+async fn on_pre_checkout<D: Dialogue>(
+    bot: Bot,
+    query: teloxide::types::PreCheckoutQuery,
+    dialogue: Arc<D>,
+    settings: Arc<Settings>,
+) -> Handled {
+    let report = payments::pre_checkout_report(&query);
+    let check = tokio::spawn(async move { dialogue.pre_checkout(&report, Utc::now()).await });
+    let verdict = match tokio::time::timeout(PRE_CHECKOUT_DEADLINE, check).await {
+        Ok(Ok(verdict)) => Some(verdict),
+        Ok(Err(error)) => {
+            tracing::error!(%error, "the pre-checkout check failed; refused");
+            None
+        }
+        Err(_) => {
+            tracing::warn!(
+                deadline = ?PRE_CHECKOUT_DEADLINE,
+                "the pre-checkout check did not finish in time; refused"
+            );
+            None
+        }
+    };
+    payments::answer_pre_checkout(&bot, &settings, &query, verdict).await;
+    Ok(())
+}
+
+/// Records the payment an update carries (if any) before the update is confirmed to
+/// Telegram: true once that is safe.
+async fn take_payment<D: Dialogue>(dialogue: &D, update: &Update) -> bool {
+    match payments::payment_in(update) {
+        Some(report) => dialogue.record_payment(&report, Utc::now()).await,
+        None => true,
+    }
+}
+
+/// Sends an outcome, its invoice last.
+async fn deliver(
+    bot: &Bot,
+    settings: &Settings,
+    chat_id: teloxide::types::ChatId,
+    pressed: Option<teloxide::types::MessageId>,
+    mut outcome: Outcome,
+) {
+    let invoice = outcome.invoice.take();
+    send::deliver(bot, chat_id, pressed, outcome).await;
+    if let Some(invoice) = invoice {
+        payments::send_invoice(bot, settings, chat_id, invoice).await;
+    }
 }
 
 /// Whether `update` is new to the dialogue; a repeat is logged and skipped.
@@ -313,9 +429,25 @@ pub async fn serve<D: Dialogue>(
     let served = match telegram.mode {
         TelegramMode::Polling => {
             tracing::info!("receiving updates by long polling");
-            let mut listener =
-                polling::GuardedPolling::new(Polling::builder(bot).timeout(POLL_TIMEOUT).build());
+            let (stopping, stopped) = tokio::sync::watch::channel(false);
+            let intake: polling::Intake = {
+                let dialogue = Arc::clone(&dialogue);
+                Arc::new(move |update: Update| {
+                    let dialogue = Arc::clone(&dialogue);
+                    Box::pin(async move { take_payment(&*dialogue, &update).await })
+                })
+            };
+            let mut listener = polling::GuardedPolling::new(
+                Polling::builder(bot).timeout(POLL_TIMEOUT).build(),
+                intake,
+                stopped,
+            );
             let revoked = listener.revoked();
+            // Shutdown also ends a payment's patient recording, unconfirmed (see `payments`).
+            let shutdown = async move {
+                shutdown.await;
+                let _ = stopping.send(true);
+            };
             let stopper = tokio::spawn(stop_on(shutdown, listener.stop_token()));
             let dispatched = dispatcher
                 .try_dispatch_with_listener(
@@ -368,10 +500,20 @@ async fn serve_webhook<D: Dialogue>(
         .path(path.to_owned())
         .secret_token(secret.to_owned());
     let (mut listener, stopped, updates) = webhooks::axum_no_setup(options);
-    let app = webhook::router(updates, secret, move || {
+    let health = {
         let dialogue = Arc::clone(&dialogue);
-        async move { dialogue.health().await }
-    });
+        move || {
+            let dialogue = Arc::clone(&dialogue);
+            async move { dialogue.health().await }
+        }
+    };
+    // A payment is recorded before its post is answered 200; if it can't be, Telegram is
+    // answered 503 and posts it again.
+    let intake = move |update: Update| {
+        let dialogue = Arc::clone(&dialogue);
+        async move { take_payment(&*dialogue, &update).await }
+    };
+    let app = webhook::router(updates, secret, health, intake);
     // Bind first, so a taken port is an error at start rather than a silent bot.
     let tcp = tokio::net::TcpListener::bind(listen)
         .await

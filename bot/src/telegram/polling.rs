@@ -2,8 +2,11 @@
 //! revoked while the bot runs (`getUpdates` answering 401), which teloxide would retry and log
 //! once a minute forever, ends the stream so that the bot finishes the updates in hand and
 //! stops with the error; and an update teloxide cannot read is logged here as a bounded
-//! excerpt and skipped, instead of at ERROR with its whole body.
+//! excerpt and skipped, instead of at ERROR with its whole body. A payment is recorded
+//! before the stream goes on (`payments::record_patiently`), so the `getUpdates` that
+//! confirms it to Telegram is only sent once it is safe in the database.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -13,19 +16,36 @@ use teloxide::stop::StopToken;
 use teloxide::types::{AllowedUpdate, UpdateKind};
 use teloxide::update_listeners::{AsUpdateStream, Polling, UpdateListener};
 use teloxide::{ApiError, RequestError};
+use tokio::sync::watch;
+
+use super::payments;
 
 /// Teloxide's polling listener, guarded. After the stream ends, [`GuardedPolling::revoked`]
 /// tells whether it ended because Telegram refused the token.
 pub(super) struct GuardedPolling {
     polling: Polling<Bot>,
     revoked: Arc<Mutex<Option<RequestError>>>,
+    intake: Intake,
+    stopping: watch::Receiver<bool>,
 }
 
+/// Records the payment an update carries, if any: true once the update may be confirmed.
+pub(super) type Intake =
+    Arc<dyn Fn(Update) -> Pin<Box<dyn Future<Output = bool> + Send>> + Send + Sync>;
+
 impl GuardedPolling {
-    pub(super) fn new(polling: Polling<Bot>) -> Self {
+    /// `intake` sees every update before the stream goes on; `stopping` turns true at
+    /// shutdown, ending a payment's retries unconfirmed.
+    pub(super) fn new(
+        polling: Polling<Bot>,
+        intake: Intake,
+        stopping: watch::Receiver<bool>,
+    ) -> Self {
         Self {
             polling,
             revoked: Arc::default(),
+            intake,
+            stopping,
         }
     }
 
@@ -53,6 +73,8 @@ impl<'a> AsUpdateStream<'a> for GuardedPolling {
 
     fn as_stream(&'a mut self) -> Self::Stream {
         let revoked = Arc::clone(&self.revoked);
+        let intake = Arc::clone(&self.intake);
+        let stopping = self.stopping.clone();
         let stream = self
             .polling
             .as_stream()
@@ -63,7 +85,25 @@ impl<'a> AsUpdateStream<'a> for GuardedPolling {
                 }
                 future::ready(!refused)
             })
-            .filter(|item| future::ready(readable(item)));
+            .filter(|item| future::ready(readable(item)))
+            // A payment that could not be recorded before shutdown ends the stream without
+            // being passed on, so it is never confirmed and Telegram delivers it again.
+            .then(move |item| {
+                let intake = Arc::clone(&intake);
+                let stopping = stopping.clone();
+                async move {
+                    let taken = match &item {
+                        // Only a payment waits for the database; other updates pass as they are.
+                        Ok(update) if payments::payment_in(update).is_some() => {
+                            payments::record_patiently(|| intake(update.clone()), &stopping).await
+                        }
+                        _ => true,
+                    };
+                    (item, taken)
+                }
+            })
+            .take_while(|(_, taken)| future::ready(*taken))
+            .map(|(item, _)| item);
         Box::pin(stream)
     }
 }

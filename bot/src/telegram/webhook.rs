@@ -143,13 +143,24 @@ pub fn check_path(path: &str) -> Result<&str, WebhookConfigError> {
 
 /// Adds the health check, the body limit and the check for unreadable updates
 /// ([`skip_unreadable`]) to teloxide's webhook router; `secret` is the webhook's secret token.
-pub fn router<H, F>(updates: axum::Router, secret: &str, health: H) -> axum::Router
+///
+/// `intake` sees every readable update before it is answered: it records a payment, and
+/// false (the database failed) answers 503 so that Telegram posts the update again.
+pub fn router<H, F, P, PF>(
+    updates: axum::Router,
+    secret: &str,
+    health: H,
+    intake: P,
+) -> axum::Router
 where
     H: Fn() -> F + Clone + Send + Sync + 'static,
     F: Future<Output = Health> + Send + 'static,
+    P: Fn(teloxide::types::Update) -> PF + Clone + Send + Sync + 'static,
+    PF: Future<Output = bool> + Send + 'static,
 {
+    let intake: Intake = Arc::new(move |update| Box::pin(intake(update)));
     let updates = updates.layer(middleware::from_fn_with_state(
-        Arc::<str>::from(secret),
+        (Arc::<str>::from(secret), intake),
         skip_unreadable,
     ));
     let health = axum::Router::new().route(
@@ -170,7 +181,17 @@ where
 /// ERROR: up to a megabyte, with whatever personal data it holds. A post without the right
 /// secret goes on to teloxide, which refuses it (401) without reading it. Updates are small,
 /// so reading each one twice costs little.
-async fn skip_unreadable(State(secret): State<Arc<str>>, request: Request, next: Next) -> Response {
+type Intake = Arc<
+    dyn Fn(teloxide::types::Update) -> std::pin::Pin<Box<dyn Future<Output = bool> + Send>>
+        + Send
+        + Sync,
+>;
+
+async fn skip_unreadable(
+    State((secret, intake)): State<(Arc<str>, Intake)>,
+    request: Request,
+    next: Next,
+) -> Response {
     let authorised = request
         .headers()
         .get("X-Telegram-Bot-Api-Secret-Token")
@@ -183,9 +204,10 @@ async fn skip_unreadable(State(secret): State<Arc<str>>, request: Request, next:
     let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
         return StatusCode::PAYLOAD_TOO_LARGE.into_response();
     };
-    let readable = serde_json::from_slice::<teloxide::types::Update>(&bytes)
-        .is_ok_and(|update| !matches!(update.kind, teloxide::types::UpdateKind::Error(_)));
-    if !readable {
+    let update = serde_json::from_slice::<teloxide::types::Update>(&bytes)
+        .ok()
+        .filter(|update| !matches!(update.kind, teloxide::types::UpdateKind::Error(_)));
+    let Some(update) = update else {
         let text = String::from_utf8_lossy(&bytes);
         tracing::warn!(
             bytes = bytes.len(),
@@ -193,6 +215,9 @@ async fn skip_unreadable(State(secret): State<Arc<str>>, request: Request, next:
             "a webhook post the bot can't read as an update; skipped"
         );
         return StatusCode::OK.into_response();
+    };
+    if !intake(update).await {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
     next.run(Request::from_parts(parts, Body::from(bytes)))
         .await

@@ -18,6 +18,11 @@
 //!   made: HTML/MarkdownV2 that Telegram cannot parse, empty or over-long text, `callback_data`
 //!   over 64 bytes, "message is not modified", editing or deleting an unknown message, an
 //!   unknown callback query id.
+//! - Payments: `sendInvoice` (Telegram's checks: payload 1–128 bytes, a provider token for
+//!   every currency but Stars' `XTR` and none for it, exactly one price for Stars, title and
+//!   description lengths), `answerPreCheckoutQuery`, `refundStarPayment` (unknown or refunded
+//!   charges refused); the shopper's side is [`FakeTelegram::pre_checkout`] and
+//!   [`FakeTelegram::successful_payment`] (see `payments`).
 //! - Any other method is recorded and answered `true`, so a harmless call never breaks the bot.
 //! - Faults on demand: [`FakeFailure`] for the next call of a method (Telegram's own errors,
 //!   and a proxy's HTML page or an empty body with a 5xx), blocked chats (403), and a revoked
@@ -25,7 +30,7 @@
 //!
 //! What is not faked: the fake never posts to a webhook (webhook tests post updates to the bot
 //! themselves, see `crate::bot::http`); files cannot be
-//! downloaded; groups, channels, inline mode, payments and entities computed from formatted
+//! downloaded; groups, channels, inline mode, shipping queries and entities computed from formatted
 //! text are absent; there is no flood control unless injected; the bot may message any chat.
 //!
 //! Every call is recorded ([`FakeFailure`] or not) and can be inspected with
@@ -33,6 +38,7 @@
 
 mod markup;
 mod model;
+mod payments;
 mod server;
 mod state;
 #[cfg(test)]
@@ -51,6 +57,7 @@ pub use model::{
     Button, CallbackAnswer, FakeFailure, RecordedCall, ReplyButton, ReplyKeyboard, SentMessage,
     TestUser,
 };
+pub use payments::{PreCheckoutAnswer, SentInvoice};
 use state::{Shared, StoredMessage};
 
 /// A token to give the bot; any `<digits>:<anything>` works.

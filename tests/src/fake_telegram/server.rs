@@ -16,6 +16,7 @@ use super::markup;
 use super::model::{
     CallbackAnswer, FakeFailure, RecordedCall, SentMessage, inline_buttons, reply_keyboard,
 };
+use super::payments::{PreCheckoutAnswer, SentInvoice};
 use super::state::{Shared, State as FakeState, StoredMessage};
 use super::{BOT_FIRST_NAME, BOT_USERNAME};
 
@@ -243,6 +244,9 @@ impl Call<'_> {
             "answercallbackquery" => self.answer_callback_query(),
             "deletemessage" => self.delete_message(),
             "sendchataction" => Ok(Value::Bool(true)),
+            "sendinvoice" => self.send_invoice(),
+            "answerprecheckoutquery" => self.answer_pre_checkout_query(),
+            "refundstarpayment" => self.refund_star_payment(),
             // Media, locations, invoices…: a message whose text is the caption, so a bot that
             // reads the returned `Message` gets one.
             other if other.starts_with("send") && self.params.contains_key("chat_id") => {
@@ -587,6 +591,86 @@ impl Call<'_> {
             show_alert: self.bool("show_alert"),
             url: self.str("url"),
         });
+        drop(state);
+        self.shared.events.notify_waiters();
+        Ok(Value::Bool(true))
+    }
+
+    fn send_invoice(&self) -> Answer {
+        let chat_id = self.chat_id()?;
+        let prices = self
+            .json("prices")
+            .and_then(|prices| prices.as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .map(|price| {
+                (
+                    price["label"].as_str().unwrap_or_default().to_owned(),
+                    price["amount"].as_i64().unwrap_or_default(),
+                )
+            })
+            .collect();
+        let mut invoice = SentInvoice {
+            chat_id,
+            message_id: 0,
+            title: self.str("title").unwrap_or_default(),
+            description: self.str("description").unwrap_or_default(),
+            payload: self.str("payload").unwrap_or_default(),
+            currency: self.str("currency").unwrap_or_default(),
+            prices,
+            provider_token: self.str("provider_token"),
+            need_shipping_address: self.bool("need_shipping_address"),
+        };
+        super::payments::check_invoice(&invoice).map_err(ApiError::bad_request)?;
+        let mut content = Map::new();
+        content.insert("invoice".into(), super::payments::invoice_content(&invoice));
+        let message = self.deliver(chat_id, content)?;
+        invoice.message_id = message["message_id"].as_i64().unwrap_or_default();
+        self.shared.lock().payments.invoices.push(invoice);
+        self.shared.events.notify_waiters();
+        Ok(message)
+    }
+
+    fn answer_pre_checkout_query(&self) -> Answer {
+        let id = self.str("pre_checkout_query_id").unwrap_or_default();
+        let ok = self.bool("ok");
+        let error_message = self.str("error_message");
+        if !ok && error_message.as_deref().is_none_or(str::is_empty) {
+            return Err(ApiError::bad_request("Bad Request: ERROR_MESSAGE_EMPTY"));
+        }
+        let mut state = self.shared.lock();
+        let Some(asked) = state.payments.queries.remove(&id) else {
+            return Err(ApiError::bad_request(
+                "Bad Request: query is too old and response timeout expired or query id is invalid",
+            ));
+        };
+        state.payments.answers.push(PreCheckoutAnswer {
+            query_id: id,
+            ok,
+            error_message,
+            after: asked.elapsed(),
+        });
+        drop(state);
+        self.shared.events.notify_waiters();
+        Ok(Value::Bool(true))
+    }
+
+    fn refund_star_payment(&self) -> Answer {
+        let user_id = self.int("user_id").unwrap_or_default();
+        let charge = self.str("telegram_payment_charge_id").unwrap_or_default();
+        let mut state = self.shared.lock();
+        match state.payments.charges.get_mut(&charge) {
+            Some((payer, refunded)) if *payer == user_id => {
+                if *refunded {
+                    return Err(ApiError::bad_request(
+                        "Bad Request: CHARGE_ALREADY_REFUNDED",
+                    ));
+                }
+                *refunded = true;
+            }
+            _ => return Err(ApiError::bad_request("Bad Request: CHARGE_NOT_FOUND")),
+        }
+        state.payments.refunds.push((user_id, charge));
         drop(state);
         self.shared.events.notify_waiters();
         Ok(Value::Bool(true))

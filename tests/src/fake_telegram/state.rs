@@ -106,6 +106,8 @@ pub(crate) struct State {
     /// Set by `revoke_token`: every call answers 401 "Unauthorized".
     pub(crate) token_revoked: bool,
     pub(crate) users: HashMap<i64, TestUser>,
+    /// Payments: invoices sent, pre-checkout queries asked and answered, charges made.
+    pub(crate) payments: super::payments::PaymentState,
 }
 
 impl Default for State {
@@ -129,6 +131,7 @@ impl Default for State {
             blocked: HashSet::new(),
             token_revoked: false,
             users: HashMap::new(),
+            payments: Default::default(),
         }
     }
 }

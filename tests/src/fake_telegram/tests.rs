@@ -416,3 +416,106 @@ async fn a_revoked_token_ends_a_waiting_long_poll_and_every_call_with_401() -> a
     assert_eq!(status, 401);
     Ok(())
 }
+
+#[tokio::test]
+async fn payments_are_checked_as_telegram_checks_them() -> anyhow::Result<()> {
+    let fake = FakeTelegram::start().await?;
+    let alice = TestUser::alice();
+    let invoice = |currency: &str, token: Option<&str>, prices: Value, payload: &str| {
+        let mut body = json!({
+            "chat_id": alice.chat_id(), "title": "Order #1", "description": "Tea",
+            "payload": payload, "currency": currency, "prices": prices,
+        });
+        if let Some(token) = token {
+            body["provider_token"] = json!(token);
+        }
+        body.to_string()
+    };
+    let one = json!([{"label": "Tea", "amount": 450}]);
+    let two = json!([{"label": "Tea", "amount": 400}, {"label": "Cup", "amount": 50}]);
+    for (body, refusal) in [
+        (
+            invoice("XTR", Some("1:TEST:x"), one.clone(), "p"),
+            "PAYMENT_PROVIDER_INVALID",
+        ),
+        (
+            invoice("EUR", None, one.clone(), "p"),
+            "PAYMENT_PROVIDER_INVALID",
+        ),
+        (
+            invoice("XTR", None, two.clone(), "p"),
+            "STARS_INVOICE_INVALID",
+        ),
+        (
+            invoice("EUR", Some("1:TEST:x"), one.clone(), &"p".repeat(129)),
+            "INVOICE_PAYLOAD_INVALID",
+        ),
+    ] {
+        let (status, envelope) = post(&fake, "sendInvoice", &body).await?;
+        assert_eq!(status, 400, "{envelope}");
+        assert!(
+            envelope["description"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(refusal),
+            "{envelope}"
+        );
+    }
+    assert!(fake.invoices().is_empty());
+    let sent = ok_result(
+        &fake,
+        "sendInvoice",
+        serde_json::from_str(&invoice("EUR", Some("1:TEST:x"), two, "p"))?,
+    )
+    .await?;
+    assert_eq!(sent["invoice"]["total_amount"], json!(450));
+    assert_eq!(fake.invoices()[0].total(), 450);
+
+    // A pre-checkout query is answered once; a refusal needs its sentence.
+    let query = fake.pre_checkout(&alice, "p", "EUR", 450);
+    let (status, _) = post(
+        &fake,
+        "answerPreCheckoutQuery",
+        &json!({"pre_checkout_query_id": query, "ok": false}).to_string(),
+    )
+    .await?;
+    assert_eq!(status, 400);
+    ok_result(
+        &fake,
+        "answerPreCheckoutQuery",
+        json!({"pre_checkout_query_id": query, "ok": true}),
+    )
+    .await?;
+    let answer = fake.pre_checkout_answer(&query, WAIT).await?;
+    assert!(answer.ok);
+    let (status, _) = post(
+        &fake,
+        "answerPreCheckoutQuery",
+        &json!({"pre_checkout_query_id": query, "ok": true}).to_string(),
+    )
+    .await?;
+    assert_eq!(status, 400);
+
+    // Stars come back once, to their payer only.
+    fake.successful_payment(&alice, "p", "XTR", 450, "charge-1");
+    let refund =
+        |user: i64| json!({"user_id": user, "telegram_payment_charge_id": "charge-1"}).to_string();
+    let (status, envelope) = post(&fake, "refundStarPayment", &refund(999)).await?;
+    assert_eq!(status, 400, "{envelope}");
+    ok_result(
+        &fake,
+        "refundStarPayment",
+        serde_json::from_str(&refund(alice.id))?,
+    )
+    .await?;
+    let (status, envelope) = post(&fake, "refundStarPayment", &refund(alice.id)).await?;
+    assert_eq!(status, 400);
+    assert!(
+        envelope["description"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("CHARGE_ALREADY_REFUNDED")
+    );
+    assert_eq!(fake.star_refunds(), [(alice.id, "charge-1".to_owned())]);
+    Ok(())
+}

@@ -79,6 +79,51 @@ fn a_newcomer_registers_browses_and_orders_in_the_demo_store() {
     assert!(dir.path().join("storebot-demo.db").exists());
 }
 
+/// With payments in the chat configured, the terminal chat places the order awaiting payment
+/// and says it can't pay; the order can be cancelled from Orders.
+#[test]
+fn the_terminal_chat_cannot_pay_and_leaves_the_order_awaiting_payment() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut child = command("storebot", dir.path())
+        .args(["chat", "--demo"])
+        .env("STOREBOT_PAYMENTS__PROVIDER", "stars")
+        .env("STOREBOT_PAYMENTS__STARS_PER_UNIT", "50")
+        .env("STOREBOT_CHECKOUT__ASK_CONTACT", "false")
+        .env("STOREBOT_CHECKOUT__ASK_ADDRESS", "false")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    {
+        let mut stdin = child.stdin.take().expect("stdin");
+        for line in [
+            "/start", "1", "2", "4", "3", // registered
+            "1", "1", "1", "1", "2", // 2 × Green tea, 100 g
+            "1", "4", // Cart, Checkout
+            "1", // Confirm order
+            "/orders", "2", // Cancel the unpaid order (after "Order again")
+        ] {
+            writeln!(stdin, "{line}").expect("write");
+        }
+    }
+    let output = child.wait_with_output().expect("finishes");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let transcript = stdout(&output);
+    for expected in [
+        "is reserved for you until",
+        "The terminal chat can't pay",
+        "450 ⭐",
+        "· awaiting_payment ·",
+        "is cancelled; nothing was charged",
+    ] {
+        assert!(
+            transcript.contains(expected),
+            "expected {expected:?} in:\n{transcript}"
+        );
+    }
+}
+
 #[test]
 fn the_demo_store_is_fresh_each_time() {
     let dir = tempfile::tempdir().expect("dir");

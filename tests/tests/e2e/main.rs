@@ -35,6 +35,9 @@ mod messages;
 mod migrations;
 /// Operations: backup and restore, the health report, secrets kept out of the logs.
 mod ops;
+/// Payments in the chat: invoices, pre-checkout refusals, a payment recorded once (twice
+/// delivered, kill -9 before recording, two webhook instances), expiry, cancel, refunds.
+mod payments;
 /// Product segments through storebot-admin, and a grant changing what the real bot shows.
 mod product_segments;
 /// `storebot-admin segments stats` on a shop with known numbers.

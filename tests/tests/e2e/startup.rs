@@ -28,6 +28,44 @@ fn bot_without_a_token_says_how_to_set_one() {
 }
 
 #[test]
+fn an_incomplete_payments_configuration_is_refused_in_one_sentence_naming_the_key() {
+    let dir = tempfile::tempdir().expect("dir");
+    for (env, key) in [
+        (
+            vec![("STOREBOT_PAYMENTS__PROVIDER", "telegram")],
+            "payments.provider_token is required",
+        ),
+        (
+            vec![
+                ("STOREBOT_PAYMENTS__PROVIDER", "stars"),
+                ("STOREBOT_PAYMENTS__STARS_PER_UNIT", "50"),
+                ("STOREBOT_PAYMENTS__PROVIDER_TOKEN", "284685063:TEST:leak"),
+            ],
+            "payments.provider_token must not be set",
+        ),
+        (
+            vec![("STOREBOT_PAYMENTS__PROVIDER", "stars")],
+            "payments.stars_per_unit is required",
+        ),
+        (vec![("STOREBOT_PAYMENTS__PROVIDER", "paypal")], "paypal"),
+    ] {
+        let output = command("storebot", dir.path())
+            .arg("run")
+            .env("STOREBOT_TELEGRAM__TOKEN", "123456:TEST")
+            .envs(env)
+            .output()
+            .expect("runs");
+        assert!(!output.status.success(), "{key}");
+        let message = stderr(&output);
+        assert_one_sentence(&message);
+        assert!(message.contains(key), "{message}");
+        assert!(!message.contains("TEST:leak"), "{message}");
+        // Refused before touching the database.
+        assert!(!dir.path().join("storebot.db").exists());
+    }
+}
+
+#[test]
 fn misspelt_key_in_a_config_file_is_named_with_the_file() {
     let dir = tempfile::tempdir().expect("dir");
     let path = dir.path().join("shop.toml");

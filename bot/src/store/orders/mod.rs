@@ -7,5 +7,6 @@
 pub mod cart;
 pub mod coupons;
 pub mod management;
+pub mod payments;
 pub mod place;
 pub mod quote;

@@ -20,6 +20,7 @@ use crate::store::StoreError;
 pub use crate::store::orders::cart::line_title;
 use crate::store::orders::cart::{self, CartLine, LineStatus};
 use crate::store::orders::coupons::{self, Refusal, Shopper};
+use crate::store::orders::payments;
 use crate::store::orders::quote::{self, Change, Quote};
 
 /// Everything needed to turn a cart into an order.
@@ -38,6 +39,9 @@ pub struct NewOrder<'a> {
     pub coupons: &'a [String],
     /// What the confirmation showed: the order is placed only if it comes out exactly so.
     pub confirmed: &'a Quote,
+    /// Paid in the chat: the order waits in `awaiting_payment`, its stock held, with an
+    /// invoice written in the same transaction. `None`: pay on delivery (`new`).
+    pub payment: Option<payments::Terms>,
 }
 
 /// An order with its lines.
@@ -186,7 +190,11 @@ async fn place_in(txn: &impl ConnectionTrait, new: &NewOrder<'_>) -> Result<Plac
     let discount_total = quote::discount_total(&applied);
     let placed = order::ActiveModel {
         customer_id: Set(new.customer_id),
-        status: Set("new".to_owned()),
+        status: Set(match new.payment {
+            Some(_) => payments::AWAITING_PAYMENT,
+            None => "new",
+        }
+        .to_owned()),
         // What the shopper pays: the discount is already taken off.
         total: Set(current.total),
         discount_total: Set(discount_total),
@@ -250,6 +258,9 @@ async fn place_in(txn: &impl ConnectionTrait, new: &NewOrder<'_>) -> Result<Plac
             new.now,
         )
         .await?;
+    }
+    if let Some(terms) = &new.payment {
+        payments::open(txn, &placed, &items, terms, new.currency).await?;
     }
     let bought: Vec<i64> = available.iter().map(|line| line.variant.id).collect();
     cart::remove_variants(txn, new.customer_id, &bought).await?;
@@ -353,6 +364,7 @@ mod tests {
             now: shop.now,
             coupons: &[],
             confirmed,
+            payment: None,
         }
     }
 

@@ -115,6 +115,7 @@ async fn place(
             now: shop.now,
             coupons: codes,
             confirmed: &confirmed,
+            payment: None,
         },
     )
     .await
