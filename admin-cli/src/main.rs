@@ -21,6 +21,7 @@ mod orders;
 mod product_segments;
 mod prompt;
 mod questions;
+mod rule_input;
 mod segment_engine;
 mod segment_stats;
 mod segments;

@@ -1,22 +1,25 @@
 //! `storebot-admin segments`: segment definitions (list, show, create, edit, delete).
 //!
 //! Membership (preview, recompute, members, runs) belongs to the recompute engine and is not
-//! here. A rule comes from `--rule FILE.json` (the stored rule format) or, in a terminal, from
-//! a wizard that walks through the conditions.
+//! here. A rule comes from `--where TEXT` or `--rule FILE` (the rule language, or the stored
+//! JSON) or, in a terminal, from a wizard that walks through the conditions; every rule shown
+//! is in words. `run` dispatches; each command is one function that parses, calls `store`, and
+//! prints.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Result, anyhow, bail};
 use chrono::{DateTime, NaiveDate, Utc};
-use clap::{Subcommand, ValueEnum};
-use storebot::segments::{self, DateRange, Item, OrderBounds, Rule, TimeFrame, When};
+use clap::{Args, Subcommand, ValueEnum};
+use storebot::segments::{DateRange, Item, OrderBounds, Rule, TimeFrame, When, language};
 use storebot::store::membership::definitions::{self, SegmentDraft, SegmentEdit, SegmentKind};
-use storebot::store::membership::in_force;
+use storebot::store::membership::{in_force, rules};
 use storebot::store::{catalog::editing, shoppers::questions};
 
 use crate::context::Context;
 use crate::format::{parse_instant, parse_money};
+use crate::rule_input;
 use crate::table::Table;
 
 #[derive(Debug, Subcommand)]
@@ -26,55 +29,9 @@ pub enum Command {
     /// One segment with its rule and where it is used.
     Show { segment: String },
     /// Create a segment (a wizard in a terminal for what is missing).
-    Create {
-        #[arg(long)]
-        name: Option<String>,
-        #[arg(long, value_enum)]
-        kind: Option<Kind>,
-        /// The rule as JSON in the stored format (auto segments).
-        #[arg(long, value_name = "FILE.json")]
-        rule: Option<PathBuf>,
-        #[arg(long, default_value = "")]
-        description: String,
-        /// Create it switched off.
-        #[arg(long)]
-        inactive: bool,
-        /// When it starts granting (a date in the store's time zone, or RFC 3339).
-        #[arg(long)]
-        starts: Option<String>,
-        /// When it stops granting.
-        #[arg(long)]
-        expires: Option<String>,
-        /// A user-group tag its members inherit.
-        #[arg(long)]
-        user_group: Option<String>,
-    },
+    Create(CreateArgs),
     /// Change a segment.
-    Edit {
-        segment: String,
-        #[arg(long)]
-        name: Option<String>,
-        #[arg(long)]
-        description: Option<String>,
-        #[arg(long, value_name = "FILE.json")]
-        rule: Option<PathBuf>,
-        /// `yes` or `no`.
-        #[arg(long, value_parser = crate::format::parse_flag)]
-        active: Option<bool>,
-        /// A date, or `none` to clear.
-        #[arg(long)]
-        starts: Option<String>,
-        /// A date, or `none` to clear.
-        #[arg(long)]
-        expires: Option<String>,
-        /// A tag, or `none` to clear.
-        #[arg(long)]
-        user_group: Option<String>,
-        /// The message a shopper gets on joining through the rule, or `none` to clear.
-        /// `{count}` and `{new_items}` are the items the segment unlocks.
-        #[arg(long, value_name = "TEXT")]
-        join_message: Option<String>,
-    },
+    Edit(EditArgs),
     /// Delete a segment; one in use needs --force (its grants go with it).
     Delete {
         segment: String,
@@ -93,6 +50,67 @@ pub enum Command {
     Engine(crate::segment_engine::Command),
 }
 
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    #[arg(long)]
+    name: Option<String>,
+    #[arg(long, value_enum)]
+    kind: Option<Kind>,
+    /// The rule in words, e.g. `order count >= 2 and in segment "VIP"` (see README, "The
+    /// rule language"); an auto segment.
+    #[arg(long = "where", value_name = "TEXT", conflicts_with = "rule")]
+    where_text: Option<String>,
+    /// A file holding the rule in words, or in the stored JSON form.
+    #[arg(long, value_name = "FILE")]
+    rule: Option<PathBuf>,
+    #[arg(long, default_value = "")]
+    description: String,
+    /// Create it switched off.
+    #[arg(long)]
+    inactive: bool,
+    /// When it starts granting (a date in the store's time zone, or RFC 3339).
+    #[arg(long)]
+    starts: Option<String>,
+    /// When it stops granting.
+    #[arg(long)]
+    expires: Option<String>,
+    /// A user-group tag its members inherit.
+    #[arg(long)]
+    user_group: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct EditArgs {
+    /// The segment (name or id).
+    segment: String,
+    #[arg(long)]
+    name: Option<String>,
+    #[arg(long)]
+    description: Option<String>,
+    /// The new rule in words (see README, "The rule language").
+    #[arg(long = "where", value_name = "TEXT", conflicts_with = "rule")]
+    where_text: Option<String>,
+    /// A file holding the new rule in words, or in the stored JSON form.
+    #[arg(long, value_name = "FILE")]
+    rule: Option<PathBuf>,
+    /// `yes` or `no`.
+    #[arg(long, value_parser = crate::format::parse_flag)]
+    active: Option<bool>,
+    /// A date, or `none` to clear.
+    #[arg(long)]
+    starts: Option<String>,
+    /// A date, or `none` to clear.
+    #[arg(long)]
+    expires: Option<String>,
+    /// A tag, or `none` to clear.
+    #[arg(long)]
+    user_group: Option<String>,
+    /// The message a shopper gets on joining through the rule, or `none` to clear.
+    /// `{count}` and `{new_items}` are the items the segment unlocks.
+    #[arg(long, value_name = "TEXT")]
+    join_message: Option<String>,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum Kind {
     Auto,
@@ -100,220 +118,259 @@ pub enum Kind {
 }
 
 pub async fn run(cx: &Context, command: Command) -> Result<()> {
-    let db = &cx.db;
     match command {
-        Command::Engine(command) => return crate::segment_engine::run(cx, command).await,
-        Command::Stats { segment, days } => {
-            return crate::segment_stats::run(cx, segment, days).await;
-        }
-        Command::List => {
-            let list = definitions::list(db, cx.now()).await?;
-            if !cx.json_out(&list)? {
-                let mut table = Table::new([
-                    "id",
-                    "name",
-                    "kind",
-                    "in force",
-                    "members",
-                    "group",
-                    "last recompute",
-                ]);
-                for summary in list {
-                    table.row(vec![
-                        summary.segment.id.to_string(),
-                        summary.segment.name,
-                        summary.segment.kind,
-                        crate::catalog::yes_no(summary.in_force),
-                        summary.members.to_string(),
-                        summary.segment.user_group.unwrap_or_default(),
-                        summary
-                            .last_recompute
-                            .map(|at| cx.time(at))
-                            .unwrap_or_else(|| "-".into()),
-                    ]);
-                }
-                table.print("No segments yet: create one with `storebot-admin segments create`.");
-            }
-        }
-        Command::Show { segment } => {
-            let segment = definitions::find(db, &segment).await?;
-            let uses = definitions::uses(db, segment.id).await?;
-            let rule: Option<serde_json::Value> = segment
-                .rule
-                .as_deref()
-                .map(serde_json::from_str)
-                .transpose()?;
-            let shown = serde_json::json!({ "segment": segment, "rule": rule, "uses": uses });
-            if !cx.json_out(&shown)? {
-                println!(
-                    "Segment {} `{}` ({})",
-                    segment.id, segment.name, segment.kind
-                );
-                if !segment.description.is_empty() {
-                    println!("  {}", segment.description);
-                }
-                println!(
-                    "  active: {}, in force now: {}",
-                    crate::catalog::yes_no(segment.active),
-                    crate::catalog::yes_no(in_force::is_in_force(&segment, cx.now()))
-                );
-                if let Some(start) = segment.starts_at {
-                    println!("  starts: {}", cx.time(start));
-                }
-                if let Some(end) = segment.expires_at {
-                    println!("  expires: {}", cx.time(end));
-                }
-                if let Some(group) = &segment.user_group {
-                    println!("  user group: {group}");
-                }
-                if let Some(message) = &segment.join_message {
-                    println!("  join message: {message}");
-                }
-                if let Some(rule) = &rule {
-                    println!("  rule: {}", serde_json::to_string_pretty(&rule["rule"])?);
-                }
-                if uses.is_empty() {
-                    println!("  used nowhere yet");
-                } else {
-                    println!("  used by {}", uses.describe());
-                }
-            }
-        }
-        Command::Create {
-            name,
-            kind,
+        Command::Engine(command) => crate::segment_engine::run(cx, command).await,
+        Command::Stats { segment, days } => crate::segment_stats::run(cx, segment, days).await,
+        Command::List => list(cx).await,
+        Command::Show { segment } => show(cx, &segment).await,
+        Command::Create(args) => create(cx, args).await,
+        Command::Edit(args) => edit(cx, args).await,
+        Command::Delete { segment, force } => delete(cx, &segment, force).await,
+    }
+}
+
+/// How much of a rule `segments list` shows.
+const LIST_RULE_WIDTH: usize = 48;
+
+async fn list(cx: &Context) -> Result<()> {
+    let list = definitions::list(&cx.db, cx.now()).await?;
+    if cx.json_out(&list)? {
+        return Ok(());
+    }
+    let names = rule_input::names(cx).await?;
+    let mut table = Table::new([
+        "id",
+        "name",
+        "kind",
+        "in force",
+        "members",
+        "group",
+        "last recompute",
+        "rule",
+    ]);
+    for summary in list {
+        let rule = rules::rule_of(&summary.segment)?
+            .map(|rule| language::to_short_text(&rule, &names, LIST_RULE_WIDTH))
+            .unwrap_or_else(|| "-".into());
+        table.row(vec![
+            summary.segment.id.to_string(),
+            summary.segment.name,
+            summary.segment.kind,
+            crate::catalog::yes_no(summary.in_force),
+            summary.members.to_string(),
+            summary.segment.user_group.unwrap_or_default(),
+            summary
+                .last_recompute
+                .map(|at| cx.time(at))
+                .unwrap_or_else(|| "-".into()),
             rule,
-            description,
-            inactive,
-            starts,
-            expires,
-            user_group,
-        } => {
-            let wizard = name.is_none() || (kind.is_none() && rule.is_none());
-            let name = cx.prompt.text(name, "--name", "Segment name")?;
-            let kind = match (kind, &rule) {
-                (Some(Kind::Auto), _) | (None, Some(_)) => SegmentKind::Auto,
-                (Some(Kind::Manual), _) => SegmentKind::Manual,
-                (None, None) => {
-                    let items = [
-                        "auto: members follow a rule".to_owned(),
-                        "manual: you add members one by one".to_owned(),
-                    ];
-                    match cx.prompt.select("--kind", "Kind", &items)? {
-                        0 => SegmentKind::Auto,
-                        _ => SegmentKind::Manual,
-                    }
-                }
-            };
-            let rule = match (kind, rule) {
-                (SegmentKind::Auto, Some(path)) => Some(read_rule(&path)?),
-                (SegmentKind::Auto, None) => {
-                    if !cx.prompt.is_interactive() {
-                        bail!(
-                            "missing --rule FILE.json for an auto segment (there is no terminal to ask in)"
-                        );
-                    }
-                    Some(rule_wizard(cx).await?)
-                }
-                (SegmentKind::Manual, Some(_)) => {
-                    bail!("a manual segment has no rule: drop --rule or use --kind auto")
-                }
-                (SegmentKind::Manual, None) => None,
-            };
-            let zone = cx.settings.store.time_zone;
-            let draft = SegmentDraft {
-                name,
-                description,
-                kind,
-                rule,
-                active: !inactive,
-                starts_at: starts.map(|text| parse_instant(&text, zone)).transpose()?,
-                expires_at: expires.map(|text| parse_instant(&text, zone)).transpose()?,
-                user_group,
-            };
-            if wizard {
-                eprintln!(
-                    "Will create the {} segment `{}`.",
-                    kind.as_str(),
-                    draft.name.trim()
-                );
-                if let Some(rule) = &draft.rule {
-                    eprintln!("Rule: {}", segments::to_json(rule)?);
-                }
-                cx.prompt.confirm(cx.yes, "Create it")?;
-            }
-            let segment = definitions::create(db, &draft, cx.now()).await?;
-            if !cx.json_out(&segment)? {
-                println!(
-                    "Created {} segment {} `{}`.",
-                    segment.kind, segment.id, segment.name
-                );
-                if segment.kind == "auto" {
-                    println!("Members are computed at the next recompute.");
-                }
+        ]);
+    }
+    table.print("No segments yet: create one with `storebot-admin segments create`.");
+    Ok(())
+}
+
+async fn show(cx: &Context, key: &str) -> Result<()> {
+    let db = &cx.db;
+    let segment = definitions::find(db, key).await?;
+    let uses = definitions::uses(db, segment.id).await?;
+    let stored: Option<serde_json::Value> = segment
+        .rule
+        .as_deref()
+        .map(serde_json::from_str)
+        .transpose()?;
+    let names = rule_input::names(cx).await?;
+    let text = rules::rule_of(&segment)?.map(|rule| language::to_text(&rule, &names));
+    let shown = serde_json::json!({
+        "segment": segment,
+        "rule": stored,
+        "rule_text": text,
+        "uses": uses,
+    });
+    if cx.json_out(&shown)? {
+        return Ok(());
+    }
+    println!(
+        "Segment {} `{}` ({})",
+        segment.id, segment.name, segment.kind
+    );
+    if !segment.description.is_empty() {
+        println!("  {}", segment.description);
+    }
+    println!(
+        "  active: {}, in force now: {}",
+        crate::catalog::yes_no(segment.active),
+        crate::catalog::yes_no(in_force::is_in_force(&segment, cx.now()))
+    );
+    if let Some(start) = segment.starts_at {
+        println!("  starts: {}", cx.time(start));
+    }
+    if let Some(end) = segment.expires_at {
+        println!("  expires: {}", cx.time(end));
+    }
+    if let Some(group) = &segment.user_group {
+        println!("  user group: {group}");
+    }
+    if let Some(message) = &segment.join_message {
+        println!("  join message: {message}");
+    }
+    if let Some(text) = &text {
+        println!("  rule: {text}");
+    }
+    if uses.is_empty() {
+        println!("  used nowhere yet");
+    } else {
+        println!("  used by {}", uses.describe());
+    }
+    Ok(())
+}
+
+async fn create(cx: &Context, args: CreateArgs) -> Result<()> {
+    let CreateArgs {
+        name,
+        kind,
+        rule: rule_file,
+        where_text,
+        description,
+        inactive,
+        starts,
+        expires,
+        user_group,
+    } = args;
+    let given_rule = where_text.is_some() || rule_file.is_some();
+    let wizard = name.is_none() || (kind.is_none() && !given_rule);
+    let name = cx.prompt.text(name, "--name", "Segment name")?;
+    let kind = match (kind, given_rule) {
+        (Some(Kind::Auto), _) | (None, true) => SegmentKind::Auto,
+        (Some(Kind::Manual), _) => SegmentKind::Manual,
+        (None, false) => {
+            let items = [
+                "auto: members follow a rule".to_owned(),
+                "manual: you add members one by one".to_owned(),
+            ];
+            match cx.prompt.select("--kind", "Kind", &items)? {
+                0 => SegmentKind::Auto,
+                _ => SegmentKind::Manual,
             }
         }
-        Command::Edit {
-            segment,
-            name,
-            description,
-            rule,
-            active,
-            starts,
-            expires,
-            user_group,
-            join_message,
-        } => {
-            let current = definitions::find(db, &segment).await?;
-            let zone = cx.settings.store.time_zone;
-            let clearable_instant = |text: String| -> Result<Option<DateTime<Utc>>> {
-                if text.trim() == "none" {
-                    Ok(None)
-                } else {
-                    parse_instant(&text, zone).map(Some)
-                }
-            };
-            let edit = SegmentEdit {
-                name,
-                description,
-                rule: rule.map(|path| read_rule(&path)).transpose()?,
-                active,
-                starts_at: starts.map(clearable_instant).transpose()?,
-                expires_at: expires.map(clearable_instant).transpose()?,
-                user_group: user_group
-                    .map(|group| Some(group).filter(|group| group.trim() != "none")),
-                join_message: join_message
-                    .map(|message| Some(message).filter(|message| message.trim() != "none")),
-            };
-            if edit == SegmentEdit::default() {
+    };
+    let rule = match (kind, given_rule) {
+        (SegmentKind::Auto, true) => {
+            rule_input::read(cx, where_text.as_deref(), rule_file.as_deref(), None).await?
+        }
+        (SegmentKind::Auto, false) => {
+            if !cx.prompt.is_interactive() {
                 bail!(
-                    "nothing to change: give --name, --description, --rule, --active, --starts, --expires, --user-group or --join-message"
+                    "missing --where TEXT or --rule FILE for an auto segment (there is no terminal to ask in)"
                 );
             }
-            let segment = definitions::edit(db, current.id, &edit, cx.now()).await?;
-            if !cx.json_out(&segment)? {
-                println!("Segment {} `{}` changed.", segment.id, segment.name);
-            }
+            Some(rule_wizard(cx).await?)
         }
-        Command::Delete { segment, force } => {
-            let current = definitions::find(db, &segment).await?;
-            cx.prompt
-                .confirm(cx.yes, &format!("Delete segment `{}`", current.name))?;
-            let uses = definitions::delete(db, current.id, force).await?;
-            if !uses.is_empty() {
-                cx.warn(&format!("removed its grants: {}", uses.describe()));
-            }
-            if !cx.json_out(&serde_json::json!({ "deleted": current.name, "uses": uses }))? {
-                println!("Deleted segment `{}`.", current.name);
-            }
+        (SegmentKind::Manual, true) => {
+            bail!("a manual segment has no rule: drop --where/--rule or use --kind auto")
+        }
+        (SegmentKind::Manual, false) => None,
+    };
+    let zone = cx.settings.store.time_zone;
+    let draft = SegmentDraft {
+        name,
+        description,
+        kind,
+        rule,
+        active: !inactive,
+        starts_at: starts.map(|text| parse_instant(&text, zone)).transpose()?,
+        expires_at: expires.map(|text| parse_instant(&text, zone)).transpose()?,
+        user_group,
+    };
+    if wizard {
+        eprintln!(
+            "Will create the {} segment `{}`.",
+            kind.as_str(),
+            draft.name.trim()
+        );
+        if let Some(rule) = &draft.rule {
+            let names = rule_input::names(cx).await?;
+            eprintln!("Rule: {}", language::to_text(rule, &names));
+        }
+        cx.prompt.confirm(cx.yes, "Create it")?;
+    }
+    let segment = definitions::create(&cx.db, &draft, cx.now()).await?;
+    if !cx.json_out(&segment)? {
+        println!(
+            "Created {} segment {} `{}`.",
+            segment.kind, segment.id, segment.name
+        );
+        if segment.kind == "auto" {
+            println!("Members are computed at the next recompute.");
         }
     }
     Ok(())
 }
 
-fn read_rule(path: &Path) -> Result<Rule> {
-    let text = crate::files::read_text(path)?;
-    segments::from_json(&text).map_err(|error| anyhow!("{}: {error}", path.display()))
+async fn edit(cx: &Context, args: EditArgs) -> Result<()> {
+    let EditArgs {
+        segment,
+        name,
+        description,
+        rule: rule_file,
+        where_text,
+        active,
+        starts,
+        expires,
+        user_group,
+        join_message,
+    } = args;
+    let current = definitions::find(&cx.db, &segment).await?;
+    let zone = cx.settings.store.time_zone;
+    let clearable_instant = |text: String| -> Result<Option<DateTime<Utc>>> {
+        if text.trim() == "none" {
+            Ok(None)
+        } else {
+            parse_instant(&text, zone).map(Some)
+        }
+    };
+    let rule = rule_input::read(
+        cx,
+        where_text.as_deref(),
+        rule_file.as_deref(),
+        Some(current.id),
+    )
+    .await?;
+    let edit = SegmentEdit {
+        name,
+        description,
+        rule,
+        active,
+        starts_at: starts.map(clearable_instant).transpose()?,
+        expires_at: expires.map(clearable_instant).transpose()?,
+        user_group: user_group.map(|group| Some(group).filter(|group| group.trim() != "none")),
+        join_message: join_message
+            .map(|message| Some(message).filter(|message| message.trim() != "none")),
+    };
+    if edit == SegmentEdit::default() {
+        bail!(
+            "nothing to change: give --name, --description, --where, --rule, --active, --starts, --expires, --user-group or --join-message"
+        );
+    }
+    let segment = definitions::edit(&cx.db, current.id, &edit, cx.now()).await?;
+    if !cx.json_out(&segment)? {
+        println!("Segment {} `{}` changed.", segment.id, segment.name);
+    }
+    Ok(())
+}
+
+async fn delete(cx: &Context, key: &str, force: bool) -> Result<()> {
+    let current = definitions::find(&cx.db, key).await?;
+    cx.prompt
+        .confirm(cx.yes, &format!("Delete segment `{}`", current.name))?;
+    let uses = definitions::delete(&cx.db, current.id, force).await?;
+    if !uses.is_empty() {
+        cx.warn(&format!("removed its grants: {}", uses.describe()));
+    }
+    if !cx.json_out(&serde_json::json!({ "deleted": current.name, "uses": uses }))? {
+        println!("Deleted segment `{}`.", current.name);
+    }
+    Ok(())
 }
 
 const CONDITIONS: [&str; 10] = [
@@ -358,9 +415,11 @@ async fn rule_wizard(cx: &Context) -> Result<Rule> {
             Err(error) => eprintln!("{error:#}"),
         }
     }
-    Ok(match combine {
-        0 => Rule::All { rules },
-        1 => Rule::Any { rules },
+    Ok(match (combine, rules.len()) {
+        // One condition is the rule itself: `all of (x)` would say nothing more.
+        (0 | 1, 1) => rules.remove(0),
+        (0, _) => Rule::All { rules },
+        (1, _) => Rule::Any { rules },
         _ => Rule::None { rules },
     })
 }
