@@ -261,7 +261,7 @@ async fn create(cx: &Context, args: CreateArgs) -> Result<()> {
         (SegmentKind::Auto, false) => {
             if !cx.prompt.is_interactive() {
                 bail!(
-                    "missing --where TEXT or --rule FILE for an auto segment (there is no terminal to ask in)"
+                    "missing --rule FILE or --where TEXT for an auto segment (there is no terminal to ask in)"
                 );
             }
             Some(rule_wizard(cx).await?)
