@@ -22,14 +22,14 @@ use crate::table::Table;
 pub enum Command {
     /// Why a shopper is in or out of a segment, node by node, with their values.
     Explain {
-        /// A Telegram user id, `@username`, or `#id` for the database id.
+        /// A Telegram user id, `#id` for the database id, `@username`, or a name.
         customer: String,
         /// The segment (name or id).
         segment: String,
     },
     /// The catalog as one shopper sees it, and each hidden variant with the reason.
     Simulate {
-        /// A Telegram user id, `@username`, or `#id` for the database id.
+        /// A Telegram user id, `#id` for the database id, `@username`, or a name.
         customer: String,
         /// Show only what the shopper sees.
         #[arg(long)]

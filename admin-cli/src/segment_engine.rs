@@ -61,7 +61,7 @@ pub enum Command {
 pub struct MembersArgs {
     /// The segment (name or id).
     segment: String,
-    /// Put a customer in (Telegram id, `@username` or `#id`): a manual member, or an include
+    /// Put a customer in (Telegram id, `#id`, `@username` or a name): a manual member, or an include
     /// override on an auto segment.
     #[arg(long, value_name = "CUSTOMER", group = "change")]
     add: Option<String>,

@@ -1,7 +1,7 @@
 //! The rule language through the real `storebot-admin` binary on a real database (SQLite, or
 //! PostgreSQL with `STOREBOT_TEST_DATABASE_URL`): rules written with `--where` and in files,
 //! shown in words everywhere, mistakes pointed at with a caret and changing nothing, and the
-//! exported document read back by `apply`.
+//! exported document read back by `apply`; products, customers and user groups by their names.
 
 use serde_json::Value;
 use storebot::testing::TestDb;
@@ -266,4 +266,76 @@ async fn export_writes_rules_in_words_and_apply_reads_them_back() {
         r#"segment `coffee`: no question is called "What do you drnk?""#,
     );
     assert!(message.contains('^'), "{message}");
+}
+
+#[tokio::test]
+async fn products_customers_and_groups_are_named_as_the_merchant_knows_them() {
+    let shop = Shop::new().await;
+    // A product by title, by a variant's SKU, or by id.
+    let by_title = shop.json(&["availability", "set", "Green tea", "--segment", "Staff"]);
+    let by_sku = shop.json(&["availability", "show", "G-50"]);
+    assert_eq!(by_title, by_sku);
+    let id = by_sku["product_id"].to_string();
+    assert_eq!(shop.json(&["availability", "show", &id]), by_sku);
+    shop.refused(
+        &["availability", "set", "Sencha", "--all"],
+        "product with the id, title or SKU `Sencha` does not exist",
+    );
+
+    // A customer by name; a name two shoppers share lists both.
+    shop.ok(&["segments", "members", "Staff", "--add", "Bo"]);
+    let bo = shop.json(&["customers", "show", "bo"]);
+    assert_eq!(bo["telegram_user_id"], 777);
+    shop.ok(&[
+        "orders",
+        "import",
+        &shop.write(
+            "more.csv",
+            "order,customer,name,placed_at,status,sku,quantity,unit_price\n\
+             C1,556,Ann,2026-04-01,paid,G-50,1,4.50\n",
+        ),
+    ]);
+    let message = shop.refused(
+        &["customers", "show", "Ann"],
+        "several customers are called `Ann`: ",
+    );
+    assert!(
+        message.contains("(Telegram 555)") && message.contains("(Telegram 556)"),
+        "{message}"
+    );
+
+    // Hand-set user groups: set, shown, removed; a bad change changes nothing.
+    let groups = |tool: &AdminTool| tool.json(&["customers", "groups", "555"]);
+    let set = shop.json(&[
+        "customers",
+        "groups",
+        "555",
+        "--add",
+        "wholesale",
+        "--add",
+        "club",
+    ]);
+    assert_eq!(set["hand_set"], serde_json::json!(["club", "wholesale"]));
+    let shown = shop.ok(&["customers", "show", "555"]);
+    assert!(shown.contains("user groups: club, wholesale"), "{shown}");
+    shop.tool.refused(
+        &[
+            "customers",
+            "groups",
+            "555",
+            "--remove",
+            "club",
+            "--remove",
+            "nope",
+        ],
+        "the customer has no hand-set group `nope`",
+        groups,
+    );
+    shop.tool.refused(
+        &["customers", "groups", "555", "--add", "  "],
+        "a user group needs a name",
+        groups,
+    );
+    let removed = shop.json(&["customers", "groups", "555", "--remove", "club"]);
+    assert_eq!(removed["hand_set"], serde_json::json!(["wholesale"]));
 }
