@@ -127,6 +127,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let json = cli.json;
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -137,13 +138,51 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!(
-                "storebot-admin: {}",
-                storebot::telemetry::one_sentence(error.as_ref())
-            );
+            if json {
+                eprintln!("{}", refusal(&error));
+            } else {
+                eprintln!(
+                    "storebot-admin: {}",
+                    storebot::telemetry::one_sentence(error.as_ref())
+                );
+            }
             ExitCode::FAILURE
         }
     }
+}
+
+/// A refusal under `--json`: one object a script can read, `{"error": {"code", "message",
+/// "problems"}}`, where `code` is a stable word and `problems` locates what it can.
+fn refusal(error: &anyhow::Error) -> serde_json::Value {
+    use storebot::store::StoreError;
+    let mut code = "refused";
+    let mut message = storebot::telemetry::one_sentence(error.as_ref());
+    let mut problems = Vec::new();
+    for cause in error.chain() {
+        if let Some(rule) = cause.downcast_ref::<rule_input::RuleTextError>() {
+            code = "rule";
+            message = rule.message.clone();
+            problems.push(serde_json::json!({
+                "line": rule.line,
+                "column": rule.column,
+                "message": rule.message,
+            }));
+            break;
+        }
+        if let Some(store) = cause.downcast_ref::<StoreError>() {
+            code = match store {
+                StoreError::NotFound { .. } => "not_found",
+                StoreError::Invalid(_) => "invalid",
+                StoreError::Conflict(_) => "conflict",
+                StoreError::UnsupportedScheme { .. } => "bad_database_url",
+                StoreError::Unreachable { .. } => "unreachable",
+                StoreError::SchemaTooNew { .. } => "schema_too_new",
+                StoreError::Database(_) => "database",
+            };
+            break;
+        }
+    }
+    serde_json::json!({ "error": { "code": code, "message": message, "problems": problems } })
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {

@@ -52,10 +52,30 @@ async fn from_words(
 ) -> Result<Rule> {
     let names = names(cx).await?;
     let file = path.map_or_else(String::new, |path| format!("{}: ", path.display()));
-    let rule =
-        language::parse(text, &names).map_err(|error| anyhow!("{file}{}", error.show(text)))?;
+    let rule = language::parse(text, &names).map_err(|error| {
+        let (line, column) = error.position(text);
+        RuleTextError {
+            shown: format!("{file}{}", error.show(text)),
+            message: error.message,
+            line,
+            column,
+        }
+    })?;
     let facts = definitions::validation_facts(&cx.db, segment_id).await?;
     segments::validate(&rule, &facts)
         .map_err(|error| anyhow!("{file}{}", language::error_in_words(&error, &rule, &names)))?;
     Ok(rule)
+}
+
+/// A rule in words that does not read: shown with its caret, and kept apart so that `--json`
+/// can report the place as a line and column.
+#[derive(Debug, thiserror::Error)]
+#[error("{shown}")]
+pub struct RuleTextError {
+    /// The sentence with the line and the caret under the place.
+    pub shown: String,
+    /// The sentence alone.
+    pub message: String,
+    pub line: usize,
+    pub column: usize,
 }

@@ -339,3 +339,46 @@ async fn products_customers_and_groups_are_named_as_the_merchant_knows_them() {
     let removed = shop.json(&["customers", "groups", "555", "--remove", "club"]);
     assert_eq!(removed["hand_set"], serde_json::json!(["wholesale"]));
 }
+
+#[tokio::test]
+async fn under_json_a_refusal_is_one_object_on_standard_error() {
+    let shop = Shop::new().await;
+    let before = snapshot(&shop);
+    let refusal = |args: &[&str]| -> Value {
+        let output = shop.run(args);
+        assert!(!output.status.success(), "{args:?} succeeded");
+        assert!(
+            storebot_tests::stdout(&output).is_empty(),
+            "{args:?} printed {}",
+            storebot_tests::stdout(&output)
+        );
+        serde_json::from_str(&storebot_tests::stderr(&output))
+            .unwrap_or_else(|error| panic!("{args:?}: not one JSON object ({error})"))
+    };
+    let bad_rule = refusal(&[
+        "segments",
+        "create",
+        "--name",
+        "x",
+        "--where",
+        "order count >= 1 and\nin segment \"Stuff\"",
+        "--json",
+    ]);
+    assert_eq!(bad_rule["error"]["code"], "rule");
+    assert_eq!(
+        bad_rule["error"]["problems"],
+        serde_json::json!([{
+            "line": 2,
+            "column": 12,
+            "message": "no segment is called \"Stuff\"; the closest is \"Staff\"",
+        }])
+    );
+    let unknown = refusal(&["customers", "show", "nobody", "--json"]);
+    assert_eq!(unknown["error"]["code"], "not_found");
+    assert_eq!(
+        unknown["error"]["message"],
+        "customer `nobody` does not exist"
+    );
+    assert_eq!(unknown["error"]["problems"], serde_json::json!([]));
+    assert_eq!(snapshot(&shop), before);
+}

@@ -19,6 +19,17 @@ impl LanguageError {
         }
     }
 
+    /// The 1-based line and column (in characters) of the place in `text`.
+    pub fn position(&self, text: &str) -> (usize, usize) {
+        let start = self.start.min(text.len());
+        let before = text.get(..start).unwrap_or(text);
+        let line_start = before.rfind('\n').map_or(0, |at| at + 1);
+        (
+            before.matches('\n').count() + 1,
+            before[line_start..].chars().count() + 1,
+        )
+    }
+
     /// The sentence, then the line of `text` it is about with carets under the place:
     ///
     /// ```text
