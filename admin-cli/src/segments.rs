@@ -272,14 +272,41 @@ async fn create(cx: &Context, args: CreateArgs) -> Result<()> {
         (SegmentKind::Manual, false) => None,
     };
     let zone = cx.settings.store.time_zone;
+    let mut starts_at = starts.map(|text| parse_instant(&text, zone)).transpose()?;
+    let mut expires_at = expires.map(|text| parse_instant(&text, zone)).transpose()?;
+    let mut user_group = user_group;
+    if wizard {
+        // The wizard asks for what the flags would have given, each checked as it is typed.
+        let instant = |text: &str| parse_instant(text, zone);
+        if starts_at.is_none() {
+            starts_at = ask_optional(cx, "Starts granting (a date, blank for now)", &instant)?;
+        }
+        if expires_at.is_none() {
+            expires_at = loop {
+                let expires = ask_optional(cx, "Expires (a date, blank for never)", &instant)?;
+                match (starts_at, expires) {
+                    (Some(start), Some(end)) if end <= start => eprintln!(
+                        "It must expire after it starts ({}): try again.",
+                        cx.time(start)
+                    ),
+                    _ => break expires,
+                }
+            };
+        }
+        if user_group.is_none() {
+            user_group = cx
+                .prompt
+                .optional_text("User group its members get (blank for none)")?;
+        }
+    }
     let draft = SegmentDraft {
         name,
         description,
         kind,
         rule,
         active: !inactive,
-        starts_at: starts.map(|text| parse_instant(&text, zone)).transpose()?,
-        expires_at: expires.map(|text| parse_instant(&text, zone)).transpose()?,
+        starts_at,
+        expires_at,
         user_group,
     };
     if wizard {
@@ -373,7 +400,7 @@ async fn delete(cx: &Context, key: &str, force: bool) -> Result<()> {
     Ok(())
 }
 
-const CONDITIONS: [&str; 10] = [
+const CONDITIONS: [&str; 11] = [
     "registration answer",
     "first interaction",
     "last interaction",
@@ -384,61 +411,94 @@ const CONDITIONS: [&str; 10] = [
     "Telegram language",
     "member of another segment",
     "not a member of another segment",
+    "a group of conditions (all, any or none of them)",
 ];
 
-/// Walks the merchant through the conditions of a rule and how they combine.
+/// Walks the merchant through the conditions of a rule and how they combine; a group of
+/// conditions walks through its own, so any/all/none nest.
 async fn rule_wizard(cx: &Context) -> Result<Rule> {
-    let combine = cx.prompt.select(
-        "--rule",
-        "Shoppers match when they meet",
-        &[
-            "all of the conditions".to_owned(),
-            "any of the conditions".to_owned(),
-            "none of the conditions".to_owned(),
-        ],
-    )?;
-    let mut rules = Vec::new();
-    loop {
-        let mut items: Vec<String> = CONDITIONS.iter().map(|c| (*c).to_owned()).collect();
-        if !rules.is_empty() {
-            items.insert(0, "done".to_owned());
-        }
-        let mut choice = cx.prompt.select("--rule", "Add a condition", &items)?;
-        if !rules.is_empty() {
-            if choice == 0 {
-                break;
+    group_wizard(cx, "Shoppers match when they meet").await
+}
+
+fn group_wizard<'a>(
+    cx: &'a Context,
+    label: &'a str,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Rule>> + 'a>> {
+    Box::pin(async move {
+        let combine = cx.prompt.select(
+            "--where",
+            label,
+            &[
+                "all of the conditions".to_owned(),
+                "any of the conditions".to_owned(),
+                "none of the conditions".to_owned(),
+            ],
+        )?;
+        let mut rules = Vec::new();
+        loop {
+            let mut items: Vec<String> = CONDITIONS.iter().map(|c| (*c).to_owned()).collect();
+            if !rules.is_empty() {
+                items.insert(0, "done".to_owned());
             }
-            choice -= 1;
+            let mut choice = cx.prompt.select("--where", "Add a condition", &items)?;
+            if !rules.is_empty() {
+                if choice == 0 {
+                    break;
+                }
+                choice -= 1;
+            }
+            let added = if choice == CONDITIONS.len() - 1 {
+                group_wizard(cx, "The group matches when shoppers meet")
+                    .await
+                    .map(Some)
+            } else {
+                condition(cx, choice).await
+            };
+            match added {
+                Ok(Some(rule)) => rules.push(rule),
+                Ok(None) => {}
+                Err(error) => eprintln!("{error:#}"),
+            }
         }
-        match condition(cx, choice).await {
-            Ok(rule) => rules.push(rule),
-            Err(error) => eprintln!("{error:#}"),
-        }
-    }
-    Ok(match (combine, rules.len()) {
-        // One condition is the rule itself: `all of (x)` would say nothing more.
-        (0 | 1, 1) => rules.remove(0),
-        (0, _) => Rule::All { rules },
-        (1, _) => Rule::Any { rules },
-        _ => Rule::None { rules },
+        Ok(match (combine, rules.len()) {
+            // One condition is the rule itself: `all of (x)` would say nothing more.
+            (0 | 1, 1) => rules.remove(0),
+            (0, _) => Rule::All { rules },
+            (1, _) => Rule::Any { rules },
+            _ => Rule::None { rules },
+        })
     })
 }
 
-async fn condition(cx: &Context, choice: usize) -> Result<Rule> {
+/// One condition; `None` when there is nothing to choose from (said in words, then back to
+/// the menu).
+async fn condition(cx: &Context, choice: usize) -> Result<Option<Rule>> {
     let db = &cx.db;
-    Ok(match choice {
+    Ok(Some(match choice {
         0 => {
             let live = questions::list(db, false).await?;
+            if live.is_empty() {
+                eprintln!(
+                    "There are no questions yet: add one with `storebot-admin questions add`."
+                );
+                return Ok(None);
+            }
             let items: Vec<String> = live.iter().map(|q| q.question.text.clone()).collect();
-            let question = &live[cx.prompt.select("--rule", "Which question?", &items)?];
+            let question = &live[cx.prompt.select("--where", "Which question?", &items)?];
             let options: Vec<_> = question.options.iter().filter(|o| !o.archived).collect();
             let texts: Vec<String> = options.iter().map(|o| o.text.clone()).collect();
-            let picked = cx.prompt.multi_select(
-                "--rule",
-                "Which answers? (space toggles)",
-                &texts,
-                &vec![false; texts.len()],
-            )?;
+            let picked = loop {
+                let picked = cx.prompt.multi_select(
+                    "--where",
+                    "Which answers? (space toggles)",
+                    &texts,
+                    &vec![false; texts.len()],
+                )?;
+                if !picked.is_empty() {
+                    break picked;
+                }
+                eprintln!("Choose at least one answer (space toggles it).");
+            };
             Rule::Answer {
                 question: question.question.id,
                 options: picked.into_iter().map(|index| options[index].id).collect(),
@@ -453,8 +513,14 @@ async fn condition(cx: &Context, choice: usize) -> Result<Rule> {
             }
         }
         3 | 4 => {
-            let min = optional_money(cx, "Minimum (blank for none)")?;
-            let max = optional_money(cx, "Maximum (blank for none)")?;
+            let currency = cx.settings.store.currency.clone();
+            let (min, max) = bounds(
+                cx,
+                &format!("Minimum in {currency} (blank for none)"),
+                &format!("Maximum in {currency} (blank for none)"),
+                |text| parse_money(text, &currency),
+                |amount| crate::format::money(amount, &currency),
+            )?;
             let bounds = OrderBounds {
                 min,
                 max,
@@ -466,46 +532,133 @@ async fn condition(cx: &Context, choice: usize) -> Result<Rule> {
                 Rule::TotalCheck(bounds)
             }
         }
-        5 => Rule::OrderCount(OrderBounds {
-            min: optional_number(cx, "At least (blank for none)")?,
-            max: optional_number(cx, "At most (blank for none)")?,
-            frame: frame(cx)?,
-        }),
+        5 => {
+            let (min, max) = bounds(
+                cx,
+                "At least (blank for none)",
+                "At most (blank for none)",
+                |text| {
+                    text.parse::<u32>()
+                        .map_err(|_| anyhow!("`{text}` is not a whole number"))
+                },
+                |count| count.to_string(),
+            )?;
+            Rule::OrderCount(OrderBounds {
+                min,
+                max,
+                frame: frame(cx)?,
+            })
+        }
         6 => {
-            let sku = cx.prompt.text(None, "--rule", "SKU")?;
-            let variant = editing::variant_by_sku(db, &sku).await?;
+            // Asked again until the SKU exists, as every other field is.
+            let variant = loop {
+                let sku = cx.prompt.text(None, "--where", "SKU")?;
+                match editing::variant_by_sku(db, &sku).await {
+                    Ok(variant) => break variant.id,
+                    Err(error) => eprintln!("{error}: try again."),
+                }
+            };
             Rule::Bought {
-                item: Item::Variant(variant.id),
+                item: Item::Variant(variant),
                 frame: frame(cx)?,
             }
         }
         7 => {
-            let text =
-                cx.prompt
-                    .text(None, "--rule", "Language codes, comma-separated (en, de)")?;
-            Rule::Language {
-                codes: text
+            let codes = ask_until(cx, "Language codes, comma-separated (en, de)", |text| {
+                let codes: BTreeSet<String> = text
                     .split(',')
                     .map(|code| code.trim().to_lowercase())
                     .filter(|code| !code.is_empty())
-                    .collect::<BTreeSet<_>>(),
-            }
+                    .collect();
+                match codes.iter().find(|c| {
+                    !(2..=3).contains(&c.len()) || !c.bytes().all(|b| b.is_ascii_alphabetic())
+                }) {
+                    Some(bad) => Err(anyhow!(
+                        "`{bad}` is not a two- or three-letter code such as en"
+                    )),
+                    None => Ok(Some(codes)),
+                }
+            })?;
+            Rule::Language { codes }
         }
         _ => {
             let list = definitions::list(db, cx.now()).await?;
+            if list.is_empty() {
+                eprintln!("There are no other segments yet.");
+                return Ok(None);
+            }
             let names: Vec<String> = list.iter().map(|s| s.segment.name.clone()).collect();
-            let index = cx.prompt.select("--rule", "Which segment?", &names)?;
+            let index = cx.prompt.select("--where", "Which segment?", &names)?;
             Rule::Segment {
                 segment: list[index].segment.id,
                 member: choice == 8,
             }
         }
-    })
+    }))
+}
+
+/// Asks `label` until `read` accepts the typed text (blank counts as text here); a mistake is
+/// said and the same question asked again, so nothing typed before is lost.
+fn ask_until<T>(cx: &Context, label: &str, read: impl Fn(&str) -> Result<Option<T>>) -> Result<T> {
+    loop {
+        let text = cx.prompt.text(None, "--where", label)?;
+        match read(text.trim()) {
+            Ok(Some(value)) => return Ok(value),
+            Ok(None) => eprintln!("Please type a value."),
+            Err(error) => eprintln!("{error:#}: try again."),
+        }
+    }
+}
+
+/// An optional value, asked again until it reads or is left blank.
+fn ask_optional<T>(
+    cx: &Context,
+    label: &str,
+    read: &impl Fn(&str) -> Result<T>,
+) -> Result<Option<T>> {
+    loop {
+        match cx.prompt.optional_text(label)? {
+            None => return Ok(None),
+            Some(text) => match read(&text) {
+                Ok(value) => return Ok(Some(value)),
+                Err(error) => eprintln!("{error:#}: try again."),
+            },
+        }
+    }
+}
+
+/// A minimum and a maximum, at least one; a maximum below the minimum is asked again at once.
+fn bounds<T: PartialOrd + Copy>(
+    cx: &Context,
+    min_label: &str,
+    max_label: &str,
+    read: impl Fn(&str) -> Result<T>,
+    show: impl Fn(T) -> String,
+) -> Result<(Option<T>, Option<T>)> {
+    loop {
+        let min = ask_optional(cx, min_label, &read)?;
+        loop {
+            let max = ask_optional(cx, max_label, &read)?;
+            match (min, max) {
+                (None, None) => {
+                    eprintln!("Give a minimum, a maximum or both.");
+                    break;
+                }
+                (Some(low), Some(high)) if high < low => {
+                    eprintln!(
+                        "The maximum is below the minimum ({}): try again.",
+                        show(low)
+                    );
+                }
+                _ => return Ok((min, max)),
+            }
+        }
+    }
 }
 
 fn when(cx: &Context) -> Result<When> {
     let choice = cx.prompt.select(
-        "--rule",
+        "--where",
         "When",
         &[
             "within the last N days".to_owned(),
@@ -522,7 +675,7 @@ fn when(cx: &Context) -> Result<When> {
 
 fn frame(cx: &Context) -> Result<TimeFrame> {
     let choice = cx.prompt.select(
-        "--rule",
+        "--where",
         "Over which orders",
         &[
             "the whole history".to_owned(),
@@ -538,40 +691,34 @@ fn frame(cx: &Context) -> Result<TimeFrame> {
 }
 
 fn days(cx: &Context) -> Result<u32> {
-    let text = cx.prompt.text(None, "--rule", "How many days")?;
-    text.trim()
-        .parse()
-        .map_err(|_| anyhow!("`{}` is not a number of days", text.trim()))
-}
-
-fn dates(cx: &Context) -> Result<DateRange> {
-    let date = |label: &str| -> Result<Option<NaiveDate>> {
-        match cx.prompt.optional_text(label)? {
-            None => Ok(None),
-            Some(text) => NaiveDate::parse_from_str(&text, "%Y-%m-%d")
-                .map(Some)
-                .map_err(|_| anyhow!("`{text}` is not a date like 2026-11-01")),
-        }
-    };
-    Ok(DateRange {
-        from: date("From (YYYY-MM-DD, blank for open)")?,
-        to: date("To (YYYY-MM-DD, blank for open)")?,
+    ask_until(cx, "How many days", |text| match text.parse::<u32>() {
+        Ok(0) => Err(anyhow!("the number of days must be at least 1")),
+        Ok(days) => Ok(Some(days)),
+        Err(_) => Err(anyhow!("`{text}` is not a number of days")),
     })
 }
 
-fn optional_money(cx: &Context, label: &str) -> Result<Option<i64>> {
-    cx.prompt
-        .optional_text(&format!("{label}, in {}", cx.settings.store.currency))?
-        .map(|text| parse_money(&text, &cx.settings.store.currency))
-        .transpose()
+fn parse_day(text: &str) -> Result<NaiveDate> {
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map_err(|_| anyhow!("`{}` is not a date like 2026-11-01", text.trim()))
 }
 
-fn optional_number(cx: &Context, label: &str) -> Result<Option<u32>> {
-    cx.prompt
-        .optional_text(label)?
-        .map(|text| {
-            text.parse()
-                .map_err(|_| anyhow!("`{text}` is not a whole number"))
-        })
-        .transpose()
+/// Two days, at least one; an end before the start is asked again at once.
+fn dates(cx: &Context) -> Result<DateRange> {
+    loop {
+        let from = ask_optional(cx, "From (YYYY-MM-DD, blank for open)", &parse_day)?;
+        loop {
+            let to = ask_optional(cx, "To (YYYY-MM-DD, blank for open)", &parse_day)?;
+            match (from, to) {
+                (None, None) => {
+                    eprintln!("Give a first day, a last day or both.");
+                    break;
+                }
+                (Some(from), Some(to)) if to < from => {
+                    eprintln!("The last day is before the first ({from}): try again.");
+                }
+                _ => return Ok(DateRange { from, to }),
+            }
+        }
+    }
 }
