@@ -14,6 +14,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Subcommand, ValueEnum};
 use storebot::segments::{DateRange, Item, OrderBounds, Rule, TimeFrame, When, language};
 use storebot::store::membership::definitions::{self, SegmentDraft, SegmentEdit, SegmentKind};
+use storebot::store::membership::recompute::{self, Trigger};
 use storebot::store::membership::{in_force, rules};
 use storebot::store::{catalog::editing, shoppers::questions};
 
@@ -327,8 +328,24 @@ async fn create(cx: &Context, args: CreateArgs) -> Result<()> {
             "Created {} segment {} `{}`.",
             segment.kind, segment.id, segment.name
         );
-        if segment.kind == "auto" {
-            println!("Members are computed at the next recompute.");
+        if segment.kind == "auto" && wizard {
+            // The wizard finishes what it starts: the new segment gets its members now.
+            let context = rules::context(&cx.settings, cx.now());
+            let run = recompute::recompute_all(&cx.db, &context, Trigger::Admin).await?;
+            let members = definitions::list(&cx.db, cx.now())
+                .await?
+                .into_iter()
+                .find(|summary| summary.segment.id == segment.id)
+                .map_or(0, |summary| summary.members);
+            if run.skipped {
+                println!("Another instance is recomputing: members follow at its next run.");
+            } else {
+                println!("It has {members} member(s) now.");
+            }
+        } else if segment.kind == "auto" {
+            println!(
+                "Members are computed at the next recompute (or now: `storebot-admin segments recompute`)."
+            );
         }
     }
     Ok(())

@@ -415,7 +415,11 @@ async fn segment_wizard_asks_a_mistyped_field_again_and_nests_groups() {
     terminal.expect(r#"Rule: average check >= 20.00 from 2026-01-01 until 2026-12-31 and (language is "en" or order count >= 1)"#);
     terminal.expect("Create it. Go ahead?");
     terminal.keys(&["y"]);
+    // Its members are computed at once: a recompute run is on record.
+    terminal.expect("It has 0 member(s) now.");
     terminal.expect("EXIT=0");
+    let runs = admin_json(&test, dir.path(), &["segments", "runs"]);
+    assert_eq!(runs.as_array().map(Vec::len), Some(1));
 
     let shown = admin_json(&test, dir.path(), &["segments", "show", "regulars"]);
     assert_eq!(
