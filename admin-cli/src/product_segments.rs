@@ -106,7 +106,22 @@ pub enum Command {
 pub async fn run(cx: &Context, command: Command) -> Result<()> {
     let db = &cx.db;
     let currency = cx.settings.store.currency.clone();
-    let describe = |rule: &ProductRule| rule.describe(|minor| money(minor, &currency));
+    // Categories by name, as the merchant gave them; an id only for one deleted since.
+    let category_names: std::collections::BTreeMap<i64, String> = editing::categories(db)
+        .await?
+        .into_iter()
+        .map(|row| (row.category.id, row.category.name))
+        .collect();
+    let describe = |rule: &ProductRule| {
+        rule.describe(
+            |minor| money(minor, &currency),
+            |id| {
+                category_names
+                    .get(&id)
+                    .map_or_else(|| format!("#{id}"), |name| format!("`{name}`"))
+            },
+        )
+    };
     match command {
         Command::List => {
             let list = product_segments::list(db).await?;
