@@ -125,7 +125,37 @@ enum Command {
     Restore { path: PathBuf },
 }
 
+/// Whether a panic is Rust's print macros finding standard output closed, as when the output
+/// is piped into `head`: the reader has all it wanted, so the tool ends quietly.
+fn is_broken_pipe(message: &str) -> bool {
+    message.contains("failed printing to stdout") && message.contains("Broken pipe")
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| payload.downcast_ref::<&str>().map(|text| (*text).to_owned()))
+        .unwrap_or_default()
+}
+
 fn main() -> ExitCode {
+    // `println!` panics when the reader of a pipe has gone; that is no error of ours, so the
+    // panic is neither printed nor reported, and the tool exits as `head` expects.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !is_broken_pipe(&panic_message(info.payload())) {
+            default_hook(info);
+        }
+    }));
+    match std::panic::catch_unwind(admin_main) {
+        Ok(code) => code,
+        Err(payload) if is_broken_pipe(&panic_message(payload.as_ref())) => ExitCode::SUCCESS,
+        Err(payload) => std::panic::resume_unwind(payload),
+    }
+}
+
+fn admin_main() -> ExitCode {
     let cli = Cli::parse();
     let json = cli.json;
     let runtime = match tokio::runtime::Runtime::new() {
