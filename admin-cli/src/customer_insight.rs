@@ -53,7 +53,7 @@ struct ExplainReport {
     /// The rule's verdict right now (auto segments).
     rule_matches: Option<bool>,
     /// The rule in words (auto segments).
-    rule: Option<String>,
+    rule_text: Option<String>,
     /// The verdict node by node, one line each, in words with the shopper's values.
     explanation: Vec<String>,
     /// One sentence on why the customer is in or out.
@@ -82,7 +82,7 @@ async fn explain(cx: &Context, customer: &str, segment: &str) -> Result<()> {
     let lines: Vec<String> = explanation
         .map(|node| language::explanation_lines(&node, &names))
         .unwrap_or_default();
-    let rule = explained
+    let rule_text = explained
         .rule
         .as_ref()
         .map(|rule| language::to_text(rule, &names));
@@ -104,7 +104,7 @@ async fn explain(cx: &Context, customer: &str, segment: &str) -> Result<()> {
         override_mode: explained.override_mode.clone(),
         in_force: explained.in_force,
         rule_matches,
-        rule,
+        rule_text,
         explanation: lines,
         summary,
     };

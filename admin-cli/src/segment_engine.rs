@@ -110,7 +110,7 @@ struct Selection {
 struct PreviewReport {
     segment: Option<String>,
     /// The previewed rule in words.
-    rule: String,
+    rule_text: String,
     matching: Selection,
     /// Against the stored membership of an existing auto segment.
     joining: Option<Selection>,
@@ -170,7 +170,7 @@ async fn preview(
     let matching = preview::preview(db, &context, &rule, sample).await?;
     let mut report = PreviewReport {
         segment: segment.as_ref().map(|s| s.name.clone()),
-        rule: rule_text,
+        rule_text,
         matching: Selection {
             count: matching.count,
             sample: shoppers(cx, &matching.sample).await?,
@@ -219,7 +219,7 @@ async fn preview(
         (Some(name), false) => format!("The rule of `{name}`"),
         (None, _) => "The rule".to_owned(),
     };
-    println!("Rule: {}", report.rule);
+    println!("Rule: {}", report.rule_text);
     println!(
         "{what} matches {} now.",
         counted(report.matching.count, "shopper")

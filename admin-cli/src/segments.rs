@@ -135,10 +135,21 @@ const LIST_RULE_WIDTH: usize = 48;
 
 async fn list(cx: &Context) -> Result<()> {
     let list = definitions::list(&cx.db, cx.now()).await?;
-    if cx.json_out(&list)? {
+    let names = rule_input::names(cx).await?;
+    if cx.json {
+        let rows = list
+            .iter()
+            .map(|summary| {
+                with_rule_object(
+                    serde_json::to_value(summary)?,
+                    summary.segment.rule.as_deref(),
+                    &names,
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
+        cx.json_out(&rows)?;
         return Ok(());
     }
-    let names = rule_input::names(cx).await?;
     let mut table = Table::new([
         "id",
         "name",
@@ -183,7 +194,7 @@ async fn show(cx: &Context, key: &str) -> Result<()> {
     let names = rule_input::names(cx).await?;
     let text = rules::rule_of(&segment)?.map(|rule| language::to_text(&rule, &names));
     let shown = serde_json::json!({
-        "segment": segment,
+        "segment": with_rule_object(serde_json::to_value(&segment)?, segment.rule.as_deref(), &names)?,
         "rule": stored,
         "rule_text": text,
         "uses": uses,
@@ -323,7 +334,12 @@ async fn create(cx: &Context, args: CreateArgs) -> Result<()> {
         cx.prompt.confirm(cx.yes, "Create it")?;
     }
     let segment = definitions::create(&cx.db, &draft, cx.now()).await?;
-    if !cx.json_out(&segment)? {
+    let names = rule_input::names(cx).await?;
+    if !cx.json_out(&with_rule_object(
+        serde_json::to_value(&segment)?,
+        segment.rule.as_deref(),
+        &names,
+    )?)? {
         println!(
             "Created {} segment {} `{}`.",
             segment.kind, segment.id, segment.name
@@ -397,10 +413,33 @@ async fn edit(cx: &Context, args: EditArgs) -> Result<()> {
         );
     }
     let segment = definitions::edit(&cx.db, current.id, &edit, cx.now()).await?;
-    if !cx.json_out(&segment)? {
+    let names = rule_input::names(cx).await?;
+    if !cx.json_out(&with_rule_object(
+        serde_json::to_value(&segment)?,
+        segment.rule.as_deref(),
+        &names,
+    )?)? {
         println!("Segment {} `{}` changed.", segment.id, segment.name);
     }
     Ok(())
+}
+
+/// A segment's JSON with its rule as an object (the stored `{"version", "rule"}`), not as an
+/// escaped string, and the rule in words next to it as `rule_text`: the one style of every
+/// `--json` output that shows a rule.
+fn with_rule_object(
+    mut value: serde_json::Value,
+    rule: Option<&str>,
+    names: &language::RuleNames,
+) -> Result<serde_json::Value> {
+    let stored: Option<serde_json::Value> = rule.map(serde_json::from_str).transpose()?;
+    let text = rule
+        .map(storebot::segments::from_json)
+        .transpose()?
+        .map(|rule| language::to_text(&rule, names));
+    value["rule"] = serde_json::json!(stored);
+    value["rule_text"] = serde_json::json!(text);
+    Ok(value)
 }
 
 async fn delete(cx: &Context, key: &str, force: bool) -> Result<()> {

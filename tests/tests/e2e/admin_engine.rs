@@ -327,7 +327,7 @@ async fn explain_and_simulate_show_a_shopper_through_the_rules() {
         ann["explanation"][0],
         "✓ total check >= 10.00 (total 12.99 EUR in 1 order)"
     );
-    assert_eq!(ann["rule"], "total check >= 10.00");
+    assert_eq!(ann["rule_text"], "total check >= 10.00");
     let bo = shop.ok(&["customers", "explain", "777", "big"]);
     assert!(
         bo.contains("Not in `big`. The rule does not match them now."),

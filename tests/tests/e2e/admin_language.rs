@@ -81,6 +81,16 @@ async fn a_rule_in_words_is_saved_as_ids_and_shown_in_words() {
     let shop = Shop::new().await;
     let created = shop.json(&["segments", "create", "--name", "coffee", "--where", COFFEE]);
     assert_eq!(created["kind"], "auto");
+    // One JSON style: the rule as an object, its words beside it.
+    assert_eq!(created["rule"]["rule"]["type"], "all");
+    assert_eq!(created["rule_text"], COFFEE);
+    let listed = shop.json(&["segments", "list"]);
+    let listed = listed
+        .as_array()
+        .and_then(|rows| rows.iter().find(|row| row["name"] == "coffee"))
+        .expect("coffee listed");
+    assert_eq!(listed["rule"]["version"], 1);
+    assert_eq!(listed["rule_text"], COFFEE);
 
     let shown = shop.json(&["segments", "show", "coffee"]);
     assert_eq!(shown["rule_text"], COFFEE);
@@ -134,7 +144,7 @@ async fn a_rule_in_words_is_saved_as_ids_and_shown_in_words() {
     );
     assert!(preview.contains("matches 1 shopper"), "{preview}");
     let json = shop.json(&["segments", "preview", "coffee"]);
-    assert_eq!(json["rule"], "total check between 10.00 and 20.00");
+    assert_eq!(json["rule_text"], "total check between 10.00 and 20.00");
     assert_eq!(json["matching"]["count"], 1);
 
     // Explain: each node in words with the shopper's money, no ids.
