@@ -8,7 +8,10 @@ use std::collections::BTreeSet;
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
 use storebot::store::catalog::availability::{self, Audience, Availability};
-use storebot::store::{catalog::editing, membership::definitions};
+use storebot::store::{
+    catalog::{editing, lookup},
+    membership::definitions,
+};
 
 use crate::context::Context;
 use crate::table::Table;
@@ -16,17 +19,22 @@ use crate::table::Table;
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Show a product's availability and its variants'.
-    Show { product: i64 },
+    Show {
+        /// The product: its id, its title, or a variant's SKU.
+        product: String,
+    },
     /// Set a product's audience (a wizard in a terminal when no audience is given).
     Set {
-        /// The product's id (chosen from a list in a terminal).
-        product: Option<i64>,
+        /// The product: its id, its title, or a variant's SKU (chosen from a list in a
+        /// terminal).
+        product: Option<String>,
         #[command(flatten)]
         audience: AudienceArgs,
     },
     /// Turn per-variant availability on or off. Off discards the per-variant sets.
     ByVariant {
-        product: i64,
+        /// The product: its id, its title, or a variant's SKU.
+        product: String,
         /// `on` or `off`.
         #[arg(value_parser = crate::format::parse_flag, action = clap::ArgAction::Set)]
         mode: bool,
@@ -62,13 +70,18 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
     let db = &cx.db;
     match command {
         Command::Show { product } => {
+            let product = product_id(cx, &product).await?;
             let availability = availability::of_product(db, product).await?;
             show(cx, &availability)?;
         }
         Command::Set { product, audience } => {
+            let product = match product {
+                Some(key) => Some(product_id(cx, &key).await?),
+                None => None,
+            };
             if audience.is_given() {
                 let Some(product) = product else {
-                    bail!("missing the product id");
+                    bail!("missing the product (its id, title or a SKU)");
                 };
                 let audience = resolve(cx, &audience).await?;
                 let availability = availability::set_product(db, product, &audience).await?;
@@ -81,6 +94,7 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
             }
         }
         Command::ByVariant { product, mode } => {
+            let product = product_id(cx, &product).await?;
             let current = availability::of_product(db, product).await?;
             if current.by_variant && !mode {
                 let custom = current
@@ -117,6 +131,11 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// A product named by id, title or SKU.
+async fn product_id(cx: &Context, key: &str) -> Result<i64> {
+    Ok(lookup::find_product(&cx.db, key).await?.id)
 }
 
 async fn resolve(cx: &Context, args: &AudienceArgs) -> Result<Audience> {

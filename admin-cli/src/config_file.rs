@@ -32,7 +32,7 @@ fn format_of(path: &Path, given: Option<Format>) -> Result<Format> {
 }
 
 pub async fn export(cx: &Context, output: Option<PathBuf>, format: Option<Format>) -> Result<()> {
-    let config = config_document::export(&cx.db).await?;
+    let config = config_document::export(&cx.db, &cx.settings.store.currency).await?;
     let format = match (&output, format) {
         (Some(path), given) => format_of(path, given)?,
         (None, Some(format)) => format,
@@ -74,7 +74,9 @@ pub async fn apply(
         Format::Toml => toml::from_str(&text)
             .map_err(|error| anyhow!("{}: {}", file.display(), error.message()))?,
     };
-    let planned = config_document::apply(&cx.db, &config, cx.now(), true).await?;
+    let planned =
+        config_document::apply(&cx.db, &config, &cx.settings.store.currency, cx.now(), true)
+            .await?;
     if cx.json && (dry_run || planned.is_empty()) {
         println!(
             "{}",
@@ -100,7 +102,14 @@ pub async fn apply(
     }
     cx.prompt
         .confirm(cx.yes, &format!("Apply {} change(s)", planned.len()))?;
-    let applied = config_document::apply(&cx.db, &config, cx.now(), false).await?;
+    let applied = config_document::apply(
+        &cx.db,
+        &config,
+        &cx.settings.store.currency,
+        cx.now(),
+        false,
+    )
+    .await?;
     if cx.json {
         println!(
             "{}",

@@ -9,10 +9,11 @@
 use anyhow::Result;
 use clap::Subcommand;
 use serde::Serialize;
+use storebot::segments::language;
 use storebot::store::catalog::simulate;
 use storebot::store::membership::ledger::{OverrideMode, Source};
 use storebot::store::membership::{definitions, explain, rules};
-use storebot::store::shoppers::{questions, records};
+use storebot::store::shoppers::records;
 
 use crate::context::Context;
 use crate::format::money;
@@ -22,14 +23,14 @@ use crate::table::Table;
 pub enum Command {
     /// Why a shopper is in or out of a segment, node by node, with their values.
     Explain {
-        /// A Telegram user id, `@username`, or `#id` for the database id.
+        /// A Telegram user id, `#id` for the database id, `@username`, or a name.
         customer: String,
         /// The segment (name or id).
         segment: String,
     },
     /// The catalog as one shopper sees it, and each hidden variant with the reason.
     Simulate {
-        /// A Telegram user id, `@username`, or `#id` for the database id.
+        /// A Telegram user id, `#id` for the database id, `@username`, or a name.
         customer: String,
         /// Show only what the shopper sees.
         #[arg(long)]
@@ -52,10 +53,10 @@ struct ExplainReport {
     in_force: bool,
     /// The rule's verdict right now (auto segments).
     rule_matches: Option<bool>,
-    /// The verdict node by node, one line each.
+    /// The rule in words (auto segments).
+    rule_text: Option<String>,
+    /// The verdict node by node, one line each, in words with the shopper's values.
     explanation: Vec<String>,
-    /// What the ids in the explanation stand for (questions, options, segments).
-    legend: Vec<String>,
     /// One sentence on why the customer is in or out.
     summary: String,
 }
@@ -78,13 +79,14 @@ async fn explain(cx: &Context, customer: &str, segment: &str) -> Result<()> {
     let explained = explain::explain(db, &context, customer.id, segment.id).await?;
     let explanation = explained.explanation(&context);
     let rule_matches = explanation.as_ref().map(|node| node.matched);
+    let names = crate::rule_input::names(cx).await?;
     let lines: Vec<String> = explanation
-        .map(|node| node.to_string().lines().map(str::to_owned).collect())
+        .map(|node| language::explanation_lines(&node, &names))
         .unwrap_or_default();
-    let legend = match &explained.rule {
-        Some(rule) => legend(cx, &rule.references()).await?,
-        None => Vec::new(),
-    };
+    let rule_text = explained
+        .rule
+        .as_ref()
+        .map(|rule| language::to_text(rule, &names));
     let name = &explained.segment.name;
     let summary = summary(
         name,
@@ -103,8 +105,8 @@ async fn explain(cx: &Context, customer: &str, segment: &str) -> Result<()> {
         override_mode: explained.override_mode,
         in_force: explained.in_force,
         rule_matches,
+        rule_text,
         explanation: lines,
-        legend,
         summary,
     };
     if cx.json_out(&report)? {
@@ -129,43 +131,7 @@ async fn explain(cx: &Context, customer: &str, segment: &str) -> Result<()> {
             println!("  {line}");
         }
     }
-    if !report.legend.is_empty() {
-        println!();
-        println!("where {}", report.legend.join("; "));
-    }
     Ok(())
-}
-
-/// `question 3 = Pets?`, `option 5 = Cat`, `segment 2 = vip`: the explanation shows ids, as the
-/// stored rule does, and this says what they are.
-async fn legend(cx: &Context, references: &storebot::segments::References) -> Result<Vec<String>> {
-    let mut legend = Vec::new();
-    if !references.questions.is_empty() {
-        for view in questions::list(&cx.db, true).await? {
-            if references.questions.contains(&view.question.id) {
-                legend.push(format!(
-                    "question {} = {}",
-                    view.question.id, view.question.text
-                ));
-            }
-            for option in &view.options {
-                if references.options.contains(&option.id) {
-                    legend.push(format!("option {} = {}", option.id, option.text));
-                }
-            }
-        }
-    }
-    if !references.segments.is_empty() {
-        for summary in definitions::list(&cx.db, cx.now()).await? {
-            if references.segments.contains(&summary.segment.id) {
-                legend.push(format!(
-                    "segment {} = {}",
-                    summary.segment.id, summary.segment.name
-                ));
-            }
-        }
-    }
-    Ok(legend)
 }
 
 /// The one sentence that answers "why": membership, overrides, force and the rule together.

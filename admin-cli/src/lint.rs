@@ -7,7 +7,9 @@ use crate::context::Context;
 use crate::table::Table;
 
 pub async fn run(cx: &Context, strict: bool) -> Result<()> {
-    let findings = storebot::store::operations::lint::check(&cx.db, cx.now()).await?;
+    let findings =
+        storebot::store::operations::lint::check(&cx.db, &cx.settings.store.currency, cx.now())
+            .await?;
     if !cx.json_out(&findings)? {
         let mut table = Table::new(["check", "finding"]);
         for finding in &findings {

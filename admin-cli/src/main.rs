@@ -21,6 +21,7 @@ mod orders;
 mod product_segments;
 mod prompt;
 mod questions;
+mod rule_input;
 mod segment_engine;
 mod segment_stats;
 mod segments;
@@ -124,8 +125,43 @@ enum Command {
     Restore { path: PathBuf },
 }
 
+/// Whether a panic is Rust's print macros finding standard output closed, as when the output
+/// is piped into `head`: the reader has all it wanted, so the tool ends quietly.
+fn is_broken_pipe(message: &str) -> bool {
+    message.contains("failed printing to stdout") && message.contains("Broken pipe")
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| {
+            payload
+                .downcast_ref::<&str>()
+                .map(|text| (*text).to_owned())
+        })
+        .unwrap_or_default()
+}
+
 fn main() -> ExitCode {
+    // `println!` panics when the reader of a pipe has gone; that is no error of ours, so the
+    // panic is neither printed nor reported, and the tool exits as `head` expects.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !is_broken_pipe(&panic_message(info.payload())) {
+            default_hook(info);
+        }
+    }));
+    match std::panic::catch_unwind(admin_main) {
+        Ok(code) => code,
+        Err(payload) if is_broken_pipe(&panic_message(payload.as_ref())) => ExitCode::SUCCESS,
+        Err(payload) => std::panic::resume_unwind(payload),
+    }
+}
+
+fn admin_main() -> ExitCode {
     let cli = Cli::parse();
+    let json = cli.json;
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => {
@@ -136,13 +172,52 @@ fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!(
-                "storebot-admin: {}",
-                storebot::telemetry::one_sentence(error.as_ref())
-            );
+            if json {
+                eprintln!("{}", refusal(&error));
+            } else {
+                eprintln!(
+                    "storebot-admin: {}",
+                    storebot::telemetry::one_sentence(error.as_ref())
+                );
+            }
             ExitCode::FAILURE
         }
     }
+}
+
+/// A refusal under `--json`: one object a script can read, `{"error": {"code", "message",
+/// "problems"}}`, where `code` is a stable word and `problems` locates what it can.
+fn refusal(error: &anyhow::Error) -> serde_json::Value {
+    use storebot::store::StoreError;
+    let mut code = "refused";
+    let mut message = storebot::telemetry::one_sentence(error.as_ref());
+    let mut problems = Vec::new();
+    for cause in error.chain() {
+        if let Some(rule) = cause.downcast_ref::<rule_input::RuleTextError>() {
+            code = "rule";
+            message = rule.message.clone();
+            problems.push(serde_json::json!({
+                "line": rule.line,
+                "column": rule.column,
+                "message": rule.message,
+            }));
+            break;
+        }
+        if let Some(store) = cause.downcast_ref::<StoreError>() {
+            code = match store {
+                StoreError::NotFound { .. } => "not_found",
+                StoreError::Invalid(_) => "invalid",
+                StoreError::Conflict(_) => "conflict",
+                StoreError::UsedByRules { .. } => "used_by_rules",
+                StoreError::UnsupportedScheme { .. } => "bad_database_url",
+                StoreError::Unreachable { .. } => "unreachable",
+                StoreError::SchemaTooNew { .. } => "schema_too_new",
+                StoreError::Database(_) => "database",
+            };
+            break;
+        }
+    }
+    serde_json::json!({ "error": { "code": code, "message": message, "problems": problems } })
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {

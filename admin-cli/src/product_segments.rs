@@ -135,13 +135,41 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
     }
 }
 
-/// A product rule in the merchant's words, prices in the store's currency.
-fn describe(cx: &Context, rule: &ProductRule) -> String {
-    rule.describe(|minor| money(minor, &cx.settings.store.currency))
+/// Product rules in the merchant's words: prices in the store's currency, categories by
+/// name as the merchant gave them (an id only for one deleted since).
+struct Words {
+    currency: String,
+    categories: std::collections::BTreeMap<i64, String>,
+}
+
+impl Words {
+    async fn load(cx: &Context) -> Result<Words> {
+        let categories = editing::categories(&cx.db)
+            .await?
+            .into_iter()
+            .map(|row| (row.category.id, row.category.name))
+            .collect();
+        Ok(Words {
+            currency: cx.settings.store.currency.clone(),
+            categories,
+        })
+    }
+
+    fn describe(&self, rule: &ProductRule) -> String {
+        rule.describe(
+            |minor| money(minor, &self.currency),
+            |id| {
+                self.categories
+                    .get(&id)
+                    .map_or_else(|| format!("#{id}"), |name| format!("`{name}`"))
+            },
+        )
+    }
 }
 
 /// Every product segment with its rule, matching variants and grants.
 async fn list_all(cx: &Context) -> Result<()> {
+    let words = Words::load(cx).await?;
     let db = &cx.db;
     let list = product_segments::list(db).await?;
     if !cx.json_out(&list)? {
@@ -150,7 +178,7 @@ async fn list_all(cx: &Context) -> Result<()> {
             table.row(vec![
                 segment.id.to_string(),
                 segment.name.clone(),
-                describe(cx, &segment.rule),
+                words.describe(&segment.rule),
                 segment.variants.to_string(),
                 segment.uses.join(", "),
             ]);
@@ -164,10 +192,11 @@ async fn list_all(cx: &Context) -> Result<()> {
 
 /// One product segment with its rule.
 async fn show(cx: &Context, product_segment: &str) -> Result<()> {
+    let words = Words::load(cx).await?;
     let db = &cx.db;
     let segment = product_segments::find(db, product_segment).await?;
     if !cx.json_out(&segment)? {
-        print_segment(&segment, &describe(cx, &segment.rule));
+        print_segment(&segment, &words.describe(&segment.rule));
     }
     Ok(())
 }
@@ -180,6 +209,7 @@ async fn create(
     rule: RuleFlags,
 ) -> Result<()> {
     let db = &cx.db;
+    let words = Words::load(cx).await?;
     let wizard = name.is_none() || rule.is_empty();
     let name = cx.prompt.text(name, "--name", "Product segment name")?;
     let rule = if rule.is_empty() {
@@ -196,7 +226,7 @@ async fn create(
         eprintln!(
             "Will create the product segment `{}`: {}.",
             name.trim(),
-            describe(cx, &rule)
+            words.describe(&rule)
         );
         cx.prompt.confirm(cx.yes, "Create it")?;
     }
@@ -211,7 +241,7 @@ async fn create(
             "Created product segment {} `{}`: {} ({} variants match now).",
             segment.id,
             segment.name,
-            describe(cx, &segment.rule),
+            words.describe(&segment.rule),
             segment.variants
         );
     }
@@ -227,6 +257,7 @@ async fn edit(
     rule: RuleFlags,
 ) -> Result<()> {
     let db = &cx.db;
+    let words = Words::load(cx).await?;
     let current = product_segments::find(db, product_segment).await?;
     let new_rule = if rule.is_empty() {
         None
@@ -247,7 +278,7 @@ async fn edit(
             "Changed product segment {} `{}`: {} ({} variants match now, was {}).",
             segment.id,
             segment.name,
-            describe(cx, &segment.rule),
+            words.describe(&segment.rule),
             segment.variants,
             current.variants
         );

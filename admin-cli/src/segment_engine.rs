@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, anyhow, bail};
 use clap::{ArgGroup, Args, Subcommand};
 use serde::Serialize;
-use storebot::segments::{self, Rule};
+use storebot::segments;
 use storebot::store::membership::ledger::OverrideMode;
 use storebot::store::membership::recompute::{self, Trigger};
 use storebot::store::membership::{in_force, manual, preview, rules, runs};
@@ -32,8 +32,12 @@ pub enum Command {
     Preview {
         /// An existing segment (name or id): its own rule, or the diff to `--rule`.
         segment: Option<String>,
-        /// A rule in the stored JSON format.
-        #[arg(long, value_name = "FILE.json")]
+        /// A rule in words, e.g. `average check >= 20.00 during last 90 days` (see README,
+        /// "The rule language").
+        #[arg(long = "where", value_name = "TEXT", conflicts_with = "rule")]
+        where_text: Option<String>,
+        /// A file holding a rule in words, or in the stored JSON form.
+        #[arg(long, value_name = "FILE")]
         rule: Option<PathBuf>,
         /// How many shoppers to show of each list.
         #[arg(long, default_value_t = 10)]
@@ -57,7 +61,7 @@ pub enum Command {
 pub struct MembersArgs {
     /// The segment (name or id).
     segment: String,
-    /// Put a customer in (Telegram id, `@username` or `#id`): a manual member, or an include
+    /// Put a customer in (Telegram id, `#id`, `@username` or a name): a manual member, or an include
     /// override on an auto segment.
     #[arg(long, value_name = "CUSTOMER", group = "change")]
     add: Option<String>,
@@ -76,9 +80,10 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
     match command {
         Command::Preview {
             segment,
+            where_text,
             rule,
             sample,
-        } => preview(cx, segment, rule, sample).await,
+        } => preview(cx, segment, where_text, rule, sample).await,
         Command::Members(args) => members(cx, args).await,
         Command::Recompute => recompute_now(cx).await,
         Command::Runs { limit } => runs(cx, limit).await,
@@ -104,6 +109,8 @@ struct Selection {
 #[derive(Debug, Serialize)]
 struct PreviewReport {
     segment: Option<String>,
+    /// The previewed rule in words.
+    rule_text: String,
     matching: Selection,
     /// Against the stored membership of an existing auto segment.
     joining: Option<Selection>,
@@ -115,6 +122,7 @@ struct PreviewReport {
 async fn preview(
     cx: &Context,
     segment: Option<String>,
+    where_text: Option<String>,
     rule_file: Option<PathBuf>,
     sample: u64,
 ) -> Result<()> {
@@ -135,21 +143,34 @@ async fn preview(
             segment.name
         );
     }
-    let rule = match (&rule_file, &segment) {
-        (Some(path), _) => {
-            let rule = read_rule(path)?;
-            let facts = definitions::validation_facts(db, segment.as_ref().map(|s| s.id)).await?;
-            segments::validate(&rule, &facts)
-                .map_err(|error| anyhow!("{}: {error}", path.display()))?;
+    let given = crate::rule_input::read(
+        cx,
+        where_text.as_deref(),
+        rule_file.as_deref(),
+        segment.as_ref().map(|s| s.id),
+    )
+    .await?;
+    let new_rule = given.is_some();
+    let rule = match (given, &segment) {
+        (Some(rule), segment) => {
+            if rule_file.is_some() {
+                // JSON of ids was only read; it is checked against the store here.
+                let facts =
+                    definitions::validation_facts(db, segment.as_ref().map(|s| s.id)).await?;
+                segments::validate(&rule, &facts).map_err(|error| anyhow!("{error}"))?;
+            }
             rule
         }
         (None, Some(segment)) => rules::rule_of(segment)?
             .ok_or_else(|| anyhow!("segment `{}` has no rule", segment.name))?,
-        (None, None) => bail!("give a SEGMENT to preview, or --rule FILE.json"),
+        (None, None) => bail!("give a SEGMENT to preview, --where TEXT or --rule FILE"),
     };
+    let names = crate::rule_input::names(cx).await?;
+    let rule_text = segments::language::to_text(&rule, &names);
     let matching = preview::preview(db, &context, &rule, sample).await?;
     let mut report = PreviewReport {
         segment: segment.as_ref().map(|s| s.name.clone()),
+        rule_text,
         matching: Selection {
             count: matching.count,
             sample: shoppers(cx, &matching.sample).await?,
@@ -193,11 +214,12 @@ async fn preview(
     if cx.json_out(&report)? {
         return Ok(());
     }
-    let what = match (&report.segment, &rule_file) {
-        (Some(name), Some(_)) => format!("The new rule for `{name}`"),
-        (Some(name), None) => format!("The rule of `{name}`"),
+    let what = match (&report.segment, new_rule) {
+        (Some(name), true) => format!("The new rule for `{name}`"),
+        (Some(name), false) => format!("The rule of `{name}`"),
         (None, _) => "The rule".to_owned(),
     };
+    println!("Rule: {}", report.rule_text);
     println!(
         "{what} matches {} now.",
         counted(report.matching.count, "shopper")
@@ -594,11 +616,6 @@ async fn runs(cx: &Context, limit: u64) -> Result<()> {
     }
     table.print("No recompute has run yet: start one with `storebot-admin segments recompute`.");
     Ok(())
-}
-
-fn read_rule(path: &Path) -> Result<Rule> {
-    let text = crate::files::read_text(path)?;
-    segments::from_json(&text).map_err(|error| anyhow!("{}: {error}", path.display()))
 }
 
 /// `1 shopper`, `3 shoppers`.

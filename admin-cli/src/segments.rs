@@ -1,22 +1,26 @@
 //! `storebot-admin segments`: segment definitions (list, show, create, edit, delete).
 //!
 //! Membership (preview, recompute, members, runs) belongs to the recompute engine and is not
-//! here. A rule comes from `--rule FILE.json` (the stored rule format) or, in a terminal, from
-//! a wizard that walks through the conditions.
+//! here. A rule comes from `--where TEXT` or `--rule FILE` (the rule language, or the stored
+//! JSON) or, in a terminal, from a wizard that walks through the conditions; every rule shown
+//! is in words. `run` dispatches; each command is one function that parses, calls `store`, and
+//! prints.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Result, anyhow, bail};
 use chrono::{DateTime, NaiveDate, Utc};
-use clap::{Subcommand, ValueEnum};
-use storebot::segments::{self, DateRange, Item, OrderBounds, Rule, TimeFrame, When};
+use clap::{Args, Subcommand, ValueEnum};
+use storebot::segments::{DateRange, Item, OrderBounds, Rule, TimeFrame, When, language};
 use storebot::store::membership::definitions::{self, SegmentDraft, SegmentEdit, SegmentKind};
-use storebot::store::membership::in_force;
+use storebot::store::membership::recompute::{self, Trigger};
+use storebot::store::membership::{in_force, rules};
 use storebot::store::{catalog::editing, shoppers::questions};
 
 use crate::context::Context;
 use crate::format::{parse_instant, parse_money};
+use crate::rule_input;
 use crate::table::Table;
 
 #[derive(Debug, Subcommand)]
@@ -26,55 +30,9 @@ pub enum Command {
     /// One segment with its rule and where it is used.
     Show { segment: String },
     /// Create a segment (a wizard in a terminal for what is missing).
-    Create {
-        #[arg(long)]
-        name: Option<String>,
-        #[arg(long, value_enum)]
-        kind: Option<Kind>,
-        /// The rule as JSON in the stored format (auto segments).
-        #[arg(long, value_name = "FILE.json")]
-        rule: Option<PathBuf>,
-        #[arg(long, default_value = "")]
-        description: String,
-        /// Create it switched off.
-        #[arg(long)]
-        inactive: bool,
-        /// When it starts granting (a date in the store's time zone, or RFC 3339).
-        #[arg(long)]
-        starts: Option<String>,
-        /// When it stops granting.
-        #[arg(long)]
-        expires: Option<String>,
-        /// A user-group tag its members inherit.
-        #[arg(long)]
-        user_group: Option<String>,
-    },
+    Create(CreateArgs),
     /// Change a segment.
-    Edit {
-        segment: String,
-        #[arg(long)]
-        name: Option<String>,
-        #[arg(long)]
-        description: Option<String>,
-        #[arg(long, value_name = "FILE.json")]
-        rule: Option<PathBuf>,
-        /// `yes` or `no`.
-        #[arg(long, value_parser = crate::format::parse_flag)]
-        active: Option<bool>,
-        /// A date, or `none` to clear.
-        #[arg(long)]
-        starts: Option<String>,
-        /// A date, or `none` to clear.
-        #[arg(long)]
-        expires: Option<String>,
-        /// A tag, or `none` to clear.
-        #[arg(long)]
-        user_group: Option<String>,
-        /// The message a shopper gets on joining through the rule, or `none` to clear.
-        /// `{count}` and `{new_items}` are the items the segment unlocks.
-        #[arg(long, value_name = "TEXT")]
-        join_message: Option<String>,
-    },
+    Edit(EditArgs),
     /// Delete a segment; one in use needs --force (its grants go with it).
     Delete {
         segment: String,
@@ -93,6 +51,67 @@ pub enum Command {
     Engine(crate::segment_engine::Command),
 }
 
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    #[arg(long)]
+    name: Option<String>,
+    #[arg(long, value_enum)]
+    kind: Option<Kind>,
+    /// The rule in words, e.g. `order count >= 2 and in segment "VIP"` (see README, "The
+    /// rule language"); an auto segment.
+    #[arg(long = "where", value_name = "TEXT", conflicts_with = "rule")]
+    where_text: Option<String>,
+    /// A file holding the rule in words, or in the stored JSON form.
+    #[arg(long, value_name = "FILE")]
+    rule: Option<PathBuf>,
+    #[arg(long, default_value = "")]
+    description: String,
+    /// Create it switched off.
+    #[arg(long)]
+    inactive: bool,
+    /// When it starts granting (a date in the store's time zone, or RFC 3339).
+    #[arg(long)]
+    starts: Option<String>,
+    /// When it stops granting.
+    #[arg(long)]
+    expires: Option<String>,
+    /// A user-group tag its members inherit.
+    #[arg(long)]
+    user_group: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct EditArgs {
+    /// The segment (name or id).
+    segment: String,
+    #[arg(long)]
+    name: Option<String>,
+    #[arg(long)]
+    description: Option<String>,
+    /// The new rule in words (see README, "The rule language").
+    #[arg(long = "where", value_name = "TEXT", conflicts_with = "rule")]
+    where_text: Option<String>,
+    /// A file holding the new rule in words, or in the stored JSON form.
+    #[arg(long, value_name = "FILE")]
+    rule: Option<PathBuf>,
+    /// `yes` or `no`.
+    #[arg(long, value_parser = crate::format::parse_flag)]
+    active: Option<bool>,
+    /// A date, or `none` to clear.
+    #[arg(long)]
+    starts: Option<String>,
+    /// A date, or `none` to clear.
+    #[arg(long)]
+    expires: Option<String>,
+    /// A tag, or `none` to clear.
+    #[arg(long)]
+    user_group: Option<String>,
+    /// The message a shopper gets on joining through the rule, or `none` to clear.
+    /// `{count}` and `{new_items}` are the items the segment unlocks.
+    #[arg(long, value_name = "TEXT")]
+    join_message: Option<String>,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum Kind {
     Auto,
@@ -100,223 +119,344 @@ pub enum Kind {
 }
 
 pub async fn run(cx: &Context, command: Command) -> Result<()> {
-    let db = &cx.db;
     match command {
-        Command::Engine(command) => return crate::segment_engine::run(cx, command).await,
-        Command::Stats { segment, days } => {
-            return crate::segment_stats::run(cx, segment, days).await;
-        }
-        Command::List => {
-            let list = definitions::list(db, cx.now()).await?;
-            if !cx.json_out(&list)? {
-                let mut table = Table::new([
-                    "id",
-                    "name",
-                    "kind",
-                    "in force",
-                    "members",
-                    "group",
-                    "last recompute",
-                ]);
-                for summary in list {
-                    table.row(vec![
-                        summary.segment.id.to_string(),
-                        summary.segment.name,
-                        summary.segment.kind,
-                        crate::catalog::yes_no(summary.in_force),
-                        summary.members.to_string(),
-                        summary.segment.user_group.unwrap_or_default(),
-                        summary
-                            .last_recompute
-                            .map(|at| cx.time(at))
-                            .unwrap_or_else(|| "-".into()),
-                    ]);
-                }
-                table.print("No segments yet: create one with `storebot-admin segments create`.");
-            }
-        }
-        Command::Show { segment } => {
-            let segment = definitions::find(db, &segment).await?;
-            let uses = definitions::uses(db, segment.id).await?;
-            let rule: Option<serde_json::Value> = segment
-                .rule
-                .as_deref()
-                .map(serde_json::from_str)
-                .transpose()?;
-            let shown = serde_json::json!({ "segment": segment, "rule": rule, "uses": uses });
-            if !cx.json_out(&shown)? {
-                println!(
-                    "Segment {} `{}` ({})",
-                    segment.id, segment.name, segment.kind
-                );
-                if !segment.description.is_empty() {
-                    println!("  {}", segment.description);
-                }
-                println!(
-                    "  active: {}, in force now: {}",
-                    crate::catalog::yes_no(segment.active),
-                    crate::catalog::yes_no(in_force::is_in_force(&segment, cx.now()))
-                );
-                if let Some(start) = segment.starts_at {
-                    println!("  starts: {}", cx.time(start));
-                }
-                if let Some(end) = segment.expires_at {
-                    println!("  expires: {}", cx.time(end));
-                }
-                if let Some(group) = &segment.user_group {
-                    println!("  user group: {group}");
-                }
-                if let Some(message) = &segment.join_message {
-                    println!("  join message: {message}");
-                }
-                if let Some(rule) = &rule {
-                    println!("  rule: {}", serde_json::to_string_pretty(&rule["rule"])?);
-                }
-                if uses.is_empty() {
-                    println!("  used nowhere yet");
-                } else {
-                    println!("  used by {}", uses.describe());
-                }
-            }
-        }
-        Command::Create {
-            name,
-            kind,
+        Command::Engine(command) => crate::segment_engine::run(cx, command).await,
+        Command::Stats { segment, days } => crate::segment_stats::run(cx, segment, days).await,
+        Command::List => list(cx).await,
+        Command::Show { segment } => show(cx, &segment).await,
+        Command::Create(args) => create(cx, args).await,
+        Command::Edit(args) => edit(cx, args).await,
+        Command::Delete { segment, force } => delete(cx, &segment, force).await,
+    }
+}
+
+/// How much of a rule `segments list` shows.
+const LIST_RULE_WIDTH: usize = 48;
+
+async fn list(cx: &Context) -> Result<()> {
+    let list = definitions::list(&cx.db, cx.now()).await?;
+    let names = rule_input::names(cx).await?;
+    if cx.json {
+        let rows = list
+            .iter()
+            .map(|summary| {
+                with_rule_object(
+                    serde_json::to_value(summary)?,
+                    summary.segment.rule.as_deref(),
+                    &names,
+                )
+            })
+            .collect::<Result<Vec<_>>>()?;
+        cx.json_out(&rows)?;
+        return Ok(());
+    }
+    let mut table = Table::new([
+        "id",
+        "name",
+        "kind",
+        "in force",
+        "members",
+        "group",
+        "last recompute",
+        "rule",
+    ]);
+    for summary in list {
+        let rule = rules::rule_of(&summary.segment)?
+            .map(|rule| language::to_short_text(&rule, &names, LIST_RULE_WIDTH))
+            .unwrap_or_else(|| "-".into());
+        table.row(vec![
+            summary.segment.id.to_string(),
+            summary.segment.name,
+            summary.segment.kind,
+            crate::catalog::yes_no(summary.in_force),
+            summary.members.to_string(),
+            summary.segment.user_group.unwrap_or_default(),
+            summary
+                .last_recompute
+                .map(|at| cx.time(at))
+                .unwrap_or_else(|| "-".into()),
             rule,
-            description,
-            inactive,
-            starts,
-            expires,
-            user_group,
-        } => {
-            let wizard = name.is_none() || (kind.is_none() && rule.is_none());
-            let name = cx.prompt.text(name, "--name", "Segment name")?;
-            let kind = match (kind, &rule) {
-                (Some(Kind::Auto), _) | (None, Some(_)) => SegmentKind::Auto,
-                (Some(Kind::Manual), _) => SegmentKind::Manual,
-                (None, None) => {
-                    let items = [
-                        "auto: members follow a rule".to_owned(),
-                        "manual: you add members one by one".to_owned(),
-                    ];
-                    match cx.prompt.select("--kind", "Kind", &items)? {
-                        0 => SegmentKind::Auto,
-                        _ => SegmentKind::Manual,
-                    }
-                }
-            };
-            let rule = match (kind, rule) {
-                (SegmentKind::Auto, Some(path)) => Some(read_rule(&path)?),
-                (SegmentKind::Auto, None) => {
-                    if !cx.prompt.is_interactive() {
-                        bail!(
-                            "missing --rule FILE.json for an auto segment (there is no terminal to ask in)"
-                        );
-                    }
-                    Some(rule_wizard(cx).await?)
-                }
-                (SegmentKind::Manual, Some(_)) => {
-                    bail!("a manual segment has no rule: drop --rule or use --kind auto")
-                }
-                (SegmentKind::Manual, None) => None,
-            };
-            let zone = cx.settings.store.time_zone;
-            let draft = SegmentDraft {
-                name,
-                description,
-                kind,
-                rule,
-                active: !inactive,
-                starts_at: starts.map(|text| parse_instant(&text, zone)).transpose()?,
-                expires_at: expires.map(|text| parse_instant(&text, zone)).transpose()?,
-                user_group,
-            };
-            if wizard {
-                eprintln!(
-                    "Will create the {} segment `{}`.",
-                    kind.as_str(),
-                    draft.name.trim()
-                );
-                if let Some(rule) = &draft.rule {
-                    eprintln!("Rule: {}", segments::to_json(rule)?);
-                }
-                cx.prompt.confirm(cx.yes, "Create it")?;
-            }
-            let segment = definitions::create(db, &draft, cx.now()).await?;
-            if !cx.json_out(&segment)? {
-                println!(
-                    "Created {} segment {} `{}`.",
-                    segment.kind, segment.id, segment.name
-                );
-                if segment.kind == "auto" {
-                    println!("Members are computed at the next recompute.");
-                }
+        ]);
+    }
+    table.print("No segments yet: create one with `storebot-admin segments create`.");
+    Ok(())
+}
+
+async fn show(cx: &Context, key: &str) -> Result<()> {
+    let db = &cx.db;
+    let segment = definitions::find(db, key).await?;
+    let uses = definitions::uses(db, segment.id).await?;
+    let stored: Option<serde_json::Value> = segment
+        .rule
+        .as_deref()
+        .map(serde_json::from_str)
+        .transpose()?;
+    let names = rule_input::names(cx).await?;
+    let text = rules::rule_of(&segment)?.map(|rule| language::to_text(&rule, &names));
+    let shown = serde_json::json!({
+        "segment": with_rule_object(serde_json::to_value(&segment)?, segment.rule.as_deref(), &names)?,
+        "rule": stored,
+        "rule_text": text,
+        "uses": uses,
+    });
+    if cx.json_out(&shown)? {
+        return Ok(());
+    }
+    println!(
+        "Segment {} `{}` ({})",
+        segment.id, segment.name, segment.kind
+    );
+    if !segment.description.is_empty() {
+        println!("  {}", segment.description);
+    }
+    println!(
+        "  active: {}, in force now: {}",
+        crate::catalog::yes_no(segment.active),
+        crate::catalog::yes_no(in_force::is_in_force(&segment, cx.now()))
+    );
+    if let Some(start) = segment.starts_at {
+        println!("  starts: {}", cx.time(start));
+    }
+    if let Some(end) = segment.expires_at {
+        println!("  expires: {}", cx.time(end));
+    }
+    if let Some(group) = &segment.user_group {
+        println!("  user group: {group}");
+    }
+    if let Some(message) = &segment.join_message {
+        println!("  join message: {message}");
+    }
+    if let Some(text) = &text {
+        println!("  rule: {text}");
+    }
+    if uses.is_empty() {
+        println!("  used nowhere yet");
+    } else {
+        println!("  used by {}", uses.describe());
+    }
+    Ok(())
+}
+
+async fn create(cx: &Context, args: CreateArgs) -> Result<()> {
+    let CreateArgs {
+        name,
+        kind,
+        rule: rule_file,
+        where_text,
+        description,
+        inactive,
+        starts,
+        expires,
+        user_group,
+    } = args;
+    let given_rule = where_text.is_some() || rule_file.is_some();
+    let wizard = name.is_none() || (kind.is_none() && !given_rule);
+    let name = cx.prompt.text(name, "--name", "Segment name")?;
+    let kind = match (kind, given_rule) {
+        (Some(Kind::Auto), _) | (None, true) => SegmentKind::Auto,
+        (Some(Kind::Manual), _) => SegmentKind::Manual,
+        (None, false) => {
+            let items = [
+                "auto: members follow a rule".to_owned(),
+                "manual: you add members one by one".to_owned(),
+            ];
+            match cx.prompt.select("--kind", "Kind", &items)? {
+                0 => SegmentKind::Auto,
+                _ => SegmentKind::Manual,
             }
         }
-        Command::Edit {
-            segment,
-            name,
-            description,
-            rule,
-            active,
-            starts,
-            expires,
-            user_group,
-            join_message,
-        } => {
-            let current = definitions::find(db, &segment).await?;
-            let zone = cx.settings.store.time_zone;
-            let clearable_instant = |text: String| -> Result<Option<DateTime<Utc>>> {
-                if text.trim() == "none" {
-                    Ok(None)
-                } else {
-                    parse_instant(&text, zone).map(Some)
-                }
-            };
-            let edit = SegmentEdit {
-                name,
-                description,
-                rule: rule.map(|path| read_rule(&path)).transpose()?,
-                active,
-                starts_at: starts.map(clearable_instant).transpose()?,
-                expires_at: expires.map(clearable_instant).transpose()?,
-                user_group: user_group
-                    .map(|group| Some(group).filter(|group| group.trim() != "none")),
-                join_message: join_message
-                    .map(|message| Some(message).filter(|message| message.trim() != "none")),
-            };
-            if edit == SegmentEdit::default() {
+    };
+    let rule = match (kind, given_rule) {
+        (SegmentKind::Auto, true) => {
+            rule_input::read(cx, where_text.as_deref(), rule_file.as_deref(), None).await?
+        }
+        (SegmentKind::Auto, false) => {
+            if !cx.prompt.is_interactive() {
                 bail!(
-                    "nothing to change: give --name, --description, --rule, --active, --starts, --expires, --user-group or --join-message"
+                    "missing --rule FILE or --where TEXT for an auto segment (there is no terminal to ask in)"
                 );
             }
-            let segment = definitions::edit(db, current.id, &edit, cx.now()).await?;
-            if !cx.json_out(&segment)? {
-                println!("Segment {} `{}` changed.", segment.id, segment.name);
-            }
+            Some(rule_wizard(cx).await?)
         }
-        Command::Delete { segment, force } => {
-            let current = definitions::find(db, &segment).await?;
-            cx.prompt
-                .confirm(cx.yes, &format!("Delete segment `{}`", current.name))?;
-            let uses = definitions::delete(db, current.id, force).await?;
-            if !uses.is_empty() {
-                cx.warn(&format!("removed its grants: {}", uses.describe()));
+        (SegmentKind::Manual, true) => {
+            bail!("a manual segment has no rule: drop --where/--rule or use --kind auto")
+        }
+        (SegmentKind::Manual, false) => None,
+    };
+    let zone = cx.settings.store.time_zone;
+    let mut starts_at = starts.map(|text| parse_instant(&text, zone)).transpose()?;
+    let mut expires_at = expires.map(|text| parse_instant(&text, zone)).transpose()?;
+    let mut user_group = user_group;
+    if wizard {
+        // The wizard asks for what the flags would have given, each checked as it is typed.
+        let instant = |text: &str| parse_instant(text, zone);
+        if starts_at.is_none() {
+            starts_at = ask_optional(cx, "Starts granting (a date, blank for now)", &instant)?;
+        }
+        if expires_at.is_none() {
+            expires_at = loop {
+                let expires = ask_optional(cx, "Expires (a date, blank for never)", &instant)?;
+                match (starts_at, expires) {
+                    (Some(start), Some(end)) if end <= start => eprintln!(
+                        "It must expire after it starts ({}): try again.",
+                        cx.time(start)
+                    ),
+                    _ => break expires,
+                }
+            };
+        }
+        if user_group.is_none() {
+            user_group = cx
+                .prompt
+                .optional_text("User group its members get (blank for none)")?;
+        }
+    }
+    let draft = SegmentDraft {
+        name,
+        description,
+        kind,
+        rule,
+        active: !inactive,
+        starts_at,
+        expires_at,
+        user_group,
+    };
+    if wizard {
+        eprintln!(
+            "Will create the {} segment `{}`.",
+            kind.as_str(),
+            draft.name.trim()
+        );
+        if let Some(rule) = &draft.rule {
+            let names = rule_input::names(cx).await?;
+            eprintln!("Rule: {}", language::to_text(rule, &names));
+        }
+        cx.prompt.confirm(cx.yes, "Create it")?;
+    }
+    let segment = definitions::create(&cx.db, &draft, cx.now()).await?;
+    let names = rule_input::names(cx).await?;
+    if !cx.json_out(&with_rule_object(
+        serde_json::to_value(&segment)?,
+        segment.rule.as_deref(),
+        &names,
+    )?)? {
+        println!(
+            "Created {} segment {} `{}`.",
+            segment.kind, segment.id, segment.name
+        );
+        if segment.kind == "auto" && wizard {
+            // The wizard finishes what it starts: the new segment gets its members now.
+            let context = rules::context(&cx.settings, cx.now());
+            let run = recompute::recompute_all(&cx.db, &context, Trigger::Admin).await?;
+            let members = definitions::list(&cx.db, cx.now())
+                .await?
+                .into_iter()
+                .find(|summary| summary.segment.id == segment.id)
+                .map_or(0, |summary| summary.members);
+            if run.skipped {
+                println!("Another instance is recomputing: members follow at its next run.");
+            } else {
+                println!("It has {members} member(s) now.");
             }
-            if !cx.json_out(&serde_json::json!({ "deleted": current.name, "uses": uses }))? {
-                println!("Deleted segment `{}`.", current.name);
-            }
+        } else if segment.kind == "auto" {
+            println!(
+                "Members are computed at the next recompute (or now: `storebot-admin segments recompute`)."
+            );
         }
     }
     Ok(())
 }
 
-fn read_rule(path: &Path) -> Result<Rule> {
-    let text = crate::files::read_text(path)?;
-    segments::from_json(&text).map_err(|error| anyhow!("{}: {error}", path.display()))
+async fn edit(cx: &Context, args: EditArgs) -> Result<()> {
+    let EditArgs {
+        segment,
+        name,
+        description,
+        rule: rule_file,
+        where_text,
+        active,
+        starts,
+        expires,
+        user_group,
+        join_message,
+    } = args;
+    let current = definitions::find(&cx.db, &segment).await?;
+    let zone = cx.settings.store.time_zone;
+    let clearable_instant = |text: String| -> Result<Option<DateTime<Utc>>> {
+        if text.trim() == "none" {
+            Ok(None)
+        } else {
+            parse_instant(&text, zone).map(Some)
+        }
+    };
+    let rule = rule_input::read(
+        cx,
+        where_text.as_deref(),
+        rule_file.as_deref(),
+        Some(current.id),
+    )
+    .await?;
+    let edit = SegmentEdit {
+        name,
+        description,
+        rule,
+        active,
+        starts_at: starts.map(clearable_instant).transpose()?,
+        expires_at: expires.map(clearable_instant).transpose()?,
+        user_group: user_group.map(|group| Some(group).filter(|group| group.trim() != "none")),
+        join_message: join_message
+            .map(|message| Some(message).filter(|message| message.trim() != "none")),
+    };
+    if edit == SegmentEdit::default() {
+        bail!(
+            "nothing to change: give --name, --description, --where, --rule, --active, --starts, --expires, --user-group or --join-message"
+        );
+    }
+    let segment = definitions::edit(&cx.db, current.id, &edit, cx.now()).await?;
+    let names = rule_input::names(cx).await?;
+    if !cx.json_out(&with_rule_object(
+        serde_json::to_value(&segment)?,
+        segment.rule.as_deref(),
+        &names,
+    )?)? {
+        println!("Segment {} `{}` changed.", segment.id, segment.name);
+    }
+    Ok(())
 }
 
-const CONDITIONS: [&str; 10] = [
+/// A segment's JSON with its rule as an object (the stored `{"version", "rule"}`), not as an
+/// escaped string, and the rule in words next to it as `rule_text`: the one style of every
+/// `--json` output that shows a rule.
+fn with_rule_object(
+    mut value: serde_json::Value,
+    rule: Option<&str>,
+    names: &language::RuleNames,
+) -> Result<serde_json::Value> {
+    let stored: Option<serde_json::Value> = rule.map(serde_json::from_str).transpose()?;
+    let text = rule
+        .map(storebot::segments::from_json)
+        .transpose()?
+        .map(|rule| language::to_text(&rule, names));
+    value["rule"] = serde_json::json!(stored);
+    value["rule_text"] = serde_json::json!(text);
+    Ok(value)
+}
+
+async fn delete(cx: &Context, key: &str, force: bool) -> Result<()> {
+    let current = definitions::find(&cx.db, key).await?;
+    cx.prompt
+        .confirm(cx.yes, &format!("Delete segment `{}`", current.name))?;
+    let uses = definitions::delete(&cx.db, current.id, force).await?;
+    if !uses.is_empty() {
+        cx.warn(&format!("removed its grants: {}", uses.describe()));
+    }
+    if !cx.json_out(&serde_json::json!({ "deleted": current.name, "uses": uses }))? {
+        println!("Deleted segment `{}`.", current.name);
+    }
+    Ok(())
+}
+
+const CONDITIONS: [&str; 11] = [
     "registration answer",
     "first interaction",
     "last interaction",
@@ -327,59 +467,94 @@ const CONDITIONS: [&str; 10] = [
     "Telegram language",
     "member of another segment",
     "not a member of another segment",
+    "a group of conditions (all, any or none of them)",
 ];
 
-/// Walks the merchant through the conditions of a rule and how they combine.
+/// Walks the merchant through the conditions of a rule and how they combine; a group of
+/// conditions walks through its own, so any/all/none nest.
 async fn rule_wizard(cx: &Context) -> Result<Rule> {
-    let combine = cx.prompt.select(
-        "--rule",
-        "Shoppers match when they meet",
-        &[
-            "all of the conditions".to_owned(),
-            "any of the conditions".to_owned(),
-            "none of the conditions".to_owned(),
-        ],
-    )?;
-    let mut rules = Vec::new();
-    loop {
-        let mut items: Vec<String> = CONDITIONS.iter().map(|c| (*c).to_owned()).collect();
-        if !rules.is_empty() {
-            items.insert(0, "done".to_owned());
-        }
-        let mut choice = cx.prompt.select("--rule", "Add a condition", &items)?;
-        if !rules.is_empty() {
-            if choice == 0 {
-                break;
+    group_wizard(cx, "Shoppers match when they meet").await
+}
+
+fn group_wizard<'a>(
+    cx: &'a Context,
+    label: &'a str,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Rule>> + 'a>> {
+    Box::pin(async move {
+        let combine = cx.prompt.select(
+            "--where",
+            label,
+            &[
+                "all of the conditions".to_owned(),
+                "any of the conditions".to_owned(),
+                "none of the conditions".to_owned(),
+            ],
+        )?;
+        let mut rules = Vec::new();
+        loop {
+            let mut items: Vec<String> = CONDITIONS.iter().map(|c| (*c).to_owned()).collect();
+            if !rules.is_empty() {
+                items.insert(0, "done".to_owned());
             }
-            choice -= 1;
+            let mut choice = cx.prompt.select("--where", "Add a condition", &items)?;
+            if !rules.is_empty() {
+                if choice == 0 {
+                    break;
+                }
+                choice -= 1;
+            }
+            let added = if choice == CONDITIONS.len() - 1 {
+                group_wizard(cx, "The group matches when shoppers meet")
+                    .await
+                    .map(Some)
+            } else {
+                condition(cx, choice).await
+            };
+            match added {
+                Ok(Some(rule)) => rules.push(rule),
+                Ok(None) => {}
+                Err(error) => eprintln!("{error:#}"),
+            }
         }
-        match condition(cx, choice).await {
-            Ok(rule) => rules.push(rule),
-            Err(error) => eprintln!("{error:#}"),
-        }
-    }
-    Ok(match combine {
-        0 => Rule::All { rules },
-        1 => Rule::Any { rules },
-        _ => Rule::None { rules },
+        Ok(match (combine, rules.len()) {
+            // One condition is the rule itself: `all of (x)` would say nothing more.
+            (0 | 1, 1) => rules.remove(0),
+            (0, _) => Rule::All { rules },
+            (1, _) => Rule::Any { rules },
+            _ => Rule::None { rules },
+        })
     })
 }
 
-async fn condition(cx: &Context, choice: usize) -> Result<Rule> {
+/// One condition; `None` when there is nothing to choose from (said in words, then back to
+/// the menu).
+async fn condition(cx: &Context, choice: usize) -> Result<Option<Rule>> {
     let db = &cx.db;
-    Ok(match choice {
+    Ok(Some(match choice {
         0 => {
             let live = questions::list(db, false).await?;
+            if live.is_empty() {
+                eprintln!(
+                    "There are no questions yet: add one with `storebot-admin questions add`."
+                );
+                return Ok(None);
+            }
             let items: Vec<String> = live.iter().map(|q| q.question.text.clone()).collect();
-            let question = &live[cx.prompt.select("--rule", "Which question?", &items)?];
+            let question = &live[cx.prompt.select("--where", "Which question?", &items)?];
             let options: Vec<_> = question.options.iter().filter(|o| !o.archived).collect();
             let texts: Vec<String> = options.iter().map(|o| o.text.clone()).collect();
-            let picked = cx.prompt.multi_select(
-                "--rule",
-                "Which answers? (space toggles)",
-                &texts,
-                &vec![false; texts.len()],
-            )?;
+            let picked = loop {
+                let picked = cx.prompt.multi_select(
+                    "--where",
+                    "Which answers? (space toggles)",
+                    &texts,
+                    &vec![false; texts.len()],
+                )?;
+                if !picked.is_empty() {
+                    break picked;
+                }
+                eprintln!("Choose at least one answer (space toggles it).");
+            };
             Rule::Answer {
                 question: question.question.id,
                 options: picked.into_iter().map(|index| options[index].id).collect(),
@@ -394,8 +569,14 @@ async fn condition(cx: &Context, choice: usize) -> Result<Rule> {
             }
         }
         3 | 4 => {
-            let min = optional_money(cx, "Minimum (blank for none)")?;
-            let max = optional_money(cx, "Maximum (blank for none)")?;
+            let currency = cx.settings.store.currency.clone();
+            let (min, max) = bounds(
+                cx,
+                &format!("Minimum in {currency} (blank for none)"),
+                &format!("Maximum in {currency} (blank for none)"),
+                |text| parse_money(text, &currency),
+                |amount| crate::format::money(amount, &currency),
+            )?;
             let bounds = OrderBounds {
                 min,
                 max,
@@ -407,46 +588,133 @@ async fn condition(cx: &Context, choice: usize) -> Result<Rule> {
                 Rule::TotalCheck(bounds)
             }
         }
-        5 => Rule::OrderCount(OrderBounds {
-            min: optional_number(cx, "At least (blank for none)")?,
-            max: optional_number(cx, "At most (blank for none)")?,
-            frame: frame(cx)?,
-        }),
+        5 => {
+            let (min, max) = bounds(
+                cx,
+                "At least (blank for none)",
+                "At most (blank for none)",
+                |text| {
+                    text.parse::<u32>()
+                        .map_err(|_| anyhow!("`{text}` is not a whole number"))
+                },
+                |count| count.to_string(),
+            )?;
+            Rule::OrderCount(OrderBounds {
+                min,
+                max,
+                frame: frame(cx)?,
+            })
+        }
         6 => {
-            let sku = cx.prompt.text(None, "--rule", "SKU")?;
-            let variant = editing::variant_by_sku(db, &sku).await?;
+            // Asked again until the SKU exists, as every other field is.
+            let variant = loop {
+                let sku = cx.prompt.text(None, "--where", "SKU")?;
+                match editing::variant_by_sku(db, &sku).await {
+                    Ok(variant) => break variant.id,
+                    Err(error) => eprintln!("{error}: try again."),
+                }
+            };
             Rule::Bought {
-                item: Item::Variant(variant.id),
+                item: Item::Variant(variant),
                 frame: frame(cx)?,
             }
         }
         7 => {
-            let text =
-                cx.prompt
-                    .text(None, "--rule", "Language codes, comma-separated (en, de)")?;
-            Rule::Language {
-                codes: text
+            let codes = ask_until(cx, "Language codes, comma-separated (en, de)", |text| {
+                let codes: BTreeSet<String> = text
                     .split(',')
                     .map(|code| code.trim().to_lowercase())
                     .filter(|code| !code.is_empty())
-                    .collect::<BTreeSet<_>>(),
-            }
+                    .collect();
+                match codes.iter().find(|c| {
+                    !(2..=3).contains(&c.len()) || !c.bytes().all(|b| b.is_ascii_alphabetic())
+                }) {
+                    Some(bad) => Err(anyhow!(
+                        "`{bad}` is not a two- or three-letter code such as en"
+                    )),
+                    None => Ok(Some(codes)),
+                }
+            })?;
+            Rule::Language { codes }
         }
         _ => {
             let list = definitions::list(db, cx.now()).await?;
+            if list.is_empty() {
+                eprintln!("There are no other segments yet.");
+                return Ok(None);
+            }
             let names: Vec<String> = list.iter().map(|s| s.segment.name.clone()).collect();
-            let index = cx.prompt.select("--rule", "Which segment?", &names)?;
+            let index = cx.prompt.select("--where", "Which segment?", &names)?;
             Rule::Segment {
                 segment: list[index].segment.id,
                 member: choice == 8,
             }
         }
-    })
+    }))
+}
+
+/// Asks `label` until `read` accepts the typed text (blank counts as text here); a mistake is
+/// said and the same question asked again, so nothing typed before is lost.
+fn ask_until<T>(cx: &Context, label: &str, read: impl Fn(&str) -> Result<Option<T>>) -> Result<T> {
+    loop {
+        let text = cx.prompt.text(None, "--where", label)?;
+        match read(text.trim()) {
+            Ok(Some(value)) => return Ok(value),
+            Ok(None) => eprintln!("Please type a value."),
+            Err(error) => eprintln!("{error:#}: try again."),
+        }
+    }
+}
+
+/// An optional value, asked again until it reads or is left blank.
+fn ask_optional<T>(
+    cx: &Context,
+    label: &str,
+    read: &impl Fn(&str) -> Result<T>,
+) -> Result<Option<T>> {
+    loop {
+        match cx.prompt.optional_text(label)? {
+            None => return Ok(None),
+            Some(text) => match read(&text) {
+                Ok(value) => return Ok(Some(value)),
+                Err(error) => eprintln!("{error:#}: try again."),
+            },
+        }
+    }
+}
+
+/// A minimum and a maximum, at least one; a maximum below the minimum is asked again at once.
+fn bounds<T: PartialOrd + Copy>(
+    cx: &Context,
+    min_label: &str,
+    max_label: &str,
+    read: impl Fn(&str) -> Result<T>,
+    show: impl Fn(T) -> String,
+) -> Result<(Option<T>, Option<T>)> {
+    loop {
+        let min = ask_optional(cx, min_label, &read)?;
+        loop {
+            let max = ask_optional(cx, max_label, &read)?;
+            match (min, max) {
+                (None, None) => {
+                    eprintln!("Give a minimum, a maximum or both.");
+                    break;
+                }
+                (Some(low), Some(high)) if high < low => {
+                    eprintln!(
+                        "The maximum is below the minimum ({}): try again.",
+                        show(low)
+                    );
+                }
+                _ => return Ok((min, max)),
+            }
+        }
+    }
 }
 
 fn when(cx: &Context) -> Result<When> {
     let choice = cx.prompt.select(
-        "--rule",
+        "--where",
         "When",
         &[
             "within the last N days".to_owned(),
@@ -463,7 +731,7 @@ fn when(cx: &Context) -> Result<When> {
 
 fn frame(cx: &Context) -> Result<TimeFrame> {
     let choice = cx.prompt.select(
-        "--rule",
+        "--where",
         "Over which orders",
         &[
             "the whole history".to_owned(),
@@ -479,40 +747,34 @@ fn frame(cx: &Context) -> Result<TimeFrame> {
 }
 
 fn days(cx: &Context) -> Result<u32> {
-    let text = cx.prompt.text(None, "--rule", "How many days")?;
-    text.trim()
-        .parse()
-        .map_err(|_| anyhow!("`{}` is not a number of days", text.trim()))
-}
-
-fn dates(cx: &Context) -> Result<DateRange> {
-    let date = |label: &str| -> Result<Option<NaiveDate>> {
-        match cx.prompt.optional_text(label)? {
-            None => Ok(None),
-            Some(text) => NaiveDate::parse_from_str(&text, "%Y-%m-%d")
-                .map(Some)
-                .map_err(|_| anyhow!("`{text}` is not a date like 2026-11-01")),
-        }
-    };
-    Ok(DateRange {
-        from: date("From (YYYY-MM-DD, blank for open)")?,
-        to: date("To (YYYY-MM-DD, blank for open)")?,
+    ask_until(cx, "How many days", |text| match text.parse::<u32>() {
+        Ok(0) => Err(anyhow!("the number of days must be at least 1")),
+        Ok(days) => Ok(Some(days)),
+        Err(_) => Err(anyhow!("`{text}` is not a number of days")),
     })
 }
 
-fn optional_money(cx: &Context, label: &str) -> Result<Option<i64>> {
-    cx.prompt
-        .optional_text(&format!("{label}, in {}", cx.settings.store.currency))?
-        .map(|text| parse_money(&text, &cx.settings.store.currency))
-        .transpose()
+fn parse_day(text: &str) -> Result<NaiveDate> {
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d")
+        .map_err(|_| anyhow!("`{}` is not a date like 2026-11-01", text.trim()))
 }
 
-fn optional_number(cx: &Context, label: &str) -> Result<Option<u32>> {
-    cx.prompt
-        .optional_text(label)?
-        .map(|text| {
-            text.parse()
-                .map_err(|_| anyhow!("`{text}` is not a whole number"))
-        })
-        .transpose()
+/// Two days, at least one; an end before the start is asked again at once.
+fn dates(cx: &Context) -> Result<DateRange> {
+    loop {
+        let from = ask_optional(cx, "From (YYYY-MM-DD, blank for open)", &parse_day)?;
+        loop {
+            let to = ask_optional(cx, "To (YYYY-MM-DD, blank for open)", &parse_day)?;
+            match (from, to) {
+                (None, None) => {
+                    eprintln!("Give a first day, a last day or both.");
+                    break;
+                }
+                (Some(from), Some(to)) if to < from => {
+                    eprintln!("The last day is before the first ({from}): try again.");
+                }
+                _ => return Ok(DateRange { from, to }),
+            }
+        }
+    }
 }

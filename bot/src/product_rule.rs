@@ -172,13 +172,17 @@ impl ProductRule {
         }
     }
 
-    /// One line for lists: "category 1, 2 · brand Acme · price 5.00–10.00 · …", with prices
-    /// written by `money`.
-    pub fn describe(&self, money: impl Fn(i64) -> String) -> String {
+    /// One line for lists: "category `Tea` or `Coffee` · brand Acme · price 5.00–10.00 · …",
+    /// with prices written by `money` and categories named by `category`.
+    pub fn describe(
+        &self,
+        money: impl Fn(i64) -> String,
+        category: impl Fn(i64) -> String,
+    ) -> String {
         let mut parts = Vec::new();
         if !self.categories.is_empty() {
-            let ids: Vec<String> = self.categories.iter().map(i64::to_string).collect();
-            parts.push(format!("category {}", ids.join(" or ")));
+            let names: Vec<String> = self.categories.iter().map(|id| category(*id)).collect();
+            parts.push(format!("category {}", names.join(" or ")));
         }
         if !self.brands.is_empty() {
             parts.push(format!("brand {}", self.brands.join(" or ")));

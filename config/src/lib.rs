@@ -242,30 +242,50 @@ impl Settings {
             .filter(|(key, _)| key.starts_with("STOREBOT_") && key.contains("__"))
             .collect();
         let env_keys: HashSet<&str> = env.keys().map(String::as_str).collect();
-        let layer = if env_keys.is_empty() {
+        let mut keys: Vec<String> = env_keys.into_iter().map(str::to_owned).collect();
+        keys.sort_unstable();
+        let layer = if keys.is_empty() {
             "the environment".to_owned()
         } else {
-            let mut keys: Vec<&str> = env_keys.into_iter().collect();
-            keys.sort_unstable();
             format!("environment variables {}", keys.join(", "))
         };
-        builder = builder.add_source(
-            Environment::with_prefix("STOREBOT")
-                .prefix_separator("_")
-                .separator("__")
-                .list_separator(",")
-                .with_list_parse_key("telegram.merchant_chats")
-                .with_list_parse_key("segments.counted_statuses")
-                .try_parsing(true)
-                .source(Some(env)),
-        );
-        check(builder, &layer)
+        let all = check(builder.clone().add_source(environment(env.clone())), &layer);
+        let Err(error) = all else {
+            return all;
+        };
+        // Blame the variable that is wrong on its own, so an innocent one is not named with it;
+        // only a mistake that needs several together names them all.
+        for key in &keys {
+            let alone: config::Map<String, String> = env
+                .iter()
+                .filter(|(other, _)| *other == key)
+                .map(|(key, value)| (key.clone(), value.clone()))
+                .collect();
+            let layer = format!("environment variable {key}");
+            // Only what the variable can't be on its own (an unknown key, a bad value) is
+            // blamed on it: a rule across keys (payments.provider with its token) may well
+            // fail with one of them alone.
+            parse(builder.clone().add_source(environment(alone)), &layer)?;
+        }
+        Err(error)
     }
 
     /// The configured bot token, or a sentence telling the merchant how to provide one.
     pub fn require_token(&self) -> Result<&Secret, MissingToken> {
         self.telegram.token.as_ref().ok_or(MissingToken)
     }
+}
+
+/// The `STOREBOT_SECTION__KEY` variables as a configuration source.
+fn environment(env: config::Map<String, String>) -> Environment {
+    Environment::with_prefix("STOREBOT")
+        .prefix_separator("_")
+        .separator("__")
+        .list_separator(",")
+        .with_list_parse_key("telegram.merchant_chats")
+        .with_list_parse_key("segments.counted_statuses")
+        .try_parsing(true)
+        .source(Some(env))
 }
 
 /// No bot token is configured.
@@ -280,15 +300,7 @@ fn check(
     builder: config::ConfigBuilder<config::builder::DefaultState>,
     layer: &str,
 ) -> Result<Settings, SettingsError> {
-    let invalid = |error: config::ConfigError| SettingsError::Invalid {
-        layer: layer.to_owned(),
-        message: error.to_string(),
-    };
-    let settings: Settings = builder
-        .build()
-        .map_err(invalid)?
-        .try_deserialize()
-        .map_err(invalid)?;
+    let settings = parse(builder, layer)?;
     settings
         .validate()
         .map_err(|message| SettingsError::Invalid {
@@ -296,6 +308,22 @@ fn check(
             message,
         })?;
     Ok(settings)
+}
+
+/// The settings of `builder` as read, before the checks across keys.
+fn parse(
+    builder: config::ConfigBuilder<config::builder::DefaultState>,
+    layer: &str,
+) -> Result<Settings, SettingsError> {
+    let invalid = |error: config::ConfigError| SettingsError::Invalid {
+        layer: layer.to_owned(),
+        message: error.to_string(),
+    };
+    builder
+        .build()
+        .map_err(invalid)?
+        .try_deserialize()
+        .map_err(invalid)
 }
 
 impl Settings {
@@ -595,6 +623,23 @@ mod tests {
             settings.require_token().expect("token").expose(),
             "123:secret"
         );
+    }
+
+    #[test]
+    fn a_misspelt_environment_variable_is_named_alone() {
+        let result = Settings::load_from(
+            None,
+            env(&[
+                ("STOREBOT_DATABASE__URL", "sqlite://shop.db?mode=rwc"),
+                ("STOREBOT_DATABSE__URL", "sqlite://other.db"),
+            ]),
+        );
+        let message = result.expect_err("misspelt").to_string();
+        assert!(
+            message.contains("environment variable STOREBOT_DATABSE__URL:"),
+            "{message}"
+        );
+        assert!(!message.contains("STOREBOT_DATABASE__URL"), "{message}");
     }
 
     #[test]

@@ -38,6 +38,11 @@ impl AdminTool {
         }
     }
 
+    /// The database URL the tool runs on.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
     /// The scratch directory: the tool's working directory.
     pub fn dir(&self) -> &Path {
         self.dir.path()

@@ -46,6 +46,7 @@
 
 pub mod compile;
 mod evaluate;
+pub mod language;
 #[cfg(test)]
 mod proptests;
 mod render;

@@ -280,6 +280,13 @@ async fn segment_wizard_builds_a_rule() {
     terminal.type_line("en");
     terminal.expect("Add a condition");
     terminal.keys(&["Enter"]);
+    // The window and the user group, each left blank.
+    terminal.expect("Starts granting");
+    terminal.keys(&["Enter"]);
+    terminal.expect("Expires");
+    terminal.keys(&["Enter"]);
+    terminal.expect("User group its members get");
+    terminal.keys(&["Enter"]);
     terminal.expect("Create it. Go ahead?");
     terminal.keys(&["y"]);
     terminal.expect("EXIT=0");
@@ -336,4 +343,90 @@ async fn coupon_wizard_asks_for_code_discount_and_ties() {
         shown["user_groups"],
         serde_json::json!(["family", "friends"])
     );
+}
+
+#[tokio::test]
+async fn segment_wizard_asks_a_mistyped_field_again_and_nests_groups() {
+    let test = TestDb::new().await.expect("test db");
+    let dir = tempfile::tempdir().expect("dir");
+    admin_json(&test, dir.path(), &["migrate"]);
+    let terminal = Terminal::start(&test, dir.path(), "segments create");
+    terminal.expect("Segment name");
+    terminal.type_line("regulars");
+    terminal.expect("Kind");
+    terminal.keys(&["Enter"]);
+    terminal.expect("Shoppers match when they meet");
+    terminal.keys(&["Enter"]);
+    terminal.expect("Add a condition");
+    // average check
+    terminal.keys(&["Down", "Down", "Down", "Enter"]);
+    terminal.expect("Minimum in EUR");
+    terminal.type_line("20,00");
+    terminal.expect("`20,00` is not an amount like 12.50: try again.");
+    terminal.type_line("20.00");
+    terminal.expect("Maximum in EUR");
+    terminal.type_line("10");
+    terminal.expect("The maximum is below the minimum (20.00): try again.");
+    terminal.keys(&["Enter"]);
+    terminal.expect("Over which orders");
+    terminal.keys(&["Down", "Down", "Enter"]);
+    terminal.expect("From (YYYY-MM-DD");
+    terminal.type_line("31.12.2025");
+    terminal.expect("`31.12.2025` is not a date like 2026-11-01: try again.");
+    terminal.type_line("2026-01-01");
+    terminal.expect("To (YYYY-MM-DD");
+    terminal.type_line("2025-12-31");
+    terminal.expect("The last day is before the first (2026-01-01): try again.");
+    terminal.type_line("2026-12-31");
+    terminal.expect("done");
+    // A group: done, then 10 conditions, then the group.
+    terminal.keys(&[
+        "Down", "Down", "Down", "Down", "Down", "Down", "Down", "Down", "Down", "Down", "Down",
+        "Enter",
+    ]);
+    terminal.expect("The group matches when shoppers meet");
+    terminal.keys(&["Down", "Enter"]);
+    // Telegram language is the 8th condition (no `done` in an empty group).
+    terminal.keys(&[
+        "Down", "Down", "Down", "Down", "Down", "Down", "Down", "Enter",
+    ]);
+    terminal.expect("Language codes");
+    terminal.type_line("english");
+    terminal.expect("`english` is not a two- or three-letter code such as en: try again.");
+    terminal.type_line("en");
+    // order count: done + 5 before it.
+    terminal.keys(&["Down", "Down", "Down", "Down", "Down", "Down", "Enter"]);
+    terminal.expect("At least");
+    terminal.type_line("1");
+    terminal.expect("At most");
+    terminal.keys(&["Enter"]);
+    terminal.keys(&["Enter"]);
+    // Done with the group, then with the rule.
+    terminal.keys(&["Enter"]);
+    terminal.keys(&["Enter"]);
+    terminal.expect("Starts granting");
+    terminal.type_line("2026-12-01");
+    terminal.expect("Expires");
+    terminal.type_line("2026-11-01");
+    terminal.expect("It must expire after it starts (2026-12-01 00:00): try again.");
+    terminal.type_line("2027-01-01");
+    terminal.expect("User group its members get");
+    terminal.type_line("regulars");
+    terminal.expect(r#"Rule: average check >= 20.00 from 2026-01-01 until 2026-12-31 and (language is "en" or order count >= 1)"#);
+    terminal.expect("Create it. Go ahead?");
+    terminal.keys(&["y"]);
+    // Its members are computed at once: a recompute run is on record.
+    terminal.expect("It has 0 member(s) now.");
+    terminal.expect("EXIT=0");
+    let runs = admin_json(&test, dir.path(), &["segments", "runs"]);
+    assert_eq!(runs.as_array().map(Vec::len), Some(1));
+
+    let shown = admin_json(&test, dir.path(), &["segments", "show", "regulars"]);
+    assert_eq!(
+        shown["rule_text"],
+        r#"average check >= 20.00 from 2026-01-01 until 2026-12-31 and (language is "en" or order count >= 1)"#
+    );
+    assert_eq!(shown["segment"]["user_group"], "regulars");
+    assert_eq!(shown["segment"]["starts_at"], "2026-12-01T00:00:00Z");
+    assert_eq!(shown["segment"]["expires_at"], "2027-01-01T00:00:00Z");
 }

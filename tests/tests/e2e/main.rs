@@ -12,6 +12,8 @@ mod adapter_faults;
 mod admin;
 /// storebot-admin's segment engine, shopper insight and webhook commands through their flags.
 mod admin_engine;
+/// The rule language through the admin tool: --where, show, list, preview, explain, export/apply.
+mod admin_language;
 /// storebot-admin's wizards through a pseudo-terminal (tmux).
 mod admin_wizards;
 /// `bench_bot`'s command line: its usage, and a PostgreSQL base database it creates.

@@ -143,6 +143,10 @@ async fn product_segments_are_created_previewed_granted_and_deleted_through_the_
     let shown = admin.ok(&["product-segments", "show", "premium tea"]);
     assert!(shown.contains("granted to: Coffee lovers"), "{shown}");
     assert!(shown.contains("in stock"), "{shown}");
+    // Categories by name, not by id.
+    assert!(shown.contains("category `Tea`"), "{shown}");
+    let listed = admin.ok(&["product-segments", "list"]);
+    assert!(listed.contains("category `Tea`"), "{listed}");
     let segment = admin.json(&["segments", "show", "Coffee lovers"]);
     assert_eq!(segment["uses"]["product_segments"][0], "premium tea");
 

@@ -12,6 +12,7 @@ pub mod in_force;
 pub mod ledger;
 pub mod lookup;
 pub mod manual;
+pub mod names;
 pub mod preview;
 pub mod recompute;
 pub mod refresh;

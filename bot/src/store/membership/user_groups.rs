@@ -7,11 +7,12 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+    TransactionSession, TransactionTrait,
 };
 use storebot_entity::{customer_group, segment, segment_member};
 
-use crate::store::StoreError;
 use crate::store::membership::in_force::in_force_at;
+use crate::store::{StoreError, begin_write};
 
 /// A customer's user groups: those set on them by hand, plus the tags of their segments in
 /// force, each once, in alphabetical order.
@@ -83,4 +84,53 @@ pub async fn remove_hand_set_group(
         .exec(db)
         .await?;
     Ok(())
+}
+
+/// The groups set on a customer by hand, in alphabetical order.
+pub async fn hand_set_groups(
+    db: &impl ConnectionTrait,
+    customer_id: i64,
+) -> Result<BTreeSet<String>, StoreError> {
+    Ok(customer_group::Entity::find()
+        .select_only()
+        .column(customer_group::Column::UserGroup)
+        .filter(customer_group::Column::CustomerId.eq(customer_id))
+        .into_tuple::<String>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect())
+}
+
+/// Sets and removes hand-set groups on a customer in one transaction, and returns the
+/// hand-set groups after it. A blank name, or removing a group not set by hand (an inherited
+/// one comes from a segment, not from here), is refused and changes nothing.
+pub async fn change_hand_set_groups<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    customer_id: i64,
+    add: &[String],
+    remove: &[String],
+) -> Result<BTreeSet<String>, StoreError> {
+    let txn = begin_write(db).await?;
+    let current = hand_set_groups(&txn, customer_id).await?;
+    for group in add.iter().chain(remove) {
+        if group.trim().is_empty() {
+            return Err(StoreError::Invalid("a user group needs a name".to_owned()));
+        }
+    }
+    for group in remove {
+        if !current.contains(group.trim()) {
+            return Err(StoreError::Invalid(format!(
+                "the customer has no hand-set group `{}` (groups inherited from a segment go with the segment)",
+                group.trim()
+            )));
+        }
+        remove_hand_set_group(&txn, customer_id, group.trim()).await?;
+    }
+    for group in add {
+        add_hand_set_group(&txn, customer_id, group.trim()).await?;
+    }
+    let after = hand_set_groups(&txn, customer_id).await?;
+    txn.commit().await?;
+    Ok(after)
 }

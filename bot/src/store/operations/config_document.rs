@@ -20,9 +20,10 @@ use serde_json::Value;
 use storebot_entity::{product, segment, variant};
 
 use crate::coupons::Discount;
-use crate::segments;
+use crate::segments::{self, language};
 use crate::store::catalog::availability::{self, Audience};
 use crate::store::membership::definitions::{self, SegmentDraft, SegmentEdit, SegmentKind};
+use crate::store::membership::names::rule_names;
 use crate::store::orders::coupons::{self, CouponView, NewCoupon};
 use crate::store::shoppers::questions::{self, NewQuestion, QuestionEdit, QuestionKind};
 use crate::store::{StoreError, begin_write};
@@ -172,8 +173,9 @@ pub struct SegmentConfig {
     pub expires_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_group: Option<String>,
-    /// The rule tree in the stored format, except that questions and options are named by
-    /// their text, segments by name, variants by SKU and products by title.
+    /// The rule in the rule language (`order count >= 1 and in segment "VIP"`), as export
+    /// writes it; or, as older files have it, the tree in the stored format with questions and
+    /// options named by their text, segments by name, variants by SKU and products by title.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule: Option<Value>,
 }
@@ -205,8 +207,8 @@ pub struct VariantAvailability {
 }
 
 /// Reads the configuration out of the database.
-pub async fn export(db: &impl ConnectionTrait) -> Result<StoreConfig, StoreError> {
-    let names = Names::load(db).await?;
+pub async fn export(db: &impl ConnectionTrait, currency: &str) -> Result<StoreConfig, StoreError> {
+    let rule_names = rule_names(db, currency).await?;
     let questions = questions::list(db, false)
         .await?
         .into_iter()
@@ -228,13 +230,13 @@ pub async fn export(db: &impl ConnectionTrait) -> Result<StoreConfig, StoreError
         .all(db)
         .await?
     {
+        // The rule in words, as the dashboard shows it; `apply` reads it back.
         let rule = match &row.rule {
             Some(json) => {
-                let stored: Value = serde_json::from_str(json)
-                    .map_err(|error| StoreError::Invalid(error.to_string()))?;
-                let mut rule = stored.get("rule").cloned().unwrap_or(Value::Null);
-                names.rule_to_names(&mut rule)?;
-                Some(rule)
+                let rule = segments::from_json(json).map_err(|error| {
+                    StoreError::Invalid(format!("segment `{}`: {error}", row.name))
+                })?;
+                Some(Value::String(language::to_text(&rule, &rule_names)))
             }
             None => None,
         };
@@ -332,11 +334,12 @@ pub async fn export(db: &impl ConnectionTrait) -> Result<StoreConfig, StoreError
 pub async fn apply<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     config: &StoreConfig,
+    currency: &str,
     now: DateTime<Utc>,
     dry_run: bool,
 ) -> Result<Vec<String>, StoreError> {
     let txn = begin_write(db).await?;
-    let changes = apply_in(&txn, config, now).await?;
+    let changes = apply_in(&txn, config, currency, now).await?;
     if dry_run {
         txn.rollback().await?;
     } else {
@@ -348,6 +351,7 @@ pub async fn apply<C: ConnectionTrait + TransactionTrait>(
 async fn apply_in<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     config: &StoreConfig,
+    currency: &str,
     now: DateTime<Utc>,
 ) -> Result<Vec<String>, StoreError> {
     let mut changes = Vec::new();
@@ -456,6 +460,12 @@ async fn apply_in<C: ConnectionTrait + TransactionTrait>(
         let kind: SegmentKind = wanted.kind.parse()?;
         let names = Names::load(db).await?;
         let rule = match &wanted.rule {
+            Some(Value::String(text)) => {
+                let names = rule_names(db, currency).await?;
+                Some(language::parse(text, &names).map_err(|error| {
+                    StoreError::Invalid(format!("segment `{}`: {}", wanted.name, error.show(text)))
+                })?)
+            }
             Some(value) => {
                 let mut value = value.clone();
                 names.rule_to_ids(&mut value).map_err(|error| {
@@ -515,8 +525,19 @@ async fn apply_in<C: ConnectionTrait + TransactionTrait>(
                     edit.description = Some(wanted.description.clone());
                     what.push("description");
                 }
-                if rule.is_some() && stored_rule != rule {
+                let mut rule_change = None;
+                if let Some(wanted_rule) = &rule
+                    && stored_rule.as_ref() != Some(wanted_rule)
+                {
                     edit.rule = rule.clone();
+                    let names = rule_names(db, currency).await?;
+                    let before = stored_rule
+                        .as_ref()
+                        .map_or_else(|| "(none)".to_owned(), |old| language::to_text(old, &names));
+                    rule_change = Some(format!(
+                        "rule: {before} → {}",
+                        language::to_text(wanted_rule, &names)
+                    ));
                     what.push("rule");
                 }
                 if current.active != wanted.active {
@@ -538,9 +559,10 @@ async fn apply_in<C: ConnectionTrait + TransactionTrait>(
                 if !what.is_empty() {
                     definitions::edit(db, current.id, &edit, now).await?;
                     changes.push(format!(
-                        "change segment `{}`: {}",
+                        "change segment `{}`: {}{}",
                         current.name,
-                        what.join(", ")
+                        what.join(", "),
+                        rule_change.map_or_else(String::new, |change| format!(" ({change})"))
                     ));
                 }
             }
@@ -871,44 +893,6 @@ impl Names {
         }
     }
 
-    fn rule_to_names(&self, node: &mut Value) -> Result<(), StoreError> {
-        self.walk(node, &mut |names, kind, object| {
-            match kind {
-                "answer" => {
-                    let question = object.get("question").and_then(Value::as_i64);
-                    if let Some(id) = question {
-                        object.insert("question".into(), name_of(&names.questions, id)?);
-                    }
-                    if let Some(Value::Array(options)) = object.get_mut("options") {
-                        for option in options.iter_mut() {
-                            if let Some(id) = option.as_i64() {
-                                let text = names.options.get(&id).map(|(_, text)| text.clone());
-                                *option = text.map(Value::String).ok_or_else(|| missing(id))?;
-                            }
-                        }
-                    }
-                }
-                "segment" => {
-                    if let Some(id) = object.get("segment").and_then(Value::as_i64) {
-                        object.insert("segment".into(), name_of(&names.segments, id)?);
-                    }
-                }
-                "bought" => {
-                    if let Some(Value::Object(item)) = object.get_mut("item") {
-                        if let Some(id) = item.get("variant").and_then(Value::as_i64) {
-                            item.insert("variant".into(), name_of(&names.variants, id)?);
-                        }
-                        if let Some(id) = item.get("product").and_then(Value::as_i64) {
-                            item.insert("product".into(), name_of(&names.products, id)?);
-                        }
-                    }
-                }
-                _ => {}
-            }
-            Ok(())
-        })
-    }
-
     fn rule_to_ids(&self, node: &mut Value) -> Result<(), StoreError> {
         self.walk(node, &mut |names, kind, object| {
             match kind {
@@ -1022,13 +1006,6 @@ fn find_id(map: &BTreeMap<i64, String>, name: &str) -> Option<i64> {
         .map(|(id, _)| *id)
 }
 
-fn name_of(map: &BTreeMap<i64, String>, id: i64) -> Result<Value, StoreError> {
-    map.get(&id)
-        .cloned()
-        .map(Value::String)
-        .ok_or_else(|| missing(id))
-}
-
 fn missing(id: i64) -> StoreError {
     StoreError::Invalid(format!(
         "a stored rule refers to {id}, which no longer exists"
@@ -1071,19 +1048,29 @@ mod tests {
         let test = TestDb::new().await.expect("test db");
         let db = &test.db;
         two_teas(db).await;
-        let planned = apply(db, &document(), now(), true).await.expect("dry run");
+        let planned = apply(db, &document(), "EUR", now(), true)
+            .await
+            .expect("dry run");
         assert!(
             planned.contains(&"add question `Pets?`".to_owned()),
             "{planned:?}"
         );
-        assert_eq!(export(db).await.expect("export"), empty());
+        assert_eq!(export(db, "EUR").await.expect("export"), empty());
 
-        let applied = apply(db, &document(), now(), false).await.expect("apply");
+        let applied = apply(db, &document(), "EUR", now(), false)
+            .await
+            .expect("apply");
         assert_eq!(applied, planned);
-        let exported = export(db).await.expect("export");
+        let exported = export(db, "EUR").await.expect("export");
         assert_eq!(exported.questions, document().questions);
+        // The rule comes out in words, and the second apply below reads it back unchanged.
         let rule_of = |config: &StoreConfig| config.segments.as_ref().map(|s| s[1].rule.clone());
-        assert_eq!(rule_of(&exported), rule_of(&document()));
+        assert_eq!(
+            rule_of(&exported),
+            Some(Some(serde_json::json!(
+                r#"answer "Pets?" is "Cat" and not in segment "vip" and bought sku "T-1""#
+            )))
+        );
         assert_eq!(exported.availability, document().availability);
         assert_applies_nothing(db, &exported).await;
     }
@@ -1096,12 +1083,14 @@ mod tests {
         bad.segments.as_mut().expect("segments")[1].rule = Some(serde_json::json!(
             { "type": "answer", "question": "Pets?", "options": ["Parrot"] }
         ));
-        let error = apply(db, &bad, now(), false).await.expect_err("bad option");
+        let error = apply(db, &bad, "EUR", now(), false)
+            .await
+            .expect_err("bad option");
         assert_eq!(
             error.to_string(),
             "segment `cats`: question `Pets?` has no option `Parrot`"
         );
-        assert_eq!(export(db).await.expect("export"), empty());
+        assert_eq!(export(db, "EUR").await.expect("export"), empty());
     }
 
     #[tokio::test]
@@ -1109,14 +1098,16 @@ mod tests {
         let test = TestDb::new().await.expect("test db");
         let db = &test.db;
         two_teas(db).await;
-        apply(db, &document(), now(), false).await.expect("apply");
-        let before = export(db).await.expect("export");
+        apply(db, &document(), "EUR", now(), false)
+            .await
+            .expect("apply");
+        let before = export(db, "EUR").await.expect("export");
         let mut without_cat = document();
         without_cat.questions.as_mut().expect("questions")[0].options = vec!["Dog".to_owned()];
         without_cat.segments = None;
         without_cat.availability = None;
 
-        let error = apply(db, &without_cat, now(), false)
+        let error = apply(db, &without_cat, "EUR", now(), false)
             .await
             .expect_err("a rule uses Cat");
         let message = error.to_string();
@@ -1127,12 +1118,12 @@ mod tests {
             "{message}"
         );
         assert!(!message.contains("--force"), "{message}");
-        assert_eq!(export(db).await.expect("export"), before);
+        assert_eq!(export(db, "EUR").await.expect("export"), before);
     }
 
     /// Applying `config` again finds nothing to change.
     async fn assert_applies_nothing(db: &sea_orm::DatabaseConnection, config: &StoreConfig) {
-        let changes = apply(db, config, now(), false).await.expect("again");
+        let changes = apply(db, config, "EUR", now(), false).await.expect("again");
         assert!(changes.is_empty(), "{changes:?}");
     }
 
@@ -1171,7 +1162,9 @@ mod tests {
             ]))
             .expect("coupons"),
         );
-        let applied = apply(db, &config, now(), false).await.expect("apply");
+        let applied = apply(db, &config, "EUR", now(), false)
+            .await
+            .expect("apply");
         assert!(
             applied.contains(&"add coupon `VIP-10`".to_owned())
                 && applied.contains(&"add coupon `FRIENDS`".to_owned()),
@@ -1180,7 +1173,7 @@ mod tests {
         let friends = coupons::find(db, "friends").await.expect("created");
         assert_eq!((friends.kind.as_str(), friends.amount), ("fixed", 250));
         assert!(!friends.active);
-        let exported = export(db).await.expect("export");
+        let exported = export(db, "EUR").await.expect("export");
         let listed = exported.coupons.clone().expect("coupons exported");
         assert_eq!(
             listed.iter().map(|c| c.code.as_str()).collect::<Vec<_>>(),
@@ -1199,7 +1192,9 @@ mod tests {
             ..listed[1].clone()
         }]);
         assert_eq!(
-            apply(db, &changed, now(), false).await.expect("change"),
+            apply(db, &changed, "EUR", now(), false)
+                .await
+                .expect("change"),
             [
                 "change coupon `VIP-10`",
                 "keep coupon `FRIENDS` (not in the file; switch it off with storebot-admin coupons disable)"
@@ -1215,7 +1210,7 @@ mod tests {
         assert_eq!(vip.user_groups, ["vip club"]);
 
         // Bad coupons are refused with their code named, and nothing changes.
-        let before = export(db).await.expect("export");
+        let before = export(db, "EUR").await.expect("export");
         for (bad, expected) in [
             (
                 CouponConfig {
@@ -1244,11 +1239,11 @@ mod tests {
         ] {
             let mut document = before.clone();
             document.coupons = Some(vec![bad]);
-            let error = apply(db, &document, now(), false)
+            let error = apply(db, &document, "EUR", now(), false)
                 .await
                 .expect_err(expected);
             assert_eq!(error.to_string(), expected);
-            assert_eq!(export(db).await.expect("export"), before);
+            assert_eq!(export(db, "EUR").await.expect("export"), before);
         }
     }
 
@@ -1265,13 +1260,15 @@ mod tests {
             ]))
             .expect("product segments"),
         );
-        let applied = apply(db, &config, now(), false).await.expect("apply");
+        let applied = apply(db, &config, "EUR", now(), false)
+            .await
+            .expect("apply");
         assert!(
             applied.contains(&"add product segment `cheap tea`".to_owned())
                 && applied.contains(&"grant product segment `cheap tea` to `vip`".to_owned()),
             "{applied:?}"
         );
-        let exported = export(db).await.expect("export");
+        let exported = export(db, "EUR").await.expect("export");
         assert_eq!(exported.product_segments, config.product_segments);
         assert_applies_nothing(db, &exported).await;
         // Taking the grant out of the file revokes it; an unknown category changes nothing.
@@ -1280,18 +1277,20 @@ mod tests {
             list[0].granted_to.clear();
         }
         assert_eq!(
-            apply(db, &changed, now(), false).await.expect("revoke"),
+            apply(db, &changed, "EUR", now(), false)
+                .await
+                .expect("revoke"),
             ["revoke product segment `cheap tea` from `vip`"]
         );
         let mut bad = changed.clone();
         if let Some(list) = bad.product_segments.as_mut() {
             list[0].categories = vec!["Nope".into()];
         }
-        let error = apply(db, &bad, now(), false).await.expect_err("bad");
+        let error = apply(db, &bad, "EUR", now(), false).await.expect_err("bad");
         assert_eq!(
             error.to_string(),
             "product segment `cheap tea` names the category `Nope`, which does not exist"
         );
-        assert_eq!(export(db).await.expect("export"), changed);
+        assert_eq!(export(db, "EUR").await.expect("export"), changed);
     }
 }

@@ -22,6 +22,7 @@ use crate::segments;
 use crate::store::StoreError;
 use crate::store::membership::definitions::validation_facts;
 use crate::store::membership::in_force::is_in_force;
+use crate::store::membership::names::rule_names;
 
 /// One problem found, with a sentence for the merchant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -35,11 +36,12 @@ pub struct Finding {
 /// Runs every check at `now`.
 pub async fn check(
     db: &impl ConnectionTrait,
+    currency: &str,
     now: DateTime<Utc>,
 ) -> Result<Vec<Finding>, StoreError> {
     let facts = Facts::load(db, now).await?;
     let mut findings = hidden_catalog(db, &facts).await?;
-    let (rule_findings, used_in_rules) = rule_findings(db, &facts.segments).await?;
+    let (rule_findings, used_in_rules) = rule_findings(db, currency, &facts.segments).await?;
     findings.extend(rule_findings);
     findings.extend(segment_findings(&facts, &used_in_rules, now));
     findings
@@ -210,6 +212,7 @@ async fn hidden_catalog(
 /// Rules that can't be read or no longer validate, and the segments rules name.
 async fn rule_findings(
     db: &impl ConnectionTrait,
+    currency: &str,
     segments: &[segment::Model],
 ) -> Result<(Vec<Finding>, BTreeSet<i64>), StoreError> {
     let mut findings = Vec::new();
@@ -232,11 +235,14 @@ async fn rule_findings(
                     ..facts.clone()
                 };
                 if let Err(error) = segments::validate(&rule, &facts) {
+                    // Said in words, as the merchant would write the rule.
+                    let names = rule_names(db, currency).await?;
                     findings.push(Finding {
                         kind: "bad_rule",
                         message: format!(
-                            "the rule of segment `{}` is refused: {error}",
-                            segment.name
+                            "the rule of segment `{}` is refused: {}",
+                            segment.name,
+                            segments::language::error_in_words(&error, &rule, &names)
                         ),
                     });
                 }
@@ -395,7 +401,7 @@ mod tests {
                 .map(|f| format!("{}: {}", f.kind, f.message))
                 .collect::<Vec<_>>()
         };
-        let before = kinds(check(db, now()).await.expect("lint"));
+        let before = kinds(check(db, "EUR", now()).await.expect("lint"));
         assert!(
             before.iter().any(|f| f.starts_with("hidden_product"))
                 && before
@@ -420,7 +426,7 @@ mod tests {
         crate::store::catalog::product_segments::grant(db, "cheap", "fans")
             .await
             .expect("grant");
-        let after = kinds(check(db, now()).await.expect("lint"));
+        let after = kinds(check(db, "EUR", now()).await.expect("lint"));
         assert_eq!(after, ["empty_segment: segment `vip` has no members"]);
     }
 
@@ -477,7 +483,7 @@ mod tests {
             .await
             .expect("archive");
 
-        let findings = check(db, now()).await.expect("lint");
+        let findings = check(db, "EUR", now()).await.expect("lint");
         let messages: Vec<String> = findings
             .iter()
             .map(|f| format!("{}: {}", f.kind, f.message))
@@ -486,7 +492,7 @@ mod tests {
             messages,
             [
                 "hidden_product: product `Tea` is visible to only `vip` (none in force with members), so nobody can see it now".to_owned(),
-                format!("bad_rule: the rule of segment `cats` is refused: rule: option {} is archived", question.options[0].id),
+                r#"bad_rule: the rule of segment `cats` is refused: the answer "Cat" is archived, in: answer "Pets?" is "Cat""#.to_owned(),
                 "empty_segment: segment `cats` has no members".to_owned(),
                 "empty_segment: segment `idle` has no members".to_owned(),
                 "unused_segment: segment `idle` is assigned nowhere (no product, variant, product segment, coupon, user group or rule)".to_owned(),
@@ -554,7 +560,7 @@ mod tests {
         };
         let tail = "; switch it off or change it";
         assert_eq!(
-            dead(check(db, now()).await.expect("lint")),
+            dead(check(db, "EUR", now()).await.expect("lint")),
             [
                 format!(
                     "coupon `EMPTY` can't be redeemed by anybody now: it is tied to only `vip` (none in force with members){tail}"
@@ -573,7 +579,7 @@ mod tests {
         crate::testing::member_of(db, vip.id, 7, now())
             .await
             .expect("member");
-        let after = dead(check(db, now()).await.expect("lint"));
+        let after = dead(check(db, "EUR", now()).await.expect("lint"));
         assert_eq!(after.len(), 2, "{after:?}");
         assert!(after.iter().all(|m| !m.contains("EMPTY")), "{after:?}");
     }

@@ -7,7 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use serde::Serialize;
 use storebot_entity::{
     answer_option, customer, customer_answer, customer_group, order, question, segment,
@@ -143,7 +145,8 @@ pub async fn list(
         .collect())
 }
 
-/// A customer by Telegram user id, or by database id written as `#12`.
+/// A customer by Telegram user id, by database id written as `#12`, by `@username` (or the
+/// username alone), or by name.
 pub async fn find(db: &impl ConnectionTrait, key: &str) -> Result<customer::Model, StoreError> {
     let key = key.trim();
     let found = if let Some(id) = key.strip_prefix('#') {
@@ -156,13 +159,76 @@ pub async fn find(db: &impl ConnectionTrait, key: &str) -> Result<customer::Mode
             .filter(customer::Column::TelegramUserId.eq(telegram_id))
             .one(db)
             .await?
-    } else {
+    } else if let Some(username) = key.strip_prefix('@') {
         customer::Entity::find()
-            .filter(customer::Column::Username.eq(key.trim_start_matches('@')))
+            .filter(customer::Column::Username.eq(username))
             .one(db)
             .await?
+    } else {
+        let by_username = customer::Entity::find()
+            .filter(customer::Column::Username.eq(key))
+            .one(db)
+            .await?;
+        match by_username {
+            Some(found) => Some(found),
+            None => by_name(db, key).await?,
+        }
     };
     found.ok_or_else(|| StoreError::not_found("customer", format!("`{key}`")))
+}
+
+/// A customer by first name, or first and last name, ignoring case; several are refused with
+/// the candidates listed, so the merchant can pick one by an unambiguous key.
+async fn by_name(
+    db: &impl ConnectionTrait,
+    name: &str,
+) -> Result<Option<customer::Model>, StoreError> {
+    let lower = |column: customer::Column| Expr::expr(Func::lower(Expr::col(column)));
+    let mut condition = Condition::any()
+        .add(customer::Column::FirstName.eq(name))
+        .add(lower(customer::Column::FirstName).eq(name.to_lowercase()));
+    if let Some((first, last)) = name.split_once(' ') {
+        condition = condition.add(
+            Condition::all()
+                .add(lower(customer::Column::FirstName).eq(first.trim().to_lowercase()))
+                .add(lower(customer::Column::LastName).eq(last.trim().to_lowercase())),
+        );
+    }
+    let mut found = customer::Entity::find()
+        .filter(condition)
+        .order_by_asc(customer::Column::Id)
+        .limit(11)
+        .all(db)
+        .await?;
+    match found.len() {
+        0 | 1 => Ok(found.pop()),
+        count => {
+            let listed: Vec<String> = found
+                .iter()
+                .take(10)
+                .map(|c| {
+                    let full = match &c.last_name {
+                        Some(last) => format!("{} {last}", c.first_name),
+                        None => c.first_name.clone(),
+                    };
+                    let username = c
+                        .username
+                        .as_deref()
+                        .map(|u| format!("@{u}, "))
+                        .unwrap_or_default();
+                    format!(
+                        "#{} {full} ({username}Telegram {})",
+                        c.id, c.telegram_user_id
+                    )
+                })
+                .collect();
+            let more = if count > 10 { ", and more" } else { "" };
+            Err(StoreError::Invalid(format!(
+                "several customers are called `{name}`: {}{more}; name one by Telegram id, @username or #id",
+                listed.join("; ")
+            )))
+        }
+    }
 }
 
 /// One shopper's whole record.
