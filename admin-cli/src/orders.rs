@@ -1,4 +1,5 @@
-//! `storebot-admin orders`: list orders, change a status, import order history.
+//! `storebot-admin orders`: list orders, move one on to its next status (through
+//! `store::orders::status`, which also queues the shopper's message), import order history.
 //!
 //! History file columns (CSV header): `order` (your reference; rows sharing it are one order),
 //! `customer` (Telegram user id), `placed_at` (RFC 3339, or a date in the store's time zone),
@@ -8,8 +9,11 @@
 use std::path::PathBuf;
 
 use anyhow::{Result, anyhow};
+use chrono::Utc;
 use clap::Subcommand;
+use storebot::conversation::order_news;
 use storebot::store::orders::management::{self, OrderFilter, OrderImportRow};
+use storebot::store::orders::status::{self as order_status, StatusChange};
 use storebot::store::shoppers::records;
 
 use crate::context::Context;
@@ -29,7 +33,9 @@ pub enum Command {
         #[arg(long, default_value_t = 50)]
         limit: u64,
     },
-    /// Set an order's status (new, paid, shipped, delivered, cancelled).
+    /// Move an order on: new → paid, shipped or cancelled; paid → shipped or cancelled;
+    /// shipped → delivered. The shopper gets the status's message; cancelling before shipping
+    /// puts the items back in stock.
     Status { order: i64, status: String },
     /// Import historical orders from CSV, all or nothing.
     Import { file: PathBuf },
@@ -82,9 +88,12 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
             }
         }
         Command::Status { order, status } => {
-            let order = management::set_status(db, order, status.trim()).await?;
-            if !cx.json_out(&order)? {
-                println!("Order {} is now {}.", order.id, order.status);
+            let message = order_news::status_message(&cx.settings);
+            let change = order_status::set_status(db, order, status.trim(), &message, Utc::now())
+                .await?
+                .refused_as_error()?;
+            if !cx.json_out(&change.view().order)? {
+                println!("{}", status_sentence(&change));
             }
         }
         Command::Import { file } => {
@@ -104,6 +113,31 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// What a status change did, in one sentence for the merchant.
+fn status_sentence(change: &StatusChange) -> String {
+    match change {
+        StatusChange::Changed {
+            view,
+            stock_returned,
+            message_queued,
+            ..
+        } => {
+            let mut sentence = format!("Order {} is now {}.", view.order.id, view.order.status);
+            if *stock_returned {
+                sentence.push_str(" Its items are back in stock.");
+            }
+            if *message_queued {
+                sentence.push_str(" The shopper's message is queued.");
+            }
+            sentence
+        }
+        StatusChange::Unchanged { view } | StatusChange::NotAllowed { view, .. } => format!(
+            "Order {} is already {}; nothing changed.",
+            view.order.id, view.order.status
+        ),
+    }
 }
 
 /// The coupons' discount on an order, or a dash when none applied.

@@ -117,8 +117,11 @@ pub fn render(outcome: &Outcome) -> (String, Vec<String>) {
             Markup::None | Markup::RemoveKeyboard => {}
         }
     }
-    for (chat, message) in &outcome.notifications {
-        text.push_str(&format!("[to merchant chat {chat}] {message}\n"));
+    for notification in &outcome.notifications {
+        text.push_str(&format!(
+            "[to merchant chat {}] {}\n",
+            notification.chat_id, notification.text
+        ));
     }
     (text, buttons)
 }
@@ -155,7 +158,7 @@ mod tests {
                 },
             ],
             notice: Some("Saved.".into()),
-            notifications: vec![(7, "New order".into())],
+            notifications: vec![crate::conversation::Notification::text(7, "New order")],
         };
         let (text, buttons) = render(&outcome);
         assert_eq!(

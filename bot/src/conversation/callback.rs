@@ -79,6 +79,79 @@ pub enum Callback {
         question: i64,
     },
     ToggleNews,
+    /// A shopper asks to cancel their own order (a confirmation follows).
+    CancelOrder {
+        order: i64,
+    },
+    /// A shopper confirms cancelling their own order.
+    ConfirmCancelOrder {
+        order: i64,
+    },
+    /// The merchant chat's open orders, a page of them.
+    MerchantOrders {
+        page: u32,
+    },
+    /// A merchant moves an order on.
+    SetStatus {
+        order: i64,
+        to: OrderMove,
+    },
+}
+
+/// A status a merchant's button moves an order to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderMove {
+    Paid,
+    Shipped,
+    Delivered,
+    Cancelled,
+}
+
+impl OrderMove {
+    pub const ALL: [OrderMove; 4] = [
+        OrderMove::Paid,
+        OrderMove::Shipped,
+        OrderMove::Delivered,
+        OrderMove::Cancelled,
+    ];
+
+    /// The order status it sets.
+    pub fn status(self) -> &'static str {
+        match self {
+            Self::Paid => "paid",
+            Self::Shipped => "shipped",
+            Self::Delivered => "delivered",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    /// The move to `status`, if a button can make it.
+    pub fn to_status(status: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|to| to.status() == status)
+    }
+
+    fn code(self) -> &'static str {
+        match self {
+            Self::Paid => "p",
+            Self::Shipped => "s",
+            Self::Delivered => "d",
+            Self::Cancelled => "c",
+        }
+    }
+
+    fn from_code(code: &str) -> Result<Self, UnknownCallback> {
+        Self::ALL
+            .into_iter()
+            .find(|to| to.code() == code)
+            .ok_or(UnknownCallback)
+    }
+}
+
+impl Callback {
+    /// Buttons only the merchant chats may press.
+    pub fn is_merchant(self) -> bool {
+        matches!(self, Self::MerchantOrders { .. } | Self::SetStatus { .. })
+    }
 }
 
 impl fmt::Display for Callback {
@@ -109,6 +182,10 @@ impl fmt::Display for Callback {
             Self::Done { question } => write!(f, "qd:{question}"),
             Self::Skip { question } => write!(f, "qs:{question}"),
             Self::ToggleNews => write!(f, "nw"),
+            Self::CancelOrder { order } => write!(f, "oc:{order}"),
+            Self::ConfirmCancelOrder { order } => write!(f, "ocy:{order}"),
+            Self::MerchantOrders { page } => write!(f, "mo:{page}"),
+            Self::SetStatus { order, to } => write!(f, "ms:{order}:{}", to.code()),
         }
     }
 }
@@ -201,6 +278,19 @@ impl FromStr for Callback {
                 question: number(question)?,
             },
             ["nw"] => Self::ToggleNews,
+            ["oc", order] => Self::CancelOrder {
+                order: number(order)?,
+            },
+            ["ocy", order] => Self::ConfirmCancelOrder {
+                order: number(order)?,
+            },
+            ["mo", page] => Self::MerchantOrders {
+                page: number(page)?,
+            },
+            ["ms", order, to] => Self::SetStatus {
+                order: number(order)?,
+                to: OrderMove::from_code(to)?,
+            },
             _ => return Err(UnknownCallback),
         })
     }
@@ -247,6 +337,13 @@ mod tests {
             Callback::Done { question: id },
             Callback::Skip { question: id },
             Callback::ToggleNews,
+            Callback::CancelOrder { order: id },
+            Callback::ConfirmCancelOrder { order: id },
+            Callback::MerchantOrders { page },
+            Callback::SetStatus {
+                order: id,
+                to: OrderMove::Delivered,
+            },
         ]
     }
 
@@ -276,6 +373,11 @@ mod tests {
             "M",
             "ok:-1",
             " v:1",
+            "ms:1",
+            "ms:1:x",
+            "ms:1:P",
+            "ocy:",
+            "mo:-1",
         ] {
             assert_eq!(data.parse::<Callback>(), Err(UnknownCallback), "{data:?}");
         }
@@ -310,6 +412,11 @@ mod tests {
             id.prop_map(|question| Callback::Done { question }),
             id.prop_map(|question| Callback::Skip { question }),
             Just(Callback::ToggleNews),
+            id.prop_map(|order| Callback::CancelOrder { order }),
+            id.prop_map(|order| Callback::ConfirmCancelOrder { order }),
+            page.prop_map(|page| Callback::MerchantOrders { page }),
+            (id, prop::sample::select(OrderMove::ALL.to_vec()))
+                .prop_map(|(order, to)| Callback::SetStatus { order, to }),
         ]
     }
 

@@ -574,53 +574,17 @@ impl Session<'_> {
 
     fn notify_merchants(&mut self, placed: &place::OrderView, coupons: &[(String, i64)]) {
         let settings = &self.conv.settings;
-        // The merchant reads the store's own language, not the shopper's.
-        let texts = super::texts::Texts::for_language(settings, None);
-        let customer = match &self.customer.username {
-            Some(username) => format!("{} (@{username})", self.customer.first_name),
-            None => self.customer.first_name.clone(),
+        let card = super::merchant::Card {
+            settings,
+            view: placed,
+            customer: super::merchant::customer_label(
+                &self.customer.first_name,
+                self.customer.username.as_deref(),
+            ),
+            coupons,
         };
-        let total = self.money(placed.order.total);
-        let mut text = texts.fill(
-            "merchant_new_order",
-            &[
-                ("order", &placed.order.id.to_string()),
-                ("customer", &customer),
-                ("total", &total),
-            ],
-        );
-        for item in &placed.items {
-            text.push_str(&format!(
-                "\n• {} × {} ({}) {}",
-                item.quantity,
-                item.title,
-                item.sku,
-                self.money(item.unit_price)
-            ));
-        }
-        for (code, amount) in coupons {
-            text.push_str(&format!(
-                "\n{}",
-                texts.fill(
-                    "coupon_line",
-                    &[("code", code), ("amount", &self.money(*amount))]
-                )
-            ));
-        }
-        if let Some(phone) = &placed.order.contact_phone {
-            text.push_str(&format!(
-                "\n{}",
-                texts.fill("confirm_phone", &[("phone", phone)])
-            ));
-        }
-        if let Some(address) = &placed.order.address {
-            text.push_str(&format!(
-                "\n{}",
-                texts.fill("confirm_address", &[("address", address)])
-            ));
-        }
         for chat in &settings.telegram.merchant_chats {
-            self.out.notifications.push((*chat, text.clone()));
+            self.out.notifications.push(card.notification(*chat));
         }
     }
 }

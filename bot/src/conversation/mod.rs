@@ -19,6 +19,8 @@
 pub mod callback;
 mod cart;
 mod catalog;
+pub mod merchant;
+pub mod order_news;
 mod orders;
 mod registration;
 mod session;
@@ -106,8 +108,28 @@ pub struct Outcome {
     /// For [`Input::Button`]: the short notice shown on the button press (answerCallbackQuery);
     /// `None` answers it silently. Adapters always answer a button press.
     pub notice: Option<String>,
-    /// Messages for other chats (new-order notices to the merchant chats): `(chat id, text)`.
-    pub notifications: Vec<(i64, String)>,
+    /// Messages for other chats (new-order notices to the merchant chats, with their
+    /// buttons).
+    pub notifications: Vec<Notification>,
+}
+
+/// A message for a chat other than the sender's: a merchant chat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    pub chat_id: i64,
+    pub text: String,
+    pub markup: Markup,
+}
+
+impl Notification {
+    /// A notification without buttons.
+    pub fn text(chat_id: i64, text: impl Into<String>) -> Self {
+        Self {
+            chat_id,
+            text: text.into(),
+            markup: Markup::None,
+        }
+    }
 }
 
 /// The dialogue with everything it needs, shared by all updates of all shoppers.

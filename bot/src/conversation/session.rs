@@ -366,6 +366,16 @@ impl Session<'_> {
             Callback::Profile => self.profile().await,
             Callback::Change { question } => self.change_answer(question).await,
             Callback::ToggleNews => self.toggle_news().await,
+            Callback::CancelOrder { order } => self.cancel_order(order).await,
+            Callback::ConfirmCancelOrder { order } => self.confirm_cancel_order(order).await,
+            // The merchant chats' buttons mean nothing in a shopper's chat.
+            Callback::MerchantOrders { .. } | Callback::SetStatus { .. } => {
+                self.refuse(
+                    &callback.to_string(),
+                    "a merchant's button in a shopper's chat",
+                );
+                Ok(())
+            }
             Callback::Choose { .. } | Callback::Done { .. } | Callback::Skip { .. } => {
                 self.answer(callback).await
             }

@@ -226,8 +226,9 @@ async fn the_whole_journey_from_start_to_orders() {
     sam.assert_says("is placed");
     sam.assert_says("9.00 EUR");
     assert_eq!(sam.last.notifications.len(), 1);
-    let (chat, notice) = &sam.last.notifications[0];
-    assert_eq!(*chat, MERCHANT_CHAT);
+    let notification = &sam.last.notifications[0];
+    let notice = &notification.text;
+    assert_eq!(notification.chat_id, MERCHANT_CHAT);
     assert!(notice.contains("Shopper 100 (@shopper100)"), "{notice}");
     assert!(notice.contains("2 × Green tea, 100 g (GT-100)"), "{notice}");
 
@@ -563,6 +564,8 @@ fn every_text_key_in_the_code_is_in_the_default_texts_and_back() {
         include_str!("catalog.rs"),
         include_str!("cart.rs"),
         include_str!("orders.rs"),
+        include_str!("merchant.rs"),
+        include_str!("order_news.rs"),
         // The outbox sender labels the join message's button.
         include_str!("../telegram/outbox.rs"),
     ];
@@ -778,7 +781,7 @@ async fn a_coupon_entered_at_checkout_discounts_the_order() {
 
     sam.press("Confirm order").await;
     sam.assert_says("for 8.10 EUR is placed");
-    let (_, notice) = &sam.last.notifications[0];
+    let notice = &sam.last.notifications[0].text;
     assert!(notice.contains("Coupon FRIENDS: −0.90 EUR"), "{notice}");
     assert!(notice.contains(": 8.10 EUR"), "{notice}");
     sam.send("/orders").await;

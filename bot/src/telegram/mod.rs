@@ -37,6 +37,8 @@ pub use webhook::{
     HEALTH_DB_TIMEOUT, HEALTH_PATH, Health, LastRecompute, MAX_BODY_BYTES, WebhookConfigError,
 };
 
+use crate::conversation::callback::Callback;
+use crate::conversation::merchant;
 use crate::conversation::texts::Texts;
 use crate::conversation::{Conversation, Input, Outcome, TelegramUser};
 use storebot_config::Settings;
@@ -89,6 +91,26 @@ pub trait Dialogue: Send + Sync + 'static {
         }
     }
 
+    /// Handles update `update_id` from merchant chat `chat_id` (a press on an order card,
+    /// `/orders`) unless it was delivered before (then `None`). By default it is claimed and
+    /// answered with nothing: a scripted dialogue has no merchant side.
+    fn handle_merchant_update(
+        &self,
+        update_id: i64,
+        chat_id: i64,
+        sender: &TelegramUser,
+        input: Input,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Option<Outcome>> + Send {
+        let _ = (chat_id, sender, input, now);
+        async move {
+            if !self.first_delivery(update_id).await {
+                return None;
+            }
+            Some(Outcome::default())
+        }
+    }
+
     /// Webhook mode's `/healthz` report. By default, [`Dialogue::ready`] alone, with no
     /// recompute run.
     fn health(&self) -> impl Future<Output = Health> + Send {
@@ -110,6 +132,17 @@ impl Dialogue for Conversation {
         now: DateTime<Utc>,
     ) -> Option<Outcome> {
         Conversation::handle_update(self, update_id, sender, input, now).await
+    }
+
+    async fn handle_merchant_update(
+        &self,
+        update_id: i64,
+        chat_id: i64,
+        sender: &TelegramUser,
+        input: Input,
+        now: DateTime<Utc>,
+    ) -> Option<Outcome> {
+        Conversation::handle_merchant(self, Some(update_id), chat_id, sender, input, now).await
     }
 
     async fn ready(&self) -> bool {
@@ -212,7 +245,33 @@ async fn on_message<D: Dialogue>(
     update: Update,
     message: Message,
     dialogue: Arc<D>,
+    settings: Arc<Settings>,
 ) -> Handled {
+    // `/orders` in a merchant chat lists the shop's open orders, not the sender's own.
+    if let (Some(user), Some(Input::Text(text))) =
+        (message.from.as_ref(), input::message_input(&message))
+        && settings
+            .telegram
+            .merchant_chats
+            .contains(&message.chat.id.0)
+        && merchant::is_merchant_command(&text)
+    {
+        if !merchant::may_act(&settings, message.chat.id.0, user_id(user)) {
+            tracing::warn!(
+                telegram_user_id = user.id.0,
+                chat_id = message.chat.id.0,
+                "refused /orders from someone not in telegram.merchant_users"
+            );
+            return Ok(());
+        }
+        let Some(sender) = input::sender(user, message.chat.id) else {
+            return Ok(());
+        };
+        if let Some(outcome) = ask_merchant(&dialogue, &update, sender, Input::Text(text)).await {
+            send::deliver(&bot, message.chat.id, None, outcome).await;
+        }
+        return Ok(());
+    }
     // The shop talks to shoppers in private; merchant groups only receive notifications.
     if !message.chat.is_private() {
         return Ok(());
@@ -237,6 +296,10 @@ async fn on_button<D: Dialogue>(
     settings: Arc<Settings>,
 ) -> Handled {
     let press = input::press(&query);
+    if let Some(press) = press.as_ref().filter(|press| is_merchant_press(press)) {
+        merchant_press(&bot, &update, &query, press, &dialogue, &settings).await;
+        return Ok(());
+    }
     // Shopper screens go only to the shopper's private chat: a press on a shop message
     // forwarded to (or posted in) a group or channel would answer there, and record the
     // group as the shopper's chat. Refused with a sentence; nothing changes.
@@ -289,6 +352,93 @@ async fn on_button<D: Dialogue>(
         send::deliver(&bot, press.chat_id, press.message_id, outcome).await;
     }
     Ok(())
+}
+
+/// A Telegram user id as the shop stores it.
+fn user_id(user: &teloxide::types::User) -> i64 {
+    i64::try_from(user.id.0).unwrap_or(i64::MAX)
+}
+
+/// Whether a press carries one of the merchant's buttons (an order card's move, the open
+/// orders' pager): those are judged by the chat they come from, not routed to a shopper.
+fn is_merchant_press(press: &input::Press) -> bool {
+    matches!(&press.input, Input::Button { data }
+        if data.parse::<Callback>().is_ok_and(Callback::is_merchant))
+}
+
+/// A press on a merchant's button: acted on only in a merchant chat by a merchant user;
+/// anyone else's is refused with a sentence and logged, and changes nothing.
+async fn merchant_press<D: Dialogue>(
+    bot: &Bot,
+    update: &Update,
+    query: &CallbackQuery,
+    press: &input::Press,
+    dialogue: &Arc<D>,
+    settings: &Settings,
+) {
+    let chat_id = press.chat_id.0;
+    let outcome = if merchant::may_act(settings, chat_id, user_id(&query.from)) {
+        let Some(sender) = input::sender(&query.from, press.chat_id) else {
+            return;
+        };
+        match ask_merchant(dialogue, update, sender, press.input.clone()).await {
+            Some(outcome) => Some(outcome),
+            // Delivered before: that delivery answered it.
+            None => return,
+        }
+    } else {
+        tracing::warn!(
+            telegram_user_id = query.from.id.0,
+            chat_id,
+            "refused a merchant's button pressed outside the merchant chats or by someone not \
+             in telegram.merchant_users"
+        );
+        None
+    };
+    let texts = Texts::for_language(settings, None);
+    let notice = match &outcome {
+        Some(outcome) => outcome.notice.clone(),
+        None => Some(texts.get("merchant_only").to_owned()),
+    };
+    let mut answer = bot.answer_callback_query(query.id.clone());
+    answer.text = notice.map(|notice| notice.chars().take(MAX_NOTICE_LENGTH).collect());
+    if let Err(error) = send::with_retry(answer).await {
+        let error = send::describe(&error);
+        tracing::warn!(%error, "could not answer a button press");
+    }
+    if let Some(outcome) = outcome {
+        send::deliver(bot, press.chat_id, press.message_id, outcome).await;
+    }
+}
+
+/// [`ask`] for a merchant chat's update: `None` when it was delivered before or the dialogue
+/// failed (logged).
+async fn ask_merchant<D: Dialogue>(
+    dialogue: &Arc<D>,
+    update: &Update,
+    sender: TelegramUser,
+    input: Input,
+) -> Option<Outcome> {
+    let dialogue = Arc::clone(dialogue);
+    let update_id = i64::from(update.id.0);
+    let now = Utc::now();
+    let chat_id = sender.chat_id;
+    let handled = tokio::spawn(async move {
+        dialogue
+            .handle_merchant_update(update_id, chat_id, &sender, input, now)
+            .await
+    });
+    match handled.await {
+        Ok(Some(outcome)) => Some(outcome),
+        Ok(None) => {
+            log_repeat(update_id);
+            None
+        }
+        Err(error) => {
+            tracing::error!(%error, chat_id, "the dialogue failed on a merchant's update");
+            None
+        }
+    }
 }
 
 /// Whether `update` is new to the dialogue; a repeat is logged and skipped.

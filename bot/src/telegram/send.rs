@@ -120,13 +120,16 @@ pub async fn deliver(bot: &Bot, chat_id: ChatId, pressed: Option<MessageId>, out
             break;
         }
     }
-    for (notified_chat, text) in outcome.notifications {
-        for part in split_text(&text, MAX_MESSAGE_LENGTH) {
-            if let Err(error) = with_retry(bot.send_message(ChatId(notified_chat), part)).await {
-                let error = describe(&error);
-                tracing::error!(%error, chat_id = notified_chat, "could not send a notification");
-                break;
-            }
+    for notification in outcome.notifications {
+        let chat = ChatId(notification.chat_id);
+        let reply = Reply {
+            text: notification.text,
+            markup: notification.markup,
+            edit: false,
+        };
+        if let Err(error) = send_reply(bot, chat, None, &reply).await {
+            let error = describe(&error);
+            tracing::error!(%error, chat_id = chat.0, "could not send a notification");
         }
     }
 }

@@ -9,3 +9,4 @@ pub mod coupons;
 pub mod management;
 pub mod place;
 pub mod quote;
+pub mod status;
