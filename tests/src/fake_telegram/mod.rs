@@ -103,6 +103,12 @@ impl FakeTelegram {
     /// The user sends a text message. A text starting with `/` carries a `bot_command` entity,
     /// as real clients send it. Returns the update id.
     pub fn send_text(&self, user: &TestUser, text: &str) -> i64 {
+        self.send_text_in_chat(user, user.chat_id(), text)
+    }
+
+    /// The user sends a text message in chat `chat_id`, a group (negative ids are supergroups)
+    /// or their private chat, as [`FakeTelegram::send_text`] does. Returns the update id.
+    pub fn send_text_in_chat(&self, user: &TestUser, chat_id: i64, text: &str) -> i64 {
         let mut content = Map::new();
         content.insert("text".into(), json!(text));
         if let Some(command) = text
@@ -117,7 +123,7 @@ impl FakeTelegram {
                 json!([{"type": "bot_command", "offset": 0, "length": length}]),
             );
         }
-        self.user_message(user, content).0
+        self.user_message_in(user, chat_id, content).0
     }
 
     /// The user sends `/command args` (`args` may be empty; `command` with or without `/`).
@@ -472,20 +478,34 @@ impl FakeTelegram {
 
     /// Queues a message from `user` in their private chat; returns (update id, message id).
     fn user_message(&self, user: &TestUser, content: Map<String, Value>) -> (i64, i64) {
+        self.user_message_in(user, user.chat_id(), content)
+    }
+
+    fn user_message_in(
+        &self,
+        user: &TestUser,
+        chat_id: i64,
+        content: Map<String, Value>,
+    ) -> (i64, i64) {
         let mut state = self.shared.lock();
         state.users.insert(user.id, user.clone());
-        let message_id = state.next_message_id(user.chat_id());
+        let message_id = state.next_message_id(chat_id);
+        let chat = if chat_id == user.chat_id() {
+            user.chat_json()
+        } else {
+            state.chat_json(chat_id)
+        };
         let mut message = json!({
             "message_id": message_id,
             "from": user.to_json(),
-            "chat": user.chat_json(),
+            "chat": chat,
             "date": server::now(),
         });
         if let Some(map) = message.as_object_mut() {
             map.extend(content);
         }
         state.messages.insert(
-            (user.chat_id(), message_id),
+            (chat_id, message_id),
             StoredMessage {
                 json: message.clone(),
                 from_bot: false,

@@ -35,6 +35,9 @@ mod messages;
 mod migrations;
 /// Operations: backup and restore, the health report, secrets kept out of the logs.
 mod ops;
+/// An order after it is placed: the merchant's buttons and `/orders` in their chats, the
+/// shopper's status messages, a shopper's own cancellation, the admin tool's status change.
+mod order_updates;
 /// Product segments through storebot-admin, and a grant changing what the real bot shows.
 mod product_segments;
 /// `storebot-admin segments stats` on a shop with known numbers.
