@@ -155,6 +155,7 @@ mod tests {
                         }],
                     ]),
                     edit: true,
+                    photo: None,
                 },
             ],
             notice: Some("Saved.".into()),

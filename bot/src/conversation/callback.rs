@@ -25,6 +25,10 @@ pub enum Callback {
     Product {
         product: i64,
     },
+    /// A product's whole text, when its photo's caption had to be cut.
+    Details {
+        product: i64,
+    },
     /// A later page of a product's variant buttons.
     ProductPage {
         product: i64,
@@ -161,6 +165,7 @@ impl fmt::Display for Callback {
             Self::Catalog { page } => write!(f, "c:{page}"),
             Self::Category { category, page } => write!(f, "g:{category}:{page}"),
             Self::Product { product } => write!(f, "p:{product}"),
+            Self::Details { product } => write!(f, "pd:{product}"),
             Self::ProductPage { product, page } => write!(f, "pp:{product}:{page}"),
             Self::Variant { variant } => write!(f, "v:{variant}"),
             Self::Add { variant, quantity } => write!(f, "a:{variant}:{quantity}"),
@@ -224,6 +229,9 @@ impl FromStr for Callback {
                 page: number(page)?,
             },
             ["p", product] => Self::Product {
+                product: number(product)?,
+            },
+            ["pd", product] => Self::Details {
                 product: number(product)?,
             },
             ["pp", product, page] => Self::ProductPage {
@@ -311,6 +319,7 @@ mod tests {
             Callback::Category { category: id, page },
             Callback::Product { product: id },
             Callback::ProductPage { product: id, page },
+            Callback::Details { product: id },
             Callback::Variant { variant: id },
             Callback::Add {
                 variant: id,
@@ -392,6 +401,7 @@ mod tests {
             (id, page).prop_map(|(category, page)| Callback::Category { category, page }),
             id.prop_map(|product| Callback::Product { product }),
             (id, page).prop_map(|(product, page)| Callback::ProductPage { product, page }),
+            id.prop_map(|product| Callback::Details { product }),
             id.prop_map(|variant| Callback::Variant { variant }),
             (id, any::<u16>()).prop_map(|(variant, quantity)| Callback::Add { variant, quantity }),
             Just(Callback::Search),

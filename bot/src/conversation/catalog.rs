@@ -129,6 +129,47 @@ impl Session<'_> {
             self.say(self.t("product_unavailable"));
             return Ok(());
         };
+        let (text, in_stock) = self.product_text(&view);
+        let mut rows: Vec<Vec<Button>> = page_of(&in_stock, page)
+            .iter()
+            .map(|button| vec![button.clone()])
+            .collect();
+        rows.push(self.pager(page, in_stock.len(), PER_PAGE, |page| {
+            Callback::ProductPage { product, page }
+        }));
+        rows.retain(|row| !row.is_empty());
+        let back = match view.product.category_id {
+            Some(category) => Callback::Category { category, page: 0 },
+            None => Callback::Catalog { page: 0 },
+        };
+        rows.push(vec![Button::new(self.t("back"), back)]);
+        let image = view.product.image.clone();
+        self.photo_screen(
+            image.as_deref(),
+            text,
+            rows,
+            Some(Callback::Details { product }),
+        )
+        .await
+    }
+
+    /// A product's whole text, for a photo whose caption had to be cut.
+    pub async fn product_details(&mut self, product: i64) -> Flow {
+        let Some(view) = browse::visible_product(self.db(), product, &self.segments).await? else {
+            self.refuse(&Callback::Details { product }.to_string(), "product hidden");
+            return Ok(());
+        };
+        let (text, _) = self.product_text(&view);
+        let rows = vec![vec![Button::new(
+            self.t("back"),
+            Callback::Product { product },
+        )]];
+        self.screen(text, rows);
+        Ok(())
+    }
+
+    /// A product's title, description and variant lines, and a button per variant in stock.
+    fn product_text(&self, view: &browse::ProductView) -> (String, Vec<Button>) {
         let mut text = view.product.title.clone();
         if !view.product.description.is_empty() {
             text.push_str(&format!("\n{}", view.product.description));
@@ -154,21 +195,7 @@ impl Session<'_> {
             };
             text.push_str(&format!("\n• {line}"));
         }
-        let mut rows: Vec<Vec<Button>> = page_of(&in_stock, page)
-            .iter()
-            .map(|button| vec![button.clone()])
-            .collect();
-        rows.push(self.pager(page, in_stock.len(), PER_PAGE, |page| {
-            Callback::ProductPage { product, page }
-        }));
-        rows.retain(|row| !row.is_empty());
-        let back = match view.product.category_id {
-            Some(category) => Callback::Category { category, page: 0 },
-            None => Callback::Catalog { page: 0 },
-        };
-        rows.push(vec![Button::new(self.t("back"), back)]);
-        self.screen(text, rows);
-        Ok(())
+        (text, in_stock)
     }
 
     pub async fn variant(&mut self, variant: i64) -> Flow {
@@ -213,8 +240,11 @@ impl Session<'_> {
                 product: product.id,
             },
         )];
-        self.screen(text, vec![quantities, back]);
-        Ok(())
+        // The variant's own photo, else the product's: only a variant the shopper may see
+        // gets here, so a hidden variant's photo is never sent.
+        let image = found.image.clone().or_else(|| product.image.clone());
+        self.photo_screen(image.as_deref(), text, vec![quantities, back], None)
+            .await
     }
 
     /// Adds `quantity` of a variant after checking, on the server, that the shopper may see it

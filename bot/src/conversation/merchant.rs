@@ -267,6 +267,7 @@ impl Conversation {
             text: card.text(&status),
             markup: markup(card.buttons()),
             edit: true,
+            photo: None,
         })
     }
 
@@ -414,6 +415,7 @@ impl Conversation {
             text: summary,
             markup,
             edit: false,
+            photo: None,
         });
         Ok(Outcome {
             replies,

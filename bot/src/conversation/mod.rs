@@ -78,6 +78,20 @@ pub struct Reply {
     /// Replace the message whose button was pressed instead of sending a new one (only
     /// meaningful for [`Input::Button`]; adapters that can't edit send it anew).
     pub edit: bool,
+    /// A photo to send with the text as its caption (at most 1,024 characters: the dialogue
+    /// cuts it). An adapter that can't show photos, or whose photo is refused, sends the text
+    /// alone.
+    pub photo: Option<Photo>,
+}
+
+/// A product's or variant's photo as the dialogue hands it to the adapter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Photo {
+    /// What the merchant gave, an `https://` URL or a local file's path; the adapter reports
+    /// what Telegram made of it under this name (`Dialogue::image_sent`/`image_refused`).
+    pub source: String,
+    /// Telegram's `file_id` from an earlier send, sent instead of the bytes or the URL.
+    pub file_id: Option<String>,
 }
 
 /// The keyboard under a reply.
@@ -204,6 +218,7 @@ impl Reply {
             text: text.into(),
             markup: Markup::None,
             edit: false,
+            photo: None,
         }
     }
 }

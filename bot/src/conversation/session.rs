@@ -21,6 +21,7 @@ use super::state::{State, Step};
 use super::texts::{self, Texts};
 use super::{Button, Conversation, Input, Markup, Outcome, Reply, TelegramUser};
 use crate::segments::Context;
+use crate::store::catalog::images;
 use crate::store::{self, StoreError, shoppers::answers, shoppers::arrival, shoppers::dialogue};
 
 pub(super) type Flow = Result<(), StoreError>;
@@ -110,7 +111,56 @@ impl Session<'_> {
         } else {
             Markup::Inline(rows)
         };
-        self.out.replies.push(Reply { text, markup, edit });
+        self.out.replies.push(Reply {
+            text,
+            markup,
+            edit,
+            photo: None,
+        });
+    }
+
+    /// A screen with a photo: the text becomes its caption, cut at a word to Telegram's 1,024
+    /// characters with "…", with a `details` button for the whole text when it was cut. A
+    /// photo Telegram refused before is left out: the screen is then the whole text.
+    pub async fn photo_screen(
+        &mut self,
+        source: Option<&str>,
+        text: String,
+        mut rows: Vec<Vec<Button>>,
+        details: Option<Callback>,
+    ) -> Flow {
+        let Some(source) = source else {
+            self.screen(text, rows);
+            return Ok(());
+        };
+        let file_id = match images::usable(self.db(), source).await? {
+            images::Usable::Fresh => None,
+            images::Usable::FileId(file_id) => Some(file_id),
+            images::Usable::Refused => {
+                self.screen(text, rows);
+                return Ok(());
+            }
+        };
+        let (caption, cut) = crate::limits::cut_at_word(&text, crate::limits::MAX_CAPTION_LENGTH);
+        if let (true, Some(details)) = (cut, details) {
+            rows.insert(0, vec![Button::new(self.t("details"), details)]);
+        }
+        let edit = self.pressed && self.out.replies.is_empty();
+        let markup = if rows.is_empty() {
+            Markup::None
+        } else {
+            Markup::Inline(rows)
+        };
+        self.out.replies.push(Reply {
+            text: caption,
+            markup,
+            edit,
+            photo: Some(super::Photo {
+                source: source.to_owned(),
+                file_id,
+            }),
+        });
+        Ok(())
     }
 
     /// A new message that never replaces the pressed one.
@@ -123,6 +173,7 @@ impl Session<'_> {
             text,
             markup,
             edit: false,
+            photo: None,
         });
     }
 
@@ -335,6 +386,7 @@ impl Session<'_> {
             Callback::Category { category, page } => self.category(category, page).await,
             Callback::Product { product } => self.product(product).await,
             Callback::ProductPage { product, page } => self.product_page(product, page).await,
+            Callback::Details { product } => self.product_details(product).await,
             Callback::Variant { variant } => self.variant(variant).await,
             Callback::Add { variant, quantity } => self.add(variant, quantity).await,
             Callback::Search => {

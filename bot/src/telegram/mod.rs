@@ -111,6 +111,20 @@ pub trait Dialogue: Send + Sync + 'static {
         }
     }
 
+    /// Telegram took the photo `source` and gave it `file_id`: send that from now on. By
+    /// default nothing is kept.
+    fn image_sent(&self, source: &str, file_id: &str) -> impl Future<Output = ()> + Send {
+        let _ = (source, file_id);
+        async {}
+    }
+
+    /// Telegram refused the photo `source` (`error` in its words): show its product as text
+    /// from now on. By default nothing is kept.
+    fn image_refused(&self, source: &str, error: &str) -> impl Future<Output = ()> + Send {
+        let _ = (source, error);
+        async {}
+    }
+
     /// Webhook mode's `/healthz` report. By default, [`Dialogue::ready`] alone, with no
     /// recompute run.
     fn health(&self) -> impl Future<Output = Health> + Send {
@@ -143,6 +157,32 @@ impl Dialogue for Conversation {
         now: DateTime<Utc>,
     ) -> Option<Outcome> {
         Conversation::handle_merchant(self, Some(update_id), chat_id, sender, input, now).await
+    }
+
+    async fn image_sent(&self, source: &str, file_id: &str) {
+        let recorded =
+            crate::store::catalog::images::record_file_id(&self.db, source, file_id, Utc::now())
+                .await;
+        if let Err(error) = recorded {
+            tracing::warn!(%error, source, "could not keep a photo's file_id; it is uploaded again next time");
+        }
+    }
+
+    async fn image_refused(&self, source: &str, error: &str) {
+        match crate::store::catalog::images::record_refusal(&self.db, source, error, Utc::now())
+            .await
+        {
+            // Logged once: afterwards the product shows as text and `lint` lists it.
+            Ok(true) => tracing::warn!(
+                source,
+                error,
+                "Telegram refused a product photo; the product shows as text until it is fixed"
+            ),
+            Ok(false) => {}
+            Err(store_error) => {
+                tracing::error!(%store_error, source, error, "could not record a refused photo");
+            }
+        }
     }
 
     async fn ready(&self) -> bool {
@@ -268,7 +308,7 @@ async fn on_message<D: Dialogue>(
             return Ok(());
         };
         if let Some(outcome) = ask_merchant(&dialogue, &update, sender, Input::Text(text)).await {
-            send::deliver(&bot, message.chat.id, None, outcome).await;
+            send::deliver(&bot, dialogue.as_ref(), message.chat.id, None, outcome).await;
         }
         return Ok(());
     }
@@ -283,7 +323,7 @@ async fn on_message<D: Dialogue>(
         return Ok(());
     };
     if let Asked::Handled(outcome) = ask(&dialogue, &update, sender, input).await {
-        send::deliver(&bot, message.chat.id, None, outcome).await;
+        send::deliver(&bot, dialogue.as_ref(), message.chat.id, None, outcome).await;
     }
     Ok(())
 }
@@ -349,9 +389,35 @@ async fn on_button<D: Dialogue>(
         tracing::warn!(%error, "could not answer a button press");
     }
     if let (Some(press), Some(outcome)) = (press, asked) {
-        send::deliver(&bot, press.chat_id, press.message_id, outcome).await;
+        send::deliver(
+            &bot,
+            dialogue.as_ref(),
+            press.chat_id,
+            pressed(&press),
+            outcome,
+        )
+        .await;
     }
     Ok(())
+}
+
+/// Delivery reports photos to the dialogue that asked for them.
+impl<D: Dialogue> send::PhotoLog for D {
+    fn sent(&self, source: &str, file_id: &str) -> impl Future<Output = ()> + Send {
+        self.image_sent(source, file_id)
+    }
+
+    fn refused(&self, source: &str, error: &str) -> impl Future<Output = ()> + Send {
+        self.image_refused(source, error)
+    }
+}
+
+/// The pressed message of a press, for replies that replace it.
+fn pressed(press: &input::Press) -> Option<send::Pressed> {
+    press.message_id.map(|id| send::Pressed {
+        id,
+        photo: press.photo,
+    })
 }
 
 /// A Telegram user id as the shop stores it.
@@ -407,7 +473,14 @@ async fn merchant_press<D: Dialogue>(
         tracing::warn!(%error, "could not answer a button press");
     }
     if let Some(outcome) = outcome {
-        send::deliver(bot, press.chat_id, press.message_id, outcome).await;
+        send::deliver(
+            bot,
+            dialogue.as_ref(),
+            press.chat_id,
+            pressed(press),
+            outcome,
+        )
+        .await;
     }
 }
 

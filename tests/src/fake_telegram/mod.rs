@@ -13,11 +13,14 @@
 //!   instances run; 409 too while a webhook is set.
 //! - `getMe`, `deleteWebhook`/`setWebhook`/`getWebhookInfo`, `set`/`get`/`deleteMyCommands`.
 //! - `sendMessage` and other `send*` methods (photo, document; the rest as text messages),
-//!   `editMessageText`/`Caption`/`ReplyMarkup`, `deleteMessage`, `answerCallbackQuery`,
+//!   `editMessageText`/`Caption`/`ReplyMarkup`/`Media`, `deleteMessage`, `answerCallbackQuery`,
 //!   `sendChatAction`. Message ids are per chat. Telegram's checks that catch real bugs are
 //!   made: HTML/MarkdownV2 that Telegram cannot parse, empty or over-long text, `callback_data`
 //!   over 64 bytes, "message is not modified", editing or deleting an unknown message, an
-//!   unknown callback query id.
+//!   unknown callback query id. `sendPhoto` takes an upload, an `https://` URL or a `file_id`
+//!   it handed out (any other is refused, as are URLs given to
+//!   [`FakeTelegram::refuse_photo_url`]), captions over 1,024 characters are refused, a text
+//!   message can't get media by `editMessageMedia` nor a photo new text by `editMessageText`.
 //! - Any other method is recorded and answered `true`, so a harmless call never breaks the bot.
 //! - Faults on demand: [`FakeFailure`] for the next call of a method (Telegram's own errors,
 //!   and a proxy's HTML page or an empty body with a 5xx), blocked chats (403), and a revoked
@@ -467,6 +470,12 @@ impl FakeTelegram {
             _ => Map::new(),
         };
         self.user_message(user, content).0
+    }
+
+    /// From now on `sendPhoto` and `editMessageMedia` with this URL answer as Telegram does an
+    /// image it can't use ("wrong type of the web page content").
+    pub fn refuse_photo_url(&self, url: &str) {
+        self.shared.lock().refused_photos.insert(url.to_owned());
     }
 
     /// The user unblocks the bot.

@@ -106,6 +106,10 @@ pub(crate) struct State {
     /// Set by `revoke_token`: every call answers 401 "Unauthorized".
     pub(crate) token_revoked: bool,
     pub(crate) users: HashMap<i64, TestUser>,
+    /// Photo URLs the fake answers as Telegram does an image it can't use.
+    pub(crate) refused_photos: HashSet<String>,
+    /// The photo `file_id`s handed out, so a `file_id` never handed out is refused.
+    pub(crate) photo_files: HashSet<String>,
 }
 
 impl Default for State {
@@ -129,6 +133,8 @@ impl Default for State {
             blocked: HashSet::new(),
             token_revoked: false,
             users: HashMap::new(),
+            refused_photos: HashSet::new(),
+            photo_files: HashSet::new(),
         }
     }
 }

@@ -38,6 +38,9 @@ mod ops;
 /// An order after it is placed: the merchant's buttons and `/orders` in their chats, the
 /// shopper's status messages, a shopper's own cancellation, the admin tool's status change.
 mod order_updates;
+/// Product photos: upload once then file_id, URL photos, a variant's own photo by segment,
+/// photo/text screen changes, cut captions with Details, a refused image shown as text.
+mod photos;
 /// Product segments through storebot-admin, and a grant changing what the real bot shows.
 mod product_segments;
 /// `storebot-admin segments stats` on a shop with known numbers.

@@ -28,6 +28,7 @@ fn inline(text: &str, buttons: &[(&str, &str)], edit: bool) -> Reply {
                 .collect(),
         ]),
         edit,
+        photo: None,
     }
 }
 
@@ -63,6 +64,7 @@ fn script(_sender: &storebot::conversation::TelegramUser, input: &Input) -> Outc
                     label: "Share my phone".into(),
                 },
                 edit: false,
+                photo: None,
             }],
             ..Outcome::default()
         },

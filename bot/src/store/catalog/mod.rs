@@ -7,5 +7,6 @@
 pub mod availability;
 pub mod browse;
 pub mod editing;
+pub mod images;
 pub mod product_segments;
 pub mod simulate;

@@ -6,7 +6,8 @@
 //! match), active products whose every variant is hidden that way,
 //! empty segments, segments assigned nowhere, grants to segments not in force, rules that
 //! use archived questions or options or no longer validate, and active coupons nobody can
-//! redeem now (ended, used up, or tied only to segments with no members in force).
+//! redeem now (ended, used up, or tied only to segments with no members in force), and
+//! product or variant photos that Telegram refused.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -27,7 +28,7 @@ use crate::store::membership::in_force::is_in_force;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
     /// A stable word for scripts: `hidden_variant`, `hidden_product`, `empty_segment`,
-    /// `unused_segment`, `grant_not_in_force`, `bad_rule`, `dead_coupon`.
+    /// `unused_segment`, `grant_not_in_force`, `bad_rule`, `dead_coupon`, `refused_image`.
     pub kind: &'static str,
     pub message: String,
 }
@@ -220,6 +221,16 @@ pub async fn check(
         }
     }
     findings.extend(dead_coupons(db, now, &coupon_ties, &granting, &names).await?);
+    // A photo Telegram refused: the product shows as text until the image is fixed.
+    for refused in crate::store::catalog::images::refused(db).await? {
+        findings.push(Finding {
+            kind: "refused_image",
+            message: format!(
+                "Telegram refused the image of {} ({}): {}",
+                refused.owner, refused.source, refused.error
+            ),
+        });
+    }
     Ok(findings)
 }
 
