@@ -262,3 +262,79 @@ async fn a_refused_photo_leaves_the_product_as_text_and_a_long_caption_is_cut_wi
         .count();
     assert_eq!(warned, 1, "{log:#?}");
 }
+
+#[tokio::test]
+async fn export_and_apply_carry_photos_by_url_or_path() {
+    let test = storebot::testing::TestDb::new().await.unwrap();
+    storebot::store::operations::demo::seed(&test.db, chrono::Utc::now())
+        .await
+        .unwrap();
+    let tool = AdminTool::new(test.url());
+    let dir = tempfile::tempdir().unwrap();
+    let url = "https://img.example.com/green.jpg";
+    let green_tea = storebot_entity::product::Entity::find()
+        .filter(storebot_entity::product::Column::Title.eq("Green tea"))
+        .one(&test.db)
+        .await
+        .unwrap()
+        .unwrap();
+    tool.ok(&[
+        "catalog",
+        "product",
+        "edit",
+        &green_tea.id.to_string(),
+        "--image",
+        url,
+    ]);
+    let exported = dir.path().join("store.json");
+    tool.ok(&["export", "-o", exported.to_str().unwrap()]);
+    let mut document: Value =
+        serde_json::from_str(&std::fs::read_to_string(&exported).unwrap()).unwrap();
+    assert_eq!(
+        document["images"],
+        serde_json::json!([{"product": "Green tea", "image": url}])
+    );
+
+    // A local file for one variant, by its path.
+    let bag = dir.path().join("bag.jpg");
+    std::fs::write(&bag, b"\xFF\xD8\xFF\xE0 a jpeg").unwrap();
+    document["images"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"sku": "GT-100", "image": bag.to_str().unwrap()}));
+    std::fs::write(&exported, document.to_string()).unwrap();
+    let applied = tool.json(&["apply", exported.to_str().unwrap(), "--yes"]);
+    assert_eq!(
+        applied["changes"],
+        serde_json::json!(["set the photo of variant `GT-100`"])
+    );
+    let variant = storebot_entity::variant::Entity::find()
+        .filter(storebot_entity::variant::Column::Sku.eq("GT-100"))
+        .one(&test.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        variant.image.as_deref(),
+        Some(bag.canonicalize().unwrap().to_str().unwrap())
+    );
+
+    // An entry naming nothing, or not an image: refused, nothing changed.
+    let state = |tool: &AdminTool| tool.json(&["catalog", "product", "list"]);
+    for (entry, sentence) in [
+        (
+            serde_json::json!({"sku": "NOPE", "image": url}),
+            "images names the variant `NOPE`, which does not exist",
+        ),
+        (
+            serde_json::json!({"product": "Green tea", "image": "ftp://img.example.com/x.jpg"}),
+            "is neither an https:// URL nor a file",
+        ),
+    ] {
+        let mut bad = document.clone();
+        bad["images"].as_array_mut().unwrap().push(entry);
+        let file = dir.path().join("bad.json");
+        std::fs::write(&file, bad.to_string()).unwrap();
+        tool.refused(&["apply", file.to_str().unwrap(), "--yes"], sentence, state);
+    }
+}
