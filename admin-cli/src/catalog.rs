@@ -2,7 +2,8 @@
 //!
 //! Import file columns (CSV header, or JSON object keys): `sku`, `product`, `variant`,
 //! `price` (major units, `12.50`), `stock` are required; `active` (yes/no, default yes),
-//! `category`, `brand`, `description` are optional.
+//! `category`, `brand`, `description`, `image` and `variant_image` (an https:// URL or a
+//! JPEG/PNG path relative to the file, `none` to remove) are optional.
 
 use std::path::PathBuf;
 
