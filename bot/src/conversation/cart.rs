@@ -62,7 +62,15 @@ impl Session<'_> {
         let mut text = self.t("cart_title");
         let mut rows = Vec::new();
         for (index, line) in lines.iter().enumerate() {
-            text.push_str(&format!("\n{}", self.cart_line(line)));
+            // Numbered, so that "− #2" and "+ #2" say which line they change.
+            let number = (index + 1).to_string();
+            text.push_str(&format!(
+                "\n{}",
+                self.fill(
+                    "cart_numbered",
+                    &[("number", &number), ("line", &self.cart_line(line))]
+                )
+            ));
             // Telegram refuses keyboards of about a hundred buttons: beyond this many lines
             // the cart is still listed and ordered in full, only without per-line buttons.
             if index >= MAX_LINES_WITH_BUTTONS {
@@ -72,8 +80,14 @@ impl Session<'_> {
             let title = place::line_title(line);
             let mut row = Vec::new();
             if line.status != LineStatus::Hidden {
-                row.push(Button::new("−", Callback::Decrease { variant }));
-                row.push(Button::new("+", Callback::Increase { variant }));
+                row.push(Button::new(
+                    self.fill("cart_decrease", &[("number", &number)]),
+                    Callback::Decrease { variant },
+                ));
+                row.push(Button::new(
+                    self.fill("cart_increase", &[("number", &number)]),
+                    Callback::Increase { variant },
+                ));
             }
             row.push(Button::new(
                 self.fill("cart_remove", &[("title", &title)]),
@@ -112,6 +126,10 @@ impl Session<'_> {
                 ],
             ),
             LineStatus::Hidden => self.fill("cart_line_hidden", &[("title", &title)]),
+            // "only 0 in stock" reads like a bug: none left is "sold out".
+            LineStatus::OutOfStock if line.variant.stock <= 0 => {
+                self.fill("cart_line_sold_out", &[("title", &title)])
+            }
             LineStatus::OutOfStock => self.fill(
                 "cart_line_out_of_stock",
                 &[
@@ -147,11 +165,13 @@ impl Session<'_> {
             };
             if current.saturating_add(delta) > found.stock {
                 txn.rollback().await?;
-                let stock = found.stock.max(0).to_string();
-                let text = self.fill(
-                    "not_enough_stock",
-                    &[("stock", &stock), ("title", &product.title)],
+                let title = format!(
+                    "{}, {}",
+                    product.title,
+                    super::catalog::variant_label(&found.title, &found.sku)
                 );
+                let left = found.stock.saturating_sub(current);
+                let text = stock_left(self, left, found.stock, &title);
                 self.out.notice = Some(text);
                 return self.show_cart().await;
             }
@@ -488,7 +508,7 @@ impl Session<'_> {
                     .iter()
                     .map(place::line_title)
                     .collect::<Vec<_>>()
-                    .join(", ");
+                    .join("; ");
                 if !titles.is_empty() {
                     self.say(self.fill("checkout_left_out", &[("items", &titles)]));
                 }
@@ -503,7 +523,7 @@ impl Session<'_> {
                 self.show_cart().await
             }
             Placement::NotEnoughStock(titles) => {
-                let items = titles.join(", ");
+                let items = titles.join("; ");
                 self.say(self.fill("order_out_of_stock", &[("items", &items)]));
                 self.show_cart().await
             }
@@ -603,7 +623,26 @@ fn left_out_titles(lines: &[CartLine]) -> String {
         .filter(|line| line.status != LineStatus::Available)
         .map(place::line_title)
         .collect::<Vec<_>>()
-        .join(", ")
+        .join("; ")
+}
+
+/// "Only 3 of Green tea, 100 g left" (`left` more than the cart holds, of `stock`), "you
+/// already have all 10" when the cart holds the whole stock, or "sold out" when there is
+/// none: the variant named, since a product's other sizes may well be in stock.
+pub(super) fn stock_left(session: &Session<'_>, left: i32, stock: i32, title: &str) -> String {
+    if stock <= 0 {
+        session.fill("sold_out_item", &[("title", title)])
+    } else if left <= 0 {
+        session.fill(
+            "all_in_cart",
+            &[("stock", &stock.to_string()), ("title", title)],
+        )
+    } else {
+        session.fill(
+            "not_enough_stock",
+            &[("stock", &left.to_string()), ("title", title)],
+        )
+    }
 }
 
 /// A typed or shared phone number, kept as `+` and digits; `None` if it can't be one.

@@ -272,11 +272,13 @@ impl Session<'_> {
         .await?;
         if added.is_none() {
             let current = cart::quantity_of(self.db(), self.customer.id, variant).await?;
-            let left = found.stock.saturating_sub(current).max(0).to_string();
-            let text = self.fill(
-                "not_enough_stock",
-                &[("stock", &left), ("title", &product.title)],
+            let left = found.stock.saturating_sub(current).max(0);
+            let title = format!(
+                "{}, {}",
+                product.title,
+                variant_label(&found.title, &found.sku)
             );
+            let text = super::cart::stock_left(self, left, found.stock, &title);
             self.out.notice = Some(text.clone());
             self.say(text);
             return Ok(());

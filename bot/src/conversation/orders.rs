@@ -141,10 +141,10 @@ impl Session<'_> {
         if added.is_empty() {
             self.say(self.t("reorder_nothing"));
         } else {
-            self.say(self.fill("reorder_added", &[("items", &added.join(", "))]));
+            self.say(self.fill("reorder_added", &[("items", &added.join("; "))]));
         }
         if !unavailable.is_empty() {
-            self.say(self.fill("reorder_unavailable", &[("items", &unavailable.join(", "))]));
+            self.say(self.fill("reorder_unavailable", &[("items", &unavailable.join("; "))]));
         }
         self.show_cart().await
     }

@@ -35,11 +35,15 @@ impl Session<'_> {
             } if *current == question => selected.clone(),
             _ => Vec::new(),
         };
-        let hint = if view.is_multiple() {
+        let mut hint = if view.is_multiple() {
             self.t("choose_several")
         } else {
             self.t("choose_one")
         };
+        if !view.question.required {
+            hint.push(' ');
+            hint.push_str(&self.t("optional_question"));
+        }
         let mut rows: Vec<Vec<Button>> = view
             .options
             .iter()

@@ -408,7 +408,8 @@ impl Session<'_> {
             Callback::Confirm { token } => self.confirm(token).await,
             Callback::CancelCheckout => {
                 self.state.step = Step::Idle;
-                self.say(self.t("checkout_cancelled"));
+                // In place of the confirmation, so its Confirm button can't be pressed later.
+                self.screen(self.t("checkout_cancelled"), Vec::new());
                 self.main_menu();
                 Ok(())
             }

@@ -45,6 +45,9 @@ mod photos;
 mod product_segments;
 /// `storebot-admin segments stats` on a shop with known numbers.
 mod segment_stats;
+/// Smaller things a new shopper notices: optional questions, numbered cart lines, sold out,
+/// a cancelled checkout's buttons.
+mod shopper_details;
 /// Starting the binaries: configuration errors, database errors, the missing token.
 mod startup;
 /// The Telegram adapter: replies, splitting, edits, callback answers, flood control, webhook

@@ -1,0 +1,114 @@
+//! Smaller things a new shopper notices, through the real binary on the demo shop: an
+//! optional question says so, cart lines are numbered and their − and + buttons name the line,
+//! "sold out" instead of "only 0 in stock", stock messages name the variant, cancelling a
+//! checkout takes the confirmation's buttons away.
+
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use storebot_entity::variant;
+use storebot_tests::fake_telegram::TestUser;
+
+use super::journey::{Shop, visible};
+
+#[tokio::test]
+async fn a_new_shopper_reads_what_each_button_and_line_means() {
+    let mut shop = Shop::open().await;
+    let dana = shop.shopper(TestUser::new(1020, "Dana"));
+    // The demo's diet question is optional, and says so.
+    dana.send("/start");
+    let age = dana.screen("How old are you?").await;
+    dana.press(&age, "26–40");
+    let likes = dana.screen("What do you like to drink?").await;
+    assert!(!visible(&likes).contains("optional"), "{}", visible(&likes));
+    dana.press(&likes, "Tea");
+    let ticked = dana.with_button("✓ Tea").await;
+    dana.press(&ticked, "Done");
+    let diet = dana.screen("Do you follow a diet?").await;
+    assert!(
+        visible(&diet).contains("This question is optional: press Skip to leave it out."),
+        "{}",
+        visible(&diet)
+    );
+    dana.press(&diet, "Skip");
+    dana.screen("Main menu").await;
+
+    // Two lines in the cart, numbered; "+ #2" changes the second.
+    let green_tea = shop.demo.green_tea;
+    dana.fill_cart(green_tea, "2").await;
+    dana.send(&format!("/start p_{}", shop.demo.espresso));
+    let espresso = dana.screen("Espresso roast").await;
+    dana.press(&espresso, "Beans 250 g · 9.90 EUR");
+    let how_many = dana.screen("How many?").await;
+    dana.press(&how_many, "1");
+    dana.screen("Added 1 ×").await;
+    dana.send("/cart");
+    let cart = dana.screen("Your cart:").await;
+    let text = visible(&cart);
+    assert!(text.contains("#1 Green tea, 100 g: 2 × 4.50 EUR"), "{text}");
+    assert!(
+        text.contains("#2 Espresso roast, Beans 250 g: 1 × 9.90 EUR"),
+        "{text}"
+    );
+    assert_eq!(
+        cart.buttons[1].first().map(|b| b.label.as_str()),
+        Some("− #2")
+    );
+    dana.press(&cart, "+ #2");
+    let more = dana.screen("#2 Espresso roast, Beans 250 g: 2 ×").await;
+    assert!(
+        visible(&more).contains("#1 Green tea, 100 g: 2 ×"),
+        "{}",
+        visible(&more)
+    );
+
+    // Asking for more than there is names the variant.
+    let green_small = shop.demo.green_small;
+    let stock = shop.stock_of(green_small).await;
+    let pressed = shop.fake.press_data(
+        &dana.user,
+        more.message_id,
+        &format!("a:{green_small}:{}", stock - 1),
+    );
+    let notice = dana.notice(pressed).await.unwrap_or_default();
+    assert_eq!(
+        notice,
+        format!("Sorry, only {} of Green tea, 100 g left.", stock - 2)
+    );
+
+    // The tea sells out meanwhile: its line says so, and checkout leaves it out.
+    variant::Entity::update_many()
+        .col_expr(variant::Column::Stock, sea_orm::sea_query::Expr::value(0))
+        .filter(variant::Column::Id.eq(green_small))
+        .exec(&shop.test.db)
+        .await
+        .unwrap();
+    dana.send("/cart");
+    let sold_out = dana.screen("Your cart:").await;
+    let text = visible(&sold_out);
+    assert!(
+        text.contains("#1 Green tea, 100 g: sold out (left out of checkout)"),
+        "{text}"
+    );
+    assert!(!text.contains("only 0"), "{text}");
+    let pressed = dana.press(&sold_out, "+ #1");
+    assert_eq!(
+        dana.notice(pressed).await.as_deref(),
+        Some("Sorry, Green tea, 100 g is sold out.")
+    );
+
+    // Cancelling at the confirmation replaces it: its Confirm can't be pressed afterwards.
+    dana.send("/cart");
+    let cart = dana.screen("Your cart:").await;
+    dana.press(&cart, "Checkout");
+    dana.screen("share your phone number").await;
+    dana.send("+44 20 7946 0000");
+    dana.screen("Where should we deliver?").await;
+    dana.send("1 High Street, London");
+    let confirm = dana.screen("Please check your order").await;
+    dana.press(&confirm, "Cancel");
+    let cancelled = dana.screen("Checkout cancelled").await;
+    assert!(cancelled.edited);
+    assert_eq!(cancelled.message_id, confirm.message_id);
+    assert!(cancelled.buttons.is_empty(), "{cancelled:#?}");
+    dana.screen("Main menu").await;
+    shop.stop_bot().await;
+}
