@@ -251,6 +251,16 @@ impl Session<'_> {
         }
     }
 
+    /// The commands with what each does, then the menu.
+    pub fn help(&mut self) {
+        let mut text = self.t("help_title");
+        for (name, description) in texts::commands(self.texts.get("commands")) {
+            text.push_str(&format!("\n/{name} – {description}"));
+        }
+        self.say(text);
+        self.main_menu();
+    }
+
     pub fn main_menu(&mut self) {
         let rows = vec![
             vec![
@@ -465,6 +475,10 @@ impl Session<'_> {
                 "cart" => self.show_cart().await,
                 "orders" => self.orders(0).await,
                 "profile" => self.profile().await,
+                "help" => {
+                    self.help();
+                    Ok(())
+                }
                 _ => {
                     self.say(self.t("unknown_text"));
                     Ok(())

@@ -577,6 +577,8 @@ pub async fn serve<D: Dialogue>(
     let telegram = &settings.telegram;
     let bot = bot(telegram)?;
     let dialogue = Arc::new(dialogue);
+    // In the background: the menu of commands is a convenience, and the shop serves without it.
+    tokio::spawn(register_commands(bot.clone(), Arc::clone(&settings)));
     let mut dispatcher = Dispatcher::builder(bot.clone(), schema::<D>())
         .dependencies(dptree::deps![Arc::clone(&dialogue), Arc::clone(&settings)])
         .default_handler(|update| async move {
@@ -687,6 +689,35 @@ async fn serve_webhook<D: Dialogue>(
         Err(error) => tracing::error!(%error, "the webhook server task failed"),
     }
     Ok(())
+}
+
+/// Registers the commands of the `commands` text with Telegram: the store's default language
+/// for everyone, and each other configured language for its speakers. One try each; a failure
+/// is logged and the bot serves on (the commands still work when typed).
+async fn register_commands(bot: Bot, settings: Arc<Settings>) {
+    let default = settings.store.default_language.to_lowercase();
+    let mut languages: Vec<Option<String>> = vec![None];
+    languages.extend(
+        settings
+            .texts
+            .iter()
+            .filter(|(code, texts)| **code != default && texts.contains_key("commands"))
+            .map(|(code, _)| Some(code.clone())),
+    );
+    for language in languages {
+        let texts = Texts::for_language(&settings, language.as_deref());
+        let commands: Vec<teloxide::types::BotCommand> =
+            crate::conversation::texts::commands(texts.get("commands"))
+                .into_iter()
+                .map(|(name, description)| teloxide::types::BotCommand::new(name, description))
+                .collect();
+        let mut request = bot.set_my_commands(commands);
+        request.language_code = language.clone();
+        if let Err(error) = request.send().await {
+            let error = send::describe(&error);
+            tracing::warn!(%error, language = ?language, "could not register the bot's commands");
+        }
+    }
 }
 
 /// Waits for `shutdown`, then stops the update listener: no new updates are taken, and the

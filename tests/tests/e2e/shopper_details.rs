@@ -112,3 +112,56 @@ async fn a_new_shopper_reads_what_each_button_and_line_means() {
     dana.screen("Main menu").await;
     shop.stop_bot().await;
 }
+
+#[tokio::test]
+async fn help_lists_the_commands_the_bot_registers_with_telegram_per_language() {
+    let mut shop = Shop::open_with(&[(
+        "STOREBOT_TEXTS__DE__COMMANDS",
+        "start: Hauptmenü\nhelp: Was der Bot kann",
+    )])
+    .await;
+    let calls = shop
+        .fake
+        .wait_for_calls("setMyCommands", 2, super::journey::WAIT)
+        .await
+        .unwrap();
+    let registered: Vec<(String, String)> = calls
+        .iter()
+        .map(|call| {
+            let commands = match &call.body["commands"] {
+                serde_json::Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            (
+                call.body["language_code"].as_str().unwrap_or("").to_owned(),
+                commands,
+            )
+        })
+        .collect();
+    let english = registered
+        .iter()
+        .find(|(language, _)| language.is_empty())
+        .expect("the default commands");
+    assert!(
+        english
+            .1
+            .contains(r#""command":"orders","description":"Your orders""#),
+        "{registered:#?}"
+    );
+    let german = registered
+        .iter()
+        .find(|(language, _)| language == "de")
+        .expect("the German commands");
+    assert!(german.1.contains("Hauptmenü"), "{registered:#?}");
+    assert!(!german.1.contains("orders"), "{registered:#?}");
+
+    let erin = shop.shopper(TestUser::new(1021, "Erin"));
+    erin.register("Tea").await;
+    erin.send("/help");
+    let help = erin.screen("Commands:").await;
+    let text = visible(&help);
+    assert!(text.contains("/orders – Your orders"), "{text}");
+    assert!(text.contains("/help – What the bot can do"), "{text}");
+    erin.screen("Main menu").await;
+    shop.stop_bot().await;
+}
