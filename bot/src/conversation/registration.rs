@@ -187,11 +187,19 @@ impl Session<'_> {
             if let Some(product) = self.state.pending_product.take() {
                 return self.product(product).await;
             }
+            if let Some(command) = self.state.pending_command.take() {
+                return Box::pin(self.text(command)).await;
+            }
             self.main_menu();
             return Ok(());
         }
         if editing {
             return self.profile().await;
+        }
+        // A question added later interrupted a command: carry it out now.
+        if let Some(command) = self.state.pending_command.take() {
+            self.say(self.t("answer_saved"));
+            return Box::pin(self.text(command)).await;
         }
         self.main_menu();
         Ok(())

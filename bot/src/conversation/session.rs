@@ -311,6 +311,8 @@ impl Session<'_> {
             if let Input::Text(text) = &input {
                 if let Some(product) = deep_link(text) {
                     self.state.pending_product = Some(product);
+                } else if text.trim_start().starts_with('/') && !is_start(text) {
+                    self.state.pending_command = Some(text.trim().to_owned());
                 }
                 if is_start(text) && self.customer.registered_at.is_none() {
                     let welcome =
@@ -445,7 +447,7 @@ impl Session<'_> {
         }
     }
 
-    async fn text(&mut self, text: String) -> Flow {
+    pub(super) async fn text(&mut self, text: String) -> Flow {
         let trimmed = text.trim();
         if let Some(command) = trimmed.strip_prefix('/') {
             let name = command

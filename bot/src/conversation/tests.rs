@@ -416,7 +416,9 @@ async fn a_question_added_later_is_asked_at_the_next_interaction() {
     assert!(sam.last.notice.is_some());
     sam.assert_says("Which city do you live in?");
     sam.press("Paris").await;
-    sam.assert_says("Main menu");
+    // The /catalog typed before the question is carried out now.
+    sam.assert_says("Saved.");
+    sam.assert_says("Categories:");
     sam.send("/profile").await;
     sam.assert_says("Which city do you live in?: Paris");
     sam.assert_says("Do you follow a diet? (optional): skipped");
