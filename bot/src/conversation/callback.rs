@@ -41,6 +41,10 @@ pub enum Callback {
         variant: i64,
         quantity: u16,
     },
+    /// Asks for a typed quantity of a variant.
+    OtherAmount {
+        variant: i64,
+    },
     Search,
     SearchPage {
         page: u32,
@@ -169,6 +173,7 @@ impl fmt::Display for Callback {
             Self::ProductPage { product, page } => write!(f, "pp:{product}:{page}"),
             Self::Variant { variant } => write!(f, "v:{variant}"),
             Self::Add { variant, quantity } => write!(f, "a:{variant}:{quantity}"),
+            Self::OtherAmount { variant } => write!(f, "qo:{variant}"),
             Self::Search => write!(f, "s"),
             Self::SearchPage { page } => write!(f, "sp:{page}"),
             Self::Cart => write!(f, "cart"),
@@ -244,6 +249,9 @@ impl FromStr for Callback {
             ["a", variant, quantity] => Self::Add {
                 variant: number(variant)?,
                 quantity: number(quantity)?,
+            },
+            ["qo", variant] => Self::OtherAmount {
+                variant: number(variant)?,
             },
             ["s"] => Self::Search,
             ["sp", page] => Self::SearchPage {
@@ -325,6 +333,7 @@ mod tests {
                 variant: id,
                 quantity: u16::MAX,
             },
+            Callback::OtherAmount { variant: id },
             Callback::Search,
             Callback::SearchPage { page },
             Callback::Cart,
@@ -404,6 +413,7 @@ mod tests {
             id.prop_map(|product| Callback::Details { product }),
             id.prop_map(|variant| Callback::Variant { variant }),
             (id, any::<u16>()).prop_map(|(variant, quantity)| Callback::Add { variant, quantity }),
+            id.prop_map(|variant| Callback::OtherAmount { variant }),
             Just(Callback::Search),
             page.prop_map(|page| Callback::SearchPage { page }),
             Just(Callback::Cart),

@@ -234,12 +234,15 @@ impl Session<'_> {
                 )
             })
             .collect();
-        let back = vec![Button::new(
-            self.t("back"),
-            Callback::Product {
-                product: product.id,
-            },
-        )];
+        let back = vec![
+            Button::new(self.t("other_amount"), Callback::OtherAmount { variant }),
+            Button::new(
+                self.t("back"),
+                Callback::Product {
+                    product: product.id,
+                },
+            ),
+        ];
         // The variant's own photo, else the product's: only a variant the shopper may see
         // gets here, so a hidden variant's photo is never sent.
         let image = found.image.clone().or_else(|| product.image.clone());
@@ -299,6 +302,75 @@ impl Session<'_> {
         ]];
         self.screen(text, rows);
         Ok(())
+    }
+
+    /// "Other amount": asks for a typed quantity, from 1 to what the cart can still take.
+    pub async fn ask_amount(&mut self, variant: i64) -> Flow {
+        let data = Callback::OtherAmount { variant }.to_string();
+        let Some((found, product)) =
+            browse::visible_variant(self.db(), variant, &self.segments).await?
+        else {
+            self.refuse(&data, "variant hidden from this shopper");
+            return Ok(());
+        };
+        let current = cart::quantity_of(self.db(), self.customer.id, variant).await?;
+        let left = found.stock.saturating_sub(current);
+        let title = format!(
+            "{}, {}",
+            product.title,
+            variant_label(&found.title, &found.sku)
+        );
+        if left <= 0 {
+            let text = super::cart::stock_left(self, left, found.stock, &title);
+            self.out.notice = Some(text.clone());
+            self.say(text);
+            return Ok(());
+        }
+        self.state.step = Step::Quantity { variant };
+        let text = self.fill(
+            "ask_amount",
+            &[("title", &title), ("max", &left.to_string())],
+        );
+        let rows = vec![vec![Button::new(
+            self.t("back"),
+            Callback::Variant { variant },
+        )]];
+        self.screen(text, rows);
+        Ok(())
+    }
+
+    /// A typed quantity for "Other amount": a whole number from 1 to what is left, else the
+    /// question again with the range.
+    pub async fn typed_amount(&mut self, variant: i64, typed: &str) -> Flow {
+        let Some((found, product)) =
+            browse::visible_variant(self.db(), variant, &self.segments).await?
+        else {
+            self.state.step = Step::Idle;
+            self.say(self.t("variant_unavailable"));
+            return Ok(());
+        };
+        let current = cart::quantity_of(self.db(), self.customer.id, variant).await?;
+        let left = found.stock.saturating_sub(current);
+        let wanted = typed
+            .trim()
+            .parse::<i32>()
+            .ok()
+            .filter(|wanted| (1..=left).contains(wanted))
+            .and_then(|wanted| u16::try_from(wanted).ok());
+        let Some(quantity) = wanted else {
+            let title = format!(
+                "{}, {}",
+                product.title,
+                variant_label(&found.title, &found.sku)
+            );
+            self.say(self.fill(
+                "amount_invalid",
+                &[("title", &title), ("max", &left.max(0).to_string())],
+            ));
+            return Ok(());
+        };
+        self.state.step = Step::Idle;
+        self.add(variant, quantity).await
     }
 
     pub fn search_prompt(&mut self) {

@@ -334,6 +334,11 @@ impl Session<'_> {
             Input::Text(text) => text.trim_start().starts_with('/'),
             Input::Contact { .. } | Input::Media => false,
         };
+        // A button or a command leaves the "how many?" prompt, so a later text is a search
+        // again rather than a quantity.
+        if leaves_phone_prompt && matches!(self.state.step, Step::Quantity { .. }) {
+            self.state.step = Step::Idle;
+        }
         if leaves_phone_prompt && matches!(self.state.step, Step::Phone { .. }) {
             // The contact keyboard would otherwise stay up under everything that follows.
             self.state.step = Step::Idle;
@@ -401,6 +406,7 @@ impl Session<'_> {
             Callback::Details { product } => self.product_details(product).await,
             Callback::Variant { variant } => self.variant(variant).await,
             Callback::Add { variant, quantity } => self.add(variant, quantity).await,
+            Callback::OtherAmount { variant } => self.ask_amount(variant).await,
             Callback::Search => {
                 self.search_prompt();
                 Ok(())
@@ -505,6 +511,7 @@ impl Session<'_> {
                     .await
             }
             // Text outside a prompt is a search too: it's what a shopper typing a word means.
+            Step::Quantity { variant } => self.typed_amount(variant, trimmed).await,
             Step::Idle | Step::SearchPrompt | Step::Answering { .. } => {
                 self.search(trimmed, 0).await
             }

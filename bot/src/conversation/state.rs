@@ -41,6 +41,8 @@ pub enum Step {
     },
     /// The next text is a search.
     SearchPrompt,
+    /// The next text is how many of `variant` to add ("Other amount").
+    Quantity { variant: i64 },
     /// Checkout waits for a phone number.
     Phone { token: u64 },
     /// Checkout waits for a delivery address.

@@ -165,3 +165,36 @@ async fn help_lists_the_commands_the_bot_registers_with_telegram_per_language() 
     erin.screen("Main menu").await;
     shop.stop_bot().await;
 }
+
+#[tokio::test]
+async fn other_amount_takes_a_typed_quantity_within_the_stock() {
+    let mut shop = Shop::open().await;
+    let finn = shop.shopper(TestUser::new(1022, "Finn"));
+    finn.register("Tea").await;
+    let stock = shop.stock_of(shop.demo.green_small).await;
+    finn.send(&format!("/start p_{}", shop.demo.green_tea));
+    let product = finn.screen("Sencha from Shizuoka").await;
+    finn.press(&product, "100 g · 4.50 EUR");
+    let how_many = finn.screen("How many?").await;
+    finn.press(&how_many, "Other amount");
+    let asked = finn
+        .screen(&format!(
+            "How many of Green tea, 100 g? Type a number from 1 to {stock}."
+        ))
+        .await;
+    assert_eq!(asked.labels(), ["« Back"]);
+    let refused = format!("Please type a whole number from 1 to {stock} for Green tea, 100 g.");
+    for typed in ["0", &(stock + 1).to_string(), "three", "-2"] {
+        finn.send(typed);
+        finn.screen(&refused).await;
+    }
+    finn.send("7");
+    finn.screen("Added 7 × Green tea, 100 g").await;
+    let cart = shop.cart_of(&finn.user).await;
+    assert_eq!(cart.len(), 1);
+    assert_eq!(cart[0].quantity, 7);
+    // The prompt is over: a typed word is a search again.
+    finn.send("sencha");
+    finn.screen("Found for “sencha”").await;
+    shop.stop_bot().await;
+}
