@@ -165,13 +165,9 @@ impl Session<'_> {
             };
             if current.saturating_add(delta) > found.stock {
                 txn.rollback().await?;
-                let title = format!(
-                    "{}, {}",
-                    product.title,
-                    super::catalog::variant_label(&found.title, &found.sku)
-                );
+                let title = super::session::item_title(&product.title, &found.title, &found.sku);
                 let left = found.stock.saturating_sub(current);
-                let text = stock_left(self, left, found.stock, &title);
+                let text = self.stock_left(left, found.stock, &title);
                 self.out.notice = Some(text);
                 return self.show_cart().await;
             }
@@ -624,25 +620,6 @@ fn left_out_titles(lines: &[CartLine]) -> String {
         .map(place::line_title)
         .collect::<Vec<_>>()
         .join("; ")
-}
-
-/// "Only 3 of Green tea, 100 g left" (`left` more than the cart holds, of `stock`), "you
-/// already have all 10" when the cart holds the whole stock, or "sold out" when there is
-/// none: the variant named, since a product's other sizes may well be in stock.
-pub(super) fn stock_left(session: &Session<'_>, left: i32, stock: i32, title: &str) -> String {
-    if stock <= 0 {
-        session.fill("sold_out_item", &[("title", title)])
-    } else if left <= 0 {
-        session.fill(
-            "all_in_cart",
-            &[("stock", &stock.to_string()), ("title", title)],
-        )
-    } else {
-        session.fill(
-            "not_enough_stock",
-            &[("stock", &left.to_string()), ("title", title)],
-        )
-    }
 }
 
 /// A typed or shared phone number, kept as `+` and digits; `None` if it can't be one.

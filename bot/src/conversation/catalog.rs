@@ -281,7 +281,7 @@ impl Session<'_> {
                 product.title,
                 variant_label(&found.title, &found.sku)
             );
-            let text = super::cart::stock_left(self, left, found.stock, &title);
+            let text = self.stock_left(left, found.stock, &title);
             self.out.notice = Some(text.clone());
             self.say(text);
             return Ok(());
@@ -321,7 +321,7 @@ impl Session<'_> {
             variant_label(&found.title, &found.sku)
         );
         if left <= 0 {
-            let text = super::cart::stock_left(self, left, found.stock, &title);
+            let text = self.stock_left(left, found.stock, &title);
             self.out.notice = Some(text.clone());
             self.say(text);
             return Ok(());

@@ -163,6 +163,25 @@ impl Session<'_> {
         Ok(())
     }
 
+    /// "Only 3 of Green tea, 100 g left" (`left` more than the cart holds, of `stock`), "you
+    /// already have all 10" when the cart holds the whole stock, or "sold out" when there is
+    /// none: the variant named, since a product's other sizes may well be in stock.
+    pub fn stock_left(&self, left: i32, stock: i32, title: &str) -> String {
+        if stock <= 0 {
+            self.fill("sold_out_item", &[("title", title)])
+        } else if left <= 0 {
+            self.fill(
+                "all_in_cart",
+                &[("stock", &stock.to_string()), ("title", title)],
+            )
+        } else {
+            self.fill(
+                "not_enough_stock",
+                &[("stock", &left.to_string()), ("title", title)],
+            )
+        }
+    }
+
     /// A new message that never replaces the pressed one.
     pub fn say(&mut self, text: String) {
         self.out.replies.push(Reply::text(text));
@@ -532,6 +551,13 @@ fn deep_link(text: &str) -> Option<i64> {
         return None;
     }
     words.next()?.strip_prefix("p_")?.parse().ok()
+}
+
+/// An item as one title, "Green tea, 100 g": the variant's title, or its SKU when it has
+/// none.
+pub(super) fn item_title(product: &str, variant: &str, sku: &str) -> String {
+    let variant = if variant.is_empty() { sku } else { variant };
+    format!("{product}, {variant}")
 }
 
 #[cfg(test)]
