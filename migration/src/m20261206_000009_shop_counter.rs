@@ -2,6 +2,8 @@
 //! path of a local JPEG/PNG), and `image_file`, what Telegram made of each image: the
 //! `file_id` it returned on the first send (sent instead of the bytes or the URL from then
 //! on), or why it refused the image (the product then shows as text, and `lint` lists it).
+//! And the phone and address a shopper used last, offered at the next checkout until they
+//! forget them.
 
 use sea_orm_migration::{prelude::*, schema::*};
 
@@ -20,6 +22,13 @@ enum Product {
 enum Variant {
     Table,
     Image,
+}
+
+#[derive(DeriveIden, Clone, Copy)]
+enum Customer {
+    Table,
+    SavedPhone,
+    SavedAddress,
 }
 
 #[derive(DeriveIden, Clone, Copy)]
@@ -68,10 +77,36 @@ impl MigrationTrait for Migration {
             .await?;
         manager
             .create_index(index(ImageFile::Table, &[ImageFile::Source], true))
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Customer::Table)
+                    .add_column(string_len_null(Customer::SavedPhone, 32))
+                    .to_owned(),
+            )
+            .await?;
+        manager
+            .alter_table(
+                Table::alter()
+                    .table(Customer::Table)
+                    .add_column(text_null(Customer::SavedAddress))
+                    .to_owned(),
+            )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        for column in [Customer::SavedAddress, Customer::SavedPhone] {
+            manager
+                .alter_table(
+                    Table::alter()
+                        .table(Customer::Table)
+                        .drop_column(column)
+                        .to_owned(),
+                )
+                .await?;
+        }
         manager
             .drop_table(Table::drop().table(ImageFile::Table).to_owned())
             .await?;

@@ -64,6 +64,18 @@ pub enum Callback {
         token: u64,
     },
     CancelCheckout,
+    /// At the phone prompt of checkout `token`: the number used last time.
+    UseSavedPhone {
+        token: u64,
+    },
+    /// At the address prompt of checkout `token`: the address used last time.
+    UseSavedAddress {
+        token: u64,
+    },
+    /// Declines the saved phone or address: the shopper types another.
+    EnterAnother,
+    /// Deletes the saved phone and address (from /profile).
+    ForgetDetails,
     /// Asks for a coupon code on the confirmation step.
     Coupon,
     Orders {
@@ -183,6 +195,10 @@ impl fmt::Display for Callback {
             Self::Checkout => write!(f, "co"),
             Self::Confirm { token } => write!(f, "ok:{token}"),
             Self::CancelCheckout => write!(f, "cx"),
+            Self::UseSavedPhone { token } => write!(f, "up:{token}"),
+            Self::UseSavedAddress { token } => write!(f, "ua:{token}"),
+            Self::EnterAnother => write!(f, "ea"),
+            Self::ForgetDetails => write!(f, "fd"),
             Self::Coupon => write!(f, "cp"),
             Self::Orders { page } => write!(f, "o:{page}"),
             Self::OrderAgain { order } => write!(f, "oa:{order}"),
@@ -272,6 +288,14 @@ impl FromStr for Callback {
                 token: number(token)?,
             },
             ["cx"] => Self::CancelCheckout,
+            ["up", token] => Self::UseSavedPhone {
+                token: number(token)?,
+            },
+            ["ua", token] => Self::UseSavedAddress {
+                token: number(token)?,
+            },
+            ["ea"] => Self::EnterAnother,
+            ["fd"] => Self::ForgetDetails,
             ["cp"] => Self::Coupon,
             ["o", page] => Self::Orders {
                 page: number(page)?,
@@ -343,6 +367,10 @@ mod tests {
             Callback::Checkout,
             Callback::Confirm { token: u64::MAX },
             Callback::CancelCheckout,
+            Callback::UseSavedPhone { token: u64::MAX },
+            Callback::UseSavedAddress { token: u64::MAX },
+            Callback::EnterAnother,
+            Callback::ForgetDetails,
             Callback::Coupon,
             Callback::Orders { page },
             Callback::OrderAgain { order: id },
@@ -423,6 +451,10 @@ mod tests {
             Just(Callback::Checkout),
             any::<u64>().prop_map(|token| Callback::Confirm { token }),
             Just(Callback::CancelCheckout),
+            any::<u64>().prop_map(|token| Callback::UseSavedPhone { token }),
+            any::<u64>().prop_map(|token| Callback::UseSavedAddress { token }),
+            Just(Callback::EnterAnother),
+            Just(Callback::ForgetDetails),
             Just(Callback::Coupon),
             page.prop_map(|page| Callback::Orders { page }),
             id.prop_map(|order| Callback::OrderAgain { order }),

@@ -38,6 +38,8 @@ use crate::store::orders::place::{self, NewOrder, Placement};
 use crate::store::orders::quote::{self, Change};
 use crate::store::{self, orders::cart};
 
+/// How much of a saved phone or address a "Use …" button shows.
+const SAVED_LABEL_CHARS: usize = 30;
 /// Codes are short; anything longer is kept only this far (it is unknown anyway).
 const MAX_TYPED_CODE_CHARS: usize = 64;
 /// Fewer digits can't be a reachable phone number, more are not one (E.164 allows 15).
@@ -211,18 +213,89 @@ impl Session<'_> {
         address: Option<String>,
     ) -> Flow {
         let settings = &self.conv.settings.checkout;
+        let saved = if (settings.ask_contact && phone.is_none())
+            || (settings.ask_address && address.is_none())
+        {
+            crate::store::shoppers::customers::saved_details(self.db(), self.customer.id).await?
+        } else {
+            (None, None)
+        };
         if settings.ask_contact && phone.is_none() {
             self.state.step = Step::Phone { token };
+            if let Some(saved) = &saved.0 {
+                self.offer_saved(saved, Callback::UseSavedPhone { token });
+            }
             let label = self.t("share_phone");
             self.say_with(self.t("ask_phone"), Markup::RequestContact { label });
             return Ok(());
         }
         if settings.ask_address && address.is_none() {
             self.state.step = Step::Address { token, phone };
+            if let Some(saved) = &saved.1 {
+                self.offer_saved(saved, Callback::UseSavedAddress { token });
+            }
             self.say(self.t("ask_address"));
             return Ok(());
         }
         self.confirmation(token, phone, address, Vec::new()).await
+    }
+
+    /// "Use +49 151 …" and "Enter another" above a checkout prompt.
+    fn offer_saved(&mut self, saved: &str, use_it: Callback) {
+        let (short, _) = crate::limits::cut_at_word(saved, SAVED_LABEL_CHARS);
+        let rows = vec![
+            vec![Button::new(
+                self.fill("use_saved", &[("value", &short)]),
+                use_it,
+            )],
+            vec![Button::new(
+                self.t("enter_another_button"),
+                Callback::EnterAnother,
+            )],
+        ];
+        self.say_with(self.t("saved_details_offer"), Markup::Inline(rows));
+    }
+
+    /// The saved phone, pressed at the phone prompt of checkout `token`.
+    pub async fn use_saved_phone(&mut self, token: u64) -> Flow {
+        let data = Callback::UseSavedPhone { token }.to_string();
+        let (saved, _) =
+            crate::store::shoppers::customers::saved_details(self.db(), self.customer.id).await?;
+        match (&self.state.step, saved) {
+            (Step::Phone { token: current }, Some(phone)) if *current == token => {
+                self.accept_phone(token, &phone).await
+            }
+            _ => {
+                self.refuse(
+                    &data,
+                    "not at this checkout's phone prompt, or nothing saved",
+                );
+                Ok(())
+            }
+        }
+    }
+
+    /// The saved address, pressed at the address prompt of checkout `token`.
+    pub async fn use_saved_address(&mut self, token: u64) -> Flow {
+        let data = Callback::UseSavedAddress { token }.to_string();
+        let (_, saved) =
+            crate::store::shoppers::customers::saved_details(self.db(), self.customer.id).await?;
+        match (self.state.step.clone(), saved) {
+            (
+                Step::Address {
+                    token: current,
+                    phone,
+                },
+                Some(address),
+            ) if current == token => self.typed_address(token, phone, &address).await,
+            _ => {
+                self.refuse(
+                    &data,
+                    "not at this checkout's address prompt, or nothing saved",
+                );
+                Ok(())
+            }
+        }
     }
 
     pub async fn contact(&mut self, phone: String, user_id: Option<i64>) -> Flow {
@@ -495,6 +568,14 @@ impl Session<'_> {
                 left_out,
                 coupons,
             } => {
+                // Offered at the next checkout, until the shopper forgets them in /profile.
+                crate::store::shoppers::customers::save_details(
+                    self.db(),
+                    self.customer.id,
+                    order.order.contact_phone.as_deref(),
+                    order.order.address.as_deref(),
+                )
+                .await?;
                 let total = self.money(order.order.total);
                 let number = order.order.id.to_string();
                 let text = self.fill("order_placed", &[("order", &number), ("total", &total)]);

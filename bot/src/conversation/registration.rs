@@ -244,6 +244,27 @@ impl Session<'_> {
         };
         text.push_str(&format!("\n\n{}", self.t(status)));
         rows.push(vec![Button::new(self.t(toggle), Callback::ToggleNews)]);
+        let (phone, address) =
+            crate::store::shoppers::customers::saved_details(self.db(), self.customer.id).await?;
+        if phone.is_some() || address.is_some() {
+            text.push_str(&format!("\n\n{}", self.t("saved_details_title")));
+            if let Some(phone) = &phone {
+                text.push_str(&format!(
+                    "\n{}",
+                    self.fill("confirm_phone", &[("phone", phone)])
+                ));
+            }
+            if let Some(address) = &address {
+                text.push_str(&format!(
+                    "\n{}",
+                    self.fill("confirm_address", &[("address", address)])
+                ));
+            }
+            rows.push(vec![Button::new(
+                self.t("forget_details"),
+                Callback::ForgetDetails,
+            )]);
+        }
         rows.push(self.back_to_menu());
         self.screen(text, rows);
         Ok(())

@@ -348,10 +348,12 @@ impl Session<'_> {
             self.ask(&question, false);
             return Ok(());
         }
-        let leaves_phone_prompt = match &input {
-            Input::Button { .. } => true,
-            Input::Text(text) => text.trim_start().starts_with('/'),
-            Input::Contact { .. } | Input::Media => false,
+        let leaves_phone_prompt = match (&input, callback) {
+            // The choices offered at the prompt itself keep it.
+            (_, Some(Callback::UseSavedPhone { .. } | Callback::EnterAnother)) => false,
+            (Input::Button { .. }, _) => true,
+            (Input::Text(text), _) => text.trim_start().starts_with('/'),
+            (Input::Contact { .. } | Input::Media, _) => false,
         };
         // A button or a command leaves the "how many?" prompt, so a later text is a search
         // again rather than a quantity.
@@ -451,6 +453,18 @@ impl Session<'_> {
                 Ok(())
             }
             Callback::Coupon => self.ask_coupon(),
+            Callback::UseSavedPhone { token } => self.use_saved_phone(token).await,
+            Callback::UseSavedAddress { token } => self.use_saved_address(token).await,
+            Callback::EnterAnother => {
+                self.screen(self.t("enter_another"), Vec::new());
+                Ok(())
+            }
+            Callback::ForgetDetails => {
+                crate::store::shoppers::customers::forget_details(self.db(), self.customer.id)
+                    .await?;
+                self.notice("details_forgotten");
+                self.profile().await
+            }
             Callback::Orders { page } => self.orders(page).await,
             Callback::OrderAgain { order } => self.order_again(order).await,
             Callback::Profile => self.profile().await,

@@ -198,3 +198,81 @@ async fn other_amount_takes_a_typed_quantity_within_the_stock() {
     finn.screen("Found for “sencha”").await;
     shop.stop_bot().await;
 }
+
+#[tokio::test]
+async fn checkout_offers_last_times_phone_and_address_until_the_shopper_forgets_them() {
+    let mut shop = Shop::open().await;
+    let gina = shop.shopper(TestUser::new(1023, "Gina"));
+    gina.register("Tea").await;
+    let cart = gina.fill_cart(shop.demo.green_tea, "1").await;
+    gina.press(&cart, "Checkout");
+    let prompt = gina.screen("share your phone number").await;
+    assert!(prompt.buttons.is_empty());
+    gina.send("+44 20 7946 0000");
+    gina.screen("Where should we deliver?").await;
+    gina.send("1 High Street, London");
+    let confirm = gina.screen("Please check your order").await;
+    gina.press(&confirm, "Confirm order");
+    gina.screen("is placed").await;
+
+    // The next checkout offers both, one press each.
+    let cart = gina.fill_cart(shop.demo.green_tea, "1").await;
+    gina.press(&cart, "Checkout");
+    let offer = gina.screen("Same as last time?").await;
+    assert_eq!(offer.labels(), ["Use +442079460000", "Enter another"]);
+    gina.screen("share your phone number").await;
+    gina.press(&offer, "Use +442079460000");
+    gina.screen("got your number").await;
+    let address_offer = gina.screen("Same as last time?").await;
+    assert_eq!(
+        address_offer.labels(),
+        ["Use 1 High Street, London", "Enter another"]
+    );
+    gina.press(&address_offer, "Use 1 High Street, London");
+    let confirm = gina.screen("Please check your order").await;
+    let text = visible(&confirm);
+    assert!(text.contains("Phone: +442079460000"), "{text}");
+    assert!(text.contains("Address: 1 High Street, London"), "{text}");
+    // The old offer, pressed again at the confirmation: out of date, nothing changes.
+    let stale = gina.press(&offer, "Use +442079460000");
+    assert_eq!(
+        gina.notice(stale).await.as_deref(),
+        Some("That button is out of date.")
+    );
+
+    // /profile shows them, and forgets them on request.
+    gina.send("/profile");
+    let profile = gina.screen("Kept for your next order:").await;
+    assert!(visible(&profile).contains("Address: 1 High Street, London"));
+    let forget = gina.press(&profile, "Forget my details");
+    assert_eq!(
+        gina.notice(forget).await.as_deref(),
+        Some("Your saved phone and address are deleted.")
+    );
+    let after = gina.screen("Your answers:").await;
+    assert!(
+        !visible(&after).contains("Kept for your next order"),
+        "{}",
+        visible(&after)
+    );
+    let customer = shop.customer(&gina.user).await;
+    assert_eq!((customer.saved_phone, customer.saved_address), (None, None));
+    // Past orders keep theirs.
+    let orders = shop.orders_of(&gina.user).await;
+    assert_eq!(orders[0].address.as_deref(), Some("1 High Street, London"));
+
+    // Nothing is offered any more: the phone prompt comes straight after Checkout.
+    gina.send("/cart");
+    let cart = gina.screen("Your cart:").await;
+    gina.press(&cart, "Checkout");
+    let next = shop
+        .fake
+        .next_reply(gina.user.chat_id(), super::journey::WAIT)
+        .await
+        .unwrap();
+    assert!(
+        visible(&next).contains("share your phone number"),
+        "{next:#?}"
+    );
+    shop.stop_bot().await;
+}
