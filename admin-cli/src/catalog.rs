@@ -2,7 +2,8 @@
 //!
 //! Import file columns (CSV header, or JSON object keys): `sku`, `product`, `variant`,
 //! `price` (major units, `12.50`), `stock` are required; `active` (yes/no, default yes),
-//! `category`, `brand`, `description` are optional.
+//! `category`, `brand`, `description`, `image` and `variant_image` (an https:// URL or a
+//! JPEG/PNG path relative to the file, `none` to remove) are optional.
 
 use std::path::PathBuf;
 
@@ -12,6 +13,7 @@ use serde_json::Value;
 use storebot::store::catalog::editing::{
     self, ImportRow, NewProduct, NewVariant, ProductEdit, ProductRow, VariantEdit,
 };
+use storebot::store::catalog::images;
 
 use crate::context::Context;
 use crate::csv;
@@ -88,6 +90,9 @@ pub enum ProductCommand {
         /// `yes` or `no`.
         #[arg(long, value_parser = parse_flag)]
         active: Option<bool>,
+        /// The product's photo: an https:// URL, a JPEG/PNG file, or `none` to remove it.
+        #[arg(long)]
+        image: Option<String>,
     },
 }
 
@@ -120,6 +125,10 @@ pub enum VariantCommand {
         stock: Option<i32>,
         #[arg(long, value_parser = parse_flag)]
         active: Option<bool>,
+        /// The variant's own photo (shown instead of the product's when it is chosen): an
+        /// https:// URL, a JPEG/PNG file, or `none` to remove it.
+        #[arg(long)]
+        image: Option<String>,
     },
 }
 
@@ -194,6 +203,7 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
             category,
             brand,
             active,
+            image,
         }) => {
             let edit = ProductEdit {
                 title,
@@ -201,10 +211,14 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
                 category: category.map(|name| Some(name).filter(|name| !name.trim().is_empty())),
                 brand: brand.map(|brand| Some(brand).filter(|brand| !brand.trim().is_empty())),
                 active,
+                // A relative path is taken from the directory the command runs in.
+                image: image
+                    .map(|given| images::check_source(&given, std::path::Path::new(".")))
+                    .transpose()?,
             };
             if edit == ProductEdit::default() {
                 bail!(
-                    "nothing to change: give --title, --description, --category, --brand or --active"
+                    "nothing to change: give --title, --description, --category, --brand, --active or --image"
                 );
             }
             let row = editing::edit_product(db, id, &edit, cx.now()).await?;
@@ -239,6 +253,7 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
             price,
             stock,
             active,
+            image,
         }) => {
             let edit = VariantEdit {
                 title,
@@ -247,9 +262,12 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
                     .transpose()?,
                 stock,
                 active,
+                image: image
+                    .map(|given| images::check_source(&given, std::path::Path::new(".")))
+                    .transpose()?,
             };
             if edit == VariantEdit::default() {
-                bail!("nothing to change: give --title, --price, --stock or --active");
+                bail!("nothing to change: give --title, --price, --stock, --active or --image");
             }
             let variant = editing::edit_variant(db, &sku, &edit).await?;
             if !cx.json_out(&variant)? {
@@ -284,6 +302,11 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
                 "json" => rows_from_json(&text, &cx.settings.store.currency)?,
                 other => bail!("format `{other}` is unknown: use csv or json"),
             };
+            let base = file
+                .parent()
+                .filter(|dir| !dir.as_os_str().is_empty())
+                .unwrap_or_else(|| std::path::Path::new("."));
+            let rows = resolve_images(rows, base)?;
             let report = editing::import(db, &rows, cx.now()).await?;
             if !cx.json_out(&report)? {
                 println!(
@@ -302,7 +325,14 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
 }
 
 const REQUIRED: [&str; 5] = ["sku", "product", "variant", "price", "stock"];
-const OPTIONAL: [&str; 4] = ["active", "category", "brand", "description"];
+const OPTIONAL: [&str; 6] = [
+    "active",
+    "category",
+    "brand",
+    "description",
+    "image",
+    "variant_image",
+];
 
 /// Parses a catalog CSV into rows, reporting every bad row (with its line) at once.
 /// Catalog rows from CSV, prices in `currency`'s major units.
@@ -418,7 +448,34 @@ fn row_from_fields(
         category: field("category"),
         brand: field("brand"),
         description: field("description"),
+        // Checked against the file's directory once the whole file is read (`resolve_images`).
+        image: field("image").map(Some),
+        variant_image: field("variant_image").map(Some),
     })
+}
+
+/// Checks each row's `image` and `variant_image` (an `https://` URL, or a JPEG/PNG path
+/// relative to the file's directory, or `none` to clear), reporting every bad one with its
+/// line before anything is imported.
+fn resolve_images(rows: Vec<ImportRow>, base: &std::path::Path) -> Result<Vec<ImportRow>> {
+    let mut problems = Vec::new();
+    let mut resolved = Vec::with_capacity(rows.len());
+    for mut row in rows {
+        for image in [&mut row.image, &mut row.variant_image] {
+            if let Some(Some(given)) = image.as_ref() {
+                match images::check_source(given, base) {
+                    Ok(source) => *image = Some(source),
+                    Err(error) => problems.push(format!("line {}: {error}", row.line)),
+                }
+            }
+        }
+        resolved.push(row);
+    }
+    if problems.is_empty() {
+        Ok(resolved)
+    } else {
+        Err(anyhow!(editing::bad_rows(problems)))
+    }
 }
 
 fn nothing_imported(reason: String) -> anyhow::Error {

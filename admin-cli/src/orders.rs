@@ -1,4 +1,5 @@
-//! `storebot-admin orders`: list orders, show one, change a status, refund a payment made in
+//! `storebot-admin orders`: list orders, show one, move one on to its next status (through
+//! `store::orders::status`, which also queues the shopper's message), refund a payment made in
 //! the chat, import order history.
 //!
 //! History file columns (CSV header): `order` (your reference; rows sharing it are one order),
@@ -9,9 +10,12 @@
 use std::path::PathBuf;
 
 use anyhow::{Result, anyhow};
+use chrono::Utc;
 use clap::Subcommand;
+use storebot::conversation::order_news;
 use storebot::store::orders::management::{self, OrderFilter, OrderImportRow, OrderRow};
 use storebot::store::orders::payments::{self, PaymentState};
+use storebot::store::orders::status::{self as order_status, StatusChange};
 use storebot::store::shoppers::records;
 
 use crate::context::Context;
@@ -33,7 +37,9 @@ pub enum Command {
     },
     /// One order: its lines, and its payment in the chat if it has one.
     Show { order: i64 },
-    /// Set an order's status (new, paid, shipped, delivered, cancelled).
+    /// Move an order on: new → paid, shipped or cancelled; paid → shipped or cancelled;
+    /// shipped → delivered. The shopper gets the status's message; cancelling before shipping
+    /// puts the items back in stock.
     Status { order: i64, status: String },
     /// Refund an order paid in the chat (asks first; --yes to skip). Stars go back through
     /// Telegram; a provider payment is recorded as refunded and the money must be returned
@@ -103,9 +109,12 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
         Command::Show { order } => show(cx, order).await?,
         Command::Refund { order } => refund(cx, order).await?,
         Command::Status { order, status } => {
-            let order = management::set_status(db, order, status.trim()).await?;
-            if !cx.json_out(&order)? {
-                println!("Order {} is now {}.", order.id, order.status);
+            let message = order_news::status_message(&cx.settings);
+            let change = order_status::set_status(db, order, status.trim(), &message, Utc::now())
+                .await?
+                .refused_as_error()?;
+            if !cx.json_out(&change.view().order)? {
+                println!("{}", status_sentence(&change));
             }
         }
         Command::Import { file } => {
@@ -280,6 +289,31 @@ async fn refund(cx: &Context, order_id: i64) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// What a status change did, in one sentence for the merchant.
+fn status_sentence(change: &StatusChange) -> String {
+    match change {
+        StatusChange::Changed {
+            view,
+            stock_returned,
+            message_queued,
+            ..
+        } => {
+            let mut sentence = format!("Order {} is now {}.", view.order.id, view.order.status);
+            if *stock_returned {
+                sentence.push_str(" Its items are back in stock.");
+            }
+            if *message_queued {
+                sentence.push_str(" The shopper's message is queued.");
+            }
+            sentence
+        }
+        StatusChange::Unchanged { view } | StatusChange::NotAllowed { view, .. } => format!(
+            "Order {} is already {}; nothing changed.",
+            view.order.id, view.order.status
+        ),
+    }
 }
 
 /// The coupons' discount on an order, or a dash when none applied.

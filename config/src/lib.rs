@@ -91,6 +91,10 @@ pub struct TelegramSettings {
     /// Chats that receive a notification for every new order.
     #[serde(deserialize_with = "one_or_many")]
     pub merchant_chats: Vec<i64>,
+    /// When set, only these Telegram users may press the order buttons in the merchant chats
+    /// (a merchant chat may be a group with others in it); empty lets everyone there.
+    #[serde(default, deserialize_with = "one_or_many")]
+    pub merchant_users: Vec<i64>,
     pub webhook: WebhookSettings,
 }
 
@@ -283,6 +287,7 @@ fn environment(env: config::Map<String, String>) -> Environment {
         .separator("__")
         .list_separator(",")
         .with_list_parse_key("telegram.merchant_chats")
+        .with_list_parse_key("telegram.merchant_users")
         .with_list_parse_key("segments.counted_statuses")
         .try_parsing(true)
         .source(Some(env))

@@ -22,6 +22,11 @@ pub struct Model {
     pub messages_opt_out: bool,
     /// Telegram answered 403: the shopper blocked the bot. Cleared on their next update.
     pub blocked_at: Option<DateTimeUtc>,
+    /// The phone number of the shopper's last order, offered at the next checkout.
+    pub saved_phone: Option<String>,
+    /// The delivery address of the shopper's last order, likewise.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub saved_address: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

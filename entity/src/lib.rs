@@ -15,6 +15,7 @@ pub mod customer;
 pub mod customer_answer;
 pub mod customer_group;
 pub mod dialogue_state;
+pub mod image_file;
 pub mod invoice;
 pub mod membership_event;
 pub mod order;

@@ -17,6 +17,9 @@ pub struct Model {
     pub all_segments: bool,
     /// Visibility is set per variant instead of on the product.
     pub by_variant: bool,
+    /// The product's photo: an `https://` URL or the absolute path of a local JPEG/PNG.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub image: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -16,6 +16,9 @@ pub struct Model {
     pub active: bool,
     /// Used only when the product is `by_variant`.
     pub all_segments: bool,
+    /// The variant's own photo, shown instead of the product's when it is chosen.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub image: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

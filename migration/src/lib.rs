@@ -15,6 +15,7 @@ mod m20261123_000005_product_segments;
 mod m20261123_000006_coupons;
 mod m20261123_000007_outbox;
 mod m20261123_000008_faults;
+mod m20261206_000009_shop_counter;
 mod m20261206_000010_payments;
 
 pub struct Migrator;
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000006_coupons::Migration),
             Box::new(m20261123_000007_outbox::Migration),
             Box::new(m20261123_000008_faults::Migration),
+            Box::new(m20261206_000009_shop_counter::Migration),
             Box::new(m20261206_000010_payments::Migration),
         ]
     }

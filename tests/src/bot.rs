@@ -169,6 +169,7 @@ pub fn text(text: &str) -> Reply {
         text: text.to_owned(),
         markup: storebot::conversation::Markup::None,
         edit: false,
+        photo: None,
     }
 }
 

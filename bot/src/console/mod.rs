@@ -48,7 +48,7 @@ pub async fn chat(settings: Arc<Settings>, conversation: Conversation) -> anyhow
         .as_bytes(),
     )
     .await?;
-    let mut buttons: Vec<String> = Vec::new();
+    let mut buttons: Vec<Pressable> = Vec::new();
     loop {
         if interactive {
             out.write_all(b"> ").await?;
@@ -67,11 +67,9 @@ pub async fn chat(settings: Arc<Settings>, conversation: Conversation) -> anyhow
         if line.is_empty() {
             continue;
         }
-        let input = match line.parse::<usize>() {
-            Ok(number) if (1..=buttons.len()).contains(&number) => Input::Button {
-                data: buttons[number - 1].clone(),
-            },
-            _ => Input::Text(line.to_owned()),
+        let input = match pressed(&buttons, line) {
+            Some(data) => Input::Button { data },
+            None => Input::Text(line.to_owned()),
         };
         if !interactive {
             // Piped input is not echoed by a terminal: show it, so the transcript reads.
@@ -88,11 +86,68 @@ pub async fn chat(settings: Arc<Settings>, conversation: Conversation) -> anyhow
     Ok(())
 }
 
-/// The transcript of one outcome, and the data of its buttons in the order they're numbered.
-pub fn render(outcome: &Outcome) -> (String, Vec<String>) {
+/// A button as the terminal shows it: the key to type, its label, the data it sends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pressable {
+    pub key: String,
+    pub label: String,
+    pub data: String,
+}
+
+/// The data of the button a typed line presses: its key, or, on a screen whose keys are
+/// letters because its labels are numbers (quantities), the number as it reads on a label.
+fn pressed(buttons: &[Pressable], line: &str) -> Option<String> {
+    let lettered = buttons
+        .first()
+        .is_some_and(|button| button.key.chars().all(|c| c.is_ascii_lowercase()));
+    buttons
+        .iter()
+        .find(|button| button.key == line)
+        .or_else(|| {
+            lettered
+                .then(|| buttons.iter().find(|button| button.label == line))
+                .flatten()
+        })
+        .map(|button| button.data.clone())
+}
+
+/// Keys a, b, …, z, aa, ab, … for screens whose labels are numbers.
+fn letter_key(index: usize) -> String {
+    let letters = b"abcdefghijklmnopqrstuvwxyz";
+    let mut key = String::new();
+    let mut rest = index;
+    loop {
+        key.insert(0, char::from(letters[rest % 26]));
+        if rest < 26 {
+            break;
+        }
+        rest = rest / 26 - 1;
+    }
+    key
+}
+
+/// The transcript of one outcome, and its buttons in the order they're keyed. Keys are
+/// numbers, except on a screen where a label is itself a number (`1`, `2`, `5`, `10`): there
+/// they are letters, so that a typed number means the number the shopper reads.
+pub fn render(outcome: &Outcome) -> (String, Vec<Pressable>) {
     let mut text = String::new();
-    let mut buttons = Vec::new();
-    if let Some(notice) = &outcome.notice {
+    let mut buttons: Vec<Pressable> = Vec::new();
+    let numbered_labels = outcome
+        .replies
+        .iter()
+        .filter_map(|reply| match &reply.markup {
+            Markup::Inline(rows) => Some(rows),
+            _ => None,
+        })
+        .flatten()
+        .flatten()
+        .any(|button| button.label.trim().parse::<u64>().is_ok());
+    // A notice that repeats a reply is shown once, as the reply.
+    if let Some(notice) = outcome
+        .notice
+        .as_ref()
+        .filter(|notice| !outcome.replies.iter().any(|reply| reply.text == **notice))
+    {
         text.push_str(&format!("({notice})\n"));
     }
     for reply in &outcome.replies {
@@ -104,8 +159,18 @@ pub fn render(outcome: &Outcome) -> (String, Vec<String>) {
                     let labels: Vec<String> = row
                         .iter()
                         .map(|button| {
-                            buttons.push(button.data.clone());
-                            format!("[{}] {}", buttons.len(), button.label)
+                            let key = if numbered_labels {
+                                letter_key(buttons.len())
+                            } else {
+                                (buttons.len() + 1).to_string()
+                            };
+                            let shown = format!("[{key}] {}", button.label);
+                            buttons.push(Pressable {
+                                key,
+                                label: button.label.clone(),
+                                data: button.data.clone(),
+                            });
+                            shown
                         })
                         .collect();
                     text.push_str(&format!("  {}\n", labels.join("  ")));
@@ -117,8 +182,11 @@ pub fn render(outcome: &Outcome) -> (String, Vec<String>) {
             Markup::None | Markup::RemoveKeyboard => {}
         }
     }
-    for (chat, message) in &outcome.notifications {
-        text.push_str(&format!("[to merchant chat {chat}] {message}\n"));
+    for notification in &outcome.notifications {
+        text.push_str(&format!(
+            "[to merchant chat {}] {}\n",
+            notification.chat_id, notification.text
+        ));
     }
     if let Some(invoice) = &outcome.invoice {
         // A terminal can't pay: the order stays awaiting payment until it expires or the
@@ -164,10 +232,11 @@ mod tests {
                         }],
                     ]),
                     edit: true,
+                    photo: None,
                 },
             ],
             notice: Some("Saved.".into()),
-            notifications: vec![(7, "New order".into())],
+            notifications: vec![crate::conversation::Notification::text(7, "New order")],
             invoice: None,
         };
         let (text, buttons) = render(&outcome);
@@ -175,6 +244,45 @@ mod tests {
             text,
             "(Saved.)\nHello\nMenu\n  [1] A  [2] B\n  [3] C\n[to merchant chat 7] New order\n"
         );
-        assert_eq!(buttons, ["a", "b", "c"]);
+        let data: Vec<&str> = buttons.iter().map(|button| button.data.as_str()).collect();
+        assert_eq!(data, ["a", "b", "c"]);
+        assert_eq!(pressed(&buttons, "2").as_deref(), Some("b"));
+        assert_eq!(pressed(&buttons, "B"), None);
+    }
+
+    fn quantities() -> Outcome {
+        let button = |label: &str| Button {
+            label: label.into(),
+            data: format!("q{label}"),
+        };
+        Outcome {
+            replies: vec![Reply {
+                text: "How many?".into(),
+                markup: Markup::Inline(vec![
+                    ["1", "2", "3", "5", "10"].map(button).to_vec(),
+                    vec![button("« Back")],
+                ]),
+                edit: true,
+                photo: None,
+            }],
+            notice: Some("How many?".into()),
+            ..Outcome::default()
+        }
+    }
+
+    #[test]
+    fn a_typed_number_means_the_number_on_the_label_and_a_repeated_notice_shows_once() {
+        let (text, buttons) = render(&quantities());
+        assert_eq!(
+            text,
+            "How many?\n  [a] 1  [b] 2  [c] 3  [d] 5  [e] 10\n  [f] « Back\n"
+        );
+        assert_eq!(pressed(&buttons, "5").as_deref(), Some("q5"));
+        assert_eq!(pressed(&buttons, "10").as_deref(), Some("q10"));
+        assert_eq!(pressed(&buttons, "d").as_deref(), Some("q5"));
+        assert_eq!(pressed(&buttons, "f").as_deref(), Some("q« Back"));
+        assert_eq!(pressed(&buttons, "4"), None);
+        assert_eq!(letter_key(25), "z");
+        assert_eq!(letter_key(26), "aa");
     }
 }

@@ -25,6 +25,10 @@ pub enum Callback {
     Product {
         product: i64,
     },
+    /// A product's whole text, when its photo's caption had to be cut.
+    Details {
+        product: i64,
+    },
     /// A later page of a product's variant buttons.
     ProductPage {
         product: i64,
@@ -36,6 +40,10 @@ pub enum Callback {
     Add {
         variant: i64,
         quantity: u16,
+    },
+    /// Asks for a typed quantity of a variant.
+    OtherAmount {
+        variant: i64,
     },
     Search,
     SearchPage {
@@ -56,6 +64,18 @@ pub enum Callback {
         token: u64,
     },
     CancelCheckout,
+    /// At the phone prompt of checkout `token`: the number used last time.
+    UseSavedPhone {
+        token: u64,
+    },
+    /// At the address prompt of checkout `token`: the address used last time.
+    UseSavedAddress {
+        token: u64,
+    },
+    /// Declines the saved phone or address: the shopper types another.
+    EnterAnother,
+    /// Deletes the saved phone and address (from /profile).
+    ForgetDetails,
     /// Asks for a coupon code on the confirmation step.
     Coupon,
     Orders {
@@ -83,6 +103,79 @@ pub enum Callback {
         question: i64,
     },
     ToggleNews,
+    /// A shopper asks to cancel their own order (a confirmation follows).
+    CancelOrder {
+        order: i64,
+    },
+    /// A shopper confirms cancelling their own order.
+    ConfirmCancelOrder {
+        order: i64,
+    },
+    /// The merchant chat's open orders, a page of them.
+    MerchantOrders {
+        page: u32,
+    },
+    /// A merchant moves an order on.
+    SetStatus {
+        order: i64,
+        to: OrderMove,
+    },
+}
+
+/// A status a merchant's button moves an order to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderMove {
+    Paid,
+    Shipped,
+    Delivered,
+    Cancelled,
+}
+
+impl OrderMove {
+    pub const ALL: [OrderMove; 4] = [
+        OrderMove::Paid,
+        OrderMove::Shipped,
+        OrderMove::Delivered,
+        OrderMove::Cancelled,
+    ];
+
+    /// The order status it sets.
+    pub fn status(self) -> &'static str {
+        match self {
+            Self::Paid => "paid",
+            Self::Shipped => "shipped",
+            Self::Delivered => "delivered",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    /// The move to `status`, if a button can make it.
+    pub fn to_status(status: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|to| to.status() == status)
+    }
+
+    fn code(self) -> &'static str {
+        match self {
+            Self::Paid => "p",
+            Self::Shipped => "s",
+            Self::Delivered => "d",
+            Self::Cancelled => "c",
+        }
+    }
+
+    fn from_code(code: &str) -> Result<Self, UnknownCallback> {
+        Self::ALL
+            .into_iter()
+            .find(|to| to.code() == code)
+            .ok_or(UnknownCallback)
+    }
+}
+
+impl Callback {
+    /// Buttons only the merchant chats may press.
+    pub fn is_merchant(self) -> bool {
+        matches!(self, Self::MerchantOrders { .. } | Self::SetStatus { .. })
+    }
 }
 
 impl fmt::Display for Callback {
@@ -92,9 +185,11 @@ impl fmt::Display for Callback {
             Self::Catalog { page } => write!(f, "c:{page}"),
             Self::Category { category, page } => write!(f, "g:{category}:{page}"),
             Self::Product { product } => write!(f, "p:{product}"),
+            Self::Details { product } => write!(f, "pd:{product}"),
             Self::ProductPage { product, page } => write!(f, "pp:{product}:{page}"),
             Self::Variant { variant } => write!(f, "v:{variant}"),
             Self::Add { variant, quantity } => write!(f, "a:{variant}:{quantity}"),
+            Self::OtherAmount { variant } => write!(f, "qo:{variant}"),
             Self::Search => write!(f, "s"),
             Self::SearchPage { page } => write!(f, "sp:{page}"),
             Self::Cart => write!(f, "cart"),
@@ -104,6 +199,10 @@ impl fmt::Display for Callback {
             Self::Checkout => write!(f, "co"),
             Self::Confirm { token } => write!(f, "ok:{token}"),
             Self::CancelCheckout => write!(f, "cx"),
+            Self::UseSavedPhone { token } => write!(f, "up:{token}"),
+            Self::UseSavedAddress { token } => write!(f, "ua:{token}"),
+            Self::EnterAnother => write!(f, "ea"),
+            Self::ForgetDetails => write!(f, "fd"),
             Self::Coupon => write!(f, "cp"),
             Self::Orders { page } => write!(f, "o:{page}"),
             Self::OrderAgain { order } => write!(f, "oa:{order}"),
@@ -114,6 +213,10 @@ impl fmt::Display for Callback {
             Self::Done { question } => write!(f, "qd:{question}"),
             Self::Skip { question } => write!(f, "qs:{question}"),
             Self::ToggleNews => write!(f, "nw"),
+            Self::CancelOrder { order } => write!(f, "oc:{order}"),
+            Self::ConfirmCancelOrder { order } => write!(f, "ocy:{order}"),
+            Self::MerchantOrders { page } => write!(f, "mo:{page}"),
+            Self::SetStatus { order, to } => write!(f, "ms:{order}:{}", to.code()),
         }
     }
 }
@@ -154,6 +257,9 @@ impl FromStr for Callback {
             ["p", product] => Self::Product {
                 product: number(product)?,
             },
+            ["pd", product] => Self::Details {
+                product: number(product)?,
+            },
             ["pp", product, page] => Self::ProductPage {
                 product: number(product)?,
                 page: number(page)?,
@@ -164,6 +270,9 @@ impl FromStr for Callback {
             ["a", variant, quantity] => Self::Add {
                 variant: number(variant)?,
                 quantity: number(quantity)?,
+            },
+            ["qo", variant] => Self::OtherAmount {
+                variant: number(variant)?,
             },
             ["s"] => Self::Search,
             ["sp", page] => Self::SearchPage {
@@ -184,6 +293,14 @@ impl FromStr for Callback {
                 token: number(token)?,
             },
             ["cx"] => Self::CancelCheckout,
+            ["up", token] => Self::UseSavedPhone {
+                token: number(token)?,
+            },
+            ["ua", token] => Self::UseSavedAddress {
+                token: number(token)?,
+            },
+            ["ea"] => Self::EnterAnother,
+            ["fd"] => Self::ForgetDetails,
             ["cp"] => Self::Coupon,
             ["o", page] => Self::Orders {
                 page: number(page)?,
@@ -209,6 +326,19 @@ impl FromStr for Callback {
                 question: number(question)?,
             },
             ["nw"] => Self::ToggleNews,
+            ["oc", order] => Self::CancelOrder {
+                order: number(order)?,
+            },
+            ["ocy", order] => Self::ConfirmCancelOrder {
+                order: number(order)?,
+            },
+            ["mo", page] => Self::MerchantOrders {
+                page: number(page)?,
+            },
+            ["ms", order, to] => Self::SetStatus {
+                order: number(order)?,
+                to: OrderMove::from_code(to)?,
+            },
             _ => return Err(UnknownCallback),
         })
     }
@@ -229,11 +359,13 @@ mod tests {
             Callback::Category { category: id, page },
             Callback::Product { product: id },
             Callback::ProductPage { product: id, page },
+            Callback::Details { product: id },
             Callback::Variant { variant: id },
             Callback::Add {
                 variant: id,
                 quantity: u16::MAX,
             },
+            Callback::OtherAmount { variant: id },
             Callback::Search,
             Callback::SearchPage { page },
             Callback::Cart,
@@ -243,6 +375,10 @@ mod tests {
             Callback::Checkout,
             Callback::Confirm { token: u64::MAX },
             Callback::CancelCheckout,
+            Callback::UseSavedPhone { token: u64::MAX },
+            Callback::UseSavedAddress { token: u64::MAX },
+            Callback::EnterAnother,
+            Callback::ForgetDetails,
             Callback::Coupon,
             Callback::Orders { page },
             Callback::OrderAgain { order: id },
@@ -256,6 +392,13 @@ mod tests {
             Callback::Done { question: id },
             Callback::Skip { question: id },
             Callback::ToggleNews,
+            Callback::CancelOrder { order: id },
+            Callback::ConfirmCancelOrder { order: id },
+            Callback::MerchantOrders { page },
+            Callback::SetStatus {
+                order: id,
+                to: OrderMove::Delivered,
+            },
         ]
     }
 
@@ -285,6 +428,11 @@ mod tests {
             "M",
             "ok:-1",
             " v:1",
+            "ms:1",
+            "ms:1:x",
+            "ms:1:P",
+            "ocy:",
+            "mo:-1",
         ] {
             assert_eq!(data.parse::<Callback>(), Err(UnknownCallback), "{data:?}");
         }
@@ -299,8 +447,10 @@ mod tests {
             (id, page).prop_map(|(category, page)| Callback::Category { category, page }),
             id.prop_map(|product| Callback::Product { product }),
             (id, page).prop_map(|(product, page)| Callback::ProductPage { product, page }),
+            id.prop_map(|product| Callback::Details { product }),
             id.prop_map(|variant| Callback::Variant { variant }),
             (id, any::<u16>()).prop_map(|(variant, quantity)| Callback::Add { variant, quantity }),
+            id.prop_map(|variant| Callback::OtherAmount { variant }),
             Just(Callback::Search),
             page.prop_map(|page| Callback::SearchPage { page }),
             Just(Callback::Cart),
@@ -310,6 +460,10 @@ mod tests {
             Just(Callback::Checkout),
             any::<u64>().prop_map(|token| Callback::Confirm { token }),
             Just(Callback::CancelCheckout),
+            any::<u64>().prop_map(|token| Callback::UseSavedPhone { token }),
+            any::<u64>().prop_map(|token| Callback::UseSavedAddress { token }),
+            Just(Callback::EnterAnother),
+            Just(Callback::ForgetDetails),
             Just(Callback::Coupon),
             page.prop_map(|page| Callback::Orders { page }),
             id.prop_map(|order| Callback::OrderAgain { order }),
@@ -320,6 +474,11 @@ mod tests {
             id.prop_map(|question| Callback::Done { question }),
             id.prop_map(|question| Callback::Skip { question }),
             Just(Callback::ToggleNews),
+            id.prop_map(|order| Callback::CancelOrder { order }),
+            id.prop_map(|order| Callback::ConfirmCancelOrder { order }),
+            page.prop_map(|page| Callback::MerchantOrders { page }),
+            (id, prop::sample::select(OrderMove::ALL.to_vec()))
+                .prop_map(|(order, to)| Callback::SetStatus { order, to }),
         ]
     }
 

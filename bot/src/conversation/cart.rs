@@ -38,6 +38,8 @@ use crate::store::orders::place::{self, NewOrder, Placement};
 use crate::store::orders::quote::{self, Change};
 use crate::store::{self, orders::cart};
 
+/// How much of a saved phone or address a "Use …" button shows.
+const SAVED_LABEL_CHARS: usize = 30;
 /// Codes are short; anything longer is kept only this far (it is unknown anyway).
 const MAX_TYPED_CODE_CHARS: usize = 64;
 /// Fewer digits can't be a reachable phone number, more are not one (E.164 allows 15).
@@ -62,7 +64,15 @@ impl Session<'_> {
         let mut text = self.t("cart_title");
         let mut rows = Vec::new();
         for (index, line) in lines.iter().enumerate() {
-            text.push_str(&format!("\n{}", self.cart_line(line)));
+            // Numbered, so that "− #2" and "+ #2" say which line they change.
+            let number = (index + 1).to_string();
+            text.push_str(&format!(
+                "\n{}",
+                self.fill(
+                    "cart_numbered",
+                    &[("number", &number), ("line", &self.cart_line(line))]
+                )
+            ));
             // Telegram refuses keyboards of about a hundred buttons: beyond this many lines
             // the cart is still listed and ordered in full, only without per-line buttons.
             if index >= MAX_LINES_WITH_BUTTONS {
@@ -72,8 +82,14 @@ impl Session<'_> {
             let title = place::line_title(line);
             let mut row = Vec::new();
             if line.status != LineStatus::Hidden {
-                row.push(Button::new("−", Callback::Decrease { variant }));
-                row.push(Button::new("+", Callback::Increase { variant }));
+                row.push(Button::new(
+                    self.fill("cart_decrease", &[("number", &number)]),
+                    Callback::Decrease { variant },
+                ));
+                row.push(Button::new(
+                    self.fill("cart_increase", &[("number", &number)]),
+                    Callback::Increase { variant },
+                ));
             }
             row.push(Button::new(
                 self.fill("cart_remove", &[("title", &title)]),
@@ -112,6 +128,10 @@ impl Session<'_> {
                 ],
             ),
             LineStatus::Hidden => self.fill("cart_line_hidden", &[("title", &title)]),
+            // "only 0 in stock" reads like a bug: none left is "sold out".
+            LineStatus::OutOfStock if line.variant.stock <= 0 => {
+                self.fill("cart_line_sold_out", &[("title", &title)])
+            }
             LineStatus::OutOfStock => self.fill(
                 "cart_line_out_of_stock",
                 &[
@@ -147,11 +167,9 @@ impl Session<'_> {
             };
             if current.saturating_add(delta) > found.stock {
                 txn.rollback().await?;
-                let stock = found.stock.max(0).to_string();
-                let text = self.fill(
-                    "not_enough_stock",
-                    &[("stock", &stock), ("title", &product.title)],
-                );
+                let title = super::session::item_title(&product.title, &found.title, &found.sku);
+                let left = found.stock.saturating_sub(current);
+                let text = self.stock_left(left, found.stock, &title);
                 self.out.notice = Some(text);
                 return self.show_cart().await;
             }
@@ -195,18 +213,89 @@ impl Session<'_> {
         address: Option<String>,
     ) -> Flow {
         let settings = &self.conv.settings.checkout;
+        let saved = if (settings.ask_contact && phone.is_none())
+            || (settings.ask_address && address.is_none())
+        {
+            crate::store::shoppers::customers::saved_details(self.db(), self.customer.id).await?
+        } else {
+            (None, None)
+        };
         if settings.ask_contact && phone.is_none() {
             self.state.step = Step::Phone { token };
+            if let Some(saved) = &saved.0 {
+                self.offer_saved(saved, Callback::UseSavedPhone { token });
+            }
             let label = self.t("share_phone");
             self.say_with(self.t("ask_phone"), Markup::RequestContact { label });
             return Ok(());
         }
         if settings.ask_address && address.is_none() {
             self.state.step = Step::Address { token, phone };
+            if let Some(saved) = &saved.1 {
+                self.offer_saved(saved, Callback::UseSavedAddress { token });
+            }
             self.say(self.t("ask_address"));
             return Ok(());
         }
         self.confirmation(token, phone, address, Vec::new()).await
+    }
+
+    /// "Use +49 151 …" and "Enter another" above a checkout prompt.
+    fn offer_saved(&mut self, saved: &str, use_it: Callback) {
+        let (short, _) = crate::limits::cut_at_word(saved, SAVED_LABEL_CHARS);
+        let rows = vec![
+            vec![Button::new(
+                self.fill("use_saved", &[("value", &short)]),
+                use_it,
+            )],
+            vec![Button::new(
+                self.t("enter_another_button"),
+                Callback::EnterAnother,
+            )],
+        ];
+        self.say_with(self.t("saved_details_offer"), Markup::Inline(rows));
+    }
+
+    /// The saved phone, pressed at the phone prompt of checkout `token`.
+    pub async fn use_saved_phone(&mut self, token: u64) -> Flow {
+        let data = Callback::UseSavedPhone { token }.to_string();
+        let (saved, _) =
+            crate::store::shoppers::customers::saved_details(self.db(), self.customer.id).await?;
+        match (&self.state.step, saved) {
+            (Step::Phone { token: current }, Some(phone)) if *current == token => {
+                self.accept_phone(token, &phone).await
+            }
+            _ => {
+                self.refuse(
+                    &data,
+                    "not at this checkout's phone prompt, or nothing saved",
+                );
+                Ok(())
+            }
+        }
+    }
+
+    /// The saved address, pressed at the address prompt of checkout `token`.
+    pub async fn use_saved_address(&mut self, token: u64) -> Flow {
+        let data = Callback::UseSavedAddress { token }.to_string();
+        let (_, saved) =
+            crate::store::shoppers::customers::saved_details(self.db(), self.customer.id).await?;
+        match (self.state.step.clone(), saved) {
+            (
+                Step::Address {
+                    token: current,
+                    phone,
+                },
+                Some(address),
+            ) if current == token => self.typed_address(token, phone, &address).await,
+            _ => {
+                self.refuse(
+                    &data,
+                    "not at this checkout's address prompt, or nothing saved",
+                );
+                Ok(())
+            }
+        }
     }
 
     pub async fn contact(&mut self, phone: String, user_id: Option<i64>) -> Flow {
@@ -480,6 +569,14 @@ impl Session<'_> {
                 left_out,
                 coupons,
             } => {
+                // Offered at the next checkout, until the shopper forgets them in /profile.
+                crate::store::shoppers::customers::save_details(
+                    self.db(),
+                    self.customer.id,
+                    order.order.contact_phone.as_deref(),
+                    order.order.address.as_deref(),
+                )
+                .await?;
                 let awaiting_payment =
                     order.order.status == crate::store::orders::payments::AWAITING_PAYMENT;
                 if awaiting_payment {
@@ -502,7 +599,7 @@ impl Session<'_> {
                     .iter()
                     .map(place::line_title)
                     .collect::<Vec<_>>()
-                    .join(", ");
+                    .join("; ");
                 if !titles.is_empty() {
                     self.say(self.fill("checkout_left_out", &[("items", &titles)]));
                 }
@@ -522,7 +619,7 @@ impl Session<'_> {
                 self.show_cart().await
             }
             Placement::NotEnoughStock(titles) => {
-                let items = titles.join(", ");
+                let items = titles.join("; ");
                 self.say(self.fill("order_out_of_stock", &[("items", &items)]));
                 self.show_cart().await
             }
@@ -593,53 +690,17 @@ impl Session<'_> {
 
     fn notify_merchants(&mut self, placed: &place::OrderView, coupons: &[(String, i64)]) {
         let settings = &self.conv.settings;
-        // The merchant reads the store's own language, not the shopper's.
-        let texts = super::texts::Texts::for_language(settings, None);
-        let customer = match &self.customer.username {
-            Some(username) => format!("{} (@{username})", self.customer.first_name),
-            None => self.customer.first_name.clone(),
+        let card = super::merchant::Card {
+            settings,
+            view: placed,
+            customer: super::merchant::customer_label(
+                &self.customer.first_name,
+                self.customer.username.as_deref(),
+            ),
+            coupons,
         };
-        let total = self.money(placed.order.total);
-        let mut text = texts.fill(
-            "merchant_new_order",
-            &[
-                ("order", &placed.order.id.to_string()),
-                ("customer", &customer),
-                ("total", &total),
-            ],
-        );
-        for item in &placed.items {
-            text.push_str(&format!(
-                "\n• {} × {} ({}) {}",
-                item.quantity,
-                item.title,
-                item.sku,
-                self.money(item.unit_price)
-            ));
-        }
-        for (code, amount) in coupons {
-            text.push_str(&format!(
-                "\n{}",
-                texts.fill(
-                    "coupon_line",
-                    &[("code", code), ("amount", &self.money(*amount))]
-                )
-            ));
-        }
-        if let Some(phone) = &placed.order.contact_phone {
-            text.push_str(&format!(
-                "\n{}",
-                texts.fill("confirm_phone", &[("phone", phone)])
-            ));
-        }
-        if let Some(address) = &placed.order.address {
-            text.push_str(&format!(
-                "\n{}",
-                texts.fill("confirm_address", &[("address", address)])
-            ));
-        }
         for chat in &settings.telegram.merchant_chats {
-            self.out.notifications.push((*chat, text.clone()));
+            self.out.notifications.push(card.notification(*chat));
         }
     }
 }
@@ -658,7 +719,7 @@ fn left_out_titles(lines: &[CartLine]) -> String {
         .filter(|line| line.status != LineStatus::Available)
         .map(place::line_title)
         .collect::<Vec<_>>()
-        .join(", ")
+        .join("; ")
 }
 
 /// A typed or shared phone number, kept as `+` and digits; `None` if it can't be one.

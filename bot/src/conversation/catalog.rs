@@ -129,6 +129,47 @@ impl Session<'_> {
             self.say(self.t("product_unavailable"));
             return Ok(());
         };
+        let (text, in_stock) = self.product_text(&view);
+        let mut rows: Vec<Vec<Button>> = page_of(&in_stock, page)
+            .iter()
+            .map(|button| vec![button.clone()])
+            .collect();
+        rows.push(self.pager(page, in_stock.len(), PER_PAGE, |page| {
+            Callback::ProductPage { product, page }
+        }));
+        rows.retain(|row| !row.is_empty());
+        let back = match view.product.category_id {
+            Some(category) => Callback::Category { category, page: 0 },
+            None => Callback::Catalog { page: 0 },
+        };
+        rows.push(vec![Button::new(self.t("back"), back)]);
+        let image = view.product.image.clone();
+        self.photo_screen(
+            image.as_deref(),
+            text,
+            rows,
+            Some(Callback::Details { product }),
+        )
+        .await
+    }
+
+    /// A product's whole text, for a photo whose caption had to be cut.
+    pub async fn product_details(&mut self, product: i64) -> Flow {
+        let Some(view) = browse::visible_product(self.db(), product, &self.segments).await? else {
+            self.refuse(&Callback::Details { product }.to_string(), "product hidden");
+            return Ok(());
+        };
+        let (text, _) = self.product_text(&view);
+        let rows = vec![vec![Button::new(
+            self.t("back"),
+            Callback::Product { product },
+        )]];
+        self.screen(text, rows);
+        Ok(())
+    }
+
+    /// A product's title, description and variant lines, and a button per variant in stock.
+    fn product_text(&self, view: &browse::ProductView) -> (String, Vec<Button>) {
         let mut text = view.product.title.clone();
         if !view.product.description.is_empty() {
             text.push_str(&format!("\n{}", view.product.description));
@@ -154,21 +195,7 @@ impl Session<'_> {
             };
             text.push_str(&format!("\n• {line}"));
         }
-        let mut rows: Vec<Vec<Button>> = page_of(&in_stock, page)
-            .iter()
-            .map(|button| vec![button.clone()])
-            .collect();
-        rows.push(self.pager(page, in_stock.len(), PER_PAGE, |page| {
-            Callback::ProductPage { product, page }
-        }));
-        rows.retain(|row| !row.is_empty());
-        let back = match view.product.category_id {
-            Some(category) => Callback::Category { category, page: 0 },
-            None => Callback::Catalog { page: 0 },
-        };
-        rows.push(vec![Button::new(self.t("back"), back)]);
-        self.screen(text, rows);
-        Ok(())
+        (text, in_stock)
     }
 
     pub async fn variant(&mut self, variant: i64) -> Flow {
@@ -207,14 +234,20 @@ impl Session<'_> {
                 )
             })
             .collect();
-        let back = vec![Button::new(
-            self.t("back"),
-            Callback::Product {
-                product: product.id,
-            },
-        )];
-        self.screen(text, vec![quantities, back]);
-        Ok(())
+        let back = vec![
+            Button::new(self.t("other_amount"), Callback::OtherAmount { variant }),
+            Button::new(
+                self.t("back"),
+                Callback::Product {
+                    product: product.id,
+                },
+            ),
+        ];
+        // The variant's own photo, else the product's: only a variant the shopper may see
+        // gets here, so a hidden variant's photo is never sent.
+        let image = found.image.clone().or_else(|| product.image.clone());
+        self.photo_screen(image.as_deref(), text, vec![quantities, back], None)
+            .await
     }
 
     /// Adds `quantity` of a variant after checking, on the server, that the shopper may see it
@@ -242,11 +275,13 @@ impl Session<'_> {
         .await?;
         if added.is_none() {
             let current = cart::quantity_of(self.db(), self.customer.id, variant).await?;
-            let left = found.stock.saturating_sub(current).max(0).to_string();
-            let text = self.fill(
-                "not_enough_stock",
-                &[("stock", &left), ("title", &product.title)],
+            let left = found.stock.saturating_sub(current).max(0);
+            let title = format!(
+                "{}, {}",
+                product.title,
+                variant_label(&found.title, &found.sku)
             );
+            let text = self.stock_left(left, found.stock, &title);
             self.out.notice = Some(text.clone());
             self.say(text);
             return Ok(());
@@ -267,6 +302,75 @@ impl Session<'_> {
         ]];
         self.screen(text, rows);
         Ok(())
+    }
+
+    /// "Other amount": asks for a typed quantity, from 1 to what the cart can still take.
+    pub async fn ask_amount(&mut self, variant: i64) -> Flow {
+        let data = Callback::OtherAmount { variant }.to_string();
+        let Some((found, product)) =
+            browse::visible_variant(self.db(), variant, &self.segments).await?
+        else {
+            self.refuse(&data, "variant hidden from this shopper");
+            return Ok(());
+        };
+        let current = cart::quantity_of(self.db(), self.customer.id, variant).await?;
+        let left = found.stock.saturating_sub(current);
+        let title = format!(
+            "{}, {}",
+            product.title,
+            variant_label(&found.title, &found.sku)
+        );
+        if left <= 0 {
+            let text = self.stock_left(left, found.stock, &title);
+            self.out.notice = Some(text.clone());
+            self.say(text);
+            return Ok(());
+        }
+        self.state.step = Step::Quantity { variant };
+        let text = self.fill(
+            "ask_amount",
+            &[("title", &title), ("max", &left.to_string())],
+        );
+        let rows = vec![vec![Button::new(
+            self.t("back"),
+            Callback::Variant { variant },
+        )]];
+        self.screen(text, rows);
+        Ok(())
+    }
+
+    /// A typed quantity for "Other amount": a whole number from 1 to what is left, else the
+    /// question again with the range.
+    pub async fn typed_amount(&mut self, variant: i64, typed: &str) -> Flow {
+        let Some((found, product)) =
+            browse::visible_variant(self.db(), variant, &self.segments).await?
+        else {
+            self.state.step = Step::Idle;
+            self.say(self.t("variant_unavailable"));
+            return Ok(());
+        };
+        let current = cart::quantity_of(self.db(), self.customer.id, variant).await?;
+        let left = found.stock.saturating_sub(current);
+        let wanted = typed
+            .trim()
+            .parse::<i32>()
+            .ok()
+            .filter(|wanted| (1..=left).contains(wanted))
+            .and_then(|wanted| u16::try_from(wanted).ok());
+        let Some(quantity) = wanted else {
+            let title = format!(
+                "{}, {}",
+                product.title,
+                variant_label(&found.title, &found.sku)
+            );
+            self.say(self.fill(
+                "amount_invalid",
+                &[("title", &title), ("max", &left.max(0).to_string())],
+            ));
+            return Ok(());
+        };
+        self.state.step = Step::Idle;
+        self.add(variant, quantity).await
     }
 
     pub fn search_prompt(&mut self) {

@@ -19,6 +19,8 @@
 pub mod callback;
 mod cart;
 mod catalog;
+pub mod merchant;
+pub mod order_news;
 mod orders;
 pub mod payment;
 mod registration;
@@ -77,6 +79,20 @@ pub struct Reply {
     /// Replace the message whose button was pressed instead of sending a new one (only
     /// meaningful for [`Input::Button`]; adapters that can't edit send it anew).
     pub edit: bool,
+    /// A photo to send with the text as its caption (at most 1,024 characters: the dialogue
+    /// cuts it). An adapter that can't show photos, or whose photo is refused, sends the text
+    /// alone.
+    pub photo: Option<Photo>,
+}
+
+/// A product's or variant's photo as the dialogue hands it to the adapter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Photo {
+    /// What the merchant gave, an `https://` URL or a local file's path; the adapter reports
+    /// what Telegram made of it under this name (`Dialogue::image_sent`/`image_refused`).
+    pub source: String,
+    /// Telegram's `file_id` from an earlier send, sent instead of the bytes or the URL.
+    pub file_id: Option<String>,
 }
 
 /// The keyboard under a reply.
@@ -107,10 +123,30 @@ pub struct Outcome {
     /// For [`Input::Button`]: the short notice shown on the button press (answerCallbackQuery);
     /// `None` answers it silently. Adapters always answer a button press.
     pub notice: Option<String>,
-    /// Messages for other chats (new-order notices to the merchant chats): `(chat id, text)`.
-    pub notifications: Vec<(i64, String)>,
+    /// Messages for other chats (new-order notices to the merchant chats, with their
+    /// buttons).
+    pub notifications: Vec<Notification>,
     /// An invoice to send to the shopper's chat after the replies (payments in the chat).
     pub invoice: Option<payment::Invoice>,
+}
+
+/// A message for a chat other than the sender's: a merchant chat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    pub chat_id: i64,
+    pub text: String,
+    pub markup: Markup,
+}
+
+impl Notification {
+    /// A notification without buttons.
+    pub fn text(chat_id: i64, text: impl Into<String>) -> Self {
+        Self {
+            chat_id,
+            text: text.into(),
+            markup: Markup::None,
+        }
+    }
 }
 
 /// The dialogue with everything it needs, shared by all updates of all shoppers.
@@ -186,6 +222,7 @@ impl Reply {
             text: text.into(),
             markup: Markup::None,
             edit: false,
+            photo: None,
         }
     }
 }

@@ -7,18 +7,26 @@
 //!            2 × Green tea, 100 g          [Order #12 again] [« Back]
 //! shopper: [Order #12 again]
 //! bot:     Added to your cart: Green tea, 100 g.
+//! shopper: [Cancel order #12]                  (only while it is new)
+//! bot:     Cancel order #12? Its items go back on sale.   [Yes, cancel order #12] [« Back]
+//! shopper: [Yes, cancel order #12]
+//! bot:     Order #12 is cancelled.             (and the merchant chats are told)
 //! ```
 //!
 //! Past orders are shown as they were placed (their own copies of titles and prices); order
 //! again must never add a variant the shopper can no longer see, nor touch another shopper's
-//! order.
+//! order. A cancellation goes through `store::orders::status::cancel_own`, which allows it only
+//! for the shopper's own order while it is `new`, and returns its stock once.
 
 use super::Button;
+use super::Notification;
 use super::callback::Callback;
+use super::order_news::item_lines;
 use super::session::{Flow, Session};
 use super::state::Step;
 use crate::store;
 use crate::store::catalog::browse;
+use crate::store::orders::status::{self, StatusChange};
 use crate::store::orders::{cart, coupons, place};
 
 const PER_PAGE: u64 = 5;
@@ -73,10 +81,18 @@ impl Session<'_> {
                     self.fill("coupon_line", &[("code", code), ("amount", &amount)])
                 ));
             }
-            rows.push(vec![Button::new(
+            let mut row = vec![Button::new(
                 self.fill("order_again", &[("order", &order.id.to_string())]),
                 Callback::OrderAgain { order: order.id },
-            )]);
+            )];
+            // Only an order nobody has acted on yet is the shopper's to take back.
+            if order.status == status::NEW {
+                row.push(Button::new(
+                    self.fill("order_cancel", &[("order", &order.id.to_string())]),
+                    Callback::CancelOrder { order: order.id },
+                ));
+            }
+            rows.push(row);
             // Paid in the chat and not yet paid: the shopper may let it go (payment.rs).
             if order.status == crate::store::orders::payments::AWAITING_PAYMENT {
                 rows.push(vec![self.cancel_unpaid_button(order.id)]);
@@ -129,11 +145,119 @@ impl Session<'_> {
         if added.is_empty() {
             self.say(self.t("reorder_nothing"));
         } else {
-            self.say(self.fill("reorder_added", &[("items", &added.join(", "))]));
+            self.say(self.fill("reorder_added", &[("items", &added.join("; "))]));
         }
         if !unavailable.is_empty() {
-            self.say(self.fill("reorder_unavailable", &[("items", &unavailable.join(", "))]));
+            self.say(self.fill("reorder_unavailable", &[("items", &unavailable.join("; "))]));
         }
         self.show_cart().await
+    }
+
+    /// Asks before cancelling one of the shopper's own orders.
+    pub async fn cancel_order(&mut self, order: i64) -> Flow {
+        let Some(view) = place::of_customer(self.db(), self.customer.id, order).await? else {
+            self.refuse(
+                &Callback::CancelOrder { order }.to_string(),
+                "not their order",
+            );
+            return Ok(());
+        };
+        let id = order.to_string();
+        if view.order.status != status::NEW {
+            let text = self.fill(
+                "order_cancel_too_late",
+                &[("order", &id), ("status", &view.order.status)],
+            );
+            self.out.notice = Some(text.clone());
+            self.screen(text, vec![self.back_to_orders()]);
+            return Ok(());
+        }
+        let items = item_lines(
+            view.items
+                .iter()
+                .map(|item| (item.quantity, item.title.as_str())),
+        );
+        let text = self.fill("order_cancel_ask", &[("order", &id), ("items", &items)]);
+        let rows = vec![
+            vec![Button::new(
+                self.fill("order_cancel_yes", &[("order", &id)]),
+                Callback::ConfirmCancelOrder { order },
+            )],
+            self.back_to_orders(),
+        ];
+        self.screen(text, rows);
+        Ok(())
+    }
+
+    /// Cancels one of the shopper's own orders while it is new: its stock comes back once, and
+    /// the merchant chats hear of it. A second press finds it cancelled and changes nothing.
+    pub async fn confirm_cancel_order(&mut self, order: i64) -> Flow {
+        // The shopper sees the cancellation on screen; no message of its own follows.
+        let quiet = |_: &status::StatusNews<'_>| None;
+        let change =
+            status::cancel_own(self.db(), self.customer.id, order, &quiet, self.now).await?;
+        let id = order.to_string();
+        match change {
+            None => {
+                let data = Callback::ConfirmCancelOrder { order }.to_string();
+                self.refuse(&data, "not their order");
+            }
+            Some(StatusChange::Changed { view, .. }) => {
+                self.refresh_segments().await;
+                self.notify_cancellation(&view);
+                let text = self.fill("order_cancel_done", &[("order", &id)]);
+                self.out.notice = Some(text.clone());
+                self.screen(text, vec![self.back_to_orders()]);
+            }
+            Some(StatusChange::Unchanged { .. }) => {
+                let text = self.fill("order_cancel_done", &[("order", &id)]);
+                self.out.notice = Some(text.clone());
+                self.screen(text, vec![self.back_to_orders()]);
+            }
+            Some(StatusChange::NotAllowed { view, .. }) => {
+                let text = self.fill(
+                    "order_cancel_too_late",
+                    &[("order", &id), ("status", &view.order.status)],
+                );
+                self.out.notice = Some(text.clone());
+                self.screen(text, vec![self.back_to_orders()]);
+            }
+        }
+        Ok(())
+    }
+
+    fn back_to_orders(&self) -> Vec<Button> {
+        vec![
+            Button::new(self.t("menu_orders"), Callback::Orders { page: 0 }),
+            Button::new(self.t("back"), Callback::Menu),
+        ]
+    }
+
+    /// Tells the merchant chats, in the store's language, that the shopper cancelled.
+    fn notify_cancellation(&mut self, view: &place::OrderView) {
+        let settings = &self.conv.settings;
+        let texts = super::texts::Texts::for_language(settings, None);
+        let customer = super::merchant::customer_label(
+            &self.customer.first_name,
+            self.customer.username.as_deref(),
+        );
+        let items = item_lines(
+            view.items
+                .iter()
+                .map(|item| (item.quantity, item.title.as_str())),
+        );
+        let text = texts.fill(
+            "merchant_order_cancelled",
+            &[
+                ("order", &view.order.id.to_string()),
+                ("customer", &customer),
+                ("items", &items),
+            ],
+        );
+        for chat in &settings.telegram.merchant_chats {
+            self.out
+                .notifications
+                .push(Notification::text(*chat, text.clone()));
+        }
     }
 }

@@ -295,7 +295,9 @@ impl Conversation {
             ],
         );
         for chat in &self.settings.telegram.merchant_chats {
-            outcome.notifications.push((*chat, text.clone()));
+            outcome
+                .notifications
+                .push(super::Notification::text(*chat, text.clone()));
         }
         outcome
     }

@@ -35,11 +35,15 @@ impl Session<'_> {
             } if *current == question => selected.clone(),
             _ => Vec::new(),
         };
-        let hint = if view.is_multiple() {
+        let mut hint = if view.is_multiple() {
             self.t("choose_several")
         } else {
             self.t("choose_one")
         };
+        if !view.question.required {
+            hint.push(' ');
+            hint.push_str(&self.t("optional_question"));
+        }
         let mut rows: Vec<Vec<Button>> = view
             .options
             .iter()
@@ -183,11 +187,19 @@ impl Session<'_> {
             if let Some(product) = self.state.pending_product.take() {
                 return self.product(product).await;
             }
+            if let Some(command) = self.state.pending_command.take() {
+                return Box::pin(self.text(command)).await;
+            }
             self.main_menu();
             return Ok(());
         }
         if editing {
             return self.profile().await;
+        }
+        // A question added later interrupted a command: carry it out now.
+        if let Some(command) = self.state.pending_command.take() {
+            self.say(self.t("answer_saved"));
+            return Box::pin(self.text(command)).await;
         }
         self.main_menu();
         Ok(())
@@ -232,6 +244,27 @@ impl Session<'_> {
         };
         text.push_str(&format!("\n\n{}", self.t(status)));
         rows.push(vec![Button::new(self.t(toggle), Callback::ToggleNews)]);
+        let (phone, address) =
+            crate::store::shoppers::customers::saved_details(self.db(), self.customer.id).await?;
+        if phone.is_some() || address.is_some() {
+            text.push_str(&format!("\n\n{}", self.t("saved_details_title")));
+            if let Some(phone) = &phone {
+                text.push_str(&format!(
+                    "\n{}",
+                    self.fill("confirm_phone", &[("phone", phone)])
+                ));
+            }
+            if let Some(address) = &address {
+                text.push_str(&format!(
+                    "\n{}",
+                    self.fill("confirm_address", &[("address", address)])
+                ));
+            }
+            rows.push(vec![Button::new(
+                self.t("forget_details"),
+                Callback::ForgetDetails,
+            )]);
+        }
         rows.push(self.back_to_menu());
         self.screen(text, rows);
         Ok(())

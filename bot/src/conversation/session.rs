@@ -21,6 +21,7 @@ use super::state::{State, Step};
 use super::texts::{self, Texts};
 use super::{Button, Conversation, Input, Markup, Outcome, Reply, TelegramUser};
 use crate::segments::Context;
+use crate::store::catalog::images;
 use crate::store::{self, StoreError, shoppers::answers, shoppers::arrival, shoppers::dialogue};
 
 pub(super) type Flow = Result<(), StoreError>;
@@ -110,7 +111,75 @@ impl Session<'_> {
         } else {
             Markup::Inline(rows)
         };
-        self.out.replies.push(Reply { text, markup, edit });
+        self.out.replies.push(Reply {
+            text,
+            markup,
+            edit,
+            photo: None,
+        });
+    }
+
+    /// A screen with a photo: the text becomes its caption, cut at a word to Telegram's 1,024
+    /// characters with "…", with a `details` button for the whole text when it was cut. A
+    /// photo Telegram refused before is left out: the screen is then the whole text.
+    pub async fn photo_screen(
+        &mut self,
+        source: Option<&str>,
+        text: String,
+        mut rows: Vec<Vec<Button>>,
+        details: Option<Callback>,
+    ) -> Flow {
+        let Some(source) = source else {
+            self.screen(text, rows);
+            return Ok(());
+        };
+        let file_id = match images::usable(self.db(), source).await? {
+            images::Usable::Fresh => None,
+            images::Usable::FileId(file_id) => Some(file_id),
+            images::Usable::Refused => {
+                self.screen(text, rows);
+                return Ok(());
+            }
+        };
+        let (caption, cut) = crate::limits::cut_at_word(&text, crate::limits::MAX_CAPTION_LENGTH);
+        if let (true, Some(details)) = (cut, details) {
+            rows.insert(0, vec![Button::new(self.t("details"), details)]);
+        }
+        let edit = self.pressed && self.out.replies.is_empty();
+        let markup = if rows.is_empty() {
+            Markup::None
+        } else {
+            Markup::Inline(rows)
+        };
+        self.out.replies.push(Reply {
+            text: caption,
+            markup,
+            edit,
+            photo: Some(super::Photo {
+                source: source.to_owned(),
+                file_id,
+            }),
+        });
+        Ok(())
+    }
+
+    /// "Only 3 of Green tea, 100 g left" (`left` more than the cart holds, of `stock`), "you
+    /// already have all 10" when the cart holds the whole stock, or "sold out" when there is
+    /// none: the variant named, since a product's other sizes may well be in stock.
+    pub fn stock_left(&self, left: i32, stock: i32, title: &str) -> String {
+        if stock <= 0 {
+            self.fill("sold_out_item", &[("title", title)])
+        } else if left <= 0 {
+            self.fill(
+                "all_in_cart",
+                &[("stock", &stock.to_string()), ("title", title)],
+            )
+        } else {
+            self.fill(
+                "not_enough_stock",
+                &[("stock", &left.to_string()), ("title", title)],
+            )
+        }
     }
 
     /// A new message that never replaces the pressed one.
@@ -123,6 +192,7 @@ impl Session<'_> {
             text,
             markup,
             edit: false,
+            photo: None,
         });
     }
 
@@ -200,6 +270,16 @@ impl Session<'_> {
         }
     }
 
+    /// The commands with what each does, then the menu.
+    pub fn help(&mut self) {
+        let mut text = self.t("help_title");
+        for (name, description) in texts::commands(self.texts.get("commands")) {
+            text.push_str(&format!("\n/{name} – {description}"));
+        }
+        self.say(text);
+        self.main_menu();
+    }
+
     pub fn main_menu(&mut self) {
         let rows = vec![
             vec![
@@ -250,6 +330,8 @@ impl Session<'_> {
             if let Input::Text(text) = &input {
                 if let Some(product) = deep_link(text) {
                     self.state.pending_product = Some(product);
+                } else if text.trim_start().starts_with('/') && !is_start(text) {
+                    self.state.pending_command = Some(text.trim().to_owned());
                 }
                 if is_start(text) && self.customer.registered_at.is_none() {
                     let welcome =
@@ -266,11 +348,18 @@ impl Session<'_> {
             self.ask(&question, false);
             return Ok(());
         }
-        let leaves_phone_prompt = match &input {
-            Input::Button { .. } => true,
-            Input::Text(text) => text.trim_start().starts_with('/'),
-            Input::Contact { .. } | Input::Media => false,
+        let leaves_phone_prompt = match (&input, callback) {
+            // The choices offered at the prompt itself keep it.
+            (_, Some(Callback::UseSavedPhone { .. } | Callback::EnterAnother)) => false,
+            (Input::Button { .. }, _) => true,
+            (Input::Text(text), _) => text.trim_start().starts_with('/'),
+            (Input::Contact { .. } | Input::Media, _) => false,
         };
+        // A button or a command leaves the "how many?" prompt, so a later text is a search
+        // again rather than a quantity.
+        if leaves_phone_prompt && matches!(self.state.step, Step::Quantity { .. }) {
+            self.state.step = Step::Idle;
+        }
         if leaves_phone_prompt && matches!(self.state.step, Step::Phone { .. }) {
             // The contact keyboard would otherwise stay up under everything that follows.
             self.state.step = Step::Idle;
@@ -335,8 +424,10 @@ impl Session<'_> {
             Callback::Category { category, page } => self.category(category, page).await,
             Callback::Product { product } => self.product(product).await,
             Callback::ProductPage { product, page } => self.product_page(product, page).await,
+            Callback::Details { product } => self.product_details(product).await,
             Callback::Variant { variant } => self.variant(variant).await,
             Callback::Add { variant, quantity } => self.add(variant, quantity).await,
+            Callback::OtherAmount { variant } => self.ask_amount(variant).await,
             Callback::Search => {
                 self.search_prompt();
                 Ok(())
@@ -356,24 +447,47 @@ impl Session<'_> {
             Callback::Confirm { token } => self.confirm(token).await,
             Callback::CancelCheckout => {
                 self.state.step = Step::Idle;
-                self.say(self.t("checkout_cancelled"));
+                // In place of the confirmation, so its Confirm button can't be pressed later.
+                self.screen(self.t("checkout_cancelled"), Vec::new());
                 self.main_menu();
                 Ok(())
             }
             Callback::Coupon => self.ask_coupon(),
+            Callback::UseSavedPhone { token } => self.use_saved_phone(token).await,
+            Callback::UseSavedAddress { token } => self.use_saved_address(token).await,
+            Callback::EnterAnother => {
+                self.screen(self.t("enter_another"), Vec::new());
+                Ok(())
+            }
+            Callback::ForgetDetails => {
+                crate::store::shoppers::customers::forget_details(self.db(), self.customer.id)
+                    .await?;
+                self.notice("details_forgotten");
+                self.profile().await
+            }
             Callback::Orders { page } => self.orders(page).await,
             Callback::OrderAgain { order } => self.order_again(order).await,
             Callback::CancelUnpaid { order } => self.cancel_unpaid(order).await,
             Callback::Profile => self.profile().await,
             Callback::Change { question } => self.change_answer(question).await,
             Callback::ToggleNews => self.toggle_news().await,
+            Callback::CancelOrder { order } => self.cancel_order(order).await,
+            Callback::ConfirmCancelOrder { order } => self.confirm_cancel_order(order).await,
+            // The merchant chats' buttons mean nothing in a shopper's chat.
+            Callback::MerchantOrders { .. } | Callback::SetStatus { .. } => {
+                self.refuse(
+                    &callback.to_string(),
+                    "a merchant's button in a shopper's chat",
+                );
+                Ok(())
+            }
             Callback::Choose { .. } | Callback::Done { .. } | Callback::Skip { .. } => {
                 self.answer(callback).await
             }
         }
     }
 
-    async fn text(&mut self, text: String) -> Flow {
+    pub(super) async fn text(&mut self, text: String) -> Flow {
         let trimmed = text.trim();
         if let Some(command) = trimmed.strip_prefix('/') {
             let name = command
@@ -403,6 +517,10 @@ impl Session<'_> {
                 "cart" => self.show_cart().await,
                 "orders" => self.orders(0).await,
                 "profile" => self.profile().await,
+                "help" => {
+                    self.help();
+                    Ok(())
+                }
                 _ => {
                     self.say(self.t("unknown_text"));
                     Ok(())
@@ -427,6 +545,7 @@ impl Session<'_> {
                     .await
             }
             // Text outside a prompt is a search too: it's what a shopper typing a word means.
+            Step::Quantity { variant } => self.typed_amount(variant, trimmed).await,
             Step::Idle | Step::SearchPrompt | Step::Answering { .. } => {
                 self.search(trimmed, 0).await
             }
@@ -447,6 +566,13 @@ fn deep_link(text: &str) -> Option<i64> {
         return None;
     }
     words.next()?.strip_prefix("p_")?.parse().ok()
+}
+
+/// An item as one title, "Green tea, 100 g": the variant's title, or its SKU when it has
+/// none.
+pub(super) fn item_title(product: &str, variant: &str, sku: &str) -> String {
+    let variant = if variant.is_empty() { sku } else { variant };
+    format!("{product}, {variant}")
 }
 
 #[cfg(test)]

@@ -18,6 +18,10 @@ pub struct State {
     /// A product from a `/start p_<id>` deep link, opened once registration is done.
     #[serde(default)]
     pub pending_product: Option<i64>,
+    /// A command typed while a question had to be answered first (`/cart`), carried out once
+    /// the questions are done, so the shopper lands where they were going.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_command: Option<String>,
     /// The last search, for paging through its results.
     #[serde(default)]
     pub search: Option<String>,
@@ -37,6 +41,8 @@ pub enum Step {
     },
     /// The next text is a search.
     SearchPrompt,
+    /// The next text is how many of `variant` to add ("Other amount").
+    Quantity { variant: i64 },
     /// Checkout waits for a phone number.
     Phone { token: u64 },
     /// Checkout waits for a delivery address.
@@ -93,6 +99,7 @@ mod tests {
                 phone: Some("+1".into()),
             },
             pending_product: Some(3),
+            pending_command: Some("/cart".into()),
             search: None,
         };
         assert_eq!(State::from_json(&state.to_json()), state);

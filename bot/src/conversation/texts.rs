@@ -57,6 +57,21 @@ pub fn fill(template: &str, values: &[(&str, &str)]) -> String {
     text
 }
 
+/// The bot's commands from the `commands` text (`texts.get("commands")`): one
+/// `name: description` a line. `/help` lists them and the adapter registers them with Telegram
+/// (`setMyCommands`), so the menu and the help never disagree. Lines without a colon are
+/// skipped.
+pub fn commands(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|line| {
+            let (name, description) = line.split_once(':')?;
+            let name = name.trim().trim_start_matches('/').to_lowercase();
+            let description = description.trim();
+            (!name.is_empty() && !description.is_empty()).then(|| (name, description.to_owned()))
+        })
+        .collect()
+}
+
 /// `1250` EUR → `12.50 EUR`; `500` JPY → `500 JPY`.
 pub fn money(minor: i64, currency: &str) -> String {
     crate::money::with_currency(minor, currency)
@@ -78,6 +93,24 @@ mod tests {
         assert_eq!(german.get("menu_cart"), "Cart");
         let french = Texts::for_language(&settings, Some("fr"));
         assert_eq!(french.get("main_menu"), settings.texts["en"]["main_menu"]);
+    }
+
+    #[test]
+    fn the_command_list_reads_one_command_a_line() {
+        let settings = Settings::defaults().expect("defaults");
+        let commands = commands(Texts::for_language(&settings, None).get("commands"));
+        let names: Vec<&str> = commands.iter().map(|(name, _)| name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "start", "catalog", "search", "cart", "orders", "profile", "help"
+            ]
+        );
+        assert!(
+            commands
+                .iter()
+                .all(|(_, description)| !description.is_empty())
+        );
     }
 
     #[test]

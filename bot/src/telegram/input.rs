@@ -48,27 +48,38 @@ pub struct Press {
     pub in_private: bool,
     /// The message carrying the button, when Telegram still lets the bot edit it.
     pub message_id: Option<MessageId>,
+    /// Whether that message is a photo (its caption can't become a text screen by an edit).
+    pub photo: bool,
 }
 
 /// Reads a callback query. Without data (a game button) there is nothing to tell the dialogue.
 pub fn press(query: &CallbackQuery) -> Option<Press> {
     let data = query.data.clone()?;
-    let (chat_id, message_id, in_private) = match &query.message {
+    let (chat_id, message_id, in_private, photo) = match &query.message {
         Some(message) => (
             message.chat().id,
             // An inaccessible message (too old, or deleted) can't be edited; send anew.
             message.regular_message().map(|message| message.id),
             message.chat().is_private(),
+            message
+                .regular_message()
+                .is_some_and(|message| message.photo().is_some()),
         ),
         // A button under an inline-mode message: answer in the private chat, whose id is
         // the user's.
-        None => (ChatId(i64::try_from(query.from.id.0).ok()?), None, true),
+        None => (
+            ChatId(i64::try_from(query.from.id.0).ok()?),
+            None,
+            true,
+            false,
+        ),
     };
     Some(Press {
         input: Input::Button { data },
         chat_id,
         message_id,
         in_private,
+        photo,
     })
 }
 

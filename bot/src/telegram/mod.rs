@@ -41,6 +41,8 @@ pub use webhook::{
     HEALTH_DB_TIMEOUT, HEALTH_PATH, Health, LastRecompute, MAX_BODY_BYTES, WebhookConfigError,
 };
 
+use crate::conversation::callback::Callback;
+use crate::conversation::merchant;
 use crate::conversation::payment::{PaymentReport, PreCheckoutReport};
 use crate::conversation::texts::Texts;
 use crate::conversation::{Conversation, Input, Outcome, TelegramUser};
@@ -127,6 +129,40 @@ pub trait Dialogue: Send + Sync + 'static {
         async { Outcome::default() }
     }
 
+    /// Handles update `update_id` from merchant chat `chat_id` (a press on an order card,
+    /// `/orders`) unless it was delivered before (then `None`). By default it is claimed and
+    /// answered with nothing: a scripted dialogue has no merchant side.
+    fn handle_merchant_update(
+        &self,
+        update_id: i64,
+        chat_id: i64,
+        sender: &TelegramUser,
+        input: Input,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Option<Outcome>> + Send {
+        let _ = (chat_id, sender, input, now);
+        async move {
+            if !self.first_delivery(update_id).await {
+                return None;
+            }
+            Some(Outcome::default())
+        }
+    }
+
+    /// Telegram took the photo `source` and gave it `file_id`: send that from now on. By
+    /// default nothing is kept.
+    fn image_sent(&self, source: &str, file_id: &str) -> impl Future<Output = ()> + Send {
+        let _ = (source, file_id);
+        async {}
+    }
+
+    /// Telegram refused the photo `source` (`error` in its words): show its product as text
+    /// from now on. By default nothing is kept.
+    fn image_refused(&self, source: &str, error: &str) -> impl Future<Output = ()> + Send {
+        let _ = (source, error);
+        async {}
+    }
+
     /// Webhook mode's `/healthz` report. By default, [`Dialogue::ready`] alone, with no
     /// recompute run.
     fn health(&self) -> impl Future<Output = Health> + Send {
@@ -164,6 +200,43 @@ impl Dialogue for Conversation {
 
     async fn paid(&self, report: &PaymentReport, now: DateTime<Utc>) -> Outcome {
         Conversation::paid(self, report, now).await
+    }
+
+    async fn handle_merchant_update(
+        &self,
+        update_id: i64,
+        chat_id: i64,
+        sender: &TelegramUser,
+        input: Input,
+        now: DateTime<Utc>,
+    ) -> Option<Outcome> {
+        Conversation::handle_merchant(self, Some(update_id), chat_id, sender, input, now).await
+    }
+
+    async fn image_sent(&self, source: &str, file_id: &str) {
+        let recorded =
+            crate::store::catalog::images::record_file_id(&self.db, source, file_id, Utc::now())
+                .await;
+        if let Err(error) = recorded {
+            tracing::warn!(%error, source, "could not keep a photo's file_id; it is uploaded again next time");
+        }
+    }
+
+    async fn image_refused(&self, source: &str, error: &str) {
+        match crate::store::catalog::images::record_refusal(&self.db, source, error, Utc::now())
+            .await
+        {
+            // Logged once: afterwards the product shows as text and `lint` lists it.
+            Ok(true) => tracing::warn!(
+                source,
+                error,
+                "Telegram refused a product photo; the product shows as text until it is fixed"
+            ),
+            Ok(false) => {}
+            Err(store_error) => {
+                tracing::error!(%store_error, source, error, "could not record a refused photo");
+            }
+        }
     }
 
     async fn ready(&self) -> bool {
@@ -206,16 +279,43 @@ async fn on_message<D: Dialogue>(
     dialogue: Arc<D>,
     settings: Arc<Settings>,
 ) -> Handled {
+    // `/orders` in a merchant chat lists the shop's open orders, not the sender's own.
+    if let (Some(user), Some(Input::Text(text))) =
+        (message.from.as_ref(), input::message_input(&message))
+        && settings
+            .telegram
+            .merchant_chats
+            .contains(&message.chat.id.0)
+        && merchant::is_merchant_command(&text)
+    {
+        if !merchant::may_act(&settings, message.chat.id.0, user_id(user)) {
+            tracing::warn!(
+                telegram_user_id = user.id.0,
+                chat_id = message.chat.id.0,
+                "refused /orders from someone not in telegram.merchant_users"
+            );
+            return Ok(());
+        }
+        let Some(sender) = input::sender(user, message.chat.id) else {
+            return Ok(());
+        };
+        if let Some(outcome) = ask_merchant(&dialogue, &update, sender, Input::Text(text)).await {
+            send::deliver(&bot, dialogue.as_ref(), message.chat.id, None, outcome).await;
+        }
+        return Ok(());
+    }
     // The shop talks to shoppers in private; merchant groups only receive notifications.
     if !message.chat.is_private() {
         return Ok(());
     }
     // Recorded already by the listener, before the update was confirmed (`payments`).
     if let Some(report) = payments::payment_report(&message) {
-        let dialogue = Arc::clone(&dialogue);
-        let handled = tokio::spawn(async move { dialogue.paid(&report, Utc::now()).await });
+        let payer = Arc::clone(&dialogue);
+        let handled = tokio::spawn(async move { payer.paid(&report, Utc::now()).await });
         match handled.await {
-            Ok(outcome) => send::deliver(&bot, message.chat.id, None, outcome).await,
+            Ok(outcome) => {
+                send::deliver(&bot, dialogue.as_ref(), message.chat.id, None, outcome).await
+            }
             Err(error) => tracing::error!(%error, "the dialogue failed on a payment"),
         }
         return Ok(());
@@ -227,7 +327,15 @@ async fn on_message<D: Dialogue>(
         return Ok(());
     };
     if let Asked::Handled(outcome) = ask(&dialogue, &update, sender, input).await {
-        deliver(&bot, &settings, message.chat.id, None, outcome).await;
+        deliver(
+            &bot,
+            dialogue.as_ref(),
+            &settings,
+            message.chat.id,
+            None,
+            outcome,
+        )
+        .await;
     }
     Ok(())
 }
@@ -240,6 +348,10 @@ async fn on_button<D: Dialogue>(
     settings: Arc<Settings>,
 ) -> Handled {
     let press = input::press(&query);
+    if let Some(press) = press.as_ref().filter(|press| is_merchant_press(press)) {
+        merchant_press(&bot, &update, &query, press, &dialogue, &settings).await;
+        return Ok(());
+    }
     // Shopper screens go only to the shopper's private chat: a press on a shop message
     // forwarded to (or posted in) a group or channel would answer there, and record the
     // group as the shopper's chat. Refused with a sentence; nothing changes.
@@ -289,7 +401,15 @@ async fn on_button<D: Dialogue>(
         tracing::warn!(%error, "could not answer a button press");
     }
     if let (Some(press), Some(outcome)) = (press, asked) {
-        deliver(&bot, &settings, press.chat_id, press.message_id, outcome).await;
+        deliver(
+            &bot,
+            dialogue.as_ref(),
+            &settings,
+            press.chat_id,
+            pressed(&press),
+            outcome,
+        )
+        .await;
     }
     Ok(())
 }
@@ -331,18 +451,132 @@ async fn take_payment<D: Dialogue>(dialogue: &D, update: &Update) -> bool {
     }
 }
 
-/// Sends an outcome, its invoice last.
-async fn deliver(
+/// Sends an outcome (its photos reported to the dialogue), its invoice last.
+async fn deliver<D: Dialogue>(
     bot: &Bot,
+    dialogue: &D,
     settings: &Settings,
     chat_id: teloxide::types::ChatId,
-    pressed: Option<teloxide::types::MessageId>,
+    pressed: Option<send::Pressed>,
     mut outcome: Outcome,
 ) {
     let invoice = outcome.invoice.take();
-    send::deliver(bot, chat_id, pressed, outcome).await;
+    send::deliver(bot, dialogue, chat_id, pressed, outcome).await;
     if let Some(invoice) = invoice {
         payments::send_invoice(bot, settings, chat_id, invoice).await;
+    }
+}
+
+/// Delivery reports photos to the dialogue that asked for them.
+impl<D: Dialogue> send::PhotoLog for D {
+    fn sent(&self, source: &str, file_id: &str) -> impl Future<Output = ()> + Send {
+        self.image_sent(source, file_id)
+    }
+
+    fn refused(&self, source: &str, error: &str) -> impl Future<Output = ()> + Send {
+        self.image_refused(source, error)
+    }
+}
+
+/// The pressed message of a press, for replies that replace it.
+fn pressed(press: &input::Press) -> Option<send::Pressed> {
+    press.message_id.map(|id| send::Pressed {
+        id,
+        photo: press.photo,
+    })
+}
+
+/// A Telegram user id as the shop stores it.
+fn user_id(user: &teloxide::types::User) -> i64 {
+    i64::try_from(user.id.0).unwrap_or(i64::MAX)
+}
+
+/// Whether a press carries one of the merchant's buttons (an order card's move, the open
+/// orders' pager): those are judged by the chat they come from, not routed to a shopper.
+fn is_merchant_press(press: &input::Press) -> bool {
+    matches!(&press.input, Input::Button { data }
+        if data.parse::<Callback>().is_ok_and(Callback::is_merchant))
+}
+
+/// A press on a merchant's button: acted on only in a merchant chat by a merchant user;
+/// anyone else's is refused with a sentence and logged, and changes nothing.
+async fn merchant_press<D: Dialogue>(
+    bot: &Bot,
+    update: &Update,
+    query: &CallbackQuery,
+    press: &input::Press,
+    dialogue: &Arc<D>,
+    settings: &Settings,
+) {
+    let chat_id = press.chat_id.0;
+    let outcome = if merchant::may_act(settings, chat_id, user_id(&query.from)) {
+        let Some(sender) = input::sender(&query.from, press.chat_id) else {
+            return;
+        };
+        match ask_merchant(dialogue, update, sender, press.input.clone()).await {
+            Some(outcome) => Some(outcome),
+            // Delivered before: that delivery answered it.
+            None => return,
+        }
+    } else {
+        tracing::warn!(
+            telegram_user_id = query.from.id.0,
+            chat_id,
+            "refused a merchant's button pressed outside the merchant chats or by someone not \
+             in telegram.merchant_users"
+        );
+        None
+    };
+    let texts = Texts::for_language(settings, None);
+    let notice = match &outcome {
+        Some(outcome) => outcome.notice.clone(),
+        None => Some(texts.get("merchant_only").to_owned()),
+    };
+    let mut answer = bot.answer_callback_query(query.id.clone());
+    answer.text = notice.map(|notice| notice.chars().take(MAX_NOTICE_LENGTH).collect());
+    if let Err(error) = send::with_retry(answer).await {
+        let error = send::describe(&error);
+        tracing::warn!(%error, "could not answer a button press");
+    }
+    if let Some(outcome) = outcome {
+        send::deliver(
+            bot,
+            dialogue.as_ref(),
+            press.chat_id,
+            pressed(press),
+            outcome,
+        )
+        .await;
+    }
+}
+
+/// [`ask`] for a merchant chat's update: `None` when it was delivered before or the dialogue
+/// failed (logged).
+async fn ask_merchant<D: Dialogue>(
+    dialogue: &Arc<D>,
+    update: &Update,
+    sender: TelegramUser,
+    input: Input,
+) -> Option<Outcome> {
+    let dialogue = Arc::clone(dialogue);
+    let update_id = i64::from(update.id.0);
+    let now = Utc::now();
+    let chat_id = sender.chat_id;
+    let handled = tokio::spawn(async move {
+        dialogue
+            .handle_merchant_update(update_id, chat_id, &sender, input, now)
+            .await
+    });
+    match handled.await {
+        Ok(Some(outcome)) => Some(outcome),
+        Ok(None) => {
+            log_repeat(update_id);
+            None
+        }
+        Err(error) => {
+            tracing::error!(%error, chat_id, "the dialogue failed on a merchant's update");
+            None
+        }
     }
 }
 
@@ -409,6 +643,8 @@ pub async fn serve<D: Dialogue>(
     let telegram = &settings.telegram;
     let bot = bot(telegram)?;
     let dialogue = Arc::new(dialogue);
+    // In the background: the menu of commands is a convenience, and the shop serves without it.
+    tokio::spawn(register_commands(bot.clone(), Arc::clone(&settings)));
     let mut dispatcher = Dispatcher::builder(bot.clone(), schema::<D>())
         .dependencies(dptree::deps![Arc::clone(&dialogue), Arc::clone(&settings)])
         .default_handler(|update| async move {
@@ -545,6 +781,35 @@ async fn serve_webhook<D: Dialogue>(
         Err(error) => tracing::error!(%error, "the webhook server task failed"),
     }
     Ok(())
+}
+
+/// Registers the commands of the `commands` text with Telegram: the store's default language
+/// for everyone, and each other configured language for its speakers. One try each; a failure
+/// is logged and the bot serves on (the commands still work when typed).
+async fn register_commands(bot: Bot, settings: Arc<Settings>) {
+    let default = settings.store.default_language.to_lowercase();
+    let mut languages: Vec<Option<String>> = vec![None];
+    languages.extend(
+        settings
+            .texts
+            .iter()
+            .filter(|(code, texts)| **code != default && texts.contains_key("commands"))
+            .map(|(code, _)| Some(code.clone())),
+    );
+    for language in languages {
+        let texts = Texts::for_language(&settings, language.as_deref());
+        let commands: Vec<teloxide::types::BotCommand> =
+            crate::conversation::texts::commands(texts.get("commands"))
+                .into_iter()
+                .map(|(name, description)| teloxide::types::BotCommand::new(name, description))
+                .collect();
+        let mut request = bot.set_my_commands(commands);
+        request.language_code = language.clone();
+        if let Err(error) = request.send().await {
+            let error = send::describe(&error);
+            tracing::warn!(%error, language = ?language, "could not register the bot's commands");
+        }
+    }
 }
 
 /// Waits for `shutdown`, then stops the update listener: no new updates are taken, and the

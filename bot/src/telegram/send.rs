@@ -5,13 +5,17 @@
 
 use std::time::Duration;
 
+use std::future::Future;
 use teloxide::prelude::*;
 use teloxide::requests::{Output, Request};
-use teloxide::types::{MessageId, ParseMode};
+
+use teloxide::types::{
+    FileId, InputFile, InputMedia, InputMediaPhoto, Message, MessageId, ParseMode, ReplyMarkup,
+};
 use teloxide::{ApiError, RequestError};
 
 use super::render::{MAX_MESSAGE_LENGTH, inline_keyboard, reply_markup, split_text};
-use crate::conversation::{Markup, Outcome, Reply};
+use crate::conversation::{Markup, Outcome, Photo, Reply};
 
 /// How many times one call is retried after Telegram's "retry after" answer.
 const FLOOD_RETRIES: u32 = 5;
@@ -108,35 +112,78 @@ pub(super) fn describe(error: &RequestError) -> String {
 /// How much of a body that is not JSON goes into a log line or an outbox message's error.
 const EXCERPT_CHARS: usize = 120;
 
+/// The message whose button was pressed.
+#[derive(Debug, Clone, Copy)]
+pub struct Pressed {
+    pub id: MessageId,
+    /// A photo's caption can't become a text screen by an edit: it is replaced instead.
+    pub photo: bool,
+}
+
+/// Where delivery reports what Telegram made of a photo, so that the next shopper gets the
+/// `file_id` and a refused image is not tried again (the dialogue stores both).
+pub trait PhotoLog: Sync {
+    fn sent(&self, source: &str, file_id: &str) -> impl Future<Output = ()> + Send;
+    fn refused(&self, source: &str, error: &str) -> impl Future<Output = ()> + Send;
+}
+
 /// Sends the dialogue's `outcome` for an update in `chat_id`; `pressed` is the message whose
 /// button was pressed, for replies marked `edit`. Replies go in order and stop at the first
 /// one that fails for good (the rest would only fail the same way or read out of order);
 /// notifications to other chats are each tried regardless. Failures are logged here.
-pub async fn deliver(bot: &Bot, chat_id: ChatId, pressed: Option<MessageId>, outcome: Outcome) {
+pub async fn deliver(
+    bot: &Bot,
+    log: &impl PhotoLog,
+    chat_id: ChatId,
+    pressed: Option<Pressed>,
+    outcome: Outcome,
+) {
     for reply in &outcome.replies {
-        if let Err(error) = send_reply(bot, chat_id, pressed, reply).await {
+        if let Err(error) = send_reply(bot, log, chat_id, pressed, reply).await {
             let error = describe(&error);
             tracing::error!(%error, chat_id = chat_id.0, "could not send a reply");
             break;
         }
     }
-    for (notified_chat, text) in outcome.notifications {
-        for part in split_text(&text, MAX_MESSAGE_LENGTH) {
-            if let Err(error) = with_retry(bot.send_message(ChatId(notified_chat), part)).await {
-                let error = describe(&error);
-                tracing::error!(%error, chat_id = notified_chat, "could not send a notification");
-                break;
-            }
+    for notification in outcome.notifications {
+        let chat = ChatId(notification.chat_id);
+        let reply = Reply {
+            text: notification.text,
+            markup: notification.markup,
+            edit: false,
+            photo: None,
+        };
+        if let Err(error) = send_reply(bot, log, chat, None, &reply).await {
+            let error = describe(&error);
+            tracing::error!(%error, chat_id = chat.0, "could not send a notification");
         }
     }
 }
 
 async fn send_reply(
     bot: &Bot,
+    log: &impl PhotoLog,
     chat_id: ChatId,
-    pressed: Option<MessageId>,
+    pressed: Option<Pressed>,
     reply: &Reply,
 ) -> Result<(), RequestError> {
+    if let Some(photo) = &reply.photo {
+        match send_photo(bot, log, chat_id, pressed, reply, photo).await {
+            Ok(true) => return Ok(()),
+            // Refused: the same screen as text, in the pressed message's place.
+            Ok(false) => {}
+            Err(error) => return Err(error),
+        }
+    }
+    // A photo's caption can't be edited into a text screen: the photo goes, and the text is
+    // sent anew, so no stale photo stays above the new buttons.
+    let pressed = match pressed {
+        Some(pressed) if pressed.photo && reply.edit => {
+            delete(bot, chat_id, pressed.id).await;
+            None
+        }
+        other => other.map(|pressed| pressed.id),
+    };
     let mut parts = split_text(&reply.text, MAX_MESSAGE_LENGTH);
     if parts.is_empty() {
         tracing::warn!(
@@ -160,6 +207,123 @@ async fn send_reply(
         parts.insert(0, first);
     }
     send_parts(bot, chat_id, parts, reply).await
+}
+
+/// Deletes a message the bot replaces; a failure (already gone, too old) is only logged.
+async fn delete(bot: &Bot, chat_id: ChatId, message_id: MessageId) {
+    if let Err(error) = with_retry(bot.delete_message(chat_id, message_id)).await {
+        let error = describe(&error);
+        tracing::info!(%error, chat_id = chat_id.0, "could not delete a replaced message");
+    }
+}
+
+/// A refusal of the image itself (a bad URL, not an image, too large, an unknown file id),
+/// as opposed to a refusal of the chat or the connection.
+fn is_image_refusal(error: &RequestError) -> bool {
+    match error {
+        RequestError::Api(
+            ApiError::BotBlocked
+            | ApiError::ChatNotFound
+            | ApiError::UserDeactivated
+            | ApiError::BotKicked
+            | ApiError::BotKickedFromSupergroup
+            | ApiError::MessageNotModified,
+        ) => false,
+        RequestError::Api(_) => !is_server_error(error),
+        _ => false,
+    }
+}
+
+/// What to send for a photo: its `file_id` when Telegram gave one, else the URL or the file.
+/// `None` when the source can't be sent at all (a file gone from disk, a URL that does not
+/// parse), which counts as a refusal.
+fn photo_input(source: &str, file_id: Option<&str>) -> Option<InputFile> {
+    if let Some(file_id) = file_id {
+        return Some(InputFile::file_id(FileId(file_id.to_owned())));
+    }
+    if source.starts_with("https://") {
+        return url::Url::parse(source).ok().map(InputFile::url);
+    }
+    let path = std::path::Path::new(source);
+    path.is_file().then(|| InputFile::file(path))
+}
+
+/// Sends a photo screen: the pressed photo's media edited in place, else a new photo (the
+/// pressed text message then deleted). `Ok(false)` when Telegram refused the image (recorded
+/// through `log`, the caller sends the text instead). A stored `file_id` that Telegram no
+/// longer takes is tried once more from the source.
+async fn send_photo(
+    bot: &Bot,
+    log: &impl PhotoLog,
+    chat_id: ChatId,
+    pressed: Option<Pressed>,
+    reply: &Reply,
+    photo: &Photo,
+) -> Result<bool, RequestError> {
+    let markup = inline_keyboard(&reply.markup);
+    let mut tries = vec![photo.file_id.as_deref()];
+    if photo.file_id.is_some() {
+        tries.push(None);
+    }
+    let mut last_refusal = None;
+    for file_id in tries {
+        let Some(input) = photo_input(&photo.source, file_id) else {
+            last_refusal = Some("the file can't be read or the URL does not parse".to_owned());
+            continue;
+        };
+        if let (true, Some(pressed)) = (reply.edit, pressed.filter(|pressed| pressed.photo)) {
+            let mut media = InputMediaPhoto::new(input.clone());
+            media.caption = Some(reply.text.clone());
+            let mut request = bot.edit_message_media(chat_id, pressed.id, InputMedia::Photo(media));
+            request.reply_markup = markup.clone();
+            match with_retry(request).await {
+                Ok(message) => {
+                    record(log, photo, &message).await;
+                    return Ok(true);
+                }
+                Err(RequestError::Api(ApiError::MessageNotModified)) => return Ok(true),
+                Err(error) if is_image_refusal(&error) => {
+                    last_refusal = Some(describe(&error));
+                    continue;
+                }
+                Err(error) => {
+                    let error = describe(&error);
+                    tracing::info!(%error, chat_id = chat_id.0, "could not edit a photo; sending it anew");
+                }
+            }
+        }
+        let mut request = bot.send_photo(chat_id, input);
+        request.caption = Some(reply.text.clone());
+        request.reply_markup = markup.clone().map(ReplyMarkup::InlineKeyboard);
+        match with_retry(request).await {
+            Ok(message) => {
+                record(log, photo, &message).await;
+                if let (true, Some(pressed)) = (reply.edit, pressed) {
+                    delete(bot, chat_id, pressed.id).await;
+                }
+                return Ok(true);
+            }
+            Err(error) if is_image_refusal(&error) => last_refusal = Some(describe(&error)),
+            Err(error) => return Err(error),
+        }
+    }
+    if let Some(error) = last_refusal {
+        log.refused(&photo.source, &error).await;
+    }
+    Ok(false)
+}
+
+/// Reports the `file_id` of the largest size Telegram made of a sent photo.
+async fn record(log: &impl PhotoLog, photo: &Photo, message: &Message) {
+    let file_id = message
+        .photo()
+        .and_then(<[teloxide::types::PhotoSize]>::last)
+        .map(|size| size.file.id.0.clone());
+    if let Some(file_id) = file_id
+        && photo.file_id.as_deref() != Some(file_id.as_str())
+    {
+        log.sent(&photo.source, &file_id).await;
+    }
 }
 
 /// Edits the pressed message; false when it can't be edited and must be sent anew.

@@ -13,11 +13,14 @@
 //!   instances run; 409 too while a webhook is set.
 //! - `getMe`, `deleteWebhook`/`setWebhook`/`getWebhookInfo`, `set`/`get`/`deleteMyCommands`.
 //! - `sendMessage` and other `send*` methods (photo, document; the rest as text messages),
-//!   `editMessageText`/`Caption`/`ReplyMarkup`, `deleteMessage`, `answerCallbackQuery`,
+//!   `editMessageText`/`Caption`/`ReplyMarkup`/`Media`, `deleteMessage`, `answerCallbackQuery`,
 //!   `sendChatAction`. Message ids are per chat. Telegram's checks that catch real bugs are
 //!   made: HTML/MarkdownV2 that Telegram cannot parse, empty or over-long text, `callback_data`
 //!   over 64 bytes, "message is not modified", editing or deleting an unknown message, an
-//!   unknown callback query id.
+//!   unknown callback query id. `sendPhoto` takes an upload, an `https://` URL or a `file_id`
+//!   it handed out (any other is refused, as are URLs given to
+//!   [`FakeTelegram::refuse_photo_url`]), captions over 1,024 characters are refused, a text
+//!   message can't get media by `editMessageMedia` nor a photo new text by `editMessageText`.
 //! - Payments: `sendInvoice` (Telegram's checks: payload 1–128 bytes, a provider token for
 //!   every currency but Stars' `XTR` and none for it, exactly one price for Stars, title and
 //!   description lengths), `answerPreCheckoutQuery`, `refundStarPayment` (unknown or refunded
@@ -110,6 +113,12 @@ impl FakeTelegram {
     /// The user sends a text message. A text starting with `/` carries a `bot_command` entity,
     /// as real clients send it. Returns the update id.
     pub fn send_text(&self, user: &TestUser, text: &str) -> i64 {
+        self.send_text_in_chat(user, user.chat_id(), text)
+    }
+
+    /// The user sends a text message in chat `chat_id`, a group (negative ids are supergroups)
+    /// or their private chat, as [`FakeTelegram::send_text`] does. Returns the update id.
+    pub fn send_text_in_chat(&self, user: &TestUser, chat_id: i64, text: &str) -> i64 {
         let mut content = Map::new();
         content.insert("text".into(), json!(text));
         if let Some(command) = text
@@ -124,7 +133,7 @@ impl FakeTelegram {
                 json!([{"type": "bot_command", "offset": 0, "length": length}]),
             );
         }
-        self.user_message(user, content).0
+        self.user_message_in(user, chat_id, content).0
     }
 
     /// The user sends `/command args` (`args` may be empty; `command` with or without `/`).
@@ -470,6 +479,12 @@ impl FakeTelegram {
         self.user_message(user, content).0
     }
 
+    /// From now on `sendPhoto` and `editMessageMedia` with this URL answer as Telegram does an
+    /// image it can't use ("wrong type of the web page content").
+    pub fn refuse_photo_url(&self, url: &str) {
+        self.shared.lock().refused_photos.insert(url.to_owned());
+    }
+
     /// The user unblocks the bot.
     pub fn unblock_chat(&self, chat_id: i64) {
         self.shared.lock().blocked.remove(&chat_id);
@@ -479,20 +494,34 @@ impl FakeTelegram {
 
     /// Queues a message from `user` in their private chat; returns (update id, message id).
     fn user_message(&self, user: &TestUser, content: Map<String, Value>) -> (i64, i64) {
+        self.user_message_in(user, user.chat_id(), content)
+    }
+
+    fn user_message_in(
+        &self,
+        user: &TestUser,
+        chat_id: i64,
+        content: Map<String, Value>,
+    ) -> (i64, i64) {
         let mut state = self.shared.lock();
         state.users.insert(user.id, user.clone());
-        let message_id = state.next_message_id(user.chat_id());
+        let message_id = state.next_message_id(chat_id);
+        let chat = if chat_id == user.chat_id() {
+            user.chat_json()
+        } else {
+            state.chat_json(chat_id)
+        };
         let mut message = json!({
             "message_id": message_id,
             "from": user.to_json(),
-            "chat": user.chat_json(),
+            "chat": chat,
             "date": server::now(),
         });
         if let Some(map) = message.as_object_mut() {
             map.extend(content);
         }
         state.messages.insert(
-            (user.chat_id(), message_id),
+            (chat_id, message_id),
             StoredMessage {
                 json: message.clone(),
                 from_bot: false,

@@ -27,6 +27,7 @@ const FALLBACK_BOT_ID: i64 = 123_456;
 const MAX_POLL_TIMEOUT_SECS: u64 = 60;
 /// Telegram's limit for a text message, counted after entity parsing.
 const MAX_TEXT_CHARS: usize = 4096;
+const MAX_CAPTION_CHARS: usize = 1024;
 /// Telegram's limit for `callback_data`, in bytes.
 const MAX_CALLBACK_DATA_BYTES: usize = 64;
 
@@ -239,6 +240,7 @@ impl Call<'_> {
             }
             "sendmessage" => self.send_message(),
             "editmessagetext" => self.edit(EditKind::Text),
+            "editmessagemedia" => self.edit_media(),
             "editmessagecaption" => self.edit(EditKind::Caption),
             "editmessagereplymarkup" => self.edit(EditKind::Markup),
             "answercallbackquery" => self.answer_callback_query(),
@@ -473,10 +475,10 @@ impl Call<'_> {
         let file_id = format!("fake-file-{}", now());
         match method {
             "sendphoto" => {
-                content.insert(
-                    "photo".into(),
-                    json!([{"file_id": file_id, "file_unique_id": file_id, "width": 800, "height": 600}]),
-                );
+                self.check_caption()?;
+                let photo = self.str("photo").unwrap_or_default();
+                let file_id = self.photo_file(&photo)?;
+                content.insert("photo".into(), photo_sizes(&file_id));
             }
             "senddocument" => {
                 content.insert(
@@ -498,6 +500,120 @@ impl Call<'_> {
             content.insert("caption".into(), Value::String(caption));
         }
         self.deliver(chat_id, content)
+    }
+
+    /// Telegram's limit on a caption, in characters.
+    fn check_caption(&self) -> Result<(), ApiError> {
+        let too_long = self
+            .str("caption")
+            .is_some_and(|caption| caption.chars().count() > MAX_CAPTION_CHARS);
+        if too_long {
+            return Err(ApiError::bad_request(
+                "Bad Request: message caption is too long",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The `file_id` for a photo given as an upload (`<file NAME>` or `attach://NAME` in the
+    /// recording), an `https://` URL, or an earlier `file_id`, refusing as Telegram does a URL
+    /// it can't use and a `file_id` it never gave.
+    fn photo_file(&self, photo: &str) -> Result<String, ApiError> {
+        let mut state = self.shared.lock();
+        let upload = photo.starts_with("<file ") || photo.starts_with("attach://");
+        if photo.starts_with("https://") && state.refused_photos.contains(photo) {
+            return Err(ApiError::bad_request(
+                "Bad Request: wrong type of the web page content",
+            ));
+        }
+        if upload || photo.starts_with("https://") {
+            let file_id = format!("fake-photo-{}", state.photo_files.len() + 1);
+            state.photo_files.insert(file_id.clone());
+            return Ok(file_id);
+        }
+        if state.photo_files.contains(photo) {
+            return Ok(photo.to_owned());
+        }
+        Err(ApiError::bad_request(
+            "Bad Request: wrong file identifier/HTTP URL specified",
+        ))
+    }
+
+    /// `editMessageMedia`: a photo message gets another photo and caption (and keyboard); a
+    /// text message has no media to replace, as Telegram answers.
+    fn edit_media(&self) -> Answer {
+        let chat_id = self.chat_id()?;
+        let message_id = self.int("message_id").ok_or_else(|| {
+            ApiError::bad_request("Bad Request: message identifier is not specified")
+        })?;
+        let media = self
+            .json("media")
+            .ok_or_else(|| ApiError::bad_request("Bad Request: media is not specified"))?;
+        let source = media
+            .get("media")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let caption = media
+            .get("caption")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        if caption
+            .as_ref()
+            .is_some_and(|caption| caption.chars().count() > MAX_CAPTION_CHARS)
+        {
+            return Err(ApiError::bad_request(
+                "Bad Request: message caption is too long",
+            ));
+        }
+        {
+            let state = self.shared.lock();
+            let stored = state.messages.get(&(chat_id, message_id));
+            match stored {
+                None => {
+                    return Err(ApiError::bad_request(
+                        "Bad Request: message to edit not found",
+                    ));
+                }
+                Some(stored) if stored.json.get("photo").is_none() => {
+                    return Err(ApiError::bad_request(
+                        "Bad Request: there is no media in the message to edit",
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+        let file_id = self.photo_file(&source)?;
+        let new_markup = self
+            .json("reply_markup")
+            .filter(|markup| markup.get("inline_keyboard").is_some());
+        let mut state = self.shared.lock();
+        let Some(stored) = state.messages.get_mut(&(chat_id, message_id)) else {
+            return Err(ApiError::bad_request(
+                "Bad Request: message to edit not found",
+            ));
+        };
+        let Some(message) = stored.json.as_object_mut() else {
+            return Err(ApiError::bad_request(
+                "Bad Request: message to edit not found",
+            ));
+        };
+        message.insert("photo".into(), photo_sizes(&file_id));
+        match caption {
+            Some(caption) => message.insert("caption".into(), Value::String(caption)),
+            None => message.remove("caption"),
+        };
+        match new_markup {
+            Some(markup) => message.insert("reply_markup".into(), markup),
+            None => message.remove("reply_markup"),
+        };
+        message.insert("edit_date".into(), json!(now()));
+        let json = stored.json.clone();
+        let sent = SentMessage::from_message_json(&json, None, None, true, self.method);
+        state.replies.entry(chat_id).or_default().push_back(sent);
+        drop(state);
+        self.shared.events.notify_waiters();
+        Ok(json)
     }
 
     fn edit(&self, kind: EditKind) -> Answer {
@@ -527,6 +643,11 @@ impl Call<'_> {
         if !stored.from_bot {
             return Err(ApiError::bad_request(
                 "Bad Request: message can't be edited",
+            ));
+        }
+        if matches!(kind, EditKind::Text) && stored.json.get("photo").is_some() {
+            return Err(ApiError::bad_request(
+                "Bad Request: there is no text in the message to edit",
             ));
         }
         let Some(message) = stored.json.as_object_mut() else {
@@ -690,6 +811,14 @@ impl Call<'_> {
         self.shared.events.notify_waiters();
         Ok(Value::Bool(true))
     }
+}
+
+/// A photo as Telegram describes it: its sizes, the largest last.
+fn photo_sizes(file_id: &str) -> Value {
+    json!([
+        {"file_id": format!("{file_id}-small"), "file_unique_id": format!("{file_id}-s"), "width": 90, "height": 68},
+        {"file_id": file_id, "file_unique_id": file_id, "width": 800, "height": 600}
+    ])
 }
 
 #[derive(Clone, Copy)]

@@ -108,6 +108,10 @@ pub(crate) struct State {
     pub(crate) users: HashMap<i64, TestUser>,
     /// Payments: invoices sent, pre-checkout queries asked and answered, charges made.
     pub(crate) payments: super::payments::PaymentState,
+    /// Photo URLs the fake answers as Telegram does an image it can't use.
+    pub(crate) refused_photos: HashSet<String>,
+    /// The photo `file_id`s handed out, so a `file_id` never handed out is refused.
+    pub(crate) photo_files: HashSet<String>,
 }
 
 impl Default for State {
@@ -132,6 +136,8 @@ impl Default for State {
             token_revoked: false,
             users: HashMap::new(),
             payments: Default::default(),
+            refused_photos: HashSet::new(),
+            photo_files: HashSet::new(),
         }
     }
 }

@@ -588,13 +588,23 @@ async fn order_history_imports_and_customers_show_their_checks() {
         &["orders", "status", &id, "lost"],
         "order status `lost` is unknown",
     );
-    shop.ok(&["orders", "status", &id, "paid"]);
+    // The newest is the cancelled one: a final status, which no order leaves.
+    shop.refused(
+        &["orders", "status", &id, "paid"],
+        "is `cancelled` and can't become `paid`: `cancelled` is final",
+    );
     assert_eq!(
         shop.json(&["customers", "show", "555"])["total_check"],
-        2099
+        1299
     );
+    // Bo's paid order cancelled: it stops counting towards his checks.
+    assert_eq!(shop.json(&["customers", "show", "777"])["total_check"], 800);
+    let bo = shop.json(&["orders", "list", "--customer", "777"]);
+    let b1 = bo[0]["id"].as_i64().expect("id").to_string();
+    shop.ok(&["orders", "status", &b1, "cancelled"]);
+    assert_eq!(shop.json(&["customers", "show", "777"])["total_check"], 0);
     let paid = shop.json(&["orders", "list", "--status", "paid"]);
-    assert_eq!(paid.as_array().map(Vec::len), Some(2));
+    assert_eq!(paid.as_array().map(Vec::len), Some(0));
 }
 
 #[tokio::test]

@@ -211,3 +211,30 @@ fn a_nul_typed_in_the_terminal_is_dropped_like_on_telegram() {
     assert!(transcript.contains("Found for “sencha”"), "{transcript}");
     assert!(!transcript.contains('\u{0}'), "{transcript}");
 }
+
+#[test]
+fn a_typed_number_on_the_quantity_screen_means_that_quantity_and_notices_print_once() {
+    let dir = tempfile::tempdir().expect("dir");
+    let transcript = chat(
+        dir.path(),
+        &[
+            "/start", "1", // 18–25
+            "1", // Tea
+            "4", // Done
+            "3", // Skip
+            "1", // Catalog
+            "1", // Tea
+            "1", // Green tea
+            "1", // 100 g
+            "5", // the label "5", not the fifth button (10)
+            "/quit",
+        ],
+    );
+    assert!(
+        transcript.contains("[a] 1  [b] 2  [c] 3  [d] 5  [e] 10"),
+        "{transcript}"
+    );
+    let added = "Added 5 × Green tea, 100 g to your cart.";
+    assert_eq!(transcript.matches(added).count(), 1, "{transcript}");
+    assert!(!transcript.contains("Added 10"), "{transcript}");
+}

@@ -37,13 +37,22 @@ mod messages;
 mod migrations;
 /// Operations: backup and restore, the health report, secrets kept out of the logs.
 mod ops;
+/// An order after it is placed: the merchant's buttons and `/orders` in their chats, the
+/// shopper's status messages, a shopper's own cancellation, the admin tool's status change.
+mod order_updates;
 /// Payments in the chat: invoices, pre-checkout refusals, a payment recorded once (twice
 /// delivered, kill -9 before recording, two webhook instances), expiry, cancel, refunds.
 mod payments;
+/// Product photos: upload once then file_id, URL photos, a variant's own photo by segment,
+/// photo/text screen changes, cut captions with Details, a refused image shown as text.
+mod photos;
 /// Product segments through storebot-admin, and a grant changing what the real bot shows.
 mod product_segments;
 /// `storebot-admin segments stats` on a shop with known numbers.
 mod segment_stats;
+/// Smaller things a new shopper notices: optional questions, numbered cart lines, sold out,
+/// a cancelled checkout's buttons.
+mod shopper_details;
 /// Starting the binaries: configuration errors, database errors, the missing token.
 mod startup;
 /// The Telegram adapter: replies, splitting, edits, callback answers, flood control, webhook

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use storebot::conversation::{Button, Input, Markup, Outcome, Reply};
+use storebot::conversation::{Button, Input, Markup, Notification, Outcome, Reply};
 use storebot::telegram::MAX_MESSAGE_LENGTH;
 use storebot::testing::TestDb;
 use storebot_tests::bot::{
@@ -28,6 +28,7 @@ fn inline(text: &str, buttons: &[(&str, &str)], edit: bool) -> Reply {
                 .collect(),
         ]),
         edit,
+        photo: None,
     }
 }
 
@@ -63,12 +64,13 @@ fn script(_sender: &storebot::conversation::TelegramUser, input: &Input) -> Outc
                     label: "Share my phone".into(),
                 },
                 edit: false,
+                photo: None,
             }],
             ..Outcome::default()
         },
         Input::Text(text) if text == "/order" => Outcome {
             replies: vec![say(&["Thank you for your order"]).replies.remove(0)],
-            notifications: vec![(MERCHANT_CHAT, "New order #1 from Alice".into())],
+            notifications: vec![Notification::text(MERCHANT_CHAT, "New order #1 from Alice")],
             ..Outcome::default()
         },
         Input::Text(text) if text == "/boom" => panic!("a bug in the dialogue"),

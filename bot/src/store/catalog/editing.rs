@@ -54,6 +54,8 @@ pub struct ProductEdit {
     pub category: Option<Option<String>>,
     pub brand: Option<Option<String>>,
     pub active: Option<bool>,
+    /// The photo, checked by `images::check_source`; `Some(None)` removes it.
+    pub image: Option<Option<String>>,
 }
 
 /// What the merchant gives to create a variant.
@@ -74,6 +76,8 @@ pub struct VariantEdit {
     pub price: Option<i64>,
     pub stock: Option<i32>,
     pub active: Option<bool>,
+    /// The variant's own photo, checked by `images::check_source`; `Some(None)` removes it.
+    pub image: Option<Option<String>>,
 }
 
 /// One row of an import file, already split into fields; `line` is where it was in the file.
@@ -89,6 +93,11 @@ pub struct ImportRow {
     pub category: Option<String>,
     pub brand: Option<String>,
     pub description: Option<String>,
+    /// The product's image, checked by `images::check_source`: `None` leaves it as it is,
+    /// `Some(None)` clears it.
+    pub image: Option<Option<String>>,
+    /// The variant's own image, likewise.
+    pub variant_image: Option<Option<String>>,
 }
 
 /// What an import did.
@@ -262,6 +271,9 @@ pub async fn edit_product<C: ConnectionTrait + TransactionTrait>(
     if let Some(active) = edit.active {
         row.active = Set(active);
     }
+    if let Some(image) = &edit.image {
+        row.image = Set(image.clone());
+    }
     row.updated_at = Set(now);
     row.update(&txn).await?;
     let product = self::product(&txn, id).await?;
@@ -328,6 +340,9 @@ pub async fn edit_variant<C: ConnectionTrait + TransactionTrait>(
     }
     if let Some(active) = edit.active {
         row.active = Set(active);
+    }
+    if let Some(image) = &edit.image {
+        row.image = Set(image.clone());
     }
     let variant = row.update(&txn).await?;
     txn.commit().await?;
@@ -411,6 +426,7 @@ pub async fn import<C: ConnectionTrait + TransactionTrait>(
                         active: Set(true),
                         all_segments: Set(true),
                         by_variant: Set(false),
+                        image: Set(row.image.clone().flatten()),
                         created_at: Set(now),
                         updated_at: Set(now),
                         ..Default::default()
@@ -441,12 +457,16 @@ pub async fn import<C: ConnectionTrait + TransactionTrait>(
             if category_id.is_some() {
                 wanted.category_id = category_id;
             }
+            if let Some(image) = &row.image {
+                wanted.image = image.clone();
+            }
             if wanted != current {
                 let mut changed = current.into_active_model();
                 changed.title = Set(wanted.title);
                 changed.description = Set(wanted.description);
                 changed.brand = Set(wanted.brand);
                 changed.category_id = Set(wanted.category_id);
+                changed.image = Set(wanted.image);
                 changed.updated_at = Set(now);
                 changed.update(&txn).await?;
                 report.products_updated += 1;
@@ -460,6 +480,9 @@ pub async fn import<C: ConnectionTrait + TransactionTrait>(
                 changed.price = Set(row.price);
                 changed.stock = Set(row.stock);
                 changed.active = Set(row.active);
+                if let Some(image) = &row.variant_image {
+                    changed.image = Set(image.clone());
+                }
                 let after = changed.update(&txn).await?;
                 if after != before {
                     report.variants_updated += 1;
@@ -474,6 +497,7 @@ pub async fn import<C: ConnectionTrait + TransactionTrait>(
                     stock: Set(row.stock),
                     active: Set(row.active),
                     all_segments: Set(true),
+                    image: Set(row.variant_image.clone().flatten()),
                     ..Default::default()
                 }
                 .insert(&txn)
@@ -619,6 +643,8 @@ pub(crate) mod tests {
             category: Some("Tea".into()),
             brand: None,
             description: None,
+            image: None,
+            variant_image: None,
         }
     }
 

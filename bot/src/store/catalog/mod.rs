@@ -7,6 +7,7 @@
 pub mod availability;
 pub mod browse;
 pub mod editing;
+pub mod images;
 pub mod lookup;
 pub mod product_segments;
 pub mod simulate;

@@ -240,6 +240,7 @@ mod tests {
                 active: access.active,
                 all_segments: access.all_segments,
                 by_variant: access.by_variant,
+                image: None,
                 created_at: now,
                 updated_at: now,
             },
@@ -258,6 +259,7 @@ mod tests {
                             stock: 1,
                             active: access.active,
                             all_segments: access.all_segments,
+                            image: None,
                         },
                         access,
                     )

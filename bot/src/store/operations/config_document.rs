@@ -50,6 +50,23 @@ pub struct StoreConfig {
     /// by code; unlisted ones are kept and reported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub coupons: Option<Vec<CouponConfig>>,
+    /// Absent: apply leaves photos alone. Present: each entry sets the photo of a product
+    /// (by title) or a variant (by SKU); photos not listed are kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub images: Option<Vec<ImageConfig>>,
+}
+
+/// One photo: of `product` (a title) or of the variant `sku`, exactly one of them. `image`
+/// is an `https://` URL or a JPEG/PNG path (relative to the directory apply runs in), or
+/// `none` to remove it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sku: Option<String>,
+    pub image: String,
 }
 
 /// A coupon's settings, with its segments named. Its usage (how often it was redeemed) is
@@ -326,7 +343,92 @@ pub async fn export(db: &impl ConnectionTrait, currency: &str) -> Result<StoreCo
         // Left out when there are none, so files of shops without them stay as they were.
         product_segments: (!product_segments_out.is_empty()).then_some(product_segments_out),
         coupons: (!coupons_out.is_empty()).then_some(coupons_out),
+        images: export_images(db).await?,
     })
+}
+
+/// Every product's and variant's photo as stored, products by title first; `None` when there
+/// are none, so files of shops without photos stay as they were.
+async fn export_images(db: &impl ConnectionTrait) -> Result<Option<Vec<ImageConfig>>, StoreError> {
+    let mut images = Vec::new();
+    for product in product::Entity::find()
+        .filter(product::Column::Image.is_not_null())
+        .order_by_asc(product::Column::Title)
+        .all(db)
+        .await?
+    {
+        images.push(ImageConfig {
+            product: Some(product.title),
+            sku: None,
+            image: product.image.unwrap_or_default(),
+        });
+    }
+    for variant in variant::Entity::find()
+        .filter(variant::Column::Image.is_not_null())
+        .order_by_asc(variant::Column::Sku)
+        .all(db)
+        .await?
+    {
+        images.push(ImageConfig {
+            product: None,
+            sku: Some(variant.sku),
+            image: variant.image.unwrap_or_default(),
+        });
+    }
+    Ok((!images.is_empty()).then_some(images))
+}
+
+/// Sets the listed photos; an entry naming nothing that exists, or an image that is neither
+/// an `https://` URL nor a readable JPEG/PNG, refuses the whole apply.
+async fn apply_images(
+    db: &impl ConnectionTrait,
+    config: &StoreConfig,
+    now: DateTime<Utc>,
+    changes: &mut Vec<String>,
+) -> Result<(), StoreError> {
+    use crate::store::catalog::images;
+    for entry in config.images.iter().flatten() {
+        let wanted = images::check_source(&entry.image, std::path::Path::new("."))?;
+        match (&entry.product, &entry.sku) {
+            (Some(title), None) => {
+                let product = product::Entity::find()
+                    .filter(product::Column::Title.eq(title.trim()))
+                    .one(db)
+                    .await?
+                    .ok_or_else(|| {
+                        StoreError::Invalid(format!(
+                            "images names the product `{title}`, which does not exist"
+                        ))
+                    })?;
+                if product.image != wanted {
+                    images::set_product_image(db, product.id, wanted, now).await?;
+                    changes.push(format!("set the photo of `{title}`"));
+                }
+            }
+            (None, Some(sku)) => {
+                let variant = variant::Entity::find()
+                    .filter(variant::Column::Sku.eq(sku.trim()))
+                    .one(db)
+                    .await?
+                    .ok_or_else(|| {
+                        StoreError::Invalid(format!(
+                            "images names the variant `{sku}`, which does not exist"
+                        ))
+                    })?;
+                if variant.image != wanted {
+                    images::set_variant_image(db, sku.trim(), wanted).await?;
+                    changes.push(format!("set the photo of variant `{sku}`"));
+                }
+            }
+            _ => {
+                return Err(StoreError::Invalid(format!(
+                    "an images entry names both or neither of `product` and `sku` (image `{}`)",
+                    entry.image
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Makes the database match `config` in one transaction and returns one line per change; with
@@ -571,6 +673,7 @@ async fn apply_in<C: ConnectionTrait + TransactionTrait>(
 
     apply_product_segments(db, config, now, &mut changes).await?;
     apply_coupons(db, config, now, &mut changes).await?;
+    apply_images(db, config, now, &mut changes).await?;
     // Availability, by product title; products not listed are open to all segments.
     let Some(wanted_availability) = &config.availability else {
         return Ok(changes);
@@ -1145,6 +1248,7 @@ mod tests {
             availability: Some(vec![]),
             product_segments: None,
             coupons: None,
+            images: None,
         }
     }
 

@@ -6,7 +6,8 @@
 //! match), active products whose every variant is hidden that way,
 //! empty segments, segments assigned nowhere, grants to segments not in force, rules that
 //! use archived questions or options or no longer validate, and active coupons nobody can
-//! redeem now (ended, used up, or tied only to segments with no members in force).
+//! redeem now (ended, used up, or tied only to segments with no members in force), and
+//! product or variant photos that Telegram refused.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -28,7 +29,7 @@ use crate::store::membership::names::rule_names;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
     /// A stable word for scripts: `hidden_variant`, `hidden_product`, `empty_segment`,
-    /// `unused_segment`, `grant_not_in_force`, `bad_rule`, `dead_coupon`.
+    /// `unused_segment`, `grant_not_in_force`, `bad_rule`, `dead_coupon`, `refused_image`.
     pub kind: &'static str,
     pub message: String,
 }
@@ -46,7 +47,23 @@ pub async fn check(
     findings.extend(segment_findings(&facts, &used_in_rules, now));
     findings
         .extend(dead_coupons(db, now, &facts.coupon_ties, &facts.granting, &facts.names()).await?);
+    findings.extend(refused_images(db).await?);
     Ok(findings)
+}
+
+/// Photos Telegram refused: each product shows as text until its image is fixed.
+async fn refused_images(db: &impl ConnectionTrait) -> Result<Vec<Finding>, StoreError> {
+    Ok(crate::store::catalog::images::refused(db)
+        .await?
+        .into_iter()
+        .map(|refused| Finding {
+            kind: "refused_image",
+            message: format!(
+                "Telegram refused the image of {} ({}): {}",
+                refused.owner, refused.source, refused.error
+            ),
+        })
+        .collect())
 }
 
 /// What the checks share: the segments, who is in them, and every grant.

@@ -1,5 +1,6 @@
-//! Orders as the merchant manages them: a filtered list, status changes, and importing the
-//! order history from before the bot so that check criteria work from day one.
+//! Orders as the merchant manages them: a filtered list, and importing the order history from
+//! before the bot so that check criteria work from day one (status changes are
+//! `super::status`).
 //!
 //! An import is all or nothing: every row is checked, each bad one reported with its line,
 //! and only a clean file is written, in one transaction. This module must never touch carts,
@@ -11,8 +12,8 @@ use chrono::{DateTime, Utc};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect, TransactionSession, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionSession, TransactionTrait,
 };
 use serde::Serialize;
 use storebot_entity::{customer, order, order_item, variant};
@@ -20,8 +21,8 @@ use storebot_entity::{customer, order, order_item, variant};
 use crate::store::catalog::editing::bad_rows;
 use crate::store::{StoreError, begin_write};
 
-/// Every status an order can have, in its life's order.
-pub const ORDER_STATUSES: [&str; 5] = ["new", "paid", "shipped", "delivered", "cancelled"];
+pub use super::status::ORDER_STATUSES;
+use super::status::check_status;
 
 /// How to narrow the order list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -100,25 +101,6 @@ pub async fn list(
             order,
         })
         .collect())
-}
-
-/// Sets an order's status.
-pub async fn set_status<C: ConnectionTrait + TransactionTrait>(
-    db: &C,
-    order_id: i64,
-    status: &str,
-) -> Result<order::Model, StoreError> {
-    check_status(status)?;
-    let txn = begin_write(db).await?;
-    let current = order::Entity::find_by_id(order_id)
-        .one(&txn)
-        .await?
-        .ok_or_else(|| StoreError::not_found("order", order_id))?;
-    let mut row = current.into_active_model();
-    row.status = Set(status.to_owned());
-    let order = row.update(&txn).await?;
-    txn.commit().await?;
-    Ok(order)
 }
 
 /// Imports historical orders, all or nothing. Rows sharing an `order_ref` are one order; its
@@ -314,17 +296,6 @@ fn idempotency_key(order_ref: &str) -> String {
     key.chars().take(64).collect()
 }
 
-fn check_status(status: &str) -> Result<(), StoreError> {
-    if ORDER_STATUSES.contains(&status) {
-        Ok(())
-    } else {
-        Err(StoreError::Invalid(format!(
-            "order status `{status}` is unknown: use one of {}",
-            ORDER_STATUSES.join(", ")
-        )))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -444,24 +415,37 @@ mod tests {
             2
         );
 
+        // Imported orders are delivered: a final status, so no move is allowed from it.
         let first = orders[0].order.id;
-        let changed = set_status(db, first, "cancelled").await.expect("status");
-        assert_eq!(changed.status, "cancelled");
-        let error = set_status(db, first, "gone").await.expect_err("unknown");
+        let quiet = |_: &super::super::status::StatusNews<'_>| None;
+        let refused = super::super::status::set_status(db, first, "cancelled", &quiet, now())
+            .await
+            .expect("status")
+            .refused_as_error()
+            .expect_err("delivered is final");
+        assert_eq!(
+            refused.to_string(),
+            format!(
+                "order {first} is `delivered` and can't become `cancelled`: `delivered` is final"
+            )
+        );
+        let error = super::super::status::set_status(db, first, "gone", &quiet, now())
+            .await
+            .expect_err("unknown");
         assert!(
             error
                 .to_string()
                 .starts_with("order status `gone` is unknown")
         );
-        let cancelled = list(
+        let delivered = list(
             db,
             &OrderFilter {
-                status: Some("cancelled".into()),
+                status: Some("delivered".into()),
                 ..Default::default()
             },
         )
         .await
         .expect("filtered");
-        assert_eq!(cancelled.len(), 1);
+        assert_eq!(delivered.len(), 2);
     }
 }

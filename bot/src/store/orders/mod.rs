@@ -10,3 +10,4 @@ pub mod management;
 pub mod payments;
 pub mod place;
 pub mod quote;
+pub mod status;

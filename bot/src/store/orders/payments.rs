@@ -23,11 +23,12 @@ use storebot_entity::{customer, invoice, order, order_item, payment, variant};
 use crate::store::messaging::outbox;
 use crate::store::{StoreError, begin_write};
 
-/// The statuses of an order paid in the chat.
+/// The statuses of an order paid in the chat (`paid` and `cancelled` spelt as in `status`,
+/// which imports this module's neighbours and so can't be imported here).
 pub const AWAITING_PAYMENT: &str = "awaiting_payment";
 pub const PAID: &str = "paid";
-pub const EXPIRED: &str = "expired";
 pub const CANCELLED: &str = "cancelled";
+pub const EXPIRED: &str = "expired";
 pub const REFUNDED: &str = "refunded";
 
 /// The statuses only this module sets; the merchant may list them, not set them by hand.

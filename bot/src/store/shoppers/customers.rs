@@ -1,7 +1,7 @@
 //! Shoppers: found or created on first contact, with their interaction times.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use storebot_entity::customer;
 
@@ -109,6 +109,49 @@ pub async fn get(db: &impl ConnectionTrait, id: i64) -> Result<customer::Model, 
         .one(db)
         .await?
         .ok_or_else(|| StoreError::not_found("customer", id))
+}
+
+/// The phone and address the shopper used last: `(phone, address)`.
+pub async fn saved_details(
+    db: &impl ConnectionTrait,
+    customer_id: i64,
+) -> Result<(Option<String>, Option<String>), StoreError> {
+    let customer = get(db, customer_id).await?;
+    Ok((customer.saved_phone, customer.saved_address))
+}
+
+/// Keeps the phone and address of an order just placed, for the next checkout; a detail the
+/// order did not ask for leaves the saved one as it is.
+pub async fn save_details(
+    db: &impl ConnectionTrait,
+    customer_id: i64,
+    phone: Option<&str>,
+    address: Option<&str>,
+) -> Result<(), StoreError> {
+    let mut update = customer::Entity::update_many().filter(customer::Column::Id.eq(customer_id));
+    if phone.is_none() && address.is_none() {
+        return Ok(());
+    }
+    if let Some(phone) = phone {
+        update = update.col_expr(customer::Column::SavedPhone, Expr::value(phone));
+    }
+    if let Some(address) = address {
+        update = update.col_expr(customer::Column::SavedAddress, Expr::value(address));
+    }
+    update.exec(db).await?;
+    Ok(())
+}
+
+/// "Forget my details": the saved phone and address are deleted. Past orders keep theirs,
+/// which the merchant needs to deliver them.
+pub async fn forget_details(db: &impl ConnectionTrait, customer_id: i64) -> Result<(), StoreError> {
+    customer::Entity::update_many()
+        .col_expr(customer::Column::SavedPhone, Expr::value(None::<String>))
+        .col_expr(customer::Column::SavedAddress, Expr::value(None::<String>))
+        .filter(customer::Column::Id.eq(customer_id))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 #[cfg(test)]
