@@ -245,6 +245,15 @@ impl Conversation {
         }
     }
 
+    /// The card of order `order_id` as it stands, for a message to the merchant chats (a
+    /// payment's notice); `None` if there is no such order.
+    pub(super) async fn merchant_card(&self, order_id: i64) -> Result<Option<Reply>, StoreError> {
+        match status::order_view(&self.db, order_id).await? {
+            Some(view) => Ok(Some(self.card_reply(&view, None).await?)),
+            None => Ok(None),
+        }
+    }
+
     /// The card of `view` as it stands, for editing the pressed message.
     async fn card_reply(
         &self,

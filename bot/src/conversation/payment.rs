@@ -294,10 +294,25 @@ impl Conversation {
                 ("provider_charge", &payment.provider_charge_id),
             ],
         );
+        // A payment on time comes with the order's card, so the merchant can ship it (or cancel
+        // it) from the chat at once; a late one is a matter for a refund, said in words.
+        let card = if payment.late {
+            None
+        } else {
+            self.merchant_card(order.id).await.unwrap_or_else(|error| {
+                tracing::warn!(%error, order = order.id, "could not show the paid order's card");
+                None
+            })
+        };
         for chat in &self.settings.telegram.merchant_chats {
-            outcome
-                .notifications
-                .push(super::Notification::text(*chat, text.clone()));
+            outcome.notifications.push(match &card {
+                Some(card) => super::Notification {
+                    chat_id: *chat,
+                    text: format!("{text}\n\n{}", card.text),
+                    markup: card.markup.clone(),
+                },
+                None => super::Notification::text(*chat, text.clone()),
+            });
         }
         outcome
     }

@@ -275,6 +275,8 @@ async fn a_provider_payment_is_checked_recorded_once_and_refunded_by_the_merchan
         notice.visible_text()
     );
     assert!(notice.visible_text().contains("provider-tg-charge-1"));
+    // The paid order's card comes with it: the merchant can ship or cancel it from the chat.
+    assert_eq!(notice.labels(), vec!["Shipped", "Cancel"], "{notice:#?}");
 
     // Delivered again: recorded once, announced once.
     shop.fake.redeliver(paid).unwrap();
