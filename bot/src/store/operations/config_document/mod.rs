@@ -1,0 +1,27 @@
+//! The store's configuration as one document, for version control: questions, segments (with
+//! rules written by name, not by database id), catalog availability and product segments
+//! (categories and granted segments by name). `export` reads it from
+//! the database; `apply` makes the database match it in one transaction, and a dry run is the
+//! same apply rolled back, so the diff it prints is exactly what a real apply would do.
+//!
+//! Apply adds and updates; it never deletes. Questions and options missing from the document
+//! are archived only when they are not used by a rule; segments missing from it are kept and
+//! reported. This module must never write membership.
+//!
+//! `document` is the document's shape, `export` and `apply` its two directions, `names` the
+//! reading of documents whose rules were JSON with names.
+
+mod apply;
+mod document;
+mod export;
+mod names;
+
+pub use apply::apply;
+pub use document::{
+    CouponConfig, ImageConfig, ProductAvailability, ProductSegmentConfig, QuestionConfig,
+    SegmentConfig, StoreConfig, VariantAvailability,
+};
+pub use export::export;
+
+#[cfg(test)]
+mod tests;
