@@ -573,6 +573,7 @@ fn every_text_key_in_the_code_is_in_the_default_texts_and_back() {
         include_str!("../telegram/outbox.rs"),
         // The adapter refuses a press outside the private chat with a sentence.
         include_str!("../telegram/mod.rs"),
+        include_str!("../telegram/handlers.rs"),
         // The invoice's fallback and the pre-checkout deadline's refusal.
         include_str!("../telegram/payments.rs"),
         // The expiry job's message to the shopper.
