@@ -19,6 +19,7 @@
 pub mod callback;
 mod cart;
 mod catalog;
+mod checkout;
 pub mod merchant;
 pub mod order_news;
 mod orders;

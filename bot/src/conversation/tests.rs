@@ -565,6 +565,7 @@ fn every_text_key_in_the_code_is_in_the_default_texts_and_back() {
         include_str!("registration.rs"),
         include_str!("catalog.rs"),
         include_str!("cart.rs"),
+        include_str!("checkout.rs"),
         include_str!("orders.rs"),
         include_str!("payment.rs"),
         include_str!("merchant.rs"),
