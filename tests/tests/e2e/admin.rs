@@ -27,6 +27,11 @@ impl Shop {
     fn refused(&self, args: &[&str], expected: &str) {
         self.tool.refused(args, expected, snapshot);
     }
+
+    /// Refused, having changed nothing; the whole message, for an exact comparison.
+    fn refused_with(&self, args: &[&str]) -> String {
+        self.tool.refused(args, "", snapshot)
+    }
 }
 
 impl std::ops::Deref for Shop {
@@ -532,6 +537,80 @@ async fn segments_are_created_from_rule_files_and_deleted_with_care() {
     shop.ok(&["segments", "delete", "fans", "--yes"]);
     shop.ok(&["segments", "delete", "cats", "--yes"]);
     assert_eq!(shop.json(&["segments", "list"]), Value::Array(vec![]));
+}
+
+#[tokio::test]
+async fn an_import_reports_every_problem_of_every_line_in_one_pass() {
+    let shop = Shop::new().await;
+    // A bad price used to hide the rest until it was fixed: the duplicate SKU, the negative
+    // stock and the space in a SKU are all named in the first round.
+    let catalog = shop.write(
+        "bad.csv",
+        "sku,product,variant,price,stock\n\
+         A-1,Tea,50 g,abc,1\n\
+         A-1,Tea,100 g,2.00,-3\n\
+         B 2,Tea,200 g,1.00,1\n\
+         C-3,,x,1.00,\n",
+    );
+    let message = shop.refused_with(&["catalog", "import", &catalog]);
+    assert_eq!(
+        message.trim_end(),
+        "storebot-admin: 6 problems in the file, nothing was imported:\n  \
+         line 2: `abc` is not an amount like 12.50\n  \
+         line 3: the stock -3 is negative\n  \
+         line 3: SKU `A-1` already appears on line 2\n  \
+         line 4: SKU `B 2` contains a space\n  \
+         line 5: `stock` is empty\n  \
+         line 5: `product` is empty"
+    );
+    // Under --json, the same problems with their lines, for a script.
+    let output = shop.run(&["--json", "catalog", "import", &catalog]);
+    assert!(!output.status.success());
+    let error: serde_json::Value = serde_json::from_str(&stderr(&output)).expect("one JSON object");
+    assert_eq!(error["error"]["code"], "invalid");
+    assert_eq!(
+        error["error"]["message"],
+        "6 problems in the file, nothing was imported:"
+    );
+    let lines: Vec<i64> = error["error"]["problems"]
+        .as_array()
+        .expect("problems")
+        .iter()
+        .filter_map(|problem| problem["line"].as_i64())
+        .collect();
+    assert_eq!(lines, [2, 3, 3, 4, 5, 5]);
+
+    shop.ok(&["catalog", "import", &shop.write("catalog.csv", CATALOG)]);
+    shop.ok(&[
+        "orders",
+        "import",
+        &shop.write(
+            "old.csv",
+            "order,customer,placed_at,status,sku,quantity,unit_price\nA1,5,2026-01-02,delivered,G-50,1,4.50\n",
+        ),
+    ]);
+    // An unreadable date, an unknown SKU, a second row disagreeing on the customer, an order
+    // imported before and a quantity of zero: one round names them all.
+    let history = shop.write(
+        "orders.csv",
+        "order,customer,placed_at,status,sku,quantity,unit_price\n\
+         B1,7,yesterday,paid,NOPE,1,1.00\n\
+         B1,8,2026-01-03,paid,G-50,1,1.00\n\
+         A1,5,2026-01-02,delivered,G-50,0,4.50\n",
+    );
+    let before = snapshot(&shop);
+    let message = shop.refused_with(&["orders", "import", &history]);
+    assert_eq!(snapshot(&shop), before);
+    for expected in [
+        "5 problems in the file, nothing was imported",
+        "line 2: `yesterday` is not",
+        "line 2: no variant has the SKU `NOPE`",
+        "line 3: order `B1` has a different customer, time or status on line 2",
+        "line 4: the quantity 0 is not positive",
+        "line 4: order `A1` was already imported",
+    ] {
+        assert!(message.contains(expected), "{expected}: {message}");
+    }
 }
 
 #[tokio::test]
