@@ -844,3 +844,81 @@ async fn output_into_a_closed_pipe_ends_quietly() {
     assert!(!message.contains("Broken pipe"), "{message}");
     assert!(output.status.success(), "{:?}: {message}", output.status);
 }
+
+#[tokio::test]
+async fn configuration_mistakes_are_named_plainly_at_start() {
+    let shop = Shop::new().await;
+    let refused = |args: &[&str], env: &[(&str, &str)]| {
+        let output = shop.run_with(args, env);
+        assert!(!output.status.success(), "{args:?} {env:?} succeeded");
+        assert!(stdout(&output).is_empty(), "{}", stdout(&output));
+        let message = stderr(&output);
+        assert!(!message.contains("panicked"), "{message}");
+        assert_eq!(
+            message.trim_end().lines().count(),
+            1,
+            "one sentence: {message}"
+        );
+        message
+    };
+
+    // A currency ISO 4217 does not know, or no longer uses, is refused before anything runs.
+    let message = refused(
+        &["questions", "list"],
+        &[("STOREBOT_STORE__CURRENCY", "EUX")],
+    );
+    assert!(
+        message.contains("store.currency `EUX` is not an ISO 4217 currency code"),
+        "{message}"
+    );
+    let message = refused(
+        &["questions", "list"],
+        &[("STOREBOT_STORE__CURRENCY", "HRK")],
+    );
+    assert!(message.contains("EUR replaced it"), "{message}");
+
+    // A missing --config file is named once.
+    let missing = shop.dir().join("nowhere.toml");
+    let missing = missing.to_str().expect("UTF-8 path");
+    let message = refused(&["--config", missing, "questions", "list"], &[]);
+    assert_eq!(message.matches(missing).count(), 1, "{message}");
+
+    // A PostgreSQL password is shown as *** (not percent-encoded brackets), never itself.
+    let message = refused(
+        &["questions", "list"],
+        &[(
+            "STOREBOT_DATABASE__URL",
+            "postgres://shop:hunter2@127.0.0.1:1/shop",
+        )],
+    );
+    assert!(
+        message.contains("postgres://shop:***@127.0.0.1:1/shop"),
+        "{message}"
+    );
+    assert!(!message.contains("hunter2"), "{message}");
+
+    // A SQLite file that does not exist is not silently created: the refusal says what to add.
+    let new_db = shop.dir().join("new.db");
+    let new_db = new_db.to_str().expect("UTF-8 path");
+    let message = refused(
+        &["questions", "list"],
+        &[("STOREBOT_DATABASE__URL", &format!("sqlite:{new_db}"))],
+    );
+    assert!(
+        message.contains(&format!(
+            "the SQLite database file {new_db} does not exist: to create it, end the URL with ?mode=rwc"
+        )),
+        "{message}"
+    );
+    assert!(!Path::new(new_db).exists());
+    // With ?mode=rwc it is created.
+    let created = shop.run_with(
+        &["questions", "list"],
+        &[(
+            "STOREBOT_DATABASE__URL",
+            &format!("sqlite://{new_db}?mode=rwc"),
+        )],
+    );
+    assert!(created.status.success(), "{}", stderr(&created));
+    assert!(Path::new(new_db).exists());
+}
