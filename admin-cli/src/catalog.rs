@@ -55,10 +55,18 @@ pub enum CategoryCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum ProductCommand {
-    /// Every product with its variants.
+    /// Products with their variants, the first 50 unless told otherwise.
     List {
+        /// Only the products of this category.
         #[arg(long)]
         category: Option<String>,
+        /// Show at most this many products in the table (default 50); the rest are counted
+        /// below it. `--json` lists every one.
+        #[arg(long)]
+        limit: Option<u64>,
+        /// Show every product in the table.
+        #[arg(long, conflicts_with = "limit")]
+        all: bool,
     },
     Show {
         id: i64,
@@ -139,9 +147,11 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
         Command::Category(CategoryCommand::Rename { name, to }) => {
             rename_category(cx, &name, &to).await
         }
-        Command::Product(ProductCommand::List { category }) => {
-            list_products(cx, category.as_deref()).await
-        }
+        Command::Product(ProductCommand::List {
+            category,
+            limit,
+            all,
+        }) => list_products(cx, category.as_deref(), crate::table::page(limit, all)).await,
         Command::Product(ProductCommand::Show { id }) => show_product(cx, id).await,
         Command::Product(ProductCommand::Add {
             title,
@@ -256,10 +266,14 @@ async fn rename_category(cx: &Context, name: &str, to: &str) -> Result<()> {
     Ok(())
 }
 
-async fn list_products(cx: &Context, category: Option<&str>) -> Result<()> {
+async fn list_products(cx: &Context, category: Option<&str>, page: Option<u64>) -> Result<()> {
     let rows = editing::products(&cx.db, category).await?;
     if !cx.json_out(&rows)? {
-        print_products(&rows, &cx.settings.store.currency);
+        let shown = page.map_or(rows.len(), |page| {
+            rows.len().min(usize::try_from(page).unwrap_or(usize::MAX))
+        });
+        print_products(&rows[..shown], &cx.settings.store.currency);
+        crate::table::print_more(shown, rows.len(), "products");
     }
     Ok(())
 }

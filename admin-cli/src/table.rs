@@ -104,6 +104,34 @@ impl Table {
     }
 }
 
+/// The page's size when the merchant gives neither `--limit` nor `--all`.
+pub const PAGE: u64 = 50;
+
+/// `--limit N` / `--all` as the number of rows to show: `None` for every one.
+pub fn page(limit: Option<u64>, all: bool) -> Option<u64> {
+    if all {
+        None
+    } else {
+        Some(limit.unwrap_or(PAGE))
+    }
+}
+
+/// After a first page: how many more there are and how to see them; nothing when none are left.
+pub fn print_more(shown: usize, total: usize, things: &str) {
+    if let Some(line) = more_line(shown, total, things) {
+        println!("{line}");
+    }
+}
+
+fn more_line(shown: usize, total: usize, things: &str) -> Option<String> {
+    (total > shown).then(|| {
+        format!(
+            "… and {} more {things} ({shown} of {total} shown): --limit N for more, --all for every one.",
+            total - shown
+        )
+    })
+}
+
 /// `COLUMNS` when it is a positive number, else the terminal's width, else 80.
 pub fn width() -> u16 {
     if let Some(columns) = std::env::var("COLUMNS")
@@ -192,6 +220,20 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn a_first_page_says_how_many_more() {
+        assert_eq!(
+            more_line(50, 230, "customers").as_deref(),
+            Some(
+                "… and 180 more customers (50 of 230 shown): --limit N for more, --all for every one."
+            )
+        );
+        assert_eq!(more_line(3, 3, "customers"), None);
+        assert_eq!(page(None, false), Some(PAGE));
+        assert_eq!(page(Some(5), false), Some(5));
+        assert_eq!(page(Some(5), true), None);
     }
 
     #[test]

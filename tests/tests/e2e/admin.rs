@@ -922,3 +922,61 @@ async fn configuration_mistakes_are_named_plainly_at_start() {
     assert!(created.status.success(), "{}", stderr(&created));
     assert!(Path::new(new_db).exists());
 }
+
+#[tokio::test]
+async fn long_lists_show_a_first_page_and_say_how_many_more() {
+    let shop = Shop::new().await;
+    shop.ok(&["catalog", "import", &shop.write("catalog.csv", CATALOG)]);
+    shop.ok(&[
+        "orders",
+        "import",
+        &shop.write(
+            "orders.csv",
+            "order,customer,name,placed_at,status,sku,quantity,unit_price\n\
+             A1,555,Ann,2026-01-02,delivered,G-50,1,4.50\n\
+             B1,777,Bo,2026-01-03,delivered,G-50,1,4.50\n\
+             C1,999,Cy,2026-01-04,delivered,G-50,1,4.50\n",
+        ),
+    ]);
+    shop.ok(&["segments", "create", "--name", "vip", "--kind", "manual"]);
+    for customer in ["555", "777", "999"] {
+        shop.ok(&["segments", "members", "vip", "--add", customer]);
+    }
+
+    for (args, more) in [
+        (
+            &["catalog", "product", "list", "--limit", "1"][..],
+            "… and 1 more products (1 of 2 shown)",
+        ),
+        (
+            &["customers", "list", "--limit", "2"],
+            "… and 1 more customers (2 of 3 shown)",
+        ),
+        (
+            &["segments", "members", "vip", "--limit", "1"],
+            "… and 2 more members (1 of 3 shown)",
+        ),
+    ] {
+        let page = shop.ok(args);
+        assert!(page.contains(more), "{args:?}: {page}");
+        assert!(
+            page.contains("--limit N for more, --all for every one"),
+            "{page}"
+        );
+        // --all shows every one, and nothing is left to mention.
+        let mut all: Vec<&str> = args[..args.len() - 2].to_vec();
+        all.push("--all");
+        let whole = shop.ok(&all);
+        assert!(!whole.contains("more"), "{all:?}: {whole}");
+    }
+    // Without --limit, the first 50: three customers are all shown.
+    let listed = shop.ok(&["customers", "list"]);
+    assert!(
+        ["Ann", "Bo", "Cy"].iter().all(|name| listed.contains(name)),
+        "{listed}"
+    );
+    assert!(!listed.contains("more"), "{listed}");
+    // Under --json the members are all listed whatever the page.
+    let members = shop.json(&["segments", "members", "vip", "--limit", "1"]);
+    assert_eq!(members["members"].as_array().map(Vec::len), Some(3));
+}
