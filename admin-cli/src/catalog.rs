@@ -365,7 +365,13 @@ async fn import(cx: &Context, file: &Path, format: Option<String>) -> Result<()>
         .filter(|dir| !dir.as_os_str().is_empty())
         .unwrap_or_else(|| Path::new("."));
     let rows = checked(resolve_images(reading, base))?;
-    let report = editing::import(&cx.db, &rows, cx.now()).await?;
+    let bar = crate::progress::bar(cx, rows.len(), "rows");
+    let report = editing::import_with_progress(&cx.db, &rows, cx.now(), &mut |done| {
+        bar.set_position(u64::try_from(done).unwrap_or(u64::MAX));
+    })
+    .await;
+    bar.finish();
+    let report = report?;
     if !cx.json_out(&report)? {
         println!(
             "Imported {} rows: {} products created, {} updated; {} variants created, {} updated; {} categories created.",

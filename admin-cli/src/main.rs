@@ -19,6 +19,7 @@ mod format;
 mod lint;
 mod orders;
 mod product_segments;
+mod progress;
 mod prompt;
 mod questions;
 mod rule_input;

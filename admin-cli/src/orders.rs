@@ -126,7 +126,13 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
                 &cx.settings.store.currency,
             )?;
             let rows = checked(cx, reading).await?;
-            let report = management::import(db, &rows, currency).await?;
+            let bar = crate::progress::bar(cx, rows.len(), "rows");
+            let report = management::import_with_progress(db, &rows, currency, &mut |done| {
+                bar.set_position(u64::try_from(done).unwrap_or(u64::MAX));
+            })
+            .await;
+            bar.finish();
+            let report = report?;
             if !cx.json_out(&report)? {
                 println!(
                     "Imported {} orders with {} items; {} new customers.",

@@ -522,27 +522,19 @@ async fn recompute_now(cx: &Context) -> Result<()> {
     if interactive {
         eprintln!("Recomputing the automatic segments…");
     }
-    // A progress line rewritten in place after each segment, for long runs at a terminal.
+    // The number of segments is known only once the run starts: the bar learns it from the
+    // first report.
+    let bar = crate::progress::bar(cx, 0, "segments");
     let mut show_progress = |progress: recompute::Progress<'_>| {
-        if interactive {
-            let width = 30;
-            let filled = width * progress.done / progress.total.max(1);
-            eprint!(
-                "\r\x1b[2K[{}{}] {}/{} {}",
-                "#".repeat(filled),
-                " ".repeat(width - filled),
-                progress.done,
-                progress.total,
-                progress.segment
-            );
-            if progress.done == progress.total {
-                eprintln!();
-            }
-        }
+        bar.set_length(u64::try_from(progress.total).unwrap_or(u64::MAX));
+        bar.set_position(u64::try_from(progress.done).unwrap_or(u64::MAX));
+        bar.set_message(progress.segment.to_owned());
     };
     let summary =
         recompute::recompute_all_with_progress(db, &context, Trigger::Admin, &mut show_progress)
-            .await?;
+            .await;
+    bar.finish_with_message("done");
+    let summary = summary?;
     if summary.skipped {
         bail!("another storebot instance is recomputing right now: nothing was done, try again");
     }

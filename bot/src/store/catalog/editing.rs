@@ -399,6 +399,17 @@ pub async fn import<C: ConnectionTrait + TransactionTrait>(
     rows: &[ImportRow],
     now: DateTime<Utc>,
 ) -> Result<ImportReport, StoreError> {
+    import_with_progress(db, rows, now, &mut |_| {}).await
+}
+
+/// [`import`], telling `on_rows` how many rows are written so far (for a progress bar; the
+/// transaction commits only after the last).
+pub async fn import_with_progress<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    rows: &[ImportRow],
+    now: DateTime<Utc>,
+    on_rows: &mut (dyn FnMut(usize) + Send),
+) -> Result<ImportReport, StoreError> {
     let problems = row_problems(rows);
     if !problems.is_empty() {
         return Err(bad_lines(problems));
@@ -418,7 +429,8 @@ pub async fn import<C: ConnectionTrait + TransactionTrait>(
         .map(|product| (product.title, product.id))
         .collect();
     let mut touched_products = std::collections::BTreeSet::new();
-    for row in rows {
+    for (done, row) in rows.iter().enumerate() {
+        on_rows(done);
         let category_id = match &row.category {
             Some(name) if !name.trim().is_empty() => {
                 let (id, created) = category_id_or_create(&txn, name).await?;
@@ -525,6 +537,7 @@ pub async fn import<C: ConnectionTrait + TransactionTrait>(
             }
         }
     }
+    on_rows(rows.len());
     txn.commit().await?;
     Ok(report)
 }

@@ -206,6 +206,17 @@ pub async fn import<C: ConnectionTrait + TransactionTrait>(
     rows: &[OrderImportRow],
     currency: &str,
 ) -> Result<OrderImportReport, StoreError> {
+    import_with_progress(db, rows, currency, &mut |_| {}).await
+}
+
+/// [`import`], telling `on_rows` how many rows are written so far (for a progress bar; the
+/// transaction commits only after the last).
+pub async fn import_with_progress<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    rows: &[OrderImportRow],
+    currency: &str,
+    on_rows: &mut (dyn FnMut(usize) + Send),
+) -> Result<OrderImportReport, StoreError> {
     if rows.is_empty() {
         return Err(StoreError::Invalid("the file has no rows".into()));
     }
@@ -227,7 +238,10 @@ pub async fn import<C: ConnectionTrait + TransactionTrait>(
         span.1 = span.1.max(head.placed_at);
     }
     let mut customer_ids: HashMap<i64, i64> = HashMap::new();
+    let mut rows_done = 0;
     for (head, items) in &orders {
+        on_rows(rows_done);
+        rows_done += items.len();
         let customer_id = match customer_ids.get(&head.telegram_user_id) {
             Some(id) => *id,
             None => {
@@ -279,6 +293,7 @@ pub async fn import<C: ConnectionTrait + TransactionTrait>(
             report.items += 1;
         }
     }
+    on_rows(rows_done);
     txn.commit().await?;
     Ok(report)
 }
