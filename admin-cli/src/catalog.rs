@@ -5,7 +5,7 @@
 //! `category`, `brand`, `description`, `image` and `variant_image` (an https:// URL or a
 //! JPEG/PNG path relative to the file, `none` to remove) are optional.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Result, anyhow, bail};
 use clap::Subcommand;
@@ -55,10 +55,18 @@ pub enum CategoryCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum ProductCommand {
-    /// Every product with its variants.
+    /// Products with their variants, the first 50 unless told otherwise.
     List {
+        /// Only the products of this category.
         #[arg(long)]
         category: Option<String>,
+        /// Show at most this many products in the table (default 50); the rest are counted
+        /// below it. `--json` lists every one.
+        #[arg(long)]
+        limit: Option<u64>,
+        /// Show every product in the table.
+        #[arg(long, conflicts_with = "limit")]
+        all: bool,
     },
     Show {
         id: i64,
@@ -133,46 +141,18 @@ pub enum VariantCommand {
 }
 
 pub async fn run(cx: &Context, command: Command) -> Result<()> {
-    let db = &cx.db;
     match command {
-        Command::Category(CategoryCommand::List) => {
-            let rows = editing::categories(db).await?;
-            if !cx.json_out(&rows)? {
-                let mut table = Table::new(["id", "category", "products"]);
-                for row in rows {
-                    table.row(vec![
-                        row.category.id.to_string(),
-                        row.category.name,
-                        row.products.to_string(),
-                    ]);
-                }
-                table.print("No categories yet.");
-            }
-        }
-        Command::Category(CategoryCommand::Add { name }) => {
-            let category = editing::add_category(db, &name).await?;
-            if !cx.json_out(&category)? {
-                println!("Added category {} `{}`.", category.id, category.name);
-            }
-        }
+        Command::Category(CategoryCommand::List) => list_categories(cx).await,
+        Command::Category(CategoryCommand::Add { name }) => add_category(cx, &name).await,
         Command::Category(CategoryCommand::Rename { name, to }) => {
-            let category = editing::rename_category(db, &name, &to).await?;
-            if !cx.json_out(&category)? {
-                println!("Category {} is now `{}`.", category.id, category.name);
-            }
+            rename_category(cx, &name, &to).await
         }
-        Command::Product(ProductCommand::List { category }) => {
-            let rows = editing::products(db, category.as_deref()).await?;
-            if !cx.json_out(&rows)? {
-                print_products(&rows, &cx.settings.store.currency);
-            }
-        }
-        Command::Product(ProductCommand::Show { id }) => {
-            let row = editing::product(db, id).await?;
-            if !cx.json_out(&row)? {
-                print_products(std::slice::from_ref(&row), &cx.settings.store.currency);
-            }
-        }
+        Command::Product(ProductCommand::List {
+            category,
+            limit,
+            all,
+        }) => list_products(cx, category.as_deref(), crate::table::page(limit, all)).await,
+        Command::Product(ProductCommand::Show { id }) => show_product(cx, id).await,
         Command::Product(ProductCommand::Add {
             title,
             description,
@@ -180,21 +160,14 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
             brand,
             inactive,
         }) => {
-            let title = cx.prompt.text(title, "--title", "Product title")?;
             let new = NewProduct {
-                title,
+                title: cx.prompt.text(title, "--title", "Product title")?,
                 description,
                 category,
                 brand,
                 active: !inactive,
             };
-            let row = editing::add_product(db, &new, cx.now()).await?;
-            if !cx.json_out(&row)? {
-                println!(
-                    "Added product {} `{}`; add variants with `storebot-admin catalog variant add --product {}`.",
-                    row.product.id, row.product.title, row.product.id
-                );
-            }
+            add_product(cx, &new).await
         }
         Command::Product(ProductCommand::Edit {
             id,
@@ -213,18 +186,10 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
                 active,
                 // A relative path is taken from the directory the command runs in.
                 image: image
-                    .map(|given| images::check_source(&given, std::path::Path::new(".")))
+                    .map(|given| images::check_source(&given, Path::new(".")))
                     .transpose()?,
             };
-            if edit == ProductEdit::default() {
-                bail!(
-                    "nothing to change: give --title, --description, --category, --brand, --active or --image"
-                );
-            }
-            let row = editing::edit_product(db, id, &edit, cx.now()).await?;
-            if !cx.json_out(&row)? {
-                print_products(std::slice::from_ref(&row), &cx.settings.store.currency);
-            }
+            edit_product(cx, id, &edit).await
         }
         Command::Variant(VariantCommand::Add {
             product,
@@ -242,10 +207,7 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
                 stock,
                 active: !inactive,
             };
-            let variant = editing::add_variant(db, &new).await?;
-            if !cx.json_out(&variant)? {
-                println!("Added variant {} `{}`.", variant.id, variant.sku);
-            }
+            add_variant(cx, &new).await
         }
         Command::Variant(VariantCommand::Edit {
             sku,
@@ -263,63 +225,163 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
                 stock,
                 active,
                 image: image
-                    .map(|given| images::check_source(&given, std::path::Path::new(".")))
+                    .map(|given| images::check_source(&given, Path::new(".")))
                     .transpose()?,
             };
-            if edit == VariantEdit::default() {
-                bail!("nothing to change: give --title, --price, --stock, --active or --image");
-            }
-            let variant = editing::edit_variant(db, &sku, &edit).await?;
-            if !cx.json_out(&variant)? {
-                println!(
-                    "Variant `{}`: {}, {} {}, stock {}, {}.",
-                    variant.sku,
-                    variant.title,
-                    money(variant.price, &cx.settings.store.currency),
-                    cx.settings.store.currency,
-                    variant.stock,
-                    if variant.active { "active" } else { "inactive" }
-                );
-            }
+            edit_variant(cx, &sku, &edit).await
         }
-        Command::Import { file, format } => {
-            let text = crate::files::read_text(&file)?;
-            let format = match format {
-                Some(format) => format.to_lowercase(),
-                None => file
-                    .extension()
-                    .and_then(|ext| ext.to_str())
-                    .map(str::to_lowercase)
-                    .ok_or_else(|| {
-                        anyhow!(
-                            "can't tell the format of {}: pass --format csv or --format json",
-                            file.display()
-                        )
-                    })?,
-            };
-            let rows = match format.as_str() {
-                "csv" => rows_from_csv(&text, &cx.settings.store.currency)?,
-                "json" => rows_from_json(&text, &cx.settings.store.currency)?,
-                other => bail!("format `{other}` is unknown: use csv or json"),
-            };
-            let base = file
-                .parent()
-                .filter(|dir| !dir.as_os_str().is_empty())
-                .unwrap_or_else(|| std::path::Path::new("."));
-            let rows = resolve_images(rows, base)?;
-            let report = editing::import(db, &rows, cx.now()).await?;
-            if !cx.json_out(&report)? {
-                println!(
-                    "Imported {} rows: {} products created, {} updated; {} variants created, {} updated; {} categories created.",
-                    rows.len(),
-                    report.products_created,
-                    report.products_updated,
-                    report.variants_created,
-                    report.variants_updated,
-                    report.categories_created
-                );
-            }
+        Command::Import { file, format } => import(cx, &file, format).await,
+    }
+}
+
+async fn list_categories(cx: &Context) -> Result<()> {
+    let rows = editing::categories(&cx.db).await?;
+    if !cx.json_out(&rows)? {
+        let mut table = Table::new(["id", "category", "products"]);
+        for row in rows {
+            table.row(vec![
+                row.category.id.to_string(),
+                row.category.name,
+                row.products.to_string(),
+            ]);
         }
+        table.print("No categories yet.");
+    }
+    Ok(())
+}
+
+async fn add_category(cx: &Context, name: &str) -> Result<()> {
+    let category = editing::add_category(&cx.db, name).await?;
+    if !cx.json_out(&category)? {
+        println!("Added category {} `{}`.", category.id, category.name);
+    }
+    Ok(())
+}
+
+async fn rename_category(cx: &Context, name: &str, to: &str) -> Result<()> {
+    let category = editing::rename_category(&cx.db, name, to).await?;
+    if !cx.json_out(&category)? {
+        println!("Category {} is now `{}`.", category.id, category.name);
+    }
+    Ok(())
+}
+
+async fn list_products(cx: &Context, category: Option<&str>, page: Option<u64>) -> Result<()> {
+    let rows = editing::products(&cx.db, category).await?;
+    if !cx.json_out(&rows)? {
+        let shown = page.map_or(rows.len(), |page| {
+            rows.len().min(usize::try_from(page).unwrap_or(usize::MAX))
+        });
+        print_products(&rows[..shown], &cx.settings.store.currency);
+        crate::table::print_more(shown, rows.len(), "products");
+    }
+    Ok(())
+}
+
+async fn show_product(cx: &Context, id: i64) -> Result<()> {
+    let row = editing::product(&cx.db, id).await?;
+    if !cx.json_out(&row)? {
+        print_products(std::slice::from_ref(&row), &cx.settings.store.currency);
+    }
+    Ok(())
+}
+
+async fn add_product(cx: &Context, new: &NewProduct) -> Result<()> {
+    let row = editing::add_product(&cx.db, new, cx.now()).await?;
+    if !cx.json_out(&row)? {
+        println!(
+            "Added product {} `{}`; add variants with `storebot-admin catalog variant add --product {}`.",
+            row.product.id, row.product.title, row.product.id
+        );
+    }
+    Ok(())
+}
+
+async fn edit_product(cx: &Context, id: i64, edit: &ProductEdit) -> Result<()> {
+    if *edit == ProductEdit::default() {
+        bail!(
+            "nothing to change: give --title, --description, --category, --brand, --active or --image"
+        );
+    }
+    let row = editing::edit_product(&cx.db, id, edit, cx.now()).await?;
+    if !cx.json_out(&row)? {
+        print_products(std::slice::from_ref(&row), &cx.settings.store.currency);
+    }
+    Ok(())
+}
+
+async fn add_variant(cx: &Context, new: &NewVariant) -> Result<()> {
+    let variant = editing::add_variant(&cx.db, new).await?;
+    if !cx.json_out(&variant)? {
+        println!("Added variant {} `{}`.", variant.id, variant.sku);
+    }
+    Ok(())
+}
+
+async fn edit_variant(cx: &Context, sku: &str, edit: &VariantEdit) -> Result<()> {
+    if *edit == VariantEdit::default() {
+        bail!("nothing to change: give --title, --price, --stock, --active or --image");
+    }
+    let variant = editing::edit_variant(&cx.db, sku, edit).await?;
+    if !cx.json_out(&variant)? {
+        let currency = &cx.settings.store.currency;
+        println!(
+            "Variant `{}`: {}, {} {currency}, stock {}, {}.",
+            variant.sku,
+            variant.title,
+            money(variant.price, currency),
+            variant.stock,
+            if variant.active { "active" } else { "inactive" }
+        );
+    }
+    Ok(())
+}
+
+/// Reads the whole file, checks every row (reading, photos, the store's own rules) and
+/// reports every problem of every line at once; only a file without any is imported.
+async fn import(cx: &Context, file: &Path, format: Option<String>) -> Result<()> {
+    let text = crate::files::read_text(file)?;
+    let format = match format {
+        Some(format) => format.to_lowercase(),
+        None => file
+            .extension()
+            .and_then(|ext| ext.to_str())
+            .map(str::to_lowercase)
+            .ok_or_else(|| {
+                anyhow!(
+                    "can't tell the format of {}: pass --format csv or --format json",
+                    file.display()
+                )
+            })?,
+    };
+    let currency = &cx.settings.store.currency;
+    let reading = match format.as_str() {
+        "csv" => read_csv(&text, currency)?,
+        "json" => read_json(&text, currency)?,
+        other => bail!("format `{other}` is unknown: use csv or json"),
+    };
+    let base = file
+        .parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or_else(|| Path::new("."));
+    let rows = checked(resolve_images(reading, base))?;
+    let bar = crate::progress::bar(cx, rows.len(), "rows");
+    let report = editing::import_with_progress(&cx.db, &rows, cx.now(), &mut |done| {
+        bar.set_position(u64::try_from(done).unwrap_or(u64::MAX));
+    })
+    .await;
+    bar.finish();
+    let report = report?;
+    if !cx.json_out(&report)? {
+        println!(
+            "Imported {} rows: {} products created, {} updated; {} variants created, {} updated; {} categories created.",
+            rows.len(),
+            report.products_created,
+            report.products_updated,
+            report.variants_created,
+            report.variants_updated,
+            report.categories_created
+        );
     }
     Ok(())
 }
@@ -334,114 +396,131 @@ const OPTIONAL: [&str; 6] = [
     "variant_image",
 ];
 
-/// Parses a catalog CSV into rows, reporting every bad row (with its line) at once.
-/// Catalog rows from CSV, prices in `currency`'s major units.
-pub fn rows_from_csv(text: &str, currency: &str) -> Result<Vec<ImportRow>> {
-    let records = csv::records(text, &REQUIRED, &OPTIONAL).map_err(nothing_imported)?;
-    let mut rows = Vec::new();
-    let mut problems = Vec::new();
-    for record in records {
-        match row_from_fields(record.line, currency, |name| {
-            record.get(name).map(str::to_owned)
-        }) {
-            Ok(row) => rows.push(row),
-            Err(reasons) => problems.extend(reasons),
-        }
-    }
-    if problems.is_empty() {
-        Ok(rows)
-    } else {
-        Err(anyhow!(editing::bad_rows(problems)))
-    }
+/// A file read as far as it goes: a row for every record (a cell that can't be read stands in
+/// as a value no later check objects to) and the problems met, each with its line.
+#[derive(Debug, Default)]
+pub struct Reading {
+    pub rows: Vec<ImportRow>,
+    pub problems: Vec<(usize, String)>,
 }
 
-/// Parses a JSON array of row objects; errors name the line each object starts on.
-/// Catalog rows from a JSON array, prices in `currency`'s major units.
-pub fn rows_from_json(text: &str, currency: &str) -> Result<Vec<ImportRow>> {
+/// Catalog rows from CSV, prices in `currency`'s major units; an unreadable header refuses the
+/// file, a bad cell is one problem among the rest.
+pub fn read_csv(text: &str, currency: &str) -> Result<Reading> {
+    let records = csv::records(text, &REQUIRED, &OPTIONAL).map_err(nothing_imported)?;
+    let mut reading = Reading::default();
+    for record in records {
+        let row = row_from_fields(record.line, currency, &mut reading.problems, |name| {
+            record.get(name).map(str::to_owned)
+        });
+        reading.rows.push(row);
+    }
+    Ok(reading)
+}
+
+/// Catalog rows from a JSON array of row objects; problems name the line each object starts on.
+pub fn read_json(text: &str, currency: &str) -> Result<Reading> {
     let value: Value = serde_json::from_str(text)
         .map_err(|error| anyhow!("the file is not valid JSON: {error}; nothing was imported"))?;
     let Value::Array(items) = value else {
         bail!("the file must hold a JSON array of rows; nothing was imported");
     };
     let lines = csv::json_item_lines(text);
-    let mut rows = Vec::new();
-    let mut problems = Vec::new();
+    let mut reading = Reading::default();
     for (index, item) in items.iter().enumerate() {
         let line = lines.get(index).copied().unwrap_or(index + 1);
         let Value::Object(object) = item else {
-            problems.push(format!("line {line}: the row is not an object"));
+            reading
+                .problems
+                .push((line, "the row is not an object".to_owned()));
             continue;
         };
-        if let Some(unknown) = object
+        for unknown in object
             .keys()
-            .find(|key| !REQUIRED.contains(&key.as_str()) && !OPTIONAL.contains(&key.as_str()))
+            .filter(|key| !REQUIRED.contains(&key.as_str()) && !OPTIONAL.contains(&key.as_str()))
         {
-            problems.push(format!("line {line}: unknown field `{unknown}`"));
-            continue;
+            reading
+                .problems
+                .push((line, format!("unknown field `{unknown}`")));
         }
         let field = |name: &str| match object.get(name) {
             Some(Value::String(text)) => Some(text.trim().to_owned()).filter(|t| !t.is_empty()),
             Some(Value::Null) | None => None,
             Some(other) => Some(other.to_string()),
         };
-        match row_from_fields(line, currency, field) {
-            Ok(row) => rows.push(row),
-            Err(reasons) => problems.extend(reasons),
-        }
+        let row = row_from_fields(line, currency, &mut reading.problems, field);
+        reading.rows.push(row);
     }
+    Ok(reading)
+}
+
+/// The rows, or every problem of the reading and of the store's checks on the rows, in line
+/// order, as one refusal.
+pub fn checked(reading: Reading) -> Result<Vec<ImportRow>> {
+    let mut problems = reading.problems;
+    problems.extend(editing::row_problems(&reading.rows));
     if problems.is_empty() {
-        Ok(rows)
+        Ok(reading.rows)
     } else {
-        Err(anyhow!(editing::bad_rows(problems)))
+        Err(anyhow!(csv::BadLines::new(problems)))
     }
 }
 
+/// Catalog rows from CSV, or every problem met reading them (without the store's checks).
+#[cfg(test)]
+fn rows_from_csv(text: &str, currency: &str) -> Result<Vec<ImportRow>> {
+    read_only(read_csv(text, currency)?)
+}
+
+/// Catalog rows from a JSON array, or every problem met reading them.
+#[cfg(test)]
+fn rows_from_json(text: &str, currency: &str) -> Result<Vec<ImportRow>> {
+    read_only(read_json(text, currency)?)
+}
+
+#[cfg(test)]
+fn read_only(reading: Reading) -> Result<Vec<ImportRow>> {
+    if reading.problems.is_empty() {
+        Ok(reading.rows)
+    } else {
+        Err(anyhow!(csv::BadLines::new(reading.problems)))
+    }
+}
+
+/// One row from its cells. The text cells (`sku`, `product`, `variant`) are taken as they are,
+/// for the store's checks to judge; a number that can't be read is a problem here and stands in
+/// as 0, which no later check objects to, so it hides nothing else.
 fn row_from_fields(
     line: usize,
     currency: &str,
+    problems: &mut Vec<(usize, String)>,
     field: impl Fn(&str) -> Option<String>,
-) -> std::result::Result<ImportRow, Vec<String>> {
-    let mut problems = Vec::new();
-    let mut required = |name: &str| {
-        field(name).unwrap_or_else(|| {
-            problems.push(format!("line {line}: `{name}` is empty"));
-            String::new()
-        })
-    };
-    let sku = required("sku");
-    let product = required("product");
-    let variant = required("variant");
-    let price_text = required("price");
-    let stock_text = required("stock");
-    let mut parse = |result: Result<i64>| match result {
-        Ok(value) => value,
-        Err(error) => {
-            problems.push(format!("line {line}: {error}"));
+) -> ImportRow {
+    let mut number = |name: &str, parse: &dyn Fn(&str) -> Result<i64>| match field(name) {
+        None => {
+            problems.push((line, format!("`{name}` is empty")));
             0
         }
+        Some(text) => parse(&text).unwrap_or_else(|error| {
+            problems.push((line, error.to_string()));
+            0
+        }),
     };
-    let price = if price_text.is_empty() {
-        0
-    } else {
-        parse(parse_money(&price_text, currency))
-    };
-    let stock = if stock_text.is_empty() {
-        0
-    } else {
-        parse(parse_stock(&stock_text).map(i64::from))
-    };
-    let active = match field("active") {
-        Some(text) => parse(parse_flag(&text).map(i64::from)) != 0,
+    let price = number("price", &|text| parse_money(text, currency));
+    let stock = number("stock", &|text| parse_stock(text).map(i64::from));
+    let active = match field("active").map(|text| parse_flag(&text)) {
         None => true,
+        Some(Ok(active)) => active,
+        Some(Err(error)) => {
+            problems.push((line, error.to_string()));
+            true
+        }
     };
-    if !problems.is_empty() {
-        return Err(problems);
-    }
-    Ok(ImportRow {
+    ImportRow {
         line,
-        sku,
-        product,
-        variant,
+        sku: field("sku").unwrap_or_default(),
+        product: field("product").unwrap_or_default(),
+        variant: field("variant").unwrap_or_default(),
         price,
         stock: i32::try_from(stock).unwrap_or(i32::MAX),
         active,
@@ -451,31 +530,24 @@ fn row_from_fields(
         // Checked against the file's directory once the whole file is read (`resolve_images`).
         image: field("image").map(Some),
         variant_image: field("variant_image").map(Some),
-    })
+    }
 }
 
 /// Checks each row's `image` and `variant_image` (an `https://` URL, or a JPEG/PNG path
-/// relative to the file's directory, or `none` to clear), reporting every bad one with its
-/// line before anything is imported.
-fn resolve_images(rows: Vec<ImportRow>, base: &std::path::Path) -> Result<Vec<ImportRow>> {
-    let mut problems = Vec::new();
-    let mut resolved = Vec::with_capacity(rows.len());
-    for mut row in rows {
+/// relative to the file's directory, or `none` to clear), adding every bad one, with its line,
+/// to the reading's problems.
+fn resolve_images(mut reading: Reading, base: &Path) -> Reading {
+    for row in &mut reading.rows {
         for image in [&mut row.image, &mut row.variant_image] {
             if let Some(Some(given)) = image.as_ref() {
                 match images::check_source(given, base) {
                     Ok(source) => *image = Some(source),
-                    Err(error) => problems.push(format!("line {}: {error}", row.line)),
+                    Err(error) => reading.problems.push((row.line, error.to_string())),
                 }
             }
         }
-        resolved.push(row);
     }
-    if problems.is_empty() {
-        Ok(resolved)
-    } else {
-        Err(anyhow!(editing::bad_rows(problems)))
-    }
+    reading
 }
 
 fn nothing_imported(reason: String) -> anyhow::Error {
@@ -544,6 +616,25 @@ mod tests {
         )
         .expect("good");
         assert_eq!((good[0].line, good[0].price, good[0].stock), (2, 450, 3));
+    }
+
+    #[test]
+    fn a_bad_cell_hides_none_of_the_store_checks() {
+        let text = "sku,product,variant,price,stock\n\
+                    A-1,Tea,50 g,abc,1\n\
+                    A-1,Tea,100 g,2.00,-3\n\
+                    B 2,,200 g,1.00,x\n";
+        let error = checked(read_csv(text, "EUR").expect("read")).expect_err("bad");
+        assert_eq!(
+            error.to_string(),
+            "6 problems in the file, nothing was imported:\n  \
+             line 2: `abc` is not an amount like 12.50\n  \
+             line 3: the stock -3 is negative\n  \
+             line 3: SKU `A-1` already appears on line 2\n  \
+             line 4: `x` is not a whole number of items\n  \
+             line 4: SKU `B 2` contains a space\n  \
+             line 4: `product` is empty"
+        );
     }
 
     #[test]

@@ -27,8 +27,12 @@ pub enum Command {
         /// Only shoppers who have not.
         #[arg(long)]
         unregistered: bool,
-        #[arg(long, default_value_t = 50)]
-        limit: u64,
+        /// Show at most this many (default 50); the rest are counted below the table.
+        #[arg(long)]
+        limit: Option<u64>,
+        /// Show every matching shopper.
+        #[arg(long, conflicts_with = "limit")]
+        all: bool,
     },
     /// One shopper: answers, interactions, checks, segments, user groups.
     Show {
@@ -60,7 +64,11 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
             registered,
             unregistered,
             limit,
-        } => list(cx, search, segment, registered, unregistered, limit).await,
+            all,
+        } => {
+            let limit = crate::table::page(limit, all);
+            list(cx, search, segment, registered, unregistered, limit).await
+        }
         Command::Show { customer } => show(cx, &customer).await,
         Command::Groups {
             customer,
@@ -76,7 +84,7 @@ async fn list(
     segment: Option<String>,
     registered: bool,
     unregistered: bool,
-    limit: u64,
+    limit: Option<u64>,
 ) -> Result<()> {
     let db = &cx.db;
     let currency = &cx.settings.store.currency;
@@ -92,10 +100,11 @@ async fn list(
             (_, true) => Some(false),
             _ => None,
         },
-        limit: Some(limit),
+        limit,
     };
     let rows = records::list(db, &filter, cx.counted_statuses()).await?;
     if !cx.json_out(&rows)? {
+        let shown = rows.len();
         let mut table = Table::new([
             "id",
             "telegram",
@@ -127,6 +136,14 @@ async fn list(
             ]);
         }
         table.print("No customers match.");
+        if limit.is_some_and(|limit| shown as u64 >= limit) {
+            let total = records::count(db, &filter).await?;
+            crate::table::print_more(
+                shown,
+                usize::try_from(total).unwrap_or(usize::MAX),
+                "customers",
+            );
+        }
     }
     Ok(())
 }

@@ -7,10 +7,11 @@
 //! `status`, `sku`, `quantity`, `unit_price` (major units); optional `name` (the shopper's
 //! first name, for shoppers the bot has not met yet).
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use anyhow::{Result, anyhow};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use clap::Subcommand;
 use storebot::conversation::order_news;
 use storebot::store::orders::management::{self, OrderFilter, OrderImportRow, OrderRow};
@@ -119,12 +120,19 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
         }
         Command::Import { file } => {
             let text = crate::files::read_text(&file)?;
-            let rows = rows_from_csv(
+            let reading = read_csv(
                 &text,
                 cx.settings.store.time_zone,
                 &cx.settings.store.currency,
             )?;
-            let report = management::import(db, &rows, currency).await?;
+            let rows = checked(cx, reading).await?;
+            let bar = crate::progress::bar(cx, rows.len(), "rows");
+            let report = management::import_with_progress(db, &rows, currency, &mut |done| {
+                bar.set_position(u64::try_from(done).unwrap_or(u64::MAX));
+            })
+            .await;
+            bar.finish();
+            let report = report?;
             if !cx.json_out(&report)? {
                 println!(
                     "Imported {} orders with {} items; {} new customers.",
@@ -336,77 +344,113 @@ const REQUIRED: [&str; 7] = [
 ];
 const OPTIONAL: [&str; 1] = ["name"];
 
-fn rows_from_csv(text: &str, zone: chrono_tz::Tz, currency: &str) -> Result<Vec<OrderImportRow>> {
+/// An order history read as far as it goes: a row for every record and the problems met,
+/// each with its line.
+#[derive(Debug, Default)]
+struct Reading {
+    rows: Vec<OrderImportRow>,
+    problems: Vec<(usize, String)>,
+}
+
+/// Reads every record of an order history. A cell that can't be read is a problem and stands in
+/// as a value no later check objects to: a customer or time takes the one the order's other rows
+/// give (so a bad cell is not also blamed as a disagreement), a quantity of 1, a price of 0.
+fn read_csv(text: &str, zone: chrono_tz::Tz, currency: &str) -> Result<Reading> {
     let records = csv::records(text, &REQUIRED, &OPTIONAL)
         .map_err(|reason| anyhow!("{reason}; nothing was imported"))?;
-    let mut rows = Vec::new();
-    let mut problems = Vec::new();
+    let mut reading = Reading::default();
+    let mut read = Vec::new();
     for record in records {
         let line = record.line;
-        let mut field = |name: &str| {
-            record.get(name).map(str::to_owned).unwrap_or_else(|| {
-                problems.push(format!("line {line}: `{name}` is empty"));
-                String::new()
-            })
-        };
-        let order_ref = field("order");
-        let customer = field("customer");
-        let placed_at = field("placed_at");
-        let status = field("status");
-        let sku = field("sku");
-        let quantity = field("quantity");
-        let unit_price = field("unit_price");
-        let mut check = |result: Result<()>| {
-            if let Err(error) = result {
-                problems.push(format!("line {line}: {error}"));
+        let problems = &mut reading.problems;
+        let mut cell = |name: &str, parse: &dyn Fn(&str) -> Result<()>| match record.get(name) {
+            None => problems.push((line, format!("`{name}` is empty"))),
+            Some(text) => {
+                if let Err(error) = parse(text) {
+                    problems.push((line, error.to_string()));
+                }
             }
         };
-        let mut telegram_user_id = 0;
-        if !customer.is_empty() {
-            check(
-                customer
-                    .parse()
-                    .map(|id| telegram_user_id = id)
-                    .map_err(|_| anyhow!("`{customer}` is not a Telegram user id")),
+        let customer = std::cell::Cell::new(None);
+        cell("customer", &|text| {
+            let id = text
+                .parse()
+                .map_err(|_| anyhow!("`{text}` is not a Telegram user id"))?;
+            customer.set(Some(id));
+            Ok(())
+        });
+        let placed = std::cell::Cell::new(None);
+        cell("placed_at", &|text| {
+            placed.set(Some(parse_instant(text, zone)?));
+            Ok(())
+        });
+        let quantity = std::cell::Cell::new(1);
+        cell("quantity", &|text| {
+            quantity.set(
+                text.parse()
+                    .map_err(|_| anyhow!("`{text}` is not a whole quantity"))?,
             );
-        }
-        let mut placed = None;
-        if !placed_at.is_empty() {
-            check(parse_instant(&placed_at, zone).map(|at| placed = Some(at)));
-        }
-        let mut quantity_value = 0;
-        if !quantity.is_empty() {
-            check(
-                quantity
-                    .parse()
-                    .map(|q| quantity_value = q)
-                    .map_err(|_| anyhow!("`{quantity}` is not a whole quantity")),
-            );
-        }
-        let mut price = 0;
-        if !unit_price.is_empty() {
-            check(parse_money(&unit_price, currency).map(|p| price = p));
-        }
-        if let Some(placed_at) = placed {
-            rows.push(OrderImportRow {
-                line,
-                order_ref,
-                telegram_user_id,
-                customer_name: record.get("name").map(str::to_owned),
-                placed_at,
-                status: status.to_lowercase(),
-                sku,
-                quantity: quantity_value,
-                unit_price: price,
-            });
-        }
+            Ok(())
+        });
+        let price = std::cell::Cell::new(0);
+        cell("unit_price", &|text| {
+            price.set(parse_money(text, currency)?);
+            Ok(())
+        });
+        let order_ref = record.get("order").unwrap_or_default().to_owned();
+        read.push((
+            record,
+            order_ref,
+            customer.get(),
+            placed.get(),
+            quantity.get(),
+            price.get(),
+        ));
     }
-    if problems.is_empty() {
-        Ok(rows)
+    // The customer and time each order's readable rows give, for its unreadable ones.
+    let mut known: HashMap<String, (Option<i64>, Option<DateTime<Utc>>)> = HashMap::new();
+    for (_, order_ref, customer, placed, ..) in &read {
+        let entry = known.entry(order_ref.clone()).or_default();
+        entry.0 = entry.0.or(*customer);
+        entry.1 = entry.1.or(*placed);
+    }
+    for (record, order_ref, customer, placed, quantity, unit_price) in read {
+        let (order_customer, order_placed) = known.get(&order_ref).copied().unwrap_or_default();
+        reading.rows.push(OrderImportRow {
+            line: record.line,
+            telegram_user_id: customer.or(order_customer).unwrap_or_default(),
+            customer_name: record.get("name").map(str::to_owned),
+            placed_at: placed.or(order_placed).unwrap_or_default(),
+            status: record.get("status").unwrap_or_default().to_lowercase(),
+            sku: record.get("sku").unwrap_or_default().to_owned(),
+            order_ref,
+            quantity,
+            unit_price,
+        });
+    }
+    Ok(reading)
+}
+
+/// The rows, or every problem met reading them (the store's checks left out: they need the
+/// database).
+#[cfg(test)]
+fn rows_from_csv(text: &str, zone: chrono_tz::Tz, currency: &str) -> Result<Vec<OrderImportRow>> {
+    let reading = read_csv(text, zone, currency)?;
+    if reading.problems.is_empty() {
+        Ok(reading.rows)
     } else {
-        Err(anyhow!(storebot::store::catalog::editing::bad_rows(
-            problems
-        )))
+        Err(anyhow!(csv::BadLines::new(reading.problems)))
+    }
+}
+
+/// The rows, or every problem of the reading and of the store's checks, in line order.
+async fn checked(cx: &Context, reading: Reading) -> Result<Vec<OrderImportRow>> {
+    let mut problems = reading.problems;
+    problems.extend(management::import_problems(&cx.db, &reading.rows).await?);
+    if problems.is_empty() {
+        Ok(reading.rows)
+    } else {
+        Err(anyhow!(csv::BadLines::new(problems)))
     }
 }
 

@@ -74,6 +74,13 @@ pub struct MembersArgs {
     /// Add every customer of a CSV file with a `customer` column, all or nothing.
     #[arg(long, value_name = "FILE.csv", group = "change")]
     import: Option<PathBuf>,
+    /// Show at most this many members in the table (default 50); the rest are counted below
+    /// it. `--json` lists every one.
+    #[arg(long)]
+    limit: Option<u64>,
+    /// Show every member in the table.
+    #[arg(long, conflicts_with = "limit")]
+    all: bool,
 }
 
 pub async fn run(cx: &Context, command: Command) -> Result<()> {
@@ -390,7 +397,8 @@ async fn members(cx: &Context, args: MembersArgs) -> Result<()> {
         );
         return changed(cx, segment.id, &done).await;
     }
-    list_members(cx, segment.id, name).await
+    let page = crate::table::page(args.limit, args.all);
+    list_members(cx, segment.id, name, page).await
 }
 
 /// After a change: the member list as JSON, or the one sentence saying what was done.
@@ -403,14 +411,19 @@ async fn changed(cx: &Context, segment_id: i64, done: &str) -> Result<()> {
     Ok(())
 }
 
-async fn list_members(cx: &Context, segment_id: i64, name: &str) -> Result<()> {
+async fn list_members(cx: &Context, segment_id: i64, name: &str, page: Option<u64>) -> Result<()> {
     let (members, excluded) = roster::members(&cx.db, segment_id).await?;
     let shown = serde_json::json!({ "members": members, "excluded": excluded });
     if cx.json_out(&shown)? {
         return Ok(());
     }
     let mut table = Table::new(["customer", "telegram", "name", "cause", "since"]);
-    for line in &members {
+    let shown = page.map_or(members.len(), |page| {
+        members
+            .len()
+            .min(usize::try_from(page).unwrap_or(usize::MAX))
+    });
+    for line in &members[..shown] {
         let cause = match (line.source.as_str(), line.override_mode.as_deref()) {
             ("rule", Some("include")) => "include override".to_owned(),
             (source, _) => source.to_owned(),
@@ -424,6 +437,7 @@ async fn list_members(cx: &Context, segment_id: i64, name: &str) -> Result<()> {
         ]);
     }
     table.print(&format!("`{name}` has no members."));
+    crate::table::print_more(shown, members.len(), "members");
     if !excluded.is_empty() {
         println!();
         let mut table = Table::new(["excluded", "telegram", "name", "since"]);
@@ -508,27 +522,19 @@ async fn recompute_now(cx: &Context) -> Result<()> {
     if interactive {
         eprintln!("Recomputing the automatic segments…");
     }
-    // A progress line rewritten in place after each segment, for long runs at a terminal.
+    // The number of segments is known only once the run starts: the bar learns it from the
+    // first report.
+    let bar = crate::progress::bar(cx, 0, "segments");
     let mut show_progress = |progress: recompute::Progress<'_>| {
-        if interactive {
-            let width = 30;
-            let filled = width * progress.done / progress.total.max(1);
-            eprint!(
-                "\r\x1b[2K[{}{}] {}/{} {}",
-                "#".repeat(filled),
-                " ".repeat(width - filled),
-                progress.done,
-                progress.total,
-                progress.segment
-            );
-            if progress.done == progress.total {
-                eprintln!();
-            }
-        }
+        bar.set_length(u64::try_from(progress.total).unwrap_or(u64::MAX));
+        bar.set_position(u64::try_from(progress.done).unwrap_or(u64::MAX));
+        bar.set_message(progress.segment.to_owned());
     };
     let summary =
         recompute::recompute_all_with_progress(db, &context, Trigger::Admin, &mut show_progress)
-            .await?;
+            .await;
+    bar.finish_with_message("done");
+    let summary = summary?;
     if summary.skipped {
         bail!("another storebot instance is recomputing right now: nothing was done, try again");
     }

@@ -1,7 +1,29 @@
-//! Aligned text tables for human output. Widths count characters, not bytes, so names with
-//! accents line up; nothing here decides what goes in a table.
+//! Tables for human output, laid out by `comfy-table` to fit the terminal: the width is
+//! `COLUMNS` when set, else the terminal's, else 80 (a pipe or a file). Each row stays one line
+//! (so `grep` finds a row whole): a cell too wide for its share is cut at a word or character
+//! boundary with "…", never inside a character. Columns of amounts and counts are
+//! right-aligned, so money lines up on its decimals; nothing here decides what goes in a table.
 
-/// Rows of cells under a header, printed with columns padded to their widest cell.
+use std::io::IsTerminal;
+
+use comfy_table::{CellAlignment, ColumnConstraint, ContentArrangement, Row, TableStyle, Width};
+use comfy_table::{ContentLineStyle, LineStyle};
+
+/// The width when there is no terminal to ask and `COLUMNS` is not set.
+const DEFAULT_WIDTH: u16 = 80;
+
+/// A column whose cells are all at most this wide is never cut (a date with its time, an
+/// amount with its currency); only longer texts are.
+const SHORT: usize = 16;
+
+/// Columns separated by two spaces, a dashed rule under the header, no borders: what a
+/// merchant can paste into a message or read in a log.
+const STYLE: TableStyle = TableStyle::new()
+    .header_lines(ContentLineStyle::none().junction(' '))
+    .header_separator(LineStyle::none().fill('-').junction(' '))
+    .content_lines(ContentLineStyle::none().junction(' '));
+
+/// Rows of cells under a header.
 pub struct Table {
     header: Vec<String>,
     rows: Vec<Vec<String>>,
@@ -19,50 +41,136 @@ impl Table {
         self.rows.push(cells);
     }
 
-    /// The table as text: header, a rule under it, the rows; or a single line when empty.
-    pub fn render(&self, empty: &str) -> String {
+    /// The table as text at most `width` characters wide: header, a rule under it, the rows;
+    /// or a single line when empty.
+    pub fn render_width(&self, empty: &str, width: u16) -> String {
         if self.rows.is_empty() {
             return format!("{empty}\n");
         }
         let columns = self.header.len();
-        let mut widths: Vec<usize> = self
-            .header
-            .iter()
-            .map(|cell| cell.chars().count())
-            .collect();
-        for row in &self.rows {
-            for (index, cell) in row.iter().enumerate().take(columns) {
-                widths[index] = widths[index].max(cell.chars().count());
+        let mut table = comfy_table::Table::new();
+        table
+            .load_style(STYLE)
+            .force_no_tty()
+            .set_content_arrangement(ContentArrangement::Dynamic)
+            .set_width(width)
+            .set_truncation_indicator("…");
+        table.set_header(self.header.clone());
+        for cells in &self.rows {
+            let mut cells: Vec<String> = cells.iter().take(columns).cloned().collect();
+            cells.resize(columns, String::new());
+            let mut row = Row::from(cells);
+            row.max_height(1);
+            table.add_row(row);
+        }
+        for index in 0..columns {
+            let cells = || self.rows.iter().filter_map(|row| row.get(index));
+            let numeric = cells().all(|cell| is_blank(cell) || looks_like_amount(cell))
+                && cells().any(|cell| !is_blank(cell));
+            if let Some(column) = table.column_mut(index) {
+                // One space on the right, and the junction's space: two between columns.
+                column.set_padding((0, 1));
+                // A header is never cut, so every column stays named; nor is a column of short
+                // values (ids, dates, amounts, SKUs, statuses): the long texts give way first.
+                let widest = cells().map(|cell| cell.chars().count()).max().unwrap_or(0);
+                let keep = self.header[index].chars().count().max(if widest <= SHORT {
+                    widest
+                } else {
+                    0
+                });
+                column.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(
+                    u16::try_from(keep + 1).unwrap_or(u16::MAX),
+                )));
+                if numeric {
+                    column.set_cell_alignment(CellAlignment::Right);
+                }
             }
         }
         let mut out = String::new();
-        let mut line = |cells: &[String]| {
-            let mut text = String::new();
-            for (index, width) in widths.iter().enumerate() {
-                let cell = cells.get(index).map(String::as_str).unwrap_or_default();
-                if index + 1 == columns {
-                    text.push_str(cell);
-                } else {
-                    let pad = width.saturating_sub(cell.chars().count());
-                    text.push_str(cell);
-                    text.push_str(&" ".repeat(pad + 2));
-                }
-            }
-            out.push_str(text.trim_end());
+        for line in table.lines() {
+            out.push_str(line.trim_end());
             out.push('\n');
-        };
-        line(&self.header);
-        let rule: Vec<String> = widths.iter().map(|width| "-".repeat(*width)).collect();
-        line(&rule);
-        for row in &self.rows {
-            line(row);
         }
         out
+    }
+
+    /// The table fitted to the terminal (see the module's note).
+    pub fn render(&self, empty: &str) -> String {
+        self.render_width(empty, width())
     }
 
     pub fn print(&self, empty: &str) {
         print!("{}", self.render(empty));
     }
+}
+
+/// The page's size when the merchant gives neither `--limit` nor `--all`.
+pub const PAGE: u64 = 50;
+
+/// `--limit N` / `--all` as the number of rows to show: `None` for every one.
+pub fn page(limit: Option<u64>, all: bool) -> Option<u64> {
+    if all {
+        None
+    } else {
+        Some(limit.unwrap_or(PAGE))
+    }
+}
+
+/// After a first page: how many more there are and how to see them; nothing when none are left.
+pub fn print_more(shown: usize, total: usize, things: &str) {
+    if let Some(line) = more_line(shown, total, things) {
+        println!("{line}");
+    }
+}
+
+fn more_line(shown: usize, total: usize, things: &str) -> Option<String> {
+    (total > shown).then(|| {
+        format!(
+            "… and {} more {things} ({shown} of {total} shown): --limit N for more, --all for every one.",
+            total - shown
+        )
+    })
+}
+
+/// `COLUMNS` when it is a positive number, else the terminal's width, else 80.
+pub fn width() -> u16 {
+    if let Some(columns) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|text| text.trim().parse::<u16>().ok())
+        .filter(|columns| *columns > 0)
+    {
+        return columns;
+    }
+    if std::io::stdout().is_terminal()
+        && let Some(width) = comfy_table::Table::new().width()
+    {
+        return width;
+    }
+    DEFAULT_WIDTH
+}
+
+fn is_blank(cell: &str) -> bool {
+    matches!(cell.trim(), "" | "-" | "–" | "—")
+}
+
+/// `12`, `-3`, `4.50`, `1,234.50 EUR`, `−2.00 EUR`: a count or an amount with its currency.
+fn looks_like_amount(cell: &str) -> bool {
+    let cell = cell.trim();
+    let cell = cell
+        .strip_prefix(['-', '−', '+'])
+        .unwrap_or(cell)
+        .trim_start();
+    let (number, currency) = match cell.split_once(' ') {
+        Some((number, currency)) => (number, Some(currency)),
+        None => (cell, None),
+    };
+    let number_ok = number.starts_with(|c: char| c.is_ascii_digit())
+        && number
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '.' || c == ',');
+    let currency_ok =
+        currency.is_none_or(|code| code.len() == 3 && code.chars().all(|c| c.is_ascii_uppercase()));
+    number_ok && currency_ok
 }
 
 #[cfg(test)]
@@ -75,13 +183,71 @@ mod tests {
         table.row(vec!["1".into(), "Zoë".into()]);
         table.row(vec!["12".into(), "Bo".into()]);
         assert_eq!(
-            table.render("none"),
-            "id  name\n--  ----\n1   Zoë\n12  Bo\n"
+            table.render_width("none", 80),
+            "id  name\n--- -----\n 1  Zoë\n12  Bo\n"
         );
+    }
+
+    #[test]
+    fn money_is_right_aligned_with_its_currency() {
+        let mut table = Table::new(["sku", "price"]);
+        table.row(vec!["A".into(), "4.50 EUR".into()]);
+        table.row(vec!["B".into(), "1,234.00 EUR".into()]);
+        table.row(vec!["C".into(), "–".into()]);
+        let text = table.render_width("none", 80);
+        assert!(text.contains("A        4.50 EUR\n"), "{text}");
+        assert!(text.contains("B    1,234.00 EUR\n"), "{text}");
+    }
+
+    #[test]
+    fn a_wide_table_is_cut_to_the_width_with_an_ellipsis_and_never_mid_character() {
+        let mut table = Table::new(["id", "rule"]);
+        let long = "answer \"Was trinkst du?\" is \"Käffchen\" and ".repeat(6);
+        table.row(vec!["1".into(), long.clone()]);
+        table.row(vec!["2".into(), "ÄÖÜ".repeat(40)]);
+        for width in [20_u16, 40, 80] {
+            let text = table.render_width("none", width);
+            for line in text.lines() {
+                assert!(
+                    line.chars().count() <= usize::from(width),
+                    "{width}: {line:?} is {} wide",
+                    line.chars().count()
+                );
+            }
+            assert_eq!(text.lines().count(), 4, "one line a row: {text}");
+            assert!(
+                text.lines().nth(2).is_some_and(|line| line.ends_with('…')),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_first_page_says_how_many_more() {
+        assert_eq!(
+            more_line(50, 230, "customers").as_deref(),
+            Some(
+                "… and 180 more customers (50 of 230 shown): --limit N for more, --all for every one."
+            )
+        );
+        assert_eq!(more_line(3, 3, "customers"), None);
+        assert_eq!(page(None, false), Some(PAGE));
+        assert_eq!(page(Some(5), false), Some(5));
+        assert_eq!(page(Some(5), true), None);
     }
 
     #[test]
     fn an_empty_table_is_one_line() {
         assert_eq!(Table::new(["id"]).render("No rows."), "No rows.\n");
+    }
+
+    #[test]
+    fn amounts_and_counts_are_recognised() {
+        for cell in ["12", "4.50 EUR", "−2.00 EUR", "-3", "1,234.5 JPY"] {
+            assert!(looks_like_amount(cell), "{cell}");
+        }
+        for cell in ["G-50", "12 items", "Tea", "2026-01-02", "4.50 eur"] {
+            assert!(!looks_like_amount(cell), "{cell}");
+        }
     }
 }

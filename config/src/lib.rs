@@ -331,15 +331,39 @@ fn parse(
         .map_err(invalid)
 }
 
+/// `store.currency` must be a currency ISO 4217 lists as in use: a typo (`EUX`), a retired
+/// code (`HRK`, now EUR) or a non-money code (`XAU`, gold; `XXX`, none) would price every
+/// product in something no shopper can pay.
+fn check_currency(currency: &str) -> Result<(), String> {
+    if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
+        return Err(format!(
+            "store.currency must be a three-letter ISO 4217 code such as EUR, not `{currency}`"
+        ));
+    }
+    let Some(known) = iso_currency::Currency::from_code(currency) else {
+        return Err(format!(
+            "store.currency `{currency}` is not an ISO 4217 currency code: use one such as EUR, USD or JPY"
+        ));
+    };
+    if let Some(successor) = known.is_superseded() {
+        return Err(format!(
+            "store.currency `{currency}` is no longer in use: {} replaced it",
+            successor.code()
+        ));
+    }
+    if known.is_special() || known.exponent().is_none() {
+        return Err(format!(
+            "store.currency `{currency}` ({}) is not a currency prices can be given in",
+            known.name()
+        ));
+    }
+    Ok(())
+}
+
 impl Settings {
     /// Checks that span several keys or that serde can't express.
     fn validate(&self) -> Result<(), String> {
-        let currency = &self.store.currency;
-        if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
-            return Err(format!(
-                "store.currency must be a three-letter ISO 4217 code such as EUR, not `{currency}`"
-            ));
-        }
+        check_currency(&self.store.currency)?;
         if self.database.max_connections == 0 {
             return Err("database.max_connections must be at least 1".to_owned());
         }
@@ -692,6 +716,29 @@ mod tests {
         let (_file, result) = load_file("[texts.de]\nmain_menuu = \"Hauptmenü\"\n");
         let message = result.expect_err("must fail").to_string();
         assert!(message.contains("texts.de.main_menuu"), "{message}");
+    }
+
+    #[test]
+    fn a_currency_iso_4217_does_not_list_as_in_use_is_refused() {
+        for (code, expected) in [
+            (
+                "EUX",
+                "store.currency `EUX` is not an ISO 4217 currency code",
+            ),
+            (
+                "HRK",
+                "store.currency `HRK` is no longer in use: EUR replaced it",
+            ),
+            ("XXX", "is not a currency prices can be given in"),
+        ] {
+            let (_file, result) = load_file(&format!("[store]\ncurrency = \"{code}\"\n"));
+            let message = result.expect_err(code).to_string();
+            assert!(message.contains(expected), "{code}: {message}");
+        }
+        for code in ["EUR", "JPY", "KWD", "CHF"] {
+            let (_file, result) = load_file(&format!("[store]\ncurrency = \"{code}\"\n"));
+            assert!(result.is_ok(), "{code}: {result:?}");
+        }
     }
 
     #[test]

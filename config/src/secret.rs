@@ -52,8 +52,9 @@ impl DatabaseUrl {
         match url::Url::parse(&self.0) {
             Ok(mut parsed) if parsed.password().is_some() => {
                 // Setting a password only fails for URLs that cannot carry one, and this one
-                // already does.
-                let _ = parsed.set_password(Some("[redacted]"));
+                // already does. `*` needs no percent-encoding in a URL's user info, so the
+                // reader sees `***` (brackets would print as `%5Bredacted%5D`).
+                let _ = parsed.set_password(Some("***"));
                 parsed.to_string()
             }
             Ok(_) => self.0.clone(),
@@ -83,8 +84,7 @@ mod tests {
     fn password_is_redacted_but_host_is_kept() {
         let url = DatabaseUrl::new("postgres://shop:hunter2@db.internal:5432/shop");
         let shown = url.redacted();
-        assert!(!shown.contains("hunter2"), "{shown}");
-        assert!(shown.contains("db.internal:5432/shop"), "{shown}");
+        assert_eq!(shown, "postgres://shop:***@db.internal:5432/shop");
     }
 
     #[test]

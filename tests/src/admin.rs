@@ -87,6 +87,22 @@ impl AdminTool {
         stdout(&output)
     }
 
+    /// [`Self::ok`] with the extra environment variables in `env`, e.g. `COLUMNS` for a table
+    /// as wide as a wide terminal's.
+    ///
+    /// # Panics
+    /// When it fails, showing its standard error and output.
+    pub fn ok_with(&self, args: &[&str], env: &[(&str, &str)]) -> String {
+        let output = self.run_with(args, env);
+        assert!(
+            output.status.success(),
+            "{args:?} failed: {}{}",
+            stderr(&output),
+            stdout(&output)
+        );
+        stdout(&output)
+    }
+
     /// Runs a command with `--json` appended that must succeed, and parses what it prints.
     ///
     /// # Panics

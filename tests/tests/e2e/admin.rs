@@ -27,6 +27,11 @@ impl Shop {
     fn refused(&self, args: &[&str], expected: &str) {
         self.tool.refused(args, expected, snapshot);
     }
+
+    /// Refused, having changed nothing; the whole message, for an exact comparison.
+    fn refused_with(&self, args: &[&str]) -> String {
+        self.tool.refused(args, "", snapshot)
+    }
 }
 
 impl std::ops::Deref for Shop {
@@ -535,6 +540,80 @@ async fn segments_are_created_from_rule_files_and_deleted_with_care() {
 }
 
 #[tokio::test]
+async fn an_import_reports_every_problem_of_every_line_in_one_pass() {
+    let shop = Shop::new().await;
+    // A bad price used to hide the rest until it was fixed: the duplicate SKU, the negative
+    // stock and the space in a SKU are all named in the first round.
+    let catalog = shop.write(
+        "bad.csv",
+        "sku,product,variant,price,stock\n\
+         A-1,Tea,50 g,abc,1\n\
+         A-1,Tea,100 g,2.00,-3\n\
+         B 2,Tea,200 g,1.00,1\n\
+         C-3,,x,1.00,\n",
+    );
+    let message = shop.refused_with(&["catalog", "import", &catalog]);
+    assert_eq!(
+        message.trim_end(),
+        "storebot-admin: 6 problems in the file, nothing was imported:\n  \
+         line 2: `abc` is not an amount like 12.50\n  \
+         line 3: the stock -3 is negative\n  \
+         line 3: SKU `A-1` already appears on line 2\n  \
+         line 4: SKU `B 2` contains a space\n  \
+         line 5: `stock` is empty\n  \
+         line 5: `product` is empty"
+    );
+    // Under --json, the same problems with their lines, for a script.
+    let output = shop.run(&["--json", "catalog", "import", &catalog]);
+    assert!(!output.status.success());
+    let error: serde_json::Value = serde_json::from_str(&stderr(&output)).expect("one JSON object");
+    assert_eq!(error["error"]["code"], "invalid");
+    assert_eq!(
+        error["error"]["message"],
+        "6 problems in the file, nothing was imported:"
+    );
+    let lines: Vec<i64> = error["error"]["problems"]
+        .as_array()
+        .expect("problems")
+        .iter()
+        .filter_map(|problem| problem["line"].as_i64())
+        .collect();
+    assert_eq!(lines, [2, 3, 3, 4, 5, 5]);
+
+    shop.ok(&["catalog", "import", &shop.write("catalog.csv", CATALOG)]);
+    shop.ok(&[
+        "orders",
+        "import",
+        &shop.write(
+            "old.csv",
+            "order,customer,placed_at,status,sku,quantity,unit_price\nA1,5,2026-01-02,delivered,G-50,1,4.50\n",
+        ),
+    ]);
+    // An unreadable date, an unknown SKU, a second row disagreeing on the customer, an order
+    // imported before and a quantity of zero: one round names them all.
+    let history = shop.write(
+        "orders.csv",
+        "order,customer,placed_at,status,sku,quantity,unit_price\n\
+         B1,7,yesterday,paid,NOPE,1,1.00\n\
+         B1,8,2026-01-03,paid,G-50,1,1.00\n\
+         A1,5,2026-01-02,delivered,G-50,0,4.50\n",
+    );
+    let before = snapshot(&shop);
+    let message = shop.refused_with(&["orders", "import", &history]);
+    assert_eq!(snapshot(&shop), before);
+    for expected in [
+        "5 problems in the file, nothing was imported",
+        "line 2: `yesterday` is not",
+        "line 2: no variant has the SKU `NOPE`",
+        "line 3: order `B1` has a different customer, time or status on line 2",
+        "line 4: the quantity 0 is not positive",
+        "line 4: order `A1` was already imported",
+    ] {
+        assert!(message.contains(expected), "{expected}: {message}");
+    }
+}
+
+#[tokio::test]
 async fn order_history_imports_and_customers_show_their_checks() {
     let shop = Shop::new().await;
     shop.ok(&["catalog", "import", &shop.write("catalog.csv", CATALOG)]);
@@ -764,4 +843,140 @@ async fn output_into_a_closed_pipe_ends_quietly() {
     assert!(!message.contains("panicked"), "{message}");
     assert!(!message.contains("Broken pipe"), "{message}");
     assert!(output.status.success(), "{:?}: {message}", output.status);
+}
+
+#[tokio::test]
+async fn configuration_mistakes_are_named_plainly_at_start() {
+    let shop = Shop::new().await;
+    let refused = |args: &[&str], env: &[(&str, &str)]| {
+        let output = shop.run_with(args, env);
+        assert!(!output.status.success(), "{args:?} {env:?} succeeded");
+        assert!(stdout(&output).is_empty(), "{}", stdout(&output));
+        let message = stderr(&output);
+        assert!(!message.contains("panicked"), "{message}");
+        assert_eq!(
+            message.trim_end().lines().count(),
+            1,
+            "one sentence: {message}"
+        );
+        message
+    };
+
+    // A currency ISO 4217 does not know, or no longer uses, is refused before anything runs.
+    let message = refused(
+        &["questions", "list"],
+        &[("STOREBOT_STORE__CURRENCY", "EUX")],
+    );
+    assert!(
+        message.contains("store.currency `EUX` is not an ISO 4217 currency code"),
+        "{message}"
+    );
+    let message = refused(
+        &["questions", "list"],
+        &[("STOREBOT_STORE__CURRENCY", "HRK")],
+    );
+    assert!(message.contains("EUR replaced it"), "{message}");
+
+    // A missing --config file is named once.
+    let missing = shop.dir().join("nowhere.toml");
+    let missing = missing.to_str().expect("UTF-8 path");
+    let message = refused(&["--config", missing, "questions", "list"], &[]);
+    assert_eq!(message.matches(missing).count(), 1, "{message}");
+
+    // A PostgreSQL password is shown as *** (not percent-encoded brackets), never itself.
+    let message = refused(
+        &["questions", "list"],
+        &[(
+            "STOREBOT_DATABASE__URL",
+            "postgres://shop:hunter2@127.0.0.1:1/shop",
+        )],
+    );
+    assert!(
+        message.contains("postgres://shop:***@127.0.0.1:1/shop"),
+        "{message}"
+    );
+    assert!(!message.contains("hunter2"), "{message}");
+
+    // A SQLite file that does not exist is not silently created: the refusal says what to add.
+    let new_db = shop.dir().join("new.db");
+    let new_db = new_db.to_str().expect("UTF-8 path");
+    let message = refused(
+        &["questions", "list"],
+        &[("STOREBOT_DATABASE__URL", &format!("sqlite:{new_db}"))],
+    );
+    assert!(
+        message.contains(&format!(
+            "the SQLite database file {new_db} does not exist: to create it, end the URL with ?mode=rwc"
+        )),
+        "{message}"
+    );
+    assert!(!Path::new(new_db).exists());
+    // With ?mode=rwc it is created.
+    let created = shop.run_with(
+        &["questions", "list"],
+        &[(
+            "STOREBOT_DATABASE__URL",
+            &format!("sqlite://{new_db}?mode=rwc"),
+        )],
+    );
+    assert!(created.status.success(), "{}", stderr(&created));
+    assert!(Path::new(new_db).exists());
+}
+
+#[tokio::test]
+async fn long_lists_show_a_first_page_and_say_how_many_more() {
+    let shop = Shop::new().await;
+    shop.ok(&["catalog", "import", &shop.write("catalog.csv", CATALOG)]);
+    shop.ok(&[
+        "orders",
+        "import",
+        &shop.write(
+            "orders.csv",
+            "order,customer,name,placed_at,status,sku,quantity,unit_price\n\
+             A1,555,Ann,2026-01-02,delivered,G-50,1,4.50\n\
+             B1,777,Bo,2026-01-03,delivered,G-50,1,4.50\n\
+             C1,999,Cy,2026-01-04,delivered,G-50,1,4.50\n",
+        ),
+    ]);
+    shop.ok(&["segments", "create", "--name", "vip", "--kind", "manual"]);
+    for customer in ["555", "777", "999"] {
+        shop.ok(&["segments", "members", "vip", "--add", customer]);
+    }
+
+    for (args, more) in [
+        (
+            &["catalog", "product", "list", "--limit", "1"][..],
+            "… and 1 more products (1 of 2 shown)",
+        ),
+        (
+            &["customers", "list", "--limit", "2"],
+            "… and 1 more customers (2 of 3 shown)",
+        ),
+        (
+            &["segments", "members", "vip", "--limit", "1"],
+            "… and 2 more members (1 of 3 shown)",
+        ),
+    ] {
+        let page = shop.ok(args);
+        assert!(page.contains(more), "{args:?}: {page}");
+        assert!(
+            page.contains("--limit N for more, --all for every one"),
+            "{page}"
+        );
+        // --all shows every one, and nothing is left to mention.
+        let mut all: Vec<&str> = args[..args.len() - 2].to_vec();
+        all.push("--all");
+        let whole = shop.ok(&all);
+        assert!(!whole.contains("more"), "{all:?}: {whole}");
+    }
+    // Without --limit, the first 50: three customers are all shown.
+    let listed = shop.ok(&["customers", "list"]);
+    assert!(
+        ["Ann", "Bo", "Cy"].iter().all(|name| listed.contains(name)),
+        "{listed}"
+    );
+    assert!(!listed.contains("more"), "{listed}");
+    // Under --json the members are all listed whatever the page.
+    let members = shop.json(&["segments", "members", "vip", "--limit", "1"]);
+    assert_eq!(members["members"].as_array().map(Vec::len), Some(3));
 }

@@ -387,8 +387,15 @@ async fn explain_and_simulate_show_a_shopper_through_the_rules() {
         black["variants"][0]["hidden_because"],
         "the product is restricted to segments the shopper is not in"
     );
-    let table = shop.ok(&["customers", "simulate", "777"]);
+    // In a wide terminal the reason is shown whole; in 80 columns it is cut to fit.
+    let table = shop.ok_with(&["customers", "simulate", "777"], &[("COLUMNS", "160")]);
     assert!(table.contains("no: the product is restricted"), "{table}");
+    let narrow = shop.ok(&["customers", "simulate", "777"]);
+    assert!(narrow.contains("no: the product"), "{narrow}");
+    assert!(
+        narrow.lines().all(|line| line.chars().count() <= 80),
+        "{narrow}"
+    );
     let member = shop.json(&["customers", "simulate", "555", "--visible-only"]);
     let skus: Vec<&str> = member["products"]
         .as_array()

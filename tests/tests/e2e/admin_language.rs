@@ -102,11 +102,25 @@ async fn a_rule_in_words_is_saved_as_ids_and_shown_in_words() {
     let text = shop.ok(&["segments", "show", "coffee"]);
     assert!(text.contains(&format!("  rule: {COFFEE}")), "{text}");
 
-    // `list` shows the rule cut to its column.
-    let list = shop.ok(&["segments", "list"]);
+    // `list` shows the rule cut to its column: in a wide terminal at the list's own length, in
+    // 80 columns (the width without a terminal) shorter still, every line fitting.
+    let list = shop.ok_with(&["segments", "list"], &[("COLUMNS", "200")]);
     assert!(
         list.contains(r#"answer "What do you drink?" is "Coffee" and ave…"#),
         "{list}"
+    );
+    let narrow = shop.ok(&["segments", "list"]);
+    assert!(
+        narrow.lines().all(|line| line.chars().count() <= 80),
+        "{narrow}"
+    );
+    let coffee = narrow
+        .lines()
+        .find(|line| line.contains("coffee"))
+        .expect("the coffee row");
+    assert!(
+        coffee.contains(r#"answer "What"#) && coffee.ends_with('…'),
+        "{narrow}"
     );
 
     // A rule file in words works as --where does; editing replaces the rule.

@@ -430,3 +430,70 @@ async fn segment_wizard_asks_a_mistyped_field_again_and_nests_groups() {
     assert_eq!(shown["segment"]["starts_at"], "2026-12-01T00:00:00Z");
     assert_eq!(shown["segment"]["expires_at"], "2027-01-01T00:00:00Z");
 }
+
+#[tokio::test]
+async fn long_work_shows_a_progress_bar_in_a_terminal_only() {
+    let test = TestDb::new().await.expect("test db");
+    let dir = tempfile::tempdir().expect("dir");
+    admin_json(&test, dir.path(), &["migrate"]);
+    let mut catalog = String::from("sku,product,variant,price,stock\n");
+    for index in 0..500 {
+        catalog.push_str(&format!("S-{index},Tea {index},50 g,1.00,1\n"));
+    }
+    std::fs::write(dir.path().join("catalog.csv"), catalog).expect("write");
+    let mut history = String::from("order,customer,placed_at,status,sku,quantity,unit_price\n");
+    for index in 0..300 {
+        history.push_str(&format!(
+            "O{index},{},2026-01-02,delivered,S-{index},1,1.00\n",
+            1000 + index % 7
+        ));
+    }
+    std::fs::write(dir.path().join("orders.csv"), history).expect("write");
+
+    // At a terminal: the bar ends full, with its count and rate, before the summary.
+    let terminal = Terminal::start(&test, dir.path(), "catalog import catalog.csv");
+    terminal.expect("EXIT=0");
+    let screen = terminal.screen();
+    assert!(screen.contains("500/500 rows ("), "{screen}");
+    assert!(screen.contains("/s"), "{screen}");
+    assert!(screen.contains("Imported 500 rows"), "{screen}");
+    drop(terminal);
+
+    let terminal = Terminal::start(&test, dir.path(), "orders import orders.csv");
+    terminal.expect("EXIT=0");
+    let screen = terminal.screen();
+    assert!(screen.contains("300/300 rows ("), "{screen}");
+    drop(terminal);
+
+    admin_json(
+        &test,
+        dir.path(),
+        &[
+            "segments",
+            "create",
+            "--name",
+            "buyers",
+            "--where",
+            "order count >= 1",
+        ],
+    );
+    let terminal = Terminal::start(&test, dir.path(), "segments recompute");
+    terminal.expect("EXIT=0");
+    let screen = terminal.screen();
+    assert!(screen.contains("1/1 segments ("), "{screen}");
+    drop(terminal);
+
+    // Under --json at a terminal, and without a terminal at all: no bar, standard error empty.
+    let terminal = Terminal::start(&test, dir.path(), "segments recompute --json");
+    terminal.expect("EXIT=0");
+    let screen = terminal.screen();
+    assert!(!screen.contains("segments ("), "{screen}");
+    drop(terminal);
+    let output = command("storebot-admin", dir.path())
+        .env("STOREBOT_DATABASE__URL", test.url())
+        .args(["segments", "recompute"])
+        .output()
+        .expect("runs");
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(stderr(&output), "");
+}

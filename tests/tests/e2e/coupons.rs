@@ -158,7 +158,8 @@ async fn coupons_are_created_listed_shown_and_disabled_through_the_admin_tool() 
         shop.refused(args, expected);
     }
 
-    let table = shop.ok(&["coupons", "list"]);
+    // Wide enough for every cell whole (in 80 columns the longest are cut with "…").
+    let table = shop.ok_with(&["coupons", "list"], &[("COLUMNS", "200")]);
     assert!(table.contains("VIP20") && table.contains("20%"), "{table}");
     assert!(
         table.contains("FIVE") && table.contains("5.00 EUR"),

@@ -313,7 +313,10 @@ async fn a_provider_payment_is_checked_recorded_once_and_refunded_by_the_merchan
     assert!(refusal(&again).contains("no longer waiting"), "{again:?}");
 
     // The merchant's side.
-    let listed = shop.tool.ok(&["orders", "list"]);
+    // Wide enough for the payment cell whole (80 columns, without a terminal, cut it).
+    let listed = shop
+        .tool
+        .ok_with(&["orders", "list"], &[("COLUMNS", "200")]);
     assert!(listed.contains("paid (tg-charge-1)"), "{listed}");
     let shown = shop.tool.ok(&["orders", "show", &placed.id.to_string()]);
     assert!(
@@ -392,7 +395,10 @@ async fn a_stars_invoice_expires_its_stock_returns_once_and_a_late_payment_is_ke
     assert_eq!(shop.order_of(customer.id).await[0].status, "expired");
     // Stock was returned once, and a late payment does not take it again.
     assert_eq!(shop.stock().await, stock);
-    let listed = shop.tool.ok(&["orders", "list", "--status", "expired"]);
+    let listed = shop.tool.ok_with(
+        &["orders", "list", "--status", "expired"],
+        &[("COLUMNS", "200")],
+    );
     assert!(listed.contains("late (stars-charge-1)"), "{listed}");
 
     // The merchant refunds the Stars through Telegram.

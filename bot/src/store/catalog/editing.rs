@@ -349,6 +349,47 @@ pub async fn edit_variant<C: ConnectionTrait + TransactionTrait>(
     Ok(variant)
 }
 
+/// Every problem of every row, each with its line, in file order: a bad SKU, an empty title,
+/// a negative price or stock, a SKU that appears twice. Nothing stops at the first problem, so
+/// a file is fixed in one round; the admin tool adds what it found reading the file.
+pub fn row_problems(rows: &[ImportRow]) -> Vec<(usize, String)> {
+    let mut problems = Vec::new();
+    let mut first_line_of_sku: HashMap<String, usize> = HashMap::new();
+    for row in rows {
+        let mut problem = |reason: String| problems.push((row.line, reason));
+        // The columns are named as the file names them: the merchant fixes a cell, not a field.
+        if row.sku.trim().is_empty() {
+            problem("`sku` is empty".into());
+        } else if let Err(error) = check_sku(&row.sku) {
+            problem(error.to_string());
+        }
+        if row.product.trim().is_empty() {
+            problem("`product` is empty".into());
+        }
+        if row.variant.trim().is_empty() {
+            problem("`variant` is empty".into());
+        }
+        if row.price < 0 {
+            problem(format!("the price {} is negative", row.price));
+        }
+        if row.stock < 0 {
+            problem(format!("the stock {} is negative", row.stock));
+        }
+        if row.sku.trim().is_empty() {
+            continue;
+        }
+        if let Some(first) = first_line_of_sku.get(row.sku.trim()) {
+            problem(format!(
+                "SKU `{}` already appears on line {first}",
+                row.sku.trim()
+            ));
+        } else {
+            first_line_of_sku.insert(row.sku.trim().to_owned(), row.line);
+        }
+    }
+    problems
+}
+
 /// Imports rows all or nothing. A row whose SKU exists updates that variant (and its product's
 /// title, description, brand and category); a new SKU joins the product of that title, which is
 /// created when no product has it. Every bad row is reported, one line each, and then nothing is
@@ -358,31 +399,20 @@ pub async fn import<C: ConnectionTrait + TransactionTrait>(
     rows: &[ImportRow],
     now: DateTime<Utc>,
 ) -> Result<ImportReport, StoreError> {
-    let mut problems = Vec::new();
-    let mut first_line_of_sku: HashMap<String, usize> = HashMap::new();
-    for row in rows {
-        let mut problem = |reason: String| problems.push(format!("line {}: {reason}", row.line));
-        if let Err(error) = check_sku(&row.sku) {
-            problem(error.to_string());
-        }
-        if row.product.trim().is_empty() {
-            problem("the product title is empty".into());
-        }
-        if row.variant.trim().is_empty() {
-            problem("the variant title is empty".into());
-        }
-        if let Err(error) = check_money_and_stock(row.price, row.stock) {
-            problem(error.to_string());
-        }
-        if let Some(first) = first_line_of_sku.insert(row.sku.trim().to_owned(), row.line) {
-            problem(format!(
-                "SKU `{}` already appears on line {first}",
-                row.sku.trim()
-            ));
-        }
-    }
+    import_with_progress(db, rows, now, &mut |_| {}).await
+}
+
+/// [`import`], telling `on_rows` how many rows are written so far (for a progress bar; the
+/// transaction commits only after the last).
+pub async fn import_with_progress<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    rows: &[ImportRow],
+    now: DateTime<Utc>,
+    on_rows: &mut (dyn FnMut(usize) + Send),
+) -> Result<ImportReport, StoreError> {
+    let problems = row_problems(rows);
     if !problems.is_empty() {
-        return Err(bad_rows(problems));
+        return Err(bad_lines(problems));
     }
     if rows.is_empty() {
         return Err(StoreError::Invalid("the file has no rows".into()));
@@ -399,7 +429,8 @@ pub async fn import<C: ConnectionTrait + TransactionTrait>(
         .map(|product| (product.title, product.id))
         .collect();
     let mut touched_products = std::collections::BTreeSet::new();
-    for row in rows {
+    for (done, row) in rows.iter().enumerate() {
+        on_rows(done);
         let category_id = match &row.category {
             Some(name) if !name.trim().is_empty() => {
                 let (id, created) = category_id_or_create(&txn, name).await?;
@@ -506,8 +537,22 @@ pub async fn import<C: ConnectionTrait + TransactionTrait>(
             }
         }
     }
+    on_rows(rows.len());
     txn.commit().await?;
     Ok(report)
+}
+
+/// [`bad_rows`] for problems with their lines, in line order (a stable sort keeps each line's
+/// problems in the order they were found), so problems found reading the file and problems
+/// found checking its rows read as one list.
+pub fn bad_lines(mut problems: Vec<(usize, String)>) -> StoreError {
+    problems.sort_by_key(|(line, _)| *line);
+    bad_rows(
+        problems
+            .into_iter()
+            .map(|(line, reason)| format!("line {line}: {reason}"))
+            .collect(),
+    )
 }
 
 /// A multi-line refusal listing every bad row; the first line says nothing was written.
@@ -704,7 +749,7 @@ pub(crate) mod tests {
             error.to_string(),
             "4 problems in the file, nothing was imported:\n  \
              line 3: SKU `G 1` contains a space\n  \
-             line 4: the product title is empty\n  \
+             line 4: `product` is empty\n  \
              line 4: the price -1 is negative\n  \
              line 5: SKU `G-50` already appears on line 2"
         );

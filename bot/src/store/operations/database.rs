@@ -42,6 +42,16 @@ const PING_IF_IDLE_FOR: Duration = Duration::from_secs(10);
 /// timeout, or PostgreSQL.
 pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, StoreError> {
     let backend = Backend::of_url(&settings.url)?;
+    if backend == Backend::Sqlite
+        && let Some(path) = missing_sqlite_file(settings.url.expose())
+    {
+        // SQLite's own answer is "unable to open database file" (code 14). Creating the file
+        // silently instead would turn a mistyped path into an empty store that looks real.
+        return Err(StoreError::Invalid(format!(
+            "the SQLite database file {path} does not exist: to create it, end the URL with \
+             ?mode=rwc (sqlite://{path}?mode=rwc)"
+        )));
+    }
     let mut options = ConnectOptions::new(settings.url.expose());
     options
         .max_connections(settings.max_connections)
@@ -74,6 +84,21 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
             url: settings.url.redacted(),
             reason: first_line(&error),
         })
+}
+
+/// The path of a SQLite URL's file when it does not exist and the URL does not ask for it to
+/// be created (`mode=rwc`); `None` for an in-memory database or a file that exists.
+fn missing_sqlite_file(url: &str) -> Option<String> {
+    let rest = url.get("sqlite:".len()..)?;
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let creates = query
+        .split('&')
+        .any(|pair| pair == "mode=rwc" || pair == "mode=memory");
+    if creates || path.is_empty() || path == ":memory:" {
+        return None;
+    }
+    (!std::path::Path::new(path).exists()).then(|| path.to_owned())
 }
 
 /// Applies every pending migration in one write transaction, refusing a database whose schema

@@ -18,7 +18,7 @@ use sea_orm::{
 use serde::Serialize;
 use storebot_entity::{customer, order, order_item, variant};
 
-use crate::store::catalog::editing::bad_rows;
+use crate::store::catalog::editing::bad_lines;
 use crate::store::{StoreError, begin_write};
 
 pub use super::status::ORDER_STATUSES;
@@ -103,29 +103,36 @@ pub async fn list(
         .collect())
 }
 
-/// Imports historical orders, all or nothing. Rows sharing an `order_ref` are one order; its
-/// customer, time and status come from its first row and must agree on the others. A shopper
-/// who has not talked to the bot yet is created with their first interaction at their first
-/// imported order, so that first-interaction criteria see them as the store's customer since.
-pub async fn import<C: ConnectionTrait + TransactionTrait>(
-    db: &C,
+/// Every problem of every row of an order history, each with its line: an empty reference,
+/// SKU or status, an unknown status or SKU, a quantity or price out of range, an order whose
+/// rows disagree on customer, time or status, an order imported before. Read-only: the admin
+/// tool merges these with what it found reading the file, so a file is fixed in one round.
+pub async fn import_problems(
+    db: &impl ConnectionTrait,
     rows: &[OrderImportRow],
-    currency: &str,
-) -> Result<OrderImportReport, StoreError> {
-    if rows.is_empty() {
-        return Err(StoreError::Invalid("the file has no rows".into()));
-    }
-    let txn = begin_write(db).await?;
+) -> Result<Vec<(usize, String)>, StoreError> {
+    Ok(check_rows(db, rows).await?.0)
+}
+
+/// An import's orders: each order's first row with its items and their variants.
+type ImportedOrders<'a> = Vec<(
+    &'a OrderImportRow,
+    Vec<(&'a OrderImportRow, variant::Model)>,
+)>;
+
+async fn check_rows<'a>(
+    db: &impl ConnectionTrait,
+    rows: &'a [OrderImportRow],
+) -> Result<(Vec<(usize, String)>, ImportedOrders<'a>), StoreError> {
     let mut problems = Vec::new();
-    let mut orders: Vec<(&OrderImportRow, Vec<(&OrderImportRow, variant::Model)>)> = Vec::new();
+    let mut orders: ImportedOrders<'a> = Vec::new();
     let mut index_of_ref: HashMap<&str, usize> = HashMap::new();
     for row in rows {
-        let mut problem = |reason: String| problems.push(format!("line {}: {reason}", row.line));
-        if row.order_ref.trim().is_empty() {
-            problem("the order reference is empty".into());
-            continue;
-        }
-        if let Err(error) = check_status(&row.status) {
+        let mut problem = |reason: String| problems.push((row.line, reason));
+        // Columns are named as the file names them: the merchant fixes a cell.
+        if row.status.trim().is_empty() {
+            problem("`status` is empty".into());
+        } else if let Err(error) = check_status(&row.status) {
             problem(error.to_string());
         }
         if row.quantity <= 0 {
@@ -134,14 +141,23 @@ pub async fn import<C: ConnectionTrait + TransactionTrait>(
         if row.unit_price < 0 {
             problem(format!("the unit price {} is negative", row.unit_price));
         }
-        let variant = variant::Entity::find()
-            .filter(variant::Column::Sku.eq(row.sku.trim()))
-            .one(&txn)
-            .await?;
-        let Some(variant) = variant else {
-            problem(format!("no variant has the SKU `{}`", row.sku.trim()));
-            continue;
+        let variant = if row.sku.trim().is_empty() {
+            problem("`sku` is empty".into());
+            None
+        } else {
+            let found = variant::Entity::find()
+                .filter(variant::Column::Sku.eq(row.sku.trim()))
+                .one(db)
+                .await?;
+            if found.is_none() {
+                problem(format!("no variant has the SKU `{}`", row.sku.trim()));
+            }
+            found
         };
+        if row.order_ref.trim().is_empty() {
+            problem("`order` is empty".into());
+            continue;
+        }
         match index_of_ref.get(row.order_ref.trim()) {
             Some(&index) => {
                 let (head, items) = &mut orders[index];
@@ -155,13 +171,13 @@ pub async fn import<C: ConnectionTrait + TransactionTrait>(
                         head.line
                     ));
                 }
-                items.push((row, variant));
+                items.extend(variant.map(|variant| (row, variant)));
             }
             None => {
                 let key = idempotency_key(&row.order_ref);
                 if order::Entity::find()
                     .filter(order::Column::IdempotencyKey.eq(key.as_str()))
-                    .one(&txn)
+                    .one(db)
                     .await?
                     .is_some()
                 {
@@ -171,12 +187,43 @@ pub async fn import<C: ConnectionTrait + TransactionTrait>(
                     ));
                 }
                 index_of_ref.insert(row.order_ref.trim(), orders.len());
-                orders.push((row, vec![(row, variant)]));
+                orders.push((
+                    row,
+                    variant.map(|variant| (row, variant)).into_iter().collect(),
+                ));
             }
         }
     }
+    Ok((problems, orders))
+}
+
+/// Imports historical orders, all or nothing. Rows sharing an `order_ref` are one order; its
+/// customer, time and status come from its first row and must agree on the others. A shopper
+/// who has not talked to the bot yet is created with their first interaction at their first
+/// imported order, so that first-interaction criteria see them as the store's customer since.
+pub async fn import<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    rows: &[OrderImportRow],
+    currency: &str,
+) -> Result<OrderImportReport, StoreError> {
+    import_with_progress(db, rows, currency, &mut |_| {}).await
+}
+
+/// [`import`], telling `on_rows` how many rows are written so far (for a progress bar; the
+/// transaction commits only after the last).
+pub async fn import_with_progress<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    rows: &[OrderImportRow],
+    currency: &str,
+    on_rows: &mut (dyn FnMut(usize) + Send),
+) -> Result<OrderImportReport, StoreError> {
+    if rows.is_empty() {
+        return Err(StoreError::Invalid("the file has no rows".into()));
+    }
+    let txn = begin_write(db).await?;
+    let (problems, orders) = check_rows(&txn, rows).await?;
     if !problems.is_empty() {
-        return Err(bad_rows(problems));
+        return Err(bad_lines(problems));
     }
 
     let mut report = OrderImportReport::default();
@@ -191,7 +238,10 @@ pub async fn import<C: ConnectionTrait + TransactionTrait>(
         span.1 = span.1.max(head.placed_at);
     }
     let mut customer_ids: HashMap<i64, i64> = HashMap::new();
+    let mut rows_done = 0;
     for (head, items) in &orders {
+        on_rows(rows_done);
+        rows_done += items.len();
         let customer_id = match customer_ids.get(&head.telegram_user_id) {
             Some(id) => *id,
             None => {
@@ -243,6 +293,7 @@ pub async fn import<C: ConnectionTrait + TransactionTrait>(
             report.items += 1;
         }
     }
+    on_rows(rows_done);
     txn.commit().await?;
     Ok(report)
 }

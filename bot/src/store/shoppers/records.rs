@@ -8,7 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use serde::Serialize;
 use storebot_entity::{
@@ -73,12 +74,8 @@ pub struct CustomerRecord {
     pub user_groups: Vec<String>,
 }
 
-/// Customers matching the filter, most recently active first.
-pub async fn list(
-    db: &impl ConnectionTrait,
-    filter: &CustomerFilter,
-    counted_statuses: &[String],
-) -> Result<Vec<CustomerRow>, StoreError> {
+/// The customers a filter matches, most recently active first, without its limit.
+fn matching(filter: &CustomerFilter) -> sea_orm::Select<customer::Entity> {
     let mut query = customer::Entity::find()
         .order_by_desc(customer::Column::LastInteractionAt)
         .order_by_asc(customer::Column::Id);
@@ -114,6 +111,21 @@ pub async fn list(
         Some(false) => query = query.filter(customer::Column::RegisteredAt.is_null()),
         None => {}
     }
+    query
+}
+
+/// How many customers match the filter, its `limit` aside: what a first page leaves out.
+pub async fn count(db: &impl ConnectionTrait, filter: &CustomerFilter) -> Result<u64, StoreError> {
+    Ok(matching(filter).count(db).await?)
+}
+
+/// Customers matching the filter, most recently active first.
+pub async fn list(
+    db: &impl ConnectionTrait,
+    filter: &CustomerFilter,
+    counted_statuses: &[String],
+) -> Result<Vec<CustomerRow>, StoreError> {
+    let mut query = matching(filter);
     if let Some(limit) = filter.limit {
         query = query.limit(limit);
     }
