@@ -421,14 +421,6 @@ impl Session<'_> {
                 left_out,
                 coupons,
             } => {
-                // Offered at the next checkout, until the shopper forgets them in /profile.
-                crate::store::shoppers::customers::save_details(
-                    self.db(),
-                    self.customer.id,
-                    order.order.contact_phone.as_deref(),
-                    order.order.address.as_deref(),
-                )
-                .await?;
                 let awaiting_payment =
                     order.order.status == crate::store::orders::payments::AWAITING_PAYMENT;
                 if awaiting_payment {

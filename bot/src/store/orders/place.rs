@@ -264,6 +264,15 @@ async fn place_in(txn: &impl ConnectionTrait, new: &NewOrder<'_>) -> Result<Plac
     }
     let bought: Vec<i64> = available.iter().map(|line| line.variant.id).collect();
     cart::remove_variants(txn, new.customer_id, &bought).await?;
+    // Offered at the next checkout (until the shopper forgets them in /profile), saved with
+    // the order: a failure here fails the order rather than a placed one reported as failed.
+    crate::store::shoppers::customers::save_details(
+        txn,
+        new.customer_id,
+        new.contact_phone.as_deref(),
+        new.address.as_deref(),
+    )
+    .await?;
     Ok(Placement::Placed {
         order: OrderView {
             order: placed,
@@ -532,6 +541,13 @@ mod tests {
         };
         assert_eq!(placed.order.total, 2 * 450);
         assert_eq!(placed.items.len(), 1);
+        // The checkout's phone is saved with the order, in its transaction.
+        let shopper = customer::Entity::find_by_id(shop.shopper)
+            .one(db)
+            .await
+            .expect("q")
+            .expect("shopper");
+        assert_eq!(shopper.saved_phone.as_deref(), Some("+100"));
         let again = place(db, &order(&shop, "k1", &confirmed))
             .await
             .expect("second");
