@@ -6,7 +6,7 @@
 //! and only a clean file is written, in one transaction. This module must never touch carts,
 //! stock or segment membership.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sea_orm::ActiveValue::Set;
@@ -127,6 +127,7 @@ async fn check_rows<'a>(
     let mut problems = Vec::new();
     let mut orders: ImportedOrders<'a> = Vec::new();
     let mut index_of_ref: HashMap<&str, usize> = HashMap::new();
+    let (variant_of_sku, imported_keys) = known_skus_and_keys(db, rows).await?;
     for row in rows {
         let mut problem = |reason: String| problems.push((row.line, reason));
         // Columns are named as the file names them: the merchant fixes a cell.
@@ -145,10 +146,7 @@ async fn check_rows<'a>(
             problem("`sku` is empty".into());
             None
         } else {
-            let found = variant::Entity::find()
-                .filter(variant::Column::Sku.eq(row.sku.trim()))
-                .one(db)
-                .await?;
+            let found = variant_of_sku.get(row.sku.trim()).cloned();
             if found.is_none() {
                 problem(format!("no variant has the SKU `{}`", row.sku.trim()));
             }
@@ -174,13 +172,7 @@ async fn check_rows<'a>(
                 items.extend(variant.map(|variant| (row, variant)));
             }
             None => {
-                let key = idempotency_key(&row.order_ref);
-                if order::Entity::find()
-                    .filter(order::Column::IdempotencyKey.eq(key.as_str()))
-                    .one(db)
-                    .await?
-                    .is_some()
-                {
+                if imported_keys.contains(&idempotency_key(&row.order_ref)) {
                     problem(format!(
                         "order `{}` was already imported",
                         row.order_ref.trim()
@@ -195,6 +187,53 @@ async fn check_rows<'a>(
         }
     }
     Ok((problems, orders))
+}
+
+/// How many values one `IN (...)` list carries: well below SQLite's and PostgreSQL's limits
+/// on bound parameters.
+const LOOKUP_CHUNK: usize = 500;
+
+/// The variants of every SKU the rows name, and which of their orders were imported before:
+/// a few statements for the whole file rather than two per row.
+async fn known_skus_and_keys(
+    db: &impl ConnectionTrait,
+    rows: &[OrderImportRow],
+) -> Result<(HashMap<String, variant::Model>, HashSet<String>), StoreError> {
+    let skus: BTreeSet<&str> = rows
+        .iter()
+        .map(|row| row.sku.trim())
+        .filter(|sku| !sku.is_empty())
+        .collect();
+    let skus: Vec<&str> = skus.into_iter().collect();
+    let mut variant_of_sku = HashMap::new();
+    for chunk in skus.chunks(LOOKUP_CHUNK) {
+        for found in variant::Entity::find()
+            .filter(variant::Column::Sku.is_in(chunk.iter().copied()))
+            .all(db)
+            .await?
+        {
+            variant_of_sku.insert(found.sku.clone(), found);
+        }
+    }
+    let keys: BTreeSet<String> = rows
+        .iter()
+        .filter(|row| !row.order_ref.trim().is_empty())
+        .map(|row| idempotency_key(&row.order_ref))
+        .collect();
+    let keys: Vec<String> = keys.into_iter().collect();
+    let mut imported = HashSet::new();
+    for chunk in keys.chunks(LOOKUP_CHUNK) {
+        imported.extend(
+            order::Entity::find()
+                .select_only()
+                .column(order::Column::IdempotencyKey)
+                .filter(order::Column::IdempotencyKey.is_in(chunk.iter().cloned()))
+                .into_tuple::<String>()
+                .all(db)
+                .await?,
+        );
+    }
+    Ok((variant_of_sku, imported))
 }
 
 /// Imports historical orders, all or nothing. Rows sharing an `order_ref` are one order; its
