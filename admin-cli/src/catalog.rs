@@ -11,9 +11,10 @@ use anyhow::{Result, anyhow, bail};
 use clap::Subcommand;
 use serde_json::Value;
 use storebot::store::catalog::editing::{
-    self, ImportRow, NewProduct, NewVariant, ProductEdit, ProductRow, VariantEdit,
+    self, NewProduct, NewVariant, ProductEdit, ProductRow, VariantEdit,
 };
 use storebot::store::catalog::images;
+use storebot::store::catalog::import::{self, ImportRow};
 
 use crate::context::Context;
 use crate::csv;
@@ -366,7 +367,7 @@ async fn import(cx: &Context, file: &Path, format: Option<String>) -> Result<()>
         .unwrap_or_else(|| Path::new("."));
     let rows = checked(resolve_images(reading, base))?;
     let bar = crate::progress::bar(cx, rows.len(), "rows");
-    let report = editing::import_with_progress(&cx.db, &rows, cx.now(), &mut |done| {
+    let report = import::import_with_progress(&cx.db, &rows, cx.now(), &mut |done| {
         bar.set_position(u64::try_from(done).unwrap_or(u64::MAX));
     })
     .await;
@@ -458,7 +459,7 @@ pub fn read_json(text: &str, currency: &str) -> Result<Reading> {
 /// order, as one refusal.
 pub fn checked(reading: Reading) -> Result<Vec<ImportRow>> {
     let mut problems = reading.problems;
-    problems.extend(editing::row_problems(&reading.rows));
+    problems.extend(import::row_problems(&reading.rows));
     if problems.is_empty() {
         Ok(reading.rows)
     } else {

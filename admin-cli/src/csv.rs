@@ -206,7 +206,7 @@ impl BadLines {
     pub fn new(mut problems: Vec<(usize, String)>) -> Self {
         // Stable: each line's problems keep the order they were found in.
         problems.sort_by_key(|(line, _)| *line);
-        let message = storebot::store::catalog::editing::bad_lines(problems.clone()).to_string();
+        let message = storebot::store::StoreError::bad_lines(problems.clone()).to_string();
         Self { problems, message }
     }
 }

@@ -221,11 +221,29 @@ fn refusal(error: &anyhow::Error) -> serde_json::Value {
             }));
             break;
         }
+        if let Some(StoreError::BadLines(lines)) = cause.downcast_ref::<StoreError>() {
+            code = "invalid";
+            // The first line ("3 problems in the file, nothing was imported"); the list follows
+            // as `problems`.
+            message = cause
+                .to_string()
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            problems.extend(
+                lines
+                    .iter()
+                    .map(|(line, message)| serde_json::json!({ "line": line, "message": message })),
+            );
+            break;
+        }
         if let Some(store) = cause.downcast_ref::<StoreError>() {
             code = match store {
                 StoreError::NotFound { .. } => "not_found",
                 StoreError::Invalid(_) => "invalid",
                 StoreError::Conflict(_) => "conflict",
+                StoreError::BadLines(_) => "invalid",
                 StoreError::UsedByRules { .. } => "used_by_rules",
                 StoreError::UnsupportedScheme { .. } => "bad_database_url",
                 StoreError::Unreachable { .. } => "unreachable",

@@ -443,8 +443,14 @@ fn rows_from_csv(text: &str, zone: chrono_tz::Tz, currency: &str) -> Result<Vec<
     }
 }
 
-/// The rows, or every problem of the reading and of the store's checks, in line order.
+/// The rows, or every problem of the reading and of the store's checks, in line order. A file
+/// read without a problem goes straight to the import, which checks its rows again inside its
+/// transaction anyway (and refuses them with their lines); only a file with problems already
+/// needs the store's read-only check here, to report everything in one round.
 async fn checked(cx: &Context, reading: Reading) -> Result<Vec<OrderImportRow>> {
+    if reading.problems.is_empty() {
+        return Ok(reading.rows);
+    }
     let mut problems = reading.problems;
     problems.extend(management::import_problems(&cx.db, &reading.rows).await?);
     if problems.is_empty() {

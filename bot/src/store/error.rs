@@ -15,6 +15,10 @@ pub enum StoreError {
     Invalid(String),
     #[error("{0}")]
     Conflict(String),
+    /// A file refused for its lines' problems, `(line, what is wrong)` in line order; nothing
+    /// of it was written. Shown as one sentence and the list, one line each.
+    #[error("{}", lines_message(.0))]
+    BadLines(Vec<(usize, String)>),
     /// A question or option that rules still use can't be archived without force.
     #[error("{what} is used by the rule of segment {}", quoted(.segments))]
     UsedByRules { what: String, segments: Vec<String> },
@@ -41,6 +45,37 @@ impl StoreError {
             id: id.to_string(),
         }
     }
+
+    /// A file refused for its lines' problems, in line order (a stable sort keeps each line's
+    /// problems in the order they were found), so problems found reading the file and problems
+    /// found checking its rows read as one list.
+    pub fn bad_lines(mut problems: Vec<(usize, String)>) -> Self {
+        problems.sort_by_key(|(line, _)| *line);
+        Self::BadLines(problems)
+    }
+}
+
+/// How many of a file's problems the sentence lists: a file that is wrong throughout (a column
+/// of another export, say) gives a screenful, not a line per row; the admin tool's `--json`
+/// refusal lists every one.
+const LISTED_PROBLEMS: usize = 50;
+
+fn lines_message(problems: &[(usize, String)]) -> String {
+    let count = problems.len();
+    let mut message = format!(
+        "{count} problem{} in the file, nothing was imported:",
+        if count == 1 { "" } else { "s" }
+    );
+    for (line, reason) in problems.iter().take(LISTED_PROBLEMS) {
+        message.push_str(&format!("\n  line {line}: {reason}"));
+    }
+    if count > LISTED_PROBLEMS {
+        message.push_str(&format!(
+            "\n  and {} more (--json lists them all)",
+            count - LISTED_PROBLEMS
+        ));
+    }
+    message
 }
 
 impl From<DbErr> for StoreError {

@@ -273,8 +273,9 @@ async fn check_segments_exist(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::catalog::editing::tests::{now, row};
-    use crate::store::catalog::editing::{import, variant_by_sku};
+    use crate::store::catalog::editing::variant_by_sku;
+    use crate::store::catalog::import::import;
+    use crate::store::catalog::import::tests::{now, row};
     use crate::testing::TestDb;
 
     async fn segment(db: &impl ConnectionTrait, name: &str) -> i64 {

@@ -5,7 +5,7 @@
 //! reported with its line, and only a clean file is written, in one transaction. This module
 //! must never touch visibility grants (see [`super::availability`]).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use sea_orm::ActiveValue::Set;
@@ -78,36 +78,6 @@ pub struct VariantEdit {
     pub active: Option<bool>,
     /// The variant's own photo, checked by `images::check_source`; `Some(None)` removes it.
     pub image: Option<Option<String>>,
-}
-
-/// One row of an import file, already split into fields; `line` is where it was in the file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImportRow {
-    pub line: usize,
-    pub sku: String,
-    pub product: String,
-    pub variant: String,
-    pub price: i64,
-    pub stock: i32,
-    pub active: bool,
-    pub category: Option<String>,
-    pub brand: Option<String>,
-    pub description: Option<String>,
-    /// The product's image, checked by `images::check_source`: `None` leaves it as it is,
-    /// `Some(None)` clears it.
-    pub image: Option<Option<String>>,
-    /// The variant's own image, likewise.
-    pub variant_image: Option<Option<String>>,
-}
-
-/// What an import did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct ImportReport {
-    pub categories_created: usize,
-    pub products_created: usize,
-    pub products_updated: usize,
-    pub variants_created: usize,
-    pub variants_updated: usize,
 }
 
 /// Every category in the merchant's order with its product count.
@@ -349,222 +319,6 @@ pub async fn edit_variant<C: ConnectionTrait + TransactionTrait>(
     Ok(variant)
 }
 
-/// Every problem of every row, each with its line, in file order: a bad SKU, an empty title,
-/// a negative price or stock, a SKU that appears twice. Nothing stops at the first problem, so
-/// a file is fixed in one round; the admin tool adds what it found reading the file.
-pub fn row_problems(rows: &[ImportRow]) -> Vec<(usize, String)> {
-    let mut problems = Vec::new();
-    let mut first_line_of_sku: HashMap<String, usize> = HashMap::new();
-    for row in rows {
-        let mut problem = |reason: String| problems.push((row.line, reason));
-        // The columns are named as the file names them: the merchant fixes a cell, not a field.
-        if row.sku.trim().is_empty() {
-            problem("`sku` is empty".into());
-        } else if let Err(error) = check_sku(&row.sku) {
-            problem(error.to_string());
-        }
-        if row.product.trim().is_empty() {
-            problem("`product` is empty".into());
-        }
-        if row.variant.trim().is_empty() {
-            problem("`variant` is empty".into());
-        }
-        if row.price < 0 {
-            problem(format!("the price {} is negative", row.price));
-        }
-        if row.stock < 0 {
-            problem(format!("the stock {} is negative", row.stock));
-        }
-        if row.sku.trim().is_empty() {
-            continue;
-        }
-        if let Some(first) = first_line_of_sku.get(row.sku.trim()) {
-            problem(format!(
-                "SKU `{}` already appears on line {first}",
-                row.sku.trim()
-            ));
-        } else {
-            first_line_of_sku.insert(row.sku.trim().to_owned(), row.line);
-        }
-    }
-    problems
-}
-
-/// Imports rows all or nothing. A row whose SKU exists updates that variant (and its product's
-/// title, description, brand and category); a new SKU joins the product of that title, which is
-/// created when no product has it. Every bad row is reported, one line each, and then nothing is
-/// written.
-pub async fn import<C: ConnectionTrait + TransactionTrait>(
-    db: &C,
-    rows: &[ImportRow],
-    now: DateTime<Utc>,
-) -> Result<ImportReport, StoreError> {
-    import_with_progress(db, rows, now, &mut |_| {}).await
-}
-
-/// [`import`], telling `on_rows` how many rows are written so far (for a progress bar; the
-/// transaction commits only after the last).
-pub async fn import_with_progress<C: ConnectionTrait + TransactionTrait>(
-    db: &C,
-    rows: &[ImportRow],
-    now: DateTime<Utc>,
-    on_rows: &mut (dyn FnMut(usize) + Send),
-) -> Result<ImportReport, StoreError> {
-    let problems = row_problems(rows);
-    if !problems.is_empty() {
-        return Err(bad_lines(problems));
-    }
-    if rows.is_empty() {
-        return Err(StoreError::Invalid("the file has no rows".into()));
-    }
-
-    let txn = begin_write(db).await?;
-    let mut report = ImportReport::default();
-    let mut products_by_title: BTreeMap<String, i64> = product::Entity::find()
-        .order_by_asc(product::Column::Id)
-        .all(&txn)
-        .await?
-        .into_iter()
-        .rev()
-        .map(|product| (product.title, product.id))
-        .collect();
-    let mut touched_products = std::collections::BTreeSet::new();
-    for (done, row) in rows.iter().enumerate() {
-        on_rows(done);
-        let category_id = match &row.category {
-            Some(name) if !name.trim().is_empty() => {
-                let (id, created) = category_id_or_create(&txn, name).await?;
-                report.categories_created += usize::from(created);
-                Some(id)
-            }
-            _ => None,
-        };
-        let title = row.product.trim().to_owned();
-        let existing = variant::Entity::find()
-            .filter(variant::Column::Sku.eq(row.sku.trim()))
-            .one(&txn)
-            .await?;
-        let product_id = match &existing {
-            Some(variant) => variant.product_id,
-            None => match products_by_title.get(&title) {
-                Some(id) => *id,
-                None => {
-                    let product = product::ActiveModel {
-                        title: Set(title.clone()),
-                        description: Set(row.description.clone().unwrap_or_default()),
-                        category_id: Set(category_id),
-                        brand: Set(clean(row.brand.as_deref())),
-                        active: Set(true),
-                        all_segments: Set(true),
-                        by_variant: Set(false),
-                        image: Set(row.image.clone().flatten()),
-                        created_at: Set(now),
-                        updated_at: Set(now),
-                        ..Default::default()
-                    }
-                    .insert(&txn)
-                    .await?;
-                    report.products_created += 1;
-                    touched_products.insert(product.id);
-                    products_by_title.insert(title.clone(), product.id);
-                    product.id
-                }
-            },
-        };
-        if touched_products.insert(product_id) {
-            let current = product::Entity::find_by_id(product_id)
-                .one(&txn)
-                .await?
-                .ok_or_else(|| StoreError::not_found("product", product_id))?;
-            // Compare first: a re-import of the same file should report no updates.
-            let mut wanted = current.clone();
-            wanted.title = title.clone();
-            if let Some(description) = &row.description {
-                wanted.description = description.trim().to_owned();
-            }
-            if row.brand.is_some() {
-                wanted.brand = clean(row.brand.as_deref());
-            }
-            if category_id.is_some() {
-                wanted.category_id = category_id;
-            }
-            if let Some(image) = &row.image {
-                wanted.image = image.clone();
-            }
-            if wanted != current {
-                let mut changed = current.into_active_model();
-                changed.title = Set(wanted.title);
-                changed.description = Set(wanted.description);
-                changed.brand = Set(wanted.brand);
-                changed.category_id = Set(wanted.category_id);
-                changed.image = Set(wanted.image);
-                changed.updated_at = Set(now);
-                changed.update(&txn).await?;
-                report.products_updated += 1;
-            }
-        }
-        match existing {
-            Some(current) => {
-                let before = current.clone();
-                let mut changed = current.into_active_model();
-                changed.title = Set(row.variant.trim().to_owned());
-                changed.price = Set(row.price);
-                changed.stock = Set(row.stock);
-                changed.active = Set(row.active);
-                if let Some(image) = &row.variant_image {
-                    changed.image = Set(image.clone());
-                }
-                let after = changed.update(&txn).await?;
-                if after != before {
-                    report.variants_updated += 1;
-                }
-            }
-            None => {
-                variant::ActiveModel {
-                    product_id: Set(product_id),
-                    sku: Set(row.sku.trim().to_owned()),
-                    title: Set(row.variant.trim().to_owned()),
-                    price: Set(row.price),
-                    stock: Set(row.stock),
-                    active: Set(row.active),
-                    all_segments: Set(true),
-                    image: Set(row.variant_image.clone().flatten()),
-                    ..Default::default()
-                }
-                .insert(&txn)
-                .await?;
-                report.variants_created += 1;
-            }
-        }
-    }
-    on_rows(rows.len());
-    txn.commit().await?;
-    Ok(report)
-}
-
-/// [`bad_rows`] for problems with their lines, in line order (a stable sort keeps each line's
-/// problems in the order they were found), so problems found reading the file and problems
-/// found checking its rows read as one list.
-pub fn bad_lines(mut problems: Vec<(usize, String)>) -> StoreError {
-    problems.sort_by_key(|(line, _)| *line);
-    bad_rows(
-        problems
-            .into_iter()
-            .map(|(line, reason)| format!("line {line}: {reason}"))
-            .collect(),
-    )
-}
-
-/// A multi-line refusal listing every bad row; the first line says nothing was written.
-pub fn bad_rows(problems: Vec<String>) -> StoreError {
-    let count = problems.len();
-    StoreError::Invalid(format!(
-        "{count} problem{} in the file, nothing was imported:\n  {}",
-        if count == 1 { "" } else { "s" },
-        problems.join("\n  ")
-    ))
-}
-
 async fn rows_for(
     db: &impl ConnectionTrait,
     products: Vec<product::Model>,
@@ -636,7 +390,7 @@ async fn category_id_or_create(
     }
 }
 
-fn check_sku(sku: &str) -> Result<String, StoreError> {
+pub(super) fn check_sku(sku: &str) -> Result<String, StoreError> {
     let sku = non_empty("SKU", sku)?;
     if sku.chars().any(char::is_whitespace) {
         return Err(StoreError::Invalid(format!("SKU `{sku}` contains a space")));
@@ -663,99 +417,18 @@ fn check_money_and_stock(price: i64, stock: i32) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn clean(text: Option<&str>) -> Option<String> {
+pub(super) fn clean(text: Option<&str>) -> Option<String> {
     text.map(str::trim)
         .filter(|text| !text.is_empty())
         .map(str::to_owned)
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
     use crate::testing::TestDb;
 
-    pub(crate) use crate::testing::noon as now;
-
-    pub(crate) fn row(line: usize, sku: &str, product: &str, price: i64) -> ImportRow {
-        ImportRow {
-            line,
-            sku: sku.into(),
-            product: product.into(),
-            variant: format!("{sku} variant"),
-            price,
-            stock: 5,
-            active: true,
-            category: Some("Tea".into()),
-            brand: None,
-            description: None,
-            image: None,
-            variant_image: None,
-        }
-    }
-
-    #[tokio::test]
-    async fn import_creates_then_updates_by_sku() {
-        let test = TestDb::new().await.expect("test db");
-        let rows = [
-            row(2, "G-50", "Green tea", 450),
-            row(3, "G-100", "Green tea", 800),
-            row(4, "B-50", "Black tea", 400),
-        ];
-        let report = import(&test.db, &rows, now()).await.expect("import");
-        assert_eq!(
-            report,
-            ImportReport {
-                categories_created: 1,
-                products_created: 2,
-                products_updated: 0,
-                variants_created: 3,
-                variants_updated: 0,
-            }
-        );
-        let again = [
-            row(2, "G-50", "Green tea", 500),
-            row(3, "G-100", "Green tea", 800),
-        ];
-        let report = import(&test.db, &again, now()).await.expect("re-import");
-        assert_eq!(report.variants_created, 0);
-        assert_eq!(report.variants_updated, 1);
-        assert_eq!(report.products_created, 0);
-        assert_eq!(report.products_updated, 0);
-        let same = import(&test.db, &again, now()).await.expect("same again");
-        assert_eq!(same, ImportReport::default());
-        let all = products(&test.db, None).await.expect("products");
-        assert_eq!(all.len(), 2);
-        assert_eq!(
-            variant_by_sku(&test.db, "G-50").await.expect("sku").price,
-            500
-        );
-        assert_eq!(
-            categories(&test.db).await.expect("categories")[0].products,
-            2
-        );
-    }
-
-    #[tokio::test]
-    async fn a_bad_row_reports_every_line_and_imports_nothing() {
-        let test = TestDb::new().await.expect("test db");
-        let rows = [
-            row(2, "G-50", "Green tea", 450),
-            row(3, "G 1", "Green tea", 450),
-            row(4, "B-50", " ", -1),
-            row(5, "G-50", "Green tea", 450),
-        ];
-        let error = import(&test.db, &rows, now()).await.expect_err("bad");
-        assert_eq!(
-            error.to_string(),
-            "4 problems in the file, nothing was imported:\n  \
-             line 3: SKU `G 1` contains a space\n  \
-             line 4: `product` is empty\n  \
-             line 4: the price -1 is negative\n  \
-             line 5: SKU `G-50` already appears on line 2"
-        );
-        assert!(products(&test.db, None).await.expect("products").is_empty());
-        assert!(categories(&test.db).await.expect("categories").is_empty());
-    }
+    use crate::testing::noon as now;
 
     #[tokio::test]
     async fn products_and_variants_are_added_and_edited() {

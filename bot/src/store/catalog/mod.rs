@@ -8,6 +8,7 @@ pub mod availability;
 pub mod browse;
 pub mod editing;
 pub mod images;
+pub mod import;
 pub mod lookup;
 pub mod product_segments;
 pub mod simulate;

@@ -511,8 +511,9 @@ fn clean(text: Option<&str>) -> Option<String> {
 mod tests {
     use super::*;
     use crate::store::catalog::availability::{self, Audience};
-    use crate::store::catalog::editing::tests::{now, row};
-    use crate::store::catalog::editing::{import, variant_by_sku};
+    use crate::store::catalog::editing::variant_by_sku;
+    use crate::store::catalog::import::import;
+    use crate::store::catalog::import::tests::{now, row};
     use crate::store::shoppers::questions::{self, NewQuestion, QuestionKind};
     use crate::testing::TestDb;
 

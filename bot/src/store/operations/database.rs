@@ -76,6 +76,12 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<DatabaseConnection, 
                 .synchronous(SqliteSynchronous::Normal)
                 .foreign_keys(true)
                 .busy_timeout(busy_timeout)
+                // A large write (an import) outgrows SQLite's default 2 MiB page cache and
+                // spills pages to the WAL mid-transaction, and each multi-row statement keeps
+                // its undo journal in a temporary file: up to 32 MiB of cache per connection,
+                // taken only as used, and temporary data in memory, halve such a write.
+                .pragma("cache_size", "-32768")
+                .pragma("temp_store", "memory")
         });
     }
     Database::connect(options)

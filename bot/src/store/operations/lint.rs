@@ -386,8 +386,9 @@ fn describe_set(set: &BTreeSet<i64>, names: &BTreeMap<i64, &str>) -> String {
 mod tests {
     use super::*;
     use crate::store::catalog::availability::{self, Audience};
-    use crate::store::catalog::editing::tests::{now, row};
-    use crate::store::catalog::editing::{import, variant_by_sku};
+    use crate::store::catalog::editing::variant_by_sku;
+    use crate::store::catalog::import::import;
+    use crate::store::catalog::import::tests::{now, row};
     use crate::store::membership::definitions::{self, SegmentDraft, SegmentKind};
     use crate::store::shoppers::questions::{self, NewQuestion, QuestionKind};
     use crate::testing::TestDb;

@@ -10,15 +10,14 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::CaseStatement;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionSession, TransactionTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionSession, TransactionTrait,
 };
 use serde::Serialize;
 use storebot_entity::{customer, order, order_item, variant};
 
-use crate::store::catalog::editing::bad_lines;
 use crate::store::{StoreError, begin_write};
 
 pub use super::status::ORDER_STATUSES;
@@ -248,8 +247,18 @@ pub async fn import<C: ConnectionTrait + TransactionTrait>(
     import_with_progress(db, rows, currency, &mut |_| {}).await
 }
 
+/// How many rows one write statement carries: an order binds 9 values, an item 8 and a
+/// customer 11, so a statement stays far below SQLite's (32,766) and PostgreSQL's (65,535)
+/// limits on bound parameters.
+const WRITE_CHUNK: usize = 500;
+
 /// [`import`], telling `on_rows` how many rows are written so far (for a progress bar; the
 /// transaction commits only after the last).
+///
+/// The write is a few statements per [`WRITE_CHUNK`] orders, not several per row: shoppers
+/// are found by their Telegram ids in `IN` lists, new ones inserted many to a statement,
+/// existing ones' last interaction moved in one `CASE` update per chunk, and orders and items
+/// inserted many to a statement (each order's id read back by its unique idempotency key).
 pub async fn import_with_progress<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     rows: &[OrderImportRow],
@@ -259,65 +268,54 @@ pub async fn import_with_progress<C: ConnectionTrait + TransactionTrait>(
     if rows.is_empty() {
         return Err(StoreError::Invalid("the file has no rows".into()));
     }
+    on_rows(0);
     let txn = begin_write(db).await?;
     let (problems, orders) = check_rows(&txn, rows).await?;
     if !problems.is_empty() {
-        return Err(bad_lines(problems));
+        return Err(StoreError::bad_lines(problems));
     }
-
     let mut report = OrderImportReport::default();
-    // Each shopper's imported orders span their first and last interaction: a new shopper
-    // gets both, an existing one's last interaction moves forward to their latest order.
-    let mut span_of: HashMap<i64, (DateTime<Utc>, DateTime<Utc>)> = HashMap::new();
-    for (head, _) in &orders {
-        let span = span_of
-            .entry(head.telegram_user_id)
-            .or_insert((head.placed_at, head.placed_at));
-        span.0 = span.0.min(head.placed_at);
-        span.1 = span.1.max(head.placed_at);
-    }
-    let mut customer_ids: HashMap<i64, i64> = HashMap::new();
+    let (customer_ids, created) = imported_customers(&txn, &orders).await?;
+    report.customers_created = created;
     let mut rows_done = 0;
-    for (head, items) in &orders {
-        on_rows(rows_done);
-        rows_done += items.len();
-        let customer_id = match customer_ids.get(&head.telegram_user_id) {
-            Some(id) => *id,
-            None => {
-                let span = span_of
-                    .get(&head.telegram_user_id)
-                    .copied()
-                    .unwrap_or((head.placed_at, head.placed_at));
-                let (id, created) = imported_customer(&txn, head, span).await?;
-                if created {
-                    report.customers_created += 1;
-                }
-                customer_ids.insert(head.telegram_user_id, id);
-                id
-            }
-        };
-        let total: i64 = items
-            .iter()
-            .map(|(row, _)| i64::from(row.quantity).saturating_mul(row.unit_price))
-            .fold(0i64, i64::saturating_add);
-        let order = order::ActiveModel {
-            customer_id: Set(customer_id),
-            status: Set(head.status.clone()),
-            total: Set(total),
-            discount_total: Set(0),
-            currency: Set(currency.to_owned()),
-            placed_at: Set(head.placed_at),
-            contact_phone: Set(None),
-            address: Set(None),
-            idempotency_key: Set(idempotency_key(&head.order_ref)),
-            ..Default::default()
+    for chunk in orders.chunks(WRITE_CHUNK) {
+        let mut heads = Vec::with_capacity(chunk.len());
+        for (head, items) in chunk {
+            let customer_id = *customer_ids
+                .get(&head.telegram_user_id)
+                .ok_or_else(|| StoreError::not_found("customer", head.telegram_user_id))?;
+            let total: i64 = items
+                .iter()
+                .map(|(row, _)| i64::from(row.quantity).saturating_mul(row.unit_price))
+                .fold(0i64, i64::saturating_add);
+            heads.push(order::ActiveModel {
+                customer_id: Set(customer_id),
+                status: Set(head.status.clone()),
+                total: Set(total),
+                discount_total: Set(0),
+                currency: Set(currency.to_owned()),
+                placed_at: Set(head.placed_at),
+                contact_phone: Set(None),
+                address: Set(None),
+                idempotency_key: Set(idempotency_key(&head.order_ref)),
+                ..Default::default()
+            });
         }
-        .insert(&txn)
-        .await?;
-        report.orders += 1;
-        for (row, variant) in items {
-            order_item::ActiveModel {
-                order_id: Set(order.id),
+        // Each key is new and unique, so each returned order is found by its key.
+        let order_of_key: HashMap<String, i64> = order::Entity::insert_many(heads)
+            .exec_with_returning(&txn)
+            .await?
+            .into_iter()
+            .map(|created| (created.idempotency_key, created.id))
+            .collect();
+        let mut lines = Vec::new();
+        for (head, items) in chunk {
+            let key = idempotency_key(&head.order_ref);
+            let order_id = *order_of_key
+                .get(&key)
+                .ok_or_else(|| StoreError::not_found("order", &key))?;
+            lines.extend(items.iter().map(|(row, variant)| order_item::ActiveModel {
+                order_id: Set(order_id),
                 variant_id: Set(Some(variant.id)),
                 product_id: Set(Some(variant.product_id)),
                 sku: Set(variant.sku.clone()),
@@ -326,58 +324,99 @@ pub async fn import_with_progress<C: ConnectionTrait + TransactionTrait>(
                 unit_price: Set(row.unit_price),
                 discount: Set(0),
                 ..Default::default()
-            }
-            .insert(&txn)
-            .await?;
-            report.items += 1;
+            }));
         }
+        for items in lines.chunks(WRITE_CHUNK) {
+            order_item::Entity::insert_many(items.iter().cloned())
+                .exec_without_returning(&txn)
+                .await?;
+        }
+        report.orders += chunk.len();
+        report.items += lines.len();
+        rows_done += lines.len();
+        on_rows(rows_done);
     }
-    on_rows(rows_done);
     txn.commit().await?;
     Ok(report)
 }
 
-/// The shopper an imported order belongs to, by Telegram id: created with the span of their
-/// imported orders as first and last interaction, or, if they exist, with their last
-/// interaction moved forward to their latest imported order (never back). Returns the
-/// customer's id and whether it was created.
-async fn imported_customer(
+/// The customer id of every shopper the orders name, by Telegram id, and how many were created.
+/// Each shopper's imported orders span their first and last interaction: a new shopper is
+/// created with both (and the name their first order in the file gives); an existing one's
+/// last interaction moves forward to their latest imported order, never back.
+async fn imported_customers(
     txn: &impl ConnectionTrait,
-    head: &OrderImportRow,
-    (first, last): (DateTime<Utc>, DateTime<Utc>),
-) -> Result<(i64, bool), StoreError> {
-    let existing = customer::Entity::find()
-        .filter(customer::Column::TelegramUserId.eq(head.telegram_user_id))
-        .one(txn)
-        .await?;
-    if let Some(customer) = existing {
-        if customer.last_interaction_at < last {
-            customer::Entity::update_many()
-                .col_expr(customer::Column::LastInteractionAt, Expr::value(last))
-                .filter(customer::Column::Id.eq(customer.id))
-                .exec(txn)
-                .await?;
+    orders: &ImportedOrders<'_>,
+) -> Result<(HashMap<i64, i64>, usize), StoreError> {
+    // In file order, so that a new shopper's name comes from their first order.
+    let mut shoppers: Vec<i64> = Vec::new();
+    let mut span_of: HashMap<i64, (&OrderImportRow, DateTime<Utc>, DateTime<Utc>)> = HashMap::new();
+    for (head, _) in orders {
+        let span = span_of.entry(head.telegram_user_id).or_insert_with(|| {
+            shoppers.push(head.telegram_user_id);
+            (head, head.placed_at, head.placed_at)
+        });
+        span.1 = span.1.min(head.placed_at);
+        span.2 = span.2.max(head.placed_at);
+    }
+    let mut ids = HashMap::new();
+    let mut moved_forward: Vec<(i64, DateTime<Utc>)> = Vec::new();
+    for chunk in shoppers.chunks(LOOKUP_CHUNK) {
+        for existing in customer::Entity::find()
+            .filter(customer::Column::TelegramUserId.is_in(chunk.iter().copied()))
+            .all(txn)
+            .await?
+        {
+            if let Some((_, _, last)) = span_of.get(&existing.telegram_user_id)
+                && existing.last_interaction_at < *last
+            {
+                moved_forward.push((existing.id, *last));
+            }
+            ids.insert(existing.telegram_user_id, existing.id);
         }
-        return Ok((customer.id, false));
     }
-    let created = customer::ActiveModel {
-        telegram_user_id: Set(head.telegram_user_id),
-        // A private chat's id is the user's id.
-        chat_id: Set(head.telegram_user_id),
-        first_name: Set(head.customer_name.clone().unwrap_or_default()),
-        last_name: Set(None),
-        username: Set(None),
-        language_code: Set(None),
-        first_interaction_at: Set(first),
-        last_interaction_at: Set(last),
-        registered_at: Set(None),
-        messages_opt_out: Set(false),
-        blocked_at: Set(None),
-        ..Default::default()
+    for chunk in moved_forward.chunks(WRITE_CHUNK) {
+        let last = chunk.iter().fold(CaseStatement::new(), |case, (id, last)| {
+            case.case(customer::Column::Id.eq(*id), *last)
+        });
+        customer::Entity::update_many()
+            .col_expr(customer::Column::LastInteractionAt, last.into())
+            .filter(customer::Column::Id.is_in(chunk.iter().map(|(id, _)| *id)))
+            .exec(txn)
+            .await?;
     }
-    .insert(txn)
-    .await?;
-    Ok((created.id, true))
+    let new: Vec<i64> = shoppers
+        .into_iter()
+        .filter(|shopper| !ids.contains_key(shopper))
+        .collect();
+    for chunk in new.chunks(WRITE_CHUNK) {
+        let models =
+            chunk
+                .iter()
+                .filter_map(|shopper| span_of.get(shopper))
+                .map(|(head, first, last)| customer::ActiveModel {
+                    telegram_user_id: Set(head.telegram_user_id),
+                    // A private chat's id is the user's id.
+                    chat_id: Set(head.telegram_user_id),
+                    first_name: Set(head.customer_name.clone().unwrap_or_default()),
+                    last_name: Set(None),
+                    username: Set(None),
+                    language_code: Set(None),
+                    first_interaction_at: Set(*first),
+                    last_interaction_at: Set(*last),
+                    registered_at: Set(None),
+                    messages_opt_out: Set(false),
+                    blocked_at: Set(None),
+                    ..Default::default()
+                });
+        for created in customer::Entity::insert_many(models)
+            .exec_with_returning(txn)
+            .await?
+        {
+            ids.insert(created.telegram_user_id, created.id);
+        }
+    }
+    Ok((ids, new.len()))
 }
 
 fn idempotency_key(order_ref: &str) -> String {
@@ -389,7 +428,7 @@ fn idempotency_key(order_ref: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::catalog::editing::tests::{now, row};
+    use crate::store::catalog::import::tests::{now, row};
     use crate::testing::TestDb;
 
     fn line(line: usize, order_ref: &str, user: i64, sku: &str, quantity: i32) -> OrderImportRow {
@@ -410,7 +449,7 @@ mod tests {
     async fn imported_orders_set_the_last_interaction_to_the_latest_and_never_move_it_back() {
         let test = TestDb::new().await.expect("test db");
         let db = &test.db;
-        crate::store::catalog::editing::import(db, &[row(2, "T-1", "Tea", 250)], now())
+        crate::store::catalog::import::import(db, &[row(2, "T-1", "Tea", 250)], now())
             .await
             .expect("catalog");
         let day = chrono::Duration::days(1);
@@ -452,10 +491,78 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_history_of_many_statements_keeps_each_order_with_its_items_and_shopper() {
+        let test = TestDb::new().await.expect("test db");
+        let db = &test.db;
+        crate::store::catalog::import::import(
+            db,
+            &[row(2, "T-1", "Tea", 250), row(3, "T-2", "Tea", 400)],
+            now(),
+        )
+        .await
+        .expect("catalog");
+        let day = chrono::Duration::days(1);
+        // A known shopper whose last interaction the history moves forward.
+        let known = crate::store::shoppers::customers::TelegramUser::new(90, "Known");
+        crate::store::shoppers::customers::record_interaction(db, &known, now() - day * 900)
+            .await
+            .expect("shopper");
+        // 1,201 orders of two items each, over 601 shoppers (the known one among them).
+        let rows: Vec<OrderImportRow> = (0..1201_usize)
+            .flat_map(|n| {
+                let placed_at = now() - day * (n as i32 % 800);
+                let head = OrderImportRow {
+                    placed_at,
+                    ..line(2 * n + 2, &format!("O{n}"), 90 + (n as i64) / 2, "T-1", 1)
+                };
+                let second = OrderImportRow {
+                    line: 2 * n + 3,
+                    sku: "T-2".into(),
+                    quantity: 1 + (n as i32) % 3,
+                    ..head.clone()
+                };
+                [head, second]
+            })
+            .collect();
+        let report = import(db, &rows, "EUR").await.expect("import");
+        assert_eq!(
+            report,
+            OrderImportReport {
+                orders: 1201,
+                items: 2402,
+                customers_created: 600,
+            }
+        );
+        let orders = list(db, &OrderFilter::default()).await.expect("list");
+        assert_eq!(orders.len(), 1201);
+        for order in &orders {
+            let n: usize = order.order.idempotency_key["import:O".len()..]
+                .parse()
+                .expect("reference");
+            assert_eq!(order.items.len(), 2, "O{n}");
+            assert_eq!(order.order.total, 250 + 250 * (1 + (n as i64) % 3), "O{n}");
+            let shopper = customer::Entity::find_by_id(order.order.customer_id)
+                .one(db)
+                .await
+                .expect("query")
+                .expect("customer");
+            assert_eq!(shopper.telegram_user_id, 90 + (n as i64) / 2, "O{n}");
+        }
+        let known = customer::Entity::find()
+            .filter(customer::Column::TelegramUserId.eq(90))
+            .one(db)
+            .await
+            .expect("query")
+            .expect("known");
+        assert_eq!(known.first_interaction_at, now() - day * 900);
+        assert_eq!(known.last_interaction_at, now());
+    }
+
+    #[tokio::test]
     async fn history_imports_once_and_bad_rows_change_nothing() {
         let test = TestDb::new().await.expect("test db");
         let db = &test.db;
-        crate::store::catalog::editing::import(db, &[row(2, "T-1", "Tea", 250)], now())
+        crate::store::catalog::import::import(db, &[row(2, "T-1", "Tea", 250)], now())
             .await
             .expect("catalog");
         let rows = [

@@ -349,7 +349,7 @@ pub async fn show(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::catalog::editing::tests::now;
+    use crate::store::catalog::import::tests::now;
     use crate::store::shoppers::customers::{TelegramUser, record_interaction};
     use crate::testing::TestDb;
     use sea_orm::ActiveModelTrait;

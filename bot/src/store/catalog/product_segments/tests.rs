@@ -3,8 +3,9 @@
 use super::*;
 use crate::store::catalog::availability::{self, Audience};
 use crate::store::catalog::browse::visible_variant;
-use crate::store::catalog::editing::tests::{now, row};
-use crate::store::catalog::editing::{self, ImportRow, VariantEdit, import, variant_by_sku};
+use crate::store::catalog::editing::{self, VariantEdit, variant_by_sku};
+use crate::store::catalog::import::tests::{now, row};
+use crate::store::catalog::import::{ImportRow, import};
 use crate::store::membership::definitions::{self, SegmentDraft};
 use crate::testing::TestDb;
 

@@ -1,8 +1,8 @@
 //! Export and apply on the test database: round trips, refusals that change nothing.
 
 use super::*;
-use crate::store::catalog::editing::import;
-use crate::store::catalog::editing::tests::{now, row};
+use crate::store::catalog::import::import;
+use crate::store::catalog::import::tests::{now, row};
 use crate::store::orders::coupons;
 use crate::testing::TestDb;
 
