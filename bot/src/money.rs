@@ -3,14 +3,13 @@
 //! currency's ISO 4217 decimals, so the bot and the admin tool always agree on what `4.50`
 //! means. Pure: no I/O.
 
-/// How many decimals the currency's major unit has, per ISO 4217 (2 unless listed).
+/// How many decimals the currency's major unit has, per ISO 4217's table (`iso_currency`): 2
+/// for EUR, 0 for JPY, 3 for KWD. A code the table doesn't know, or one without decimals
+/// there (gold, say), counts as 2; the store's configuration refuses such codes at start.
 pub fn minor_digits(currency: &str) -> u32 {
-    match currency {
-        "BIF" | "CLP" | "DJF" | "GNF" | "ISK" | "JPY" | "KMF" | "KRW" | "PYG" | "RWF" | "UGX"
-        | "UYI" | "VND" | "VUV" | "XAF" | "XOF" | "XPF" => 0,
-        "BHD" | "IQD" | "JOD" | "KWD" | "LYD" | "OMR" | "TND" => 3,
-        _ => 2,
-    }
+    iso_currency::Currency::from_code(currency)
+        .and_then(iso_currency::Currency::exponent)
+        .map_or(2, u32::from)
 }
 
 /// `1250` EUR → `12.50`; `500` JPY → `500`; `1234` KWD → `1.234`.
@@ -90,6 +89,22 @@ mod tests {
         ] {
             assert_eq!(with_currency(minor, currency), expected);
         }
+    }
+
+    #[test]
+    fn decimals_come_from_the_iso_table() {
+        for (currency, digits) in [
+            ("EUR", 2),
+            ("JPY", 0),
+            ("ISK", 0),
+            ("OMR", 3),
+            ("CLF", 4),
+            ("XAU", 2),
+            ("ZZZ", 2),
+        ] {
+            assert_eq!(minor_digits(currency), digits, "{currency}");
+        }
+        assert_eq!(with_currency(12345, "CLF"), "1.2345 CLF");
     }
 
     #[test]
