@@ -115,7 +115,11 @@ pub async fn apply(
 
 /// One pass of the apply (a dry run that is rolled back, or the real one) with its bar.
 async fn apply_pass(cx: &Context, config: &StoreConfig, dry_run: bool) -> Result<Vec<String>> {
-    let what = if dry_run { "items checked" } else { "items applied" };
+    let what = if dry_run {
+        "items checked"
+    } else {
+        "items applied"
+    };
     // The number of items is counted in the apply's transaction: the bar learns it from the
     // first report.
     let bar = crate::progress::bar(cx, 0, what);

@@ -256,4 +256,3 @@ pub(super) async fn apply_availability<C: ConnectionTrait + TransactionTrait>(
     }
     Ok(())
 }
-
