@@ -4,6 +4,8 @@
 //!
 //! They run before the tool migrates anything: a backup is a copy of the database as it is,
 //! and a restore must not open (let alone migrate) the database it is about to replace.
+//!
+//! At a terminal both draw a bar of the bytes written (`progress::bytes`).
 
 use std::path::Path;
 
@@ -22,7 +24,12 @@ pub async fn backup(settings: &Settings, json: bool, target: &Path, force: bool)
         );
     }
     let db = storebot::store::connect(&settings.database).await?;
-    let result = backup::backup_sqlite(&db, target, force).await;
+    let bar = crate::progress::bytes(json, "written");
+    let result = backup::backup_sqlite_with_progress(&db, target, force, &mut |progress| {
+        crate::progress::show_copy(&bar, progress);
+    })
+    .await;
+    crate::progress::end(&bar, &result);
     let _ = db.close().await;
     result?;
     let bytes = std::fs::metadata(target)
@@ -64,7 +71,16 @@ pub async fn restore(
             info.orders
         ),
     )?;
-    let info = backup::restore_sqlite(source, &file).await?;
+    let bar = crate::progress::bytes(json, "copied");
+    let restored = backup::restore_sqlite_with_progress(source, &file, &mut |progress| {
+        crate::progress::show_copy(&bar, progress);
+    })
+    .await;
+    if restored.is_ok() {
+        bar.set_message("checked");
+    }
+    crate::progress::end(&bar, &restored);
+    let info = restored?;
     if json {
         println!(
             "{}",

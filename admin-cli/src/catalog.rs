@@ -371,7 +371,7 @@ async fn import(cx: &Context, file: &Path, format: Option<String>) -> Result<()>
         bar.set_position(u64::try_from(done).unwrap_or(u64::MAX));
     })
     .await;
-    bar.finish();
+    crate::progress::end(&bar, &report);
     let report = report?;
     if !cx.json_out(&report)? {
         println!(

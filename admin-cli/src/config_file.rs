@@ -2,12 +2,13 @@
 //! availability) as one TOML or JSON file that merchants keep in version control.
 //!
 //! `apply` always computes the diff first (a rolled-back apply), prints it, and then needs
-//! `--yes` or a confirmation in the terminal; `--dry-run` stops after printing.
+//! `--yes` or a confirmation in the terminal; `--dry-run` stops after printing. At a terminal
+//! each of the two passes draws a bar of the document's items ("checked", then "applied").
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result, anyhow, bail};
-use storebot::store::operations::config_document::{self, StoreConfig};
+use storebot::store::operations::config_document::{self, ApplyProgress, StoreConfig};
 
 use crate::context::Context;
 
@@ -74,9 +75,7 @@ pub async fn apply(
         Format::Toml => toml::from_str(&text)
             .map_err(|error| anyhow!("{}: {}", file.display(), error.message()))?,
     };
-    let planned =
-        config_document::apply(&cx.db, &config, &cx.settings.store.currency, cx.now(), true)
-            .await?;
+    let planned = apply_pass(cx, &config, true).await?;
     if cx.json && (dry_run || planned.is_empty()) {
         println!(
             "{}",
@@ -102,14 +101,7 @@ pub async fn apply(
     }
     cx.prompt
         .confirm(cx.yes, &format!("Apply {} change(s)", planned.len()))?;
-    let applied = config_document::apply(
-        &cx.db,
-        &config,
-        &cx.settings.store.currency,
-        cx.now(),
-        false,
-    )
-    .await?;
+    let applied = apply_pass(cx, &config, false).await?;
     if cx.json {
         println!(
             "{}",
@@ -119,4 +111,32 @@ pub async fn apply(
         println!("Applied.");
     }
     Ok(())
+}
+
+/// One pass of the apply (a dry run that is rolled back, or the real one) with its bar.
+async fn apply_pass(cx: &Context, config: &StoreConfig, dry_run: bool) -> Result<Vec<String>> {
+    let what = if dry_run {
+        "items checked"
+    } else {
+        "items applied"
+    };
+    // The number of items is counted in the apply's transaction: the bar learns it from the
+    // first report.
+    let bar = crate::progress::bar(cx, 0, what);
+    let mut show_progress = |progress: ApplyProgress| {
+        bar.set_length(u64::try_from(progress.total).unwrap_or(u64::MAX));
+        bar.set_position(u64::try_from(progress.done).unwrap_or(u64::MAX));
+        bar.set_message(progress.section);
+    };
+    let outcome = config_document::apply_with_progress(
+        &cx.db,
+        config,
+        &cx.settings.store.currency,
+        cx.now(),
+        dry_run,
+        &mut show_progress,
+    )
+    .await;
+    crate::progress::end(&bar, &outcome);
+    Ok(outcome?)
 }

@@ -17,6 +17,7 @@ mod customers;
 mod files;
 mod format;
 mod lint;
+mod member_list;
 mod orders;
 mod product_segments;
 mod progress;

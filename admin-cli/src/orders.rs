@@ -131,7 +131,7 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
                 bar.set_position(u64::try_from(done).unwrap_or(u64::MAX));
             })
             .await;
-            bar.finish();
+            crate::progress::end(&bar, &report);
             let report = report?;
             if !cx.json_out(&report)? {
                 println!(

@@ -3,12 +3,12 @@
 //! membership (`storebot::store::membership::members`).
 //!
 //! Preview never writes. Members changes go through the store's own functions, so each one
-//! writes its ledger entry in the same transaction, and an imported list goes in whole or not
-//! at all. A manual member is never removed here except by name.
+//! writes its ledger entry in the same transaction, and an imported list (`member_list`) goes
+//! in whole or not at all. A manual member is never removed here except by name.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Result, anyhow, bail};
 use clap::{ArgGroup, Args, Subcommand};
@@ -22,7 +22,6 @@ use storebot::store::{
 };
 
 use crate::context::Context;
-use crate::csv;
 use crate::table::Table;
 
 #[derive(Debug, Subcommand)]
@@ -387,12 +386,11 @@ async fn members(cx: &Context, args: MembersArgs) -> Result<()> {
         return changed(cx, segment.id, &done).await;
     }
     if let Some(path) = args.import {
-        let ids = read_customer_list(cx, &path).await?;
-        let added = roster::add_all(db, &context, segment.id, &ids).await?;
+        let imported = crate::member_list::import(cx, &context, segment.id, &path).await?;
         let done = format!(
             "{} of {} in the file joined `{name}`{}.",
-            added,
-            counted(ids.len() as u64, "customer"),
+            imported.added,
+            counted(imported.listed as u64, "customer"),
             if auto { " (as include overrides)" } else { "" }
         );
         return changed(cx, segment.id, &done).await;
@@ -452,43 +450,6 @@ async fn list_members(cx: &Context, segment_id: i64, name: &str, page: Option<u6
         table.print("");
     }
     Ok(())
-}
-
-/// The customers of a CSV file with a `customer` column, every bad line named, or an error
-/// saying that nothing was imported.
-async fn read_customer_list(cx: &Context, path: &Path) -> Result<Vec<i64>> {
-    let text = crate::files::read_text(path)?;
-    let nothing = |problems: String| anyhow!("nothing was imported:\n  {problems}");
-    let records = csv::records(&text, &["customer"], &["name", "note"]).map_err(nothing)?;
-    let mut problems = Vec::new();
-    let mut seen: BTreeMap<i64, usize> = BTreeMap::new();
-    let mut ids = Vec::new();
-    for record in records {
-        let Some(key) = record.get("customer") else {
-            problems.push(format!("line {}: `customer` is empty", record.line));
-            continue;
-        };
-        match records::find(&cx.db, key).await {
-            Ok(customer) => {
-                if let Some(first) = seen.insert(customer.id, record.line) {
-                    problems.push(format!(
-                        "line {}: customer `{key}` already appears on line {first}",
-                        record.line
-                    ));
-                } else {
-                    ids.push(customer.id);
-                }
-            }
-            Err(error) => problems.push(format!("line {}: {error}", record.line)),
-        }
-    }
-    if !problems.is_empty() {
-        return Err(nothing(problems.join("\n  ")));
-    }
-    if ids.is_empty() {
-        bail!("{} lists no customers", path.display());
-    }
-    Ok(ids)
 }
 
 #[derive(Debug, Serialize)]

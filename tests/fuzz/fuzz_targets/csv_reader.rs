@@ -5,8 +5,8 @@
 
 use libfuzzer_sys::fuzz_target;
 
-// `storebot-admin` is a binary crate; its CSV module depends on nothing but std, so the fuzz
-// target compiles that very file rather than a copy of it.
+// `storebot-admin` is a binary crate; its CSV module depends only on `csv` and `storebot`, so
+// the fuzz target compiles that very file rather than a copy of it.
 #[path = "../../../admin-cli/src/csv.rs"]
 #[allow(dead_code)]
 mod csv;

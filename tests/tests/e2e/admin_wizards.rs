@@ -10,14 +10,14 @@ use storebot::testing::TestDb;
 use storebot_tests::{binary, command, stderr, stdout};
 
 /// One tmux server with one window running a storebot-admin command.
-struct Terminal {
+pub(crate) struct Terminal {
     socket: String,
 }
 
 static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
 impl Terminal {
-    fn start(test: &TestDb, dir: &std::path::Path, args: &str) -> Self {
+    pub(crate) fn start(test: &TestDb, dir: &std::path::Path, args: &str) -> Self {
         let socket = format!(
             "storebot-admin-test-{}-{}",
             std::process::id(),
@@ -56,7 +56,7 @@ impl Terminal {
         Self { socket }
     }
 
-    fn screen(&self) -> String {
+    pub(crate) fn screen(&self) -> String {
         let output = Command::new("tmux")
             .args(["-L", &self.socket, "capture-pane", "-p", "-J"])
             .output()
@@ -66,7 +66,7 @@ impl Terminal {
 
     /// Waits until `text` is on the screen. Polls the screen's content (the condition itself),
     /// with a generous cap so that a broken wizard fails the test instead of hanging it.
-    fn expect(&self, text: &str) {
+    pub(crate) fn expect(&self, text: &str) {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let screen = self.screen();
@@ -109,7 +109,7 @@ impl Drop for Terminal {
     }
 }
 
-fn admin_json(test: &TestDb, dir: &std::path::Path, args: &[&str]) -> Value {
+pub(crate) fn admin_json(test: &TestDb, dir: &std::path::Path, args: &[&str]) -> Value {
     let output = command("storebot-admin", dir)
         .env("STOREBOT_DATABASE__URL", test.url())
         .args(args)

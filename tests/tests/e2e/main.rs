@@ -14,6 +14,8 @@ mod admin;
 mod admin_engine;
 /// The rule language through the admin tool: --where, show, list, preview, explain, export/apply.
 mod admin_language;
+/// Progress bars of the members import, apply, backup and restore, at a terminal only.
+mod admin_progress;
 /// storebot-admin's wizards through a pseudo-terminal (tmux).
 mod admin_wizards;
 /// `bench_bot`'s command line: its usage, and a PostgreSQL base database it creates.

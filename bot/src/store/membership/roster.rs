@@ -105,10 +105,26 @@ pub async fn add_all<C>(
 where
     C: ConnectionTrait + TransactionTrait,
 {
+    add_all_with_progress(db, context, segment_id, customer_ids, &mut |_| {}).await
+}
+
+/// [`add_all`], telling `on_customers` how many customers are written so far (for a progress
+/// bar; the transaction commits only after the last).
+pub async fn add_all_with_progress<C>(
+    db: &C,
+    context: &Context,
+    segment_id: i64,
+    customer_ids: &[i64],
+    on_customers: &mut (dyn FnMut(usize) + Send),
+) -> Result<u64, StoreError>
+where
+    C: ConnectionTrait + TransactionTrait,
+{
     let txn = begin_write(db).await?;
     let segment = rules::get(&txn, segment_id).await?;
     let mut added = 0;
-    for customer_id in customer_ids {
+    for (done, customer_id) in customer_ids.iter().enumerate() {
+        on_customers(done);
         let was_member = segment_member::Entity::find_by_id((segment_id, *customer_id))
             .one(&txn)
             .await?
@@ -129,6 +145,7 @@ where
             added += 1;
         }
     }
+    on_customers(customer_ids.len());
     txn.commit().await?;
     Ok(added)
 }
@@ -214,7 +231,14 @@ mod tests {
         // A customer id that does not exist fails the whole list.
         assert!(add_all(db, &context, vip, &[a, 9_999]).await.is_err());
         assert!(members(db, vip).await.expect("members").0.is_empty());
-        assert_eq!(add_all(db, &context, vip, &[a, b]).await.expect("add"), 2);
+        let mut reported = Vec::new();
+        let added = add_all_with_progress(db, &context, vip, &[a, b], &mut |done| {
+            reported.push(done);
+        })
+        .await
+        .expect("add");
+        assert_eq!(added, 2);
+        assert_eq!(reported, [0, 1, 2]);
         assert_eq!(add_all(db, &context, vip, &[a]).await.expect("again"), 0);
         let (listed, excluded) = members(db, vip).await.expect("members");
         assert_eq!(

@@ -11,10 +11,17 @@
 //! `<file>.before-restore`) and moves a verified copy of the backup into its place. PostgreSQL
 //! has its own tools (`pg_dump`, `pg_restore`); these functions refuse it.
 //!
+//! Both report their progress in bytes of the file they write: a restore copies the file
+//! itself; a backup's `VACUUM INTO` is one statement, so the growing file is measured while it
+//! runs, against the database's pages in use (an estimate: the copy leaves free pages out and
+//! may pack its pages tighter).
+//!
 //! This module never touches the database the bot is serving except to read it (backup) or to
 //! probe that nobody else has it open (restore).
 
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
 use storebot_config::DatabaseUrl;
@@ -57,12 +64,58 @@ fn io_error(what: &str, path: &Path, error: std::io::Error) -> StoreError {
     StoreError::Invalid(format!("can't {what} {}: {error}", path.display()))
 }
 
+/// How far a backup or a restore has come, for a progress bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// `bytes` of the new file are written, of about `total` (exactly, once it is complete).
+    Copied { bytes: u64, total: u64 },
+    /// SQLite checks a file (a restore checks the backup, then the copy it made).
+    Checking,
+}
+
+/// How often a backup measures the file `VACUUM INTO` is writing.
+const MEASURE_EVERY: Duration = Duration::from_millis(100);
+
+/// The size of `path` now, 0 while it does not exist.
+fn size_of(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |meta| meta.len())
+}
+
+/// The bytes of the pages in use in the SQLite database `db`: about what `VACUUM INTO` writes.
+async fn bytes_in_use(db: &impl ConnectionTrait) -> u64 {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            "SELECT (page_count - freelist_count) * page_size \
+             FROM pragma_page_count(), pragma_freelist_count(), pragma_page_size()",
+        ))
+        .await;
+    // Only the bar's length depends on it: unknown, the bar learns the size as it grows.
+    match row {
+        Ok(Some(row)) => row
+            .try_get_by_index::<i64>(0)
+            .map_or(0, |bytes| u64::try_from(bytes).unwrap_or(0)),
+        _ => 0,
+    }
+}
+
 /// Writes a consistent copy of the SQLite database `db` to `target`. An existing `target` is
 /// refused unless `overwrite`; then it is replaced only once the copy is complete.
 pub async fn backup_sqlite(
     db: &impl ConnectionTrait,
     target: &Path,
     overwrite: bool,
+) -> Result<(), StoreError> {
+    backup_sqlite_with_progress(db, target, overwrite, &mut |_| {}).await
+}
+
+/// [`backup_sqlite`], telling `on_progress` the bytes written so far, measured every 100 ms
+/// while SQLite writes, and the final size once the copy is complete.
+pub async fn backup_sqlite_with_progress(
+    db: &impl ConnectionTrait,
+    target: &Path,
+    overwrite: bool,
+    on_progress: &mut (dyn FnMut(Progress) + Send),
 ) -> Result<(), StoreError> {
     if db.get_database_backend() != DbBackend::Sqlite {
         return Err(StoreError::Invalid(POSTGRES_HINT.to_owned()));
@@ -78,13 +131,25 @@ pub async fn backup_sqlite(
     let path = temporary.to_str().ok_or_else(|| {
         StoreError::Invalid(format!("{} is not valid UTF-8", temporary.display()))
     })?;
-    let copied = db
-        .execute_raw(Statement::from_sql_and_values(
-            DbBackend::Sqlite,
-            "VACUUM INTO ?",
-            [path.into()],
-        ))
-        .await;
+    let total = bytes_in_use(db).await;
+    let copy = db.execute_raw(Statement::from_sql_and_values(
+        DbBackend::Sqlite,
+        "VACUUM INTO ?",
+        [path.into()],
+    ));
+    tokio::pin!(copy);
+    let mut measure = tokio::time::interval(MEASURE_EVERY);
+    // SQLite runs the statement on its connection's own thread: the file can be measured while
+    // this task waits for it.
+    let copied = loop {
+        tokio::select! {
+            copied = &mut copy => break copied,
+            _ = measure.tick() => {
+                let bytes = size_of(&temporary);
+                on_progress(Progress::Copied { bytes, total: total.max(bytes) });
+            }
+        }
+    };
     if let Err(error) = copied {
         let _ = std::fs::remove_file(&temporary);
         return Err(StoreError::Invalid(format!(
@@ -92,10 +157,45 @@ pub async fn backup_sqlite(
             target.display()
         )));
     }
+    let bytes = size_of(&temporary);
+    on_progress(Progress::Copied {
+        bytes,
+        total: bytes,
+    });
     std::fs::rename(&temporary, target).map_err(|error| {
         let _ = std::fs::remove_file(&temporary);
         io_error("move the backup to", target, error)
     })
+}
+
+/// Copies `source` to a new file `target`, telling `on_progress` the bytes copied after each
+/// chunk, and makes the copy durable before returning.
+fn copy_file(
+    source: &Path,
+    target: &Path,
+    on_progress: &mut (dyn FnMut(Progress) + Send),
+) -> std::io::Result<()> {
+    let mut from = std::fs::File::open(source)?;
+    let total = from.metadata()?.len();
+    let mut to = std::fs::File::create(target)?;
+    let mut chunk = vec![0; 1 << 20];
+    let mut bytes = 0u64;
+    on_progress(Progress::Copied { bytes, total });
+    loop {
+        let read = match from.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(read) => read,
+            Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(error) => return Err(error),
+        };
+        to.write_all(chunk.get(..read).unwrap_or_default())?;
+        bytes = bytes.saturating_add(u64::try_from(read).unwrap_or(u64::MAX));
+        on_progress(Progress::Copied {
+            bytes,
+            total: total.max(bytes),
+        });
+    }
+    to.sync_all()
 }
 
 /// What a backup file holds, as checked by [`check_backup`].
@@ -236,13 +336,27 @@ async fn refuse_if_in_use(file: &Path) -> Result<(), StoreError> {
 /// `<target>.before-restore` (an older one of that name is overwritten). Returns what the
 /// backup holds.
 pub async fn restore_sqlite(source: &Path, target: &Path) -> Result<BackupInfo, StoreError> {
+    restore_sqlite_with_progress(source, target, &mut |_| {}).await
+}
+
+/// [`restore_sqlite`], telling `on_progress` when it checks a file and the bytes copied.
+pub async fn restore_sqlite_with_progress(
+    source: &Path,
+    target: &Path,
+    on_progress: &mut (dyn FnMut(Progress) + Send),
+) -> Result<BackupInfo, StoreError> {
+    on_progress(Progress::Checking);
     let info = check_backup(source).await?;
     if target.exists() {
         refuse_if_in_use(target).await?;
     }
     // Copy first and check the copy, so a disk that corrupts the copy changes nothing.
     let temporary = beside(target, "restore");
-    std::fs::copy(source, &temporary).map_err(|error| io_error("copy", source, error))?;
+    if let Err(error) = copy_file(source, &temporary, on_progress) {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(io_error("copy", source, error));
+    }
+    on_progress(Progress::Checking);
     if let Err(error) = check_backup(&temporary).await {
         let _ = std::fs::remove_file(&temporary);
         return Err(error);
@@ -285,6 +399,63 @@ mod tests {
             sqlite_file(&url("sqlite:///var/lib/storebot/shop.db")).ok(),
             Some(PathBuf::from("/var/lib/storebot/shop.db"))
         );
+    }
+
+    #[tokio::test]
+    async fn backup_and_restore_report_the_bytes_they_write() {
+        let test = crate::testing::TestDb::new().await.expect("test db");
+        if test.is_postgres() {
+            // Both are for SQLite files; PostgreSQL is refused (tested end to end).
+            return;
+        }
+        crate::testing::shopper(&test.db, 7, "Ann", crate::testing::noon())
+            .await
+            .expect("shopper");
+        let dir = tempfile::tempdir().expect("dir");
+        let copy = dir.path().join("copy.db");
+        let mut reports = Vec::new();
+        backup_sqlite_with_progress(&test.db, &copy, false, &mut |progress| {
+            reports.push(progress);
+        })
+        .await
+        .expect("backup");
+        let size = std::fs::metadata(&copy).expect("copy").len();
+        assert!(size > 0);
+        assert_eq!(
+            reports.last(),
+            Some(&Progress::Copied {
+                bytes: size,
+                total: size
+            })
+        );
+        for progress in &reports {
+            assert!(
+                matches!(progress, Progress::Copied { bytes, total } if bytes <= total),
+                "{reports:?}"
+            );
+        }
+
+        let restored = dir.path().join("restored.db");
+        let mut reports = Vec::new();
+        let info = restore_sqlite_with_progress(&copy, &restored, &mut |progress| {
+            reports.push(progress);
+        })
+        .await
+        .expect("restore");
+        assert_eq!(info.customers, 1);
+        assert_eq!(reports.first(), Some(&Progress::Checking));
+        assert_eq!(reports.last(), Some(&Progress::Checking));
+        let copied: Vec<(u64, u64)> = reports
+            .iter()
+            .filter_map(|progress| match progress {
+                Progress::Copied { bytes, total } => Some((*bytes, *total)),
+                Progress::Checking => None,
+            })
+            .collect();
+        assert_eq!(copied.first(), Some(&(0, size)));
+        assert_eq!(copied.last(), Some(&(size, size)));
+        assert!(copied.windows(2).all(|pair| pair[0].0 <= pair[1].0));
+        assert_eq!(std::fs::read(&restored).ok(), std::fs::read(&copy).ok());
     }
 
     #[test]

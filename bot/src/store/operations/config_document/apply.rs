@@ -5,74 +5,22 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, TransactionSession,
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, TransactionSession,
     TransactionTrait,
 };
 use serde_json::Value;
-use storebot_entity::{product, segment, variant};
+use storebot_entity::{product, segment};
 
+use super::catalog::{apply_availability, apply_images, apply_product_segments};
 use super::document::*;
-use super::names::{Names, find_id};
+use super::names::Names;
+use super::progress::{ApplyProgress, Tally};
 use crate::segments::{self, language};
-use crate::store::catalog::availability::{self};
 use crate::store::membership::definitions::{self, SegmentDraft, SegmentEdit, SegmentKind};
 use crate::store::membership::names::rule_names;
 use crate::store::orders::coupons::{self};
 use crate::store::shoppers::questions::{self, NewQuestion, QuestionEdit, QuestionKind};
 use crate::store::{StoreError, begin_write};
-
-/// Sets the listed photos; an entry naming nothing that exists, or an image that is neither
-/// an `https://` URL nor a readable JPEG/PNG, refuses the whole apply.
-async fn apply_images(
-    db: &impl ConnectionTrait,
-    config: &StoreConfig,
-    now: DateTime<Utc>,
-    changes: &mut Vec<String>,
-) -> Result<(), StoreError> {
-    use crate::store::catalog::images;
-    for entry in config.images.iter().flatten() {
-        let wanted = images::check_source(&entry.image, std::path::Path::new("."))?;
-        match (&entry.product, &entry.sku) {
-            (Some(title), None) => {
-                let product = product::Entity::find()
-                    .filter(product::Column::Title.eq(title.trim()))
-                    .one(db)
-                    .await?
-                    .ok_or_else(|| {
-                        StoreError::Invalid(format!(
-                            "images names the product `{title}`, which does not exist"
-                        ))
-                    })?;
-                if product.image != wanted {
-                    images::set_product_image(db, product.id, wanted, now).await?;
-                    changes.push(format!("set the photo of `{title}`"));
-                }
-            }
-            (None, Some(sku)) => {
-                let variant = variant::Entity::find()
-                    .filter(variant::Column::Sku.eq(sku.trim()))
-                    .one(db)
-                    .await?
-                    .ok_or_else(|| {
-                        StoreError::Invalid(format!(
-                            "images names the variant `{sku}`, which does not exist"
-                        ))
-                    })?;
-                if variant.image != wanted {
-                    images::set_variant_image(db, sku.trim(), wanted).await?;
-                    changes.push(format!("set the photo of variant `{sku}`"));
-                }
-            }
-            _ => {
-                return Err(StoreError::Invalid(format!(
-                    "an images entry names both or neither of `product` and `sku` (image `{}`)",
-                    entry.image
-                )));
-            }
-        }
-    }
-    Ok(())
-}
 
 /// Makes the database match `config` in one transaction and returns one line per change; with
 /// `dry_run` the transaction is rolled back instead, so nothing changes.
@@ -83,8 +31,21 @@ pub async fn apply<C: ConnectionTrait + TransactionTrait>(
     now: DateTime<Utc>,
     dry_run: bool,
 ) -> Result<Vec<String>, StoreError> {
+    apply_with_progress(db, config, currency, now, dry_run, &mut |_| {}).await
+}
+
+/// [`apply`], telling `on_progress` how many of the document's items are done (for a progress
+/// bar; the transaction commits, or rolls back, only after the last).
+pub async fn apply_with_progress<C: ConnectionTrait + TransactionTrait>(
+    db: &C,
+    config: &StoreConfig,
+    currency: &str,
+    now: DateTime<Utc>,
+    dry_run: bool,
+    on_progress: &mut (dyn FnMut(ApplyProgress) + Send),
+) -> Result<Vec<String>, StoreError> {
     let txn = begin_write(db).await?;
-    let changes = apply_in(&txn, config, currency, now).await?;
+    let changes = apply_in(&txn, config, currency, now, on_progress).await?;
     if dry_run {
         txn.rollback().await?;
     } else {
@@ -98,14 +59,26 @@ async fn apply_in<C: ConnectionTrait + TransactionTrait>(
     config: &StoreConfig,
     currency: &str,
     now: DateTime<Utc>,
+    on_progress: &mut (dyn FnMut(ApplyProgress) + Send),
 ) -> Result<Vec<String>, StoreError> {
+    // Availability goes through every product of the catalog, listed or not.
+    let products = match &config.availability {
+        Some(_) => usize::try_from(product::Entity::find().count(db).await?).unwrap_or(usize::MAX),
+        None => 0,
+    };
+    let items = config.questions.as_ref().map_or(0, Vec::len)
+        + config.segments.as_ref().map_or(0, Vec::len)
+        + config.product_segments.as_ref().map_or(0, Vec::len)
+        + config.coupons.as_ref().map_or(0, Vec::len)
+        + config.images.as_ref().map_or(0, Vec::len);
+    let tally = &mut Tally::new(items.saturating_add(products), on_progress);
     let mut changes = Vec::new();
-    apply_questions(db, config, now, &mut changes).await?;
-    apply_segments(db, config, currency, now, &mut changes).await?;
-    apply_product_segments(db, config, now, &mut changes).await?;
-    apply_coupons(db, config, now, &mut changes).await?;
-    apply_images(db, config, now, &mut changes).await?;
-    apply_availability(db, config, &mut changes).await?;
+    apply_questions(db, config, now, &mut changes, tally).await?;
+    apply_segments(db, config, currency, now, &mut changes, tally).await?;
+    apply_product_segments(db, config, now, &mut changes, tally).await?;
+    apply_coupons(db, config, now, &mut changes, tally).await?;
+    apply_images(db, config, now, &mut changes, tally).await?;
+    apply_availability(db, config, &mut changes, tally).await?;
     Ok(changes)
 }
 
@@ -116,6 +89,7 @@ async fn apply_questions<C: ConnectionTrait + TransactionTrait>(
     config: &StoreConfig,
     now: DateTime<Utc>,
     changes: &mut Vec<String>,
+    tally: &mut Tally<'_>,
 ) -> Result<(), StoreError> {
     let mut seen_texts = BTreeSet::new();
     let no_questions = Vec::new();
@@ -206,6 +180,7 @@ async fn apply_questions<C: ConnectionTrait + TransactionTrait>(
                 wanted.text.trim()
             ));
         }
+        tally.step("questions");
     }
     for view in questions::list(db, false).await? {
         if config.questions.is_some() && !seen_texts.contains(&view.question.text) {
@@ -226,6 +201,7 @@ async fn apply_segments<C: ConnectionTrait + TransactionTrait>(
     currency: &str,
     now: DateTime<Utc>,
     changes: &mut Vec<String>,
+    tally: &mut Tally<'_>,
 ) -> Result<(), StoreError> {
     for wanted in config.segments.iter().flatten() {
         let kind: SegmentKind = wanted.kind.parse()?;
@@ -338,79 +314,9 @@ async fn apply_segments<C: ConnectionTrait + TransactionTrait>(
                 }
             }
         }
+        tally.step("segments");
     }
 
-    Ok(())
-}
-
-/// Availability, by product title; products not listed are open to all segments.
-async fn apply_availability<C: ConnectionTrait + TransactionTrait>(
-    db: &C,
-    config: &StoreConfig,
-    changes: &mut Vec<String>,
-) -> Result<(), StoreError> {
-    let Some(wanted_availability) = &config.availability else {
-        return Ok(());
-    };
-    let names = Names::load(db).await?;
-    let listed: BTreeMap<&str, &ProductAvailability> = wanted_availability
-        .iter()
-        .map(|entry| (entry.product.trim(), entry))
-        .collect();
-    for product in product::Entity::find()
-        .order_by_asc(product::Column::Title)
-        .all(db)
-        .await?
-    {
-        let current = availability::of_product(db, product.id).await?;
-        let entry = listed.get(product.title.as_str());
-        let wanted_product = names.audience(entry.and_then(|e| e.segments.as_ref()))?;
-        let wanted_variants = entry.and_then(|e| e.variants.as_ref());
-        if current.by_variant != wanted_variants.is_some() {
-            availability::set_by_variant(db, product.id, wanted_variants.is_some()).await?;
-            changes.push(format!(
-                "turn by-variant {} for `{}`",
-                if wanted_variants.is_some() {
-                    "on"
-                } else {
-                    "off"
-                },
-                product.title
-            ));
-        }
-        if current.audience != wanted_product {
-            availability::set_product(db, product.id, &wanted_product).await?;
-            changes.push(format!("set who may see `{}`", product.title));
-        }
-        if let Some(variants) = wanted_variants {
-            let now_current = availability::of_product(db, product.id).await?;
-            for VariantAvailability { sku, segments } in variants {
-                let Some(variant) = now_current.variants.iter().find(|v| &v.sku == sku) else {
-                    return Err(StoreError::Invalid(format!(
-                        "availability of `{}`: it has no variant `{sku}`",
-                        product.title
-                    )));
-                };
-                let audience = names.audience(segments.as_ref())?;
-                if variant.audience != audience {
-                    availability::set_variant(db, variant.variant_id, &audience).await?;
-                    changes.push(format!("set who may see variant `{sku}`"));
-                }
-            }
-        }
-    }
-    for title in listed.keys() {
-        if product::Entity::find()
-            .filter(product::Column::Title.eq(*title))
-            .one(db)
-            .await?
-            .is_none()
-        {
-            return Err(StoreError::Invalid(format!(
-                "availability names the product `{title}`, which does not exist"
-            )));
-        }
-    }
     Ok(())
 }
 
@@ -420,6 +326,7 @@ async fn apply_coupons<C: ConnectionTrait + TransactionTrait>(
     config: &StoreConfig,
     now: DateTime<Utc>,
     changes: &mut Vec<String>,
+    tally: &mut Tally<'_>,
 ) -> Result<(), StoreError> {
     let Some(wanted_list) = &config.coupons else {
         return Ok(());
@@ -475,6 +382,7 @@ async fn apply_coupons<C: ConnectionTrait + TransactionTrait>(
                 }
             }
         }
+        tally.step("coupons");
     }
     for code in existing.keys().filter(|code| !seen.contains(*code)) {
         changes.push(format!(
@@ -491,117 +399,6 @@ async fn segment_names(
 ) -> Result<Vec<String>, StoreError> {
     let found = definitions::find_each(db, keys).await?;
     Ok(sorted(found.into_iter().map(|segment| segment.name)))
-}
-
-/// Product segments, matched by name, after the customer segments they are granted to.
-async fn apply_product_segments<C: ConnectionTrait + TransactionTrait>(
-    db: &C,
-    config: &StoreConfig,
-    now: DateTime<Utc>,
-    changes: &mut Vec<String>,
-) -> Result<(), StoreError> {
-    use crate::store::catalog::product_segments::{
-        self as psegs, ProductSegmentDraft, ProductSegmentEdit,
-    };
-    let Some(wanted_list) = &config.product_segments else {
-        return Ok(());
-    };
-    let categories: BTreeMap<i64, String> = storebot_entity::category::Entity::find()
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|row| (row.id, row.name))
-        .collect();
-    let existing = psegs::list(db).await?;
-    let mut seen = BTreeSet::new();
-    for wanted in wanted_list {
-        let name = wanted.name.trim().to_owned();
-        if !seen.insert(name.clone()) {
-            return Err(StoreError::Invalid(format!(
-                "product segment `{name}` is in the file twice"
-            )));
-        }
-        let rule = crate::product_rule::ProductRule {
-            categories: wanted
-                .categories
-                .iter()
-                .map(|category| {
-                    find_id(&categories, category).ok_or_else(|| {
-                        StoreError::Invalid(format!(
-                            "product segment `{name}` names the category `{category}`, which does not exist"
-                        ))
-                    })
-                })
-                .collect::<Result<_, _>>()?,
-            brands: wanted.brands.clone(),
-            price_min: wanted.price_min,
-            price_max: wanted.price_max,
-            contains: wanted.contains.clone(),
-            in_stock: wanted.in_stock,
-        };
-        let current = existing.iter().find(|segment| segment.name == name);
-        let id = match current {
-            None => {
-                let created = psegs::create(
-                    db,
-                    &ProductSegmentDraft {
-                        name: name.clone(),
-                        description: wanted.description.clone(),
-                        rule,
-                    },
-                    now,
-                )
-                .await?;
-                changes.push(format!("add product segment `{name}`"));
-                created.id
-            }
-            Some(current) => {
-                if current.rule != rule || current.description != wanted.description.trim() {
-                    psegs::edit(
-                        db,
-                        &current.id.to_string(),
-                        &ProductSegmentEdit {
-                            name: None,
-                            description: Some(wanted.description.clone()),
-                            rule: Some(rule),
-                        },
-                        now,
-                    )
-                    .await?;
-                    changes.push(format!("change product segment `{name}`"));
-                }
-                current.id
-            }
-        };
-        let granted: BTreeSet<String> = psegs::uses(db, &id.to_string())
-            .await?
-            .into_iter()
-            .map(|segment| segment.name)
-            .collect();
-        let wanted_grants: BTreeSet<String> = wanted
-            .granted_to
-            .iter()
-            .map(|segment| segment.trim().to_owned())
-            .collect();
-        for segment in wanted_grants.difference(&granted) {
-            psegs::grant(db, &id.to_string(), segment).await?;
-            changes.push(format!("grant product segment `{name}` to `{segment}`"));
-        }
-        for segment in granted.difference(&wanted_grants) {
-            psegs::revoke(db, &id.to_string(), segment).await?;
-            changes.push(format!("revoke product segment `{name}` from `{segment}`"));
-        }
-    }
-    for segment in existing
-        .iter()
-        .filter(|segment| !seen.contains(&segment.name))
-    {
-        changes.push(format!(
-            "keep product segment `{}` (not in the file; delete it with storebot-admin product-segments delete)",
-            segment.name
-        ));
-    }
-    Ok(())
 }
 
 /// A file that drops a question or option a segment rule still uses is refused: the rule

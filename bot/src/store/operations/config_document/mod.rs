@@ -8,20 +8,24 @@
 //! are archived only when they are not used by a rule; segments missing from it are kept and
 //! reported. This module must never write membership.
 //!
-//! `document` is the document's shape, `export` and `apply` its two directions, `names` the
-//! reading of documents whose rules were JSON with names.
+//! `document` is the document's shape, `export` and `apply` its two directions (`catalog` the
+//! apply of product segments, photos and availability; `progress` its count of items done, for
+//! a progress bar), `names` the reading of documents whose rules were JSON with names.
 
 mod apply;
+mod catalog;
 mod document;
 mod export;
 mod names;
+mod progress;
 
-pub use apply::apply;
+pub use apply::{apply, apply_with_progress};
 pub use document::{
     CouponConfig, ImageConfig, ProductAvailability, ProductSegmentConfig, QuestionConfig,
     SegmentConfig, StoreConfig, VariantAvailability,
 };
 pub use export::export;
+pub use progress::ApplyProgress;
 
 #[cfg(test)]
 mod tests;

@@ -108,6 +108,31 @@ async fn dropping_an_option_a_rule_uses_is_refused_and_changes_nothing() {
     assert_eq!(export(db, "EUR").await.expect("export"), before);
 }
 
+#[tokio::test]
+async fn progress_counts_every_item_of_the_document_once_in_the_order_applied() {
+    let test = TestDb::new().await.expect("test db");
+    let db = &test.db;
+    two_teas(db).await;
+    let mut reports = Vec::new();
+    let applied = apply_with_progress(db, &document(), "EUR", now(), false, &mut |progress| {
+        reports.push((progress.done, progress.total, progress.section));
+    })
+    .await
+    .expect("apply");
+    assert!(!applied.is_empty());
+    // One question, two segments, and the catalog's one product for availability.
+    assert_eq!(
+        reports,
+        [
+            (0, 4, ""),
+            (1, 4, "questions"),
+            (2, 4, "segments"),
+            (3, 4, "segments"),
+            (4, 4, "availability"),
+        ]
+    );
+}
+
 /// Applying `config` again finds nothing to change.
 async fn assert_applies_nothing(db: &sea_orm::DatabaseConnection, config: &StoreConfig) {
     let changes = apply(db, config, "EUR", now(), false).await.expect("again");
