@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Result, anyhow, bail};
 use clap::Subcommand;
 use serde_json::Value;
+use storebot::store::StoreError;
 use storebot::store::catalog::editing::{
     self, NewProduct, NewVariant, ProductEdit, ProductRow, VariantEdit,
 };
@@ -463,7 +464,7 @@ pub fn checked(reading: Reading) -> Result<Vec<ImportRow>> {
     if problems.is_empty() {
         Ok(reading.rows)
     } else {
-        Err(anyhow!(csv::BadLines::new(problems)))
+        Err(StoreError::bad_lines(problems).into())
     }
 }
 
@@ -484,7 +485,7 @@ fn read_only(reading: Reading) -> Result<Vec<ImportRow>> {
     if reading.problems.is_empty() {
         Ok(reading.rows)
     } else {
-        Err(anyhow!(csv::BadLines::new(reading.problems)))
+        Err(StoreError::bad_lines(reading.problems).into())
     }
 }
 

@@ -254,32 +254,6 @@ pub fn json_item_lines(text: &str) -> Vec<usize> {
     lines
 }
 
-/// A file refused for its lines' problems, in line order: shown as the store's list ("3
-/// problems in the file, nothing was imported: ..."), and under `--json` each problem becomes
-/// `{"line", "message"}` of the refusal's `problems`.
-#[derive(Debug)]
-pub struct BadLines {
-    pub problems: Vec<(usize, String)>,
-    message: String,
-}
-
-impl BadLines {
-    pub fn new(mut problems: Vec<(usize, String)>) -> Self {
-        // Stable: each line's problems keep the order they were found in.
-        problems.sort_by_key(|(line, _)| *line);
-        let message = storebot::store::StoreError::bad_lines(problems.clone()).to_string();
-        Self { problems, message }
-    }
-}
-
-impl std::fmt::Display for BadLines {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for BadLines {}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -195,23 +195,6 @@ fn refusal(error: &anyhow::Error) -> serde_json::Value {
     let mut message = storebot::telemetry::one_sentence(error.as_ref());
     let mut problems = Vec::new();
     for cause in error.chain() {
-        if let Some(bad) = cause.downcast_ref::<csv::BadLines>() {
-            code = "invalid";
-            // The first line ("3 problems in the file, nothing was imported"); the list follows
-            // as `problems`.
-            message = bad
-                .to_string()
-                .lines()
-                .next()
-                .unwrap_or_default()
-                .to_owned();
-            problems.extend(
-                bad.problems
-                    .iter()
-                    .map(|(line, message)| serde_json::json!({ "line": line, "message": message })),
-            );
-            break;
-        }
         if let Some(rule) = cause.downcast_ref::<rule_input::RuleTextError>() {
             code = "rule";
             message = rule.message.clone();

@@ -10,6 +10,7 @@ use std::path::Path;
 
 use anyhow::{Result, anyhow, bail};
 use storebot::segments;
+use storebot::store::StoreError;
 use storebot::store::membership::roster;
 use storebot::store::shoppers::records;
 
@@ -42,8 +43,8 @@ pub async fn import(
     })
 }
 
-/// The customers of a CSV file with a `customer` column, every bad line named, or an error
-/// saying that nothing was imported.
+/// The customers of a CSV file with a `customer` column, or every bad line named (the store's
+/// `BadLines` refusal, which `--json` lists as `problems`).
 async fn read_customer_list(cx: &Context, path: &Path) -> Result<Vec<i64>> {
     let text = crate::files::read_text(path)?;
     let nothing = |problems: String| anyhow!("nothing was imported:\n  {problems}");
@@ -55,27 +56,29 @@ async fn read_customer_list(cx: &Context, path: &Path) -> Result<Vec<i64>> {
     for (done, record) in records.into_iter().enumerate() {
         bar.set_position(u64::try_from(done).unwrap_or(u64::MAX));
         let Some(key) = record.get("customer") else {
-            problems.push(format!("line {}: `customer` is empty", record.line));
+            problems.push((record.line, "`customer` is empty".to_owned()));
             continue;
         };
         match records::find(&cx.db, key).await {
             Ok(customer) => {
                 if let Some(first) = seen.insert(customer.id, record.line) {
-                    problems.push(format!(
-                        "line {}: customer `{key}` already appears on line {first}",
-                        record.line
+                    problems.push((
+                        record.line,
+                        format!("customer `{key}` already appears on line {first}"),
                     ));
                 } else {
                     ids.push(customer.id);
                 }
             }
-            Err(error) => problems.push(format!("line {}: {error}", record.line)),
+            // The database failing is no problem of the line's: it stops the import.
+            Err(error @ StoreError::Database(_)) => return Err(error.into()),
+            Err(error) => problems.push((record.line, error.to_string())),
         }
     }
     // Every line was looked at, whatever was found wrong with them.
     bar.finish();
     if !problems.is_empty() {
-        return Err(nothing(problems.join("\n  ")));
+        return Err(StoreError::bad_lines(problems).into());
     }
     if ids.is_empty() {
         bail!("{} lists no customers", path.display());

@@ -14,6 +14,7 @@ use anyhow::{Result, anyhow};
 use chrono::{DateTime, Utc};
 use clap::Subcommand;
 use storebot::conversation::order_news;
+use storebot::store::StoreError;
 use storebot::store::orders::management::{self, OrderFilter, OrderImportRow, OrderRow};
 use storebot::store::orders::payments::{self, PaymentState};
 use storebot::store::orders::status::{self as order_status, StatusChange};
@@ -439,7 +440,7 @@ fn rows_from_csv(text: &str, zone: chrono_tz::Tz, currency: &str) -> Result<Vec<
     if reading.problems.is_empty() {
         Ok(reading.rows)
     } else {
-        Err(anyhow!(csv::BadLines::new(reading.problems)))
+        Err(StoreError::bad_lines(reading.problems).into())
     }
 }
 
@@ -456,7 +457,7 @@ async fn checked(cx: &Context, reading: Reading) -> Result<Vec<OrderImportRow>> 
     if problems.is_empty() {
         Ok(reading.rows)
     } else {
-        Err(anyhow!(csv::BadLines::new(problems)))
+        Err(StoreError::bad_lines(problems).into())
     }
 }
 
