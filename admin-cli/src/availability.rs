@@ -97,17 +97,15 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
             let product = product_id(cx, &product).await?;
             let current = availability::of_product(db, product).await?;
             if current.by_variant && !mode {
-                let custom = current
-                    .variants
-                    .iter()
-                    .filter(|variant| variant.audience != Audience::AllSegments)
-                    .count();
-                if custom > 0 {
+                let exposed = exposure_when_by_variant_ends(&current, &current.audience);
+                if !exposed.is_empty() {
                     cx.prompt.confirm(
                         cx.yes,
                         &format!(
-                            "Turning by-variant off discards the segment sets of {custom} variant(s) of `{}`",
-                            current.title
+                            "Turning by-variant off gives every variant of `{}` the product's \
+                             audience: {}",
+                            current.title,
+                            exposed.join("; ")
                         ),
                     )?;
                 }
@@ -216,10 +214,18 @@ async fn wizard(cx: &Context, product: Option<i64>) -> Result<()> {
     )?;
     if mode == 0 {
         let audience = choose("Who may see the product?", &current.audience)?;
-        if current.by_variant {
+        // Every segment by name, the newly chosen ones included.
+        let mut named = current.clone();
+        named.segment_names.extend(
+            segments
+                .iter()
+                .map(|summary| (summary.segment.id, summary.segment.name.clone())),
+        );
+        let exposed = exposure_when_by_variant_ends(&named, &audience);
+        if current.by_variant && !exposed.is_empty() {
             cx.prompt.confirm(
                 cx.yes,
-                "By-variant mode will be turned off and the variants' own segment sets discarded",
+                &format!("By-variant mode will be turned off: {}", exposed.join("; ")),
             )?;
         }
         eprintln!(
@@ -273,6 +279,30 @@ fn describe(audience: &Audience, names: &[String], ids: &[i64]) -> String {
             .collect::<Vec<_>>()
             .join(", "),
     }
+}
+
+/// What turning by-variant off changes, variant by variant, when the product's audience becomes
+/// `product`: each variant whose own audience is another ("`ETH-RES`, now VIP only, becomes
+/// visible to everybody").
+fn exposure_when_by_variant_ends(current: &Availability, product: &Audience) -> Vec<String> {
+    let who = |audience: &Audience| match audience {
+        Audience::AllSegments => "everybody".to_owned(),
+        Audience::Segments(set) if set.is_empty() => "nobody".to_owned(),
+        Audience::Segments(_) => format!("{} only", audience_text(audience, current)),
+    };
+    current
+        .variants
+        .iter()
+        .filter(|variant| &variant.audience != product)
+        .map(|variant| {
+            format!(
+                "`{}`, now {}, becomes visible to {}",
+                variant.sku,
+                who(&variant.audience),
+                who(product)
+            )
+        })
+        .collect()
 }
 
 fn audience_text(audience: &Audience, availability: &Availability) -> String {

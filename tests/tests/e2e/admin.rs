@@ -400,9 +400,12 @@ async fn availability_by_product_and_by_variant() {
     let table = shop.ok(&["availability", "show", &green]);
     assert!(table.contains("staff, vip"), "{table}");
 
-    shop.refused(
-        &["availability", "by-variant", &green, "off"],
-        "pass --yes to confirm",
+    // The question names what each variant's audience becomes.
+    let asked = shop.refused_with(&["availability", "by-variant", &green, "off"]);
+    assert!(asked.contains("pass --yes to confirm"), "{asked}");
+    assert!(
+        asked.contains("`G-100`, now staff, vip only, becomes visible to vip only"),
+        "{asked}"
     );
     let off = shop.json(&["availability", "by-variant", &green, "off", "--yes"]);
     assert_eq!(off["by_variant"], false);
