@@ -8,6 +8,7 @@
 //! [`begin_write`], which on SQLite takes the write lock at `BEGIN IMMEDIATE` so that two
 //! writers never both read stale data and then fail to upgrade their lock.
 
+mod bulk;
 mod error;
 
 pub mod catalog;

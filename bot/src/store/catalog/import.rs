@@ -4,8 +4,8 @@
 //! The write is planned in memory and done in a few statements per [`CHUNK`] rows, not several
 //! per row: the file's categories, products and variants are read up front (variants by the
 //! file's SKUs, in `IN` lists), new products and variants are inserted many to a statement, and
-//! changed rows are updated many to a statement with a `CASE` on the id per column. A row that
-//! changes nothing writes nothing, so a re-import of the same file is read-only.
+//! changed rows are updated many to a statement ([`update_by_id`]). A row that changes nothing
+//! writes nothing, so a re-import of the same file is read-only.
 //!
 //! What a row means: a row whose SKU exists updates that variant, and the first row naming a
 //! product updates the product's title, description, brand, category and photo; a new SKU joins
@@ -17,21 +17,16 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::{CaseStatement, Expr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    TransactionSession, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityName, EntityTrait, IdenStatic,
+    QueryFilter, QueryOrder, TransactionSession, TransactionTrait,
 };
 use serde::Serialize;
 use storebot_entity::{category, product, variant};
 
 use super::editing::{check_sku, clean};
+use crate::store::bulk::{CHUNK, update_by_id};
 use crate::store::{StoreError, begin_write};
-
-/// How many rows one statement carries: an insert of this many variants binds about 8,000
-/// values and an update about 5,500, well below SQLite's (32,766) and PostgreSQL's (65,535)
-/// limits on bound parameters.
-const CHUNK: usize = 500;
 
 /// One row of an import file, already split into fields; `line` is where it was in the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -393,73 +388,67 @@ fn product_as_row_says(
     wanted
 }
 
-/// A `CASE id WHEN ... THEN ... END` giving each listed row its own value of one column.
-fn per_id<T: Into<Expr>>(id: impl ColumnTrait, values: impl Iterator<Item = (i64, T)>) -> Expr {
-    values
-        .fold(CaseStatement::new(), |case, (row_id, value)| {
-            case.case(id.eq(row_id), value)
-        })
-        .into()
-}
-
 /// Writes the products' new fields, many to a statement; `updated_at` becomes `now`.
 async fn update_products(
     txn: &impl ConnectionTrait,
     wanted: &[product::Model],
     now: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    for chunk in wanted.chunks(CHUNK) {
-        let values = |field: fn(&product::Model) -> Expr| {
-            per_id(
-                product::Column::Id,
-                chunk
-                    .iter()
-                    .map(move |product| (product.id, field(product))),
-            )
-        };
-        product::Entity::update_many()
-            .col_expr(product::Column::Title, values(|p| p.title.clone().into()))
-            .col_expr(
-                product::Column::Description,
-                values(|p| p.description.clone().into()),
-            )
-            .col_expr(product::Column::Brand, values(|p| p.brand.clone().into()))
-            .col_expr(
-                product::Column::CategoryId,
-                values(|p| p.category_id.into()),
-            )
-            .col_expr(product::Column::Image, values(|p| p.image.clone().into()))
-            .col_expr(product::Column::UpdatedAt, Expr::value(now))
-            .filter(product::Column::Id.is_in(chunk.iter().map(|product| product.id)))
-            .exec(txn)
-            .await?;
-    }
-    Ok(())
+    use product::Column;
+    let columns = [
+        Column::Title,
+        Column::Description,
+        Column::Brand,
+        Column::CategoryId,
+        Column::Image,
+        Column::UpdatedAt,
+    ];
+    let rows = wanted
+        .iter()
+        .map(|product| {
+            let values = vec![
+                product.title.clone().into(),
+                product.description.clone().into(),
+                product.brand.clone().into(),
+                product.category_id.into(),
+                product.image.clone().into(),
+                now.into(),
+            ];
+            (product.id, values)
+        })
+        .collect();
+    let names = columns.map(|column| column.as_str());
+    update_by_id(txn, product::Entity.table_name(), &names, rows).await
 }
 
-/// Writes the variants' new fields for one chunk, in one statement.
+/// Writes the variants' new fields, many to a statement.
 async fn update_variants(
     txn: &impl ConnectionTrait,
-    chunk: &[variant::Model],
+    wanted: &[variant::Model],
 ) -> Result<(), StoreError> {
-    let values = |field: fn(&variant::Model) -> Expr| {
-        per_id(
-            variant::Column::Id,
-            chunk
-                .iter()
-                .map(move |variant| (variant.id, field(variant))),
-        )
-    };
-    variant::Entity::update_many()
-        .col_expr(variant::Column::Title, values(|v| v.title.clone().into()))
-        .col_expr(variant::Column::Price, values(|v| v.price.into()))
-        .col_expr(variant::Column::Stock, values(|v| v.stock.into()))
-        .col_expr(variant::Column::Active, values(|v| v.active.into()))
-        .col_expr(variant::Column::Image, values(|v| v.image.clone().into()))
-        .filter(variant::Column::Id.is_in(chunk.iter().map(|variant| variant.id)))
-        .exec(txn)
-        .await?;
-    Ok(())
+    use variant::Column;
+    let columns = [
+        Column::Title,
+        Column::Price,
+        Column::Stock,
+        Column::Active,
+        Column::Image,
+    ];
+    let rows = wanted
+        .iter()
+        .map(|variant| {
+            let values = vec![
+                variant.title.clone().into(),
+                variant.price.into(),
+                variant.stock.into(),
+                variant.active.into(),
+                variant.image.clone().into(),
+            ];
+            (variant.id, values)
+        })
+        .collect();
+    let names = columns.map(|column| column.as_str());
+    update_by_id(txn, variant::Entity.table_name(), &names, rows).await
 }
 
 #[cfg(test)]

@@ -10,14 +10,14 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::CaseStatement;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionSession, TransactionTrait,
+    ColumnTrait, ConnectionTrait, EntityName, EntityTrait, IdenStatic, QueryFilter, QueryOrder,
+    QuerySelect, TransactionSession, TransactionTrait,
 };
 use serde::Serialize;
 use storebot_entity::{customer, order, order_item, variant};
 
+use crate::store::bulk::{CHUNK, update_by_id};
 use crate::store::{StoreError, begin_write};
 
 pub use super::status::ORDER_STATUSES;
@@ -188,10 +188,6 @@ async fn check_rows<'a>(
     Ok((problems, orders))
 }
 
-/// How many values one `IN (...)` list carries: well below SQLite's and PostgreSQL's limits
-/// on bound parameters.
-const LOOKUP_CHUNK: usize = 500;
-
 /// The variants of every SKU the rows name, and which of their orders were imported before:
 /// a few statements for the whole file rather than two per row.
 async fn known_skus_and_keys(
@@ -205,7 +201,7 @@ async fn known_skus_and_keys(
         .collect();
     let skus: Vec<&str> = skus.into_iter().collect();
     let mut variant_of_sku = HashMap::new();
-    for chunk in skus.chunks(LOOKUP_CHUNK) {
+    for chunk in skus.chunks(CHUNK) {
         for found in variant::Entity::find()
             .filter(variant::Column::Sku.is_in(chunk.iter().copied()))
             .all(db)
@@ -221,7 +217,7 @@ async fn known_skus_and_keys(
         .collect();
     let keys: Vec<String> = keys.into_iter().collect();
     let mut imported = HashSet::new();
-    for chunk in keys.chunks(LOOKUP_CHUNK) {
+    for chunk in keys.chunks(CHUNK) {
         imported.extend(
             order::Entity::find()
                 .select_only()
@@ -247,17 +243,12 @@ pub async fn import<C: ConnectionTrait + TransactionTrait>(
     import_with_progress(db, rows, currency, &mut |_| {}).await
 }
 
-/// How many rows one write statement carries: an order binds 9 values, an item 8 and a
-/// customer 11, so a statement stays far below SQLite's (32,766) and PostgreSQL's (65,535)
-/// limits on bound parameters.
-const WRITE_CHUNK: usize = 500;
-
 /// [`import`], telling `on_rows` how many rows are written so far (for a progress bar; the
 /// transaction commits only after the last).
 ///
-/// The write is a few statements per [`WRITE_CHUNK`] orders, not several per row: shoppers
+/// The write is a few statements per [`CHUNK`] orders, not several per row: shoppers
 /// are found by their Telegram ids in `IN` lists, new ones inserted many to a statement,
-/// existing ones' last interaction moved in one `CASE` update per chunk, and orders and items
+/// existing ones' last interaction moved in one update per chunk, and orders and items
 /// inserted many to a statement (each order's id read back by its unique idempotency key).
 pub async fn import_with_progress<C: ConnectionTrait + TransactionTrait>(
     db: &C,
@@ -278,7 +269,7 @@ pub async fn import_with_progress<C: ConnectionTrait + TransactionTrait>(
     let (customer_ids, created) = imported_customers(&txn, &orders).await?;
     report.customers_created = created;
     let mut rows_done = 0;
-    for chunk in orders.chunks(WRITE_CHUNK) {
+    for chunk in orders.chunks(CHUNK) {
         let mut heads = Vec::with_capacity(chunk.len());
         for (head, items) in chunk {
             let customer_id = *customer_ids
@@ -326,7 +317,7 @@ pub async fn import_with_progress<C: ConnectionTrait + TransactionTrait>(
                 ..Default::default()
             }));
         }
-        for items in lines.chunks(WRITE_CHUNK) {
+        for items in lines.chunks(CHUNK) {
             order_item::Entity::insert_many(items.iter().cloned())
                 .exec_without_returning(&txn)
                 .await?;
@@ -361,7 +352,7 @@ async fn imported_customers(
     }
     let mut ids = HashMap::new();
     let mut moved_forward: Vec<(i64, DateTime<Utc>)> = Vec::new();
-    for chunk in shoppers.chunks(LOOKUP_CHUNK) {
+    for chunk in shoppers.chunks(CHUNK) {
         for existing in customer::Entity::find()
             .filter(customer::Column::TelegramUserId.is_in(chunk.iter().copied()))
             .all(txn)
@@ -375,21 +366,21 @@ async fn imported_customers(
             ids.insert(existing.telegram_user_id, existing.id);
         }
     }
-    for chunk in moved_forward.chunks(WRITE_CHUNK) {
-        let last = chunk.iter().fold(CaseStatement::new(), |case, (id, last)| {
-            case.case(customer::Column::Id.eq(*id), *last)
-        });
-        customer::Entity::update_many()
-            .col_expr(customer::Column::LastInteractionAt, last.into())
-            .filter(customer::Column::Id.is_in(chunk.iter().map(|(id, _)| *id)))
-            .exec(txn)
-            .await?;
-    }
+    update_by_id(
+        txn,
+        customer::Entity.table_name(),
+        &[customer::Column::LastInteractionAt.as_str()],
+        moved_forward
+            .into_iter()
+            .map(|(id, last)| (id, vec![last.into()]))
+            .collect(),
+    )
+    .await?;
     let new: Vec<i64> = shoppers
         .into_iter()
         .filter(|shopper| !ids.contains_key(shopper))
         .collect();
-    for chunk in new.chunks(WRITE_CHUNK) {
+    for chunk in new.chunks(CHUNK) {
         let models =
             chunk
                 .iter()
