@@ -29,26 +29,43 @@ use crate::table::Table;
 pub enum Command {
     /// Orders, newest first.
     List {
+        /// Only orders in this status (`new`, `paid`, `shipped`, `awaiting_payment`, ...).
         #[arg(long)]
         status: Option<String>,
         /// A Telegram user id, `@username` or `#id`.
         #[arg(long)]
         customer: Option<String>,
+        /// How many orders to show.
         #[arg(long, default_value_t = 50)]
         limit: u64,
     },
     /// One order: its lines, and its payment in the chat if it has one.
-    Show { order: i64 },
+    Show {
+        /// The order's number.
+        order: i64,
+    },
     /// Move an order on: new → paid, shipped or cancelled; paid → shipped or cancelled;
     /// shipped → delivered. The shopper gets the status's message; cancelling before shipping
     /// puts the items back in stock.
-    Status { order: i64, status: String },
+    Status {
+        /// The order's number.
+        order: i64,
+        /// The new status: `paid`, `shipped`, `delivered` or `cancelled`.
+        status: String,
+    },
     /// Refund an order paid in the chat (asks first; --yes to skip). Stars go back through
     /// Telegram; a provider payment is recorded as refunded and the money must be returned
     /// in the provider's dashboard.
-    Refund { order: i64 },
+    Refund {
+        /// The order's number.
+        order: i64,
+    },
     /// Import historical orders from CSV, all or nothing.
-    Import { file: PathBuf },
+    Import {
+        /// A CSV file with the header order, customer, placed_at, status, sku, quantity,
+        /// unit_price (and optionally name).
+        file: PathBuf,
+    },
 }
 
 pub async fn run(cx: &Context, command: Command) -> Result<()> {
