@@ -90,8 +90,12 @@ pub fn cancelled() -> ! {
 /// until the first has ended the process.
 fn end(sentence: &str) -> ! {
     ENDING.call_once(|| {
+        // Only a prompt changes the terminal's mode, and only then is the tool sure to be in the
+        // foreground: a background job setting them would be stopped (SIGTTOU), not ended.
         #[cfg(unix)]
-        if let Some(settings) = TERMINAL.get() {
+        if ASKING.load(Ordering::SeqCst)
+            && let Some(settings) = TERMINAL.get()
+        {
             let _ = rustix::termios::tcsetattr(
                 std::io::stdin(),
                 rustix::termios::OptionalActions::Now,
