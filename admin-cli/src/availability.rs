@@ -41,6 +41,7 @@ pub enum Command {
     },
     /// Set one variant's audience (its product must be in by-variant mode).
     Variant {
+        /// The variant's SKU.
         sku: String,
         #[command(flatten)]
         audience: AudienceArgs,

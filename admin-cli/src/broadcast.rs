@@ -29,11 +29,15 @@ pub struct Broadcast {
 enum Command {
     /// The latest broadcasts with their progress.
     List {
+        /// How many broadcasts to show.
         #[arg(long, default_value_t = 20)]
         limit: u64,
     },
     /// One broadcast's progress: queued, sending, sent, failed, skipped, unknown.
-    Status { id: i64 },
+    Status {
+        /// The broadcast's id (`broadcast list`).
+        id: i64,
+    },
 }
 
 pub async fn run(cx: &Context, args: Broadcast) -> Result<()> {

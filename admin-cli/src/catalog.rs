@@ -35,6 +35,7 @@ pub enum Command {
     Variant(VariantCommand),
     /// Import a catalog from CSV or JSON, all or nothing; re-importing updates by SKU.
     Import {
+        /// The catalog file: CSV with a header, or JSON.
         file: PathBuf,
         /// `csv` or `json`; by default from the file's extension.
         #[arg(long)]
@@ -44,12 +45,18 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum CategoryCommand {
+    /// Categories with their products.
     List,
+    /// Add a category.
     Add {
+        /// The category's name as shoppers see it.
         name: String,
     },
+    /// Rename a category.
     Rename {
+        /// The category's current name.
         name: String,
+        /// Its new name.
         #[arg(long)]
         to: String,
     },
@@ -70,31 +77,43 @@ pub enum ProductCommand {
         #[arg(long, conflicts_with = "limit")]
         all: bool,
     },
+    /// One product with its variants, stock and audiences.
     Show {
+        /// The product's id.
         id: i64,
     },
+    /// Add a product (asks for a missing title in a terminal); variants come next.
     Add {
+        /// The product's title as shoppers see it.
         #[arg(long)]
         title: Option<String>,
+        /// Text shown under the title.
         #[arg(long, default_value = "")]
         description: String,
+        /// The category's name.
         #[arg(long)]
         category: Option<String>,
+        /// The brand, for product segments and search.
         #[arg(long)]
         brand: Option<String>,
         /// Create it hidden from shoppers.
         #[arg(long)]
         inactive: bool,
     },
+    /// Change a product's title, description, category, brand, visibility or photo.
     Edit {
+        /// The product's id.
         id: i64,
+        /// The new title.
         #[arg(long)]
         title: Option<String>,
+        /// The new description.
         #[arg(long)]
         description: Option<String>,
         /// A category name; an empty one takes the product out of its category.
         #[arg(long)]
         category: Option<String>,
+        /// The brand; an empty one removes it.
         #[arg(long)]
         brand: Option<String>,
         /// `yes` or `no`.
@@ -108,31 +127,41 @@ pub enum ProductCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum VariantCommand {
+    /// Add a variant (a size, a colour) to a product.
     Add {
         /// The product's id.
         #[arg(long)]
         product: i64,
+        /// The variant's stock-keeping unit, unique in the shop.
         #[arg(long)]
         sku: String,
+        /// The variant's name as shoppers see it, e.g. `100 g`.
         #[arg(long)]
         title: String,
         /// In major units of the store's currency, e.g. 12.50.
         #[arg(long)]
         price: String,
+        /// Units in stock.
         #[arg(long, default_value_t = 0)]
         stock: i32,
+        /// Create it hidden from shoppers.
         #[arg(long)]
         inactive: bool,
     },
+    /// Change a variant's title, price, stock, visibility or photo.
     Edit {
+        /// The variant's SKU.
         sku: String,
+        /// The new title.
         #[arg(long)]
         title: Option<String>,
         /// In major units of the store's currency, e.g. 12.50.
         #[arg(long)]
         price: Option<String>,
+        /// Units in stock.
         #[arg(long)]
         stock: Option<i32>,
+        /// `yes` or `no`.
         #[arg(long, value_parser = parse_flag)]
         active: Option<bool>,
         /// The variant's own photo (shown instead of the product's when it is chosen): an

@@ -20,7 +20,10 @@ pub enum Command {
     /// Every coupon: discount, window, uses, ties, active.
     List,
     /// One coupon with its usage: redemptions, discount given, per shopper.
-    Show { code: String },
+    Show {
+        /// The coupon's code (any case).
+        code: String,
+    },
     /// Create a coupon (a wizard in a terminal for what is missing).
     Create {
         /// The code shoppers type (letters, digits, `-`, `_`; case does not matter).
@@ -52,7 +55,10 @@ pub enum Command {
         user_groups: Vec<String>,
     },
     /// Switch a coupon off: checkout refuses it from now on; past orders keep their discount.
-    Disable { code: String },
+    Disable {
+        /// The coupon's code (any case).
+        code: String,
+    },
 }
 
 pub async fn run(cx: &Context, command: Command) -> Result<()> {

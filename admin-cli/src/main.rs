@@ -16,6 +16,8 @@ mod customer_insight;
 mod customers;
 mod files;
 mod format;
+mod help;
+mod interrupt;
 mod lint;
 mod member_list;
 mod orders;
@@ -33,7 +35,7 @@ mod webhook;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use storebot::Settings;
 
 use crate::context::Context;
@@ -96,12 +98,16 @@ enum Command {
         /// A file to write (.toml or .json); standard output by default.
         #[arg(long, short = 'o')]
         output: Option<PathBuf>,
+        /// `toml` or `json`; by default from the file's extension (standard output: TOML, or JSON
+        /// with --json).
         #[arg(long, value_enum)]
         format: Option<config_file::Format>,
     },
     /// Make the database match a configuration file, in one transaction.
     Apply {
+        /// The configuration file (as `export` writes it).
         file: PathBuf,
+        /// `toml` or `json`; by default from the file's extension.
         #[arg(long, value_enum)]
         format: Option<config_file::Format>,
         /// Print the changes without making them.
@@ -117,6 +123,7 @@ enum Command {
     /// Copy the SQLite database to PATH, consistently, while the bot runs (PostgreSQL: use
     /// pg_dump).
     Backup {
+        /// Where to write the copy.
         path: PathBuf,
         /// Replace PATH if it exists.
         #[arg(long)]
@@ -124,7 +131,10 @@ enum Command {
     },
     /// Replace the SQLite database with the backup at PATH (stop the bot first; asks, or
     /// --yes). The replaced database is kept as <file>.before-restore.
-    Restore { path: PathBuf },
+    Restore {
+        /// The backup to restore.
+        path: PathBuf,
+    },
 }
 
 /// Whether a panic is Rust's print macros finding standard output closed, as when the output
@@ -161,8 +171,15 @@ fn main() -> ExitCode {
     }
 }
 
+/// The command line, as `Cli::parse` reads it, with every command listed in the top-level help.
+fn parse_cli() -> Cli {
+    let mut command = help::with_every_command(Cli::command());
+    let matches = command.clone().get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.format(&mut command).exit())
+}
+
 fn admin_main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = parse_cli();
     let json = cli.json;
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
@@ -171,6 +188,7 @@ fn admin_main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    interrupt::install(&runtime, json);
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -301,6 +319,33 @@ mod tests {
 
     #[test]
     fn the_command_line_is_well_formed() {
-        super::Cli::command().debug_assert();
+        super::help::with_every_command(super::Cli::command()).debug_assert();
+    }
+
+    /// Every argument of every command says what it is for in `--help` (clap's own `--help`
+    /// and `--version` aside).
+    #[test]
+    fn every_argument_has_help_text() {
+        fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in command.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in command.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&super::Cli::command(), "storebot-admin", &mut missing);
+        assert!(
+            missing.is_empty(),
+            "arguments without help text:\n{}",
+            missing.join("\n")
+        );
     }
 }

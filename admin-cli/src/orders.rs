@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use clap::Subcommand;
 use storebot::conversation::order_news;
 use storebot::store::StoreError;
+use storebot::store::orders::coupons;
 use storebot::store::orders::management::{self, OrderFilter, OrderImportRow, OrderRow};
 use storebot::store::orders::payments::{self, PaymentState};
 use storebot::store::orders::status::{self as order_status, StatusChange};
@@ -29,26 +30,43 @@ use crate::table::Table;
 pub enum Command {
     /// Orders, newest first.
     List {
+        /// Only orders in this status (`new`, `paid`, `shipped`, `awaiting_payment`, ...).
         #[arg(long)]
         status: Option<String>,
         /// A Telegram user id, `@username` or `#id`.
         #[arg(long)]
         customer: Option<String>,
+        /// How many orders to show.
         #[arg(long, default_value_t = 50)]
         limit: u64,
     },
     /// One order: its lines, and its payment in the chat if it has one.
-    Show { order: i64 },
+    Show {
+        /// The order's number.
+        order: i64,
+    },
     /// Move an order on: new → paid, shipped or cancelled; paid → shipped or cancelled;
     /// shipped → delivered. The shopper gets the status's message; cancelling before shipping
     /// puts the items back in stock.
-    Status { order: i64, status: String },
+    Status {
+        /// The order's number.
+        order: i64,
+        /// The new status: `paid`, `shipped`, `delivered` or `cancelled`.
+        status: String,
+    },
     /// Refund an order paid in the chat (asks first; --yes to skip). Stars go back through
     /// Telegram; a provider payment is recorded as refunded and the money must be returned
     /// in the provider's dashboard.
-    Refund { order: i64 },
+    Refund {
+        /// The order's number.
+        order: i64,
+    },
     /// Import historical orders from CSV, all or nothing.
-    Import { file: PathBuf },
+    Import {
+        /// A CSV file with the header order, customer, placed_at, status, sku, quantity,
+        /// unit_price (and optionally name).
+        file: PathBuf,
+    },
 }
 
 pub async fn run(cx: &Context, command: Command) -> Result<()> {
@@ -70,21 +88,18 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
                 limit: Some(limit),
             };
             let rows = management::list(db, &filter).await?;
-            let orders: Vec<_> = rows.iter().map(|row| row.order.clone()).collect();
-            let mut states = payments::states(db, &orders).await?;
-            let listed: Vec<Listed> = rows
-                .into_iter()
-                .map(|row| Listed {
-                    payment: states.remove(&row.order.id),
-                    row,
-                })
-                .collect();
+            let listed = listed(cx, rows).await?;
             if !cx.json_out(&listed)? {
                 let mut table = Table::new([
                     "order", "customer", "placed", "status", "items", "discount", "total",
                     "payment",
                 ]);
-                for Listed { row, payment } in listed {
+                for Listed {
+                    row,
+                    coupon_codes,
+                    payment,
+                } in listed
+                {
                     let items: Vec<String> = row
                         .items
                         .iter()
@@ -96,7 +111,7 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
                         cx.time(row.order.placed_at),
                         row.order.status,
                         items.join(", "),
-                        discount_cell(row.order.discount_total, &row.order.currency),
+                        discount_cell(row.order.discount_total, &row.order.currency, &coupon_codes),
                         format!(
                             "{} {}",
                             money(row.order.total, &row.order.currency),
@@ -145,12 +160,35 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
     Ok(())
 }
 
-/// An order in `orders list --json`, with its payment in the chat if any.
+/// An order in `orders list --json` and `orders show --json`: the codes of the coupons behind
+/// its discount (in the order they were applied), and its payment in the chat if any.
 #[derive(serde::Serialize)]
 struct Listed {
     #[serde(flatten)]
     row: OrderRow,
+    coupon_codes: Vec<String>,
     payment: Option<PaymentState>,
+}
+
+/// The orders with their coupons and payments, each read for all of them at once.
+async fn listed(cx: &Context, rows: Vec<OrderRow>) -> Result<Vec<Listed>> {
+    let orders: Vec<_> = rows.iter().map(|row| row.order.clone()).collect();
+    let ids: Vec<i64> = orders.iter().map(|order| order.id).collect();
+    let mut codes = coupons::of_orders(&cx.db, &ids).await?;
+    let mut states = payments::states(&cx.db, &orders).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| Listed {
+            coupon_codes: codes
+                .remove(&row.order.id)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(code, _)| code)
+                .collect(),
+            payment: states.remove(&row.order.id),
+            row,
+        })
+        .collect())
 }
 
 /// The payment state in one cell: `–` for orders paid on delivery.
@@ -171,10 +209,9 @@ async fn show(cx: &Context, order_id: i64) -> Result<()> {
         .into_iter()
         .find(|row| row.order.id == order_id)
         .ok_or_else(|| anyhow!("order {order_id} does not exist"))?;
-    let payment = payments::states(&cx.db, std::slice::from_ref(&row.order))
-        .await?
-        .remove(&order_id);
-    let shown = Listed { row, payment };
+    let Some(shown) = listed(cx, vec![row]).await?.pop() else {
+        return Err(anyhow!("order {order_id} does not exist"));
+    };
     if cx.json_out(&shown)? {
         return Ok(());
     }
@@ -199,7 +236,7 @@ async fn show(cx: &Context, order_id: i64) -> Result<()> {
     if order.discount_total != 0 {
         println!(
             "  discount {}",
-            discount_cell(order.discount_total, &order.currency)
+            discount_cell(order.discount_total, &order.currency, &shown.coupon_codes)
         );
     }
     println!(
@@ -325,12 +362,17 @@ fn status_sentence(change: &StatusChange) -> String {
     }
 }
 
-/// The coupons' discount on an order, or a dash when none applied.
-fn discount_cell(discount: i64, currency: &str) -> String {
+/// The coupons' discount on an order with their codes (`−2.00 EUR (WELCOME10)`), or a dash
+/// when none applied.
+fn discount_cell(discount: i64, currency: &str, codes: &[String]) -> String {
     if discount == 0 {
-        "–".to_owned()
+        return "–".to_owned();
+    }
+    let amount = format!("−{} {currency}", money(discount, currency));
+    if codes.is_empty() {
+        amount
     } else {
-        format!("−{} {currency}", money(discount, currency))
+        format!("{amount} ({})", codes.join(", "))
     }
 }
 
@@ -469,6 +511,25 @@ mod tests {
     use super::*;
 
     const HEADER: &str = "order,customer,placed_at,status,sku,quantity,unit_price,name\n";
+
+    #[test]
+    fn a_discount_names_the_coupons_behind_it() {
+        let codes = |list: &[&str]| {
+            list.iter()
+                .map(|code| (*code).to_owned())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            discount_cell(200, "EUR", &codes(&["WELCOME10"])),
+            "−2.00 EUR (WELCOME10)"
+        );
+        assert_eq!(
+            discount_cell(1000, "EUR", &codes(&["VIP20", "FIVER"])),
+            "−10.00 EUR (VIP20, FIVER)"
+        );
+        assert_eq!(discount_cell(0, "EUR", &[]), "–");
+        assert_eq!(discount_cell(150, "JPY", &[]), "−150 JPY");
+    }
 
     proptest! {
         #[test]

@@ -57,11 +57,16 @@ pub enum Command {
     /// Every product segment: rule, matching variants, customer segments granted it.
     List,
     /// One product segment with its rule and uses.
-    Show { product_segment: String },
+    Show {
+        /// The product segment's name or id.
+        product_segment: String,
+    },
     /// Create a product segment (a wizard in a terminal when no condition is given).
     Create {
+        /// Its name, unique among product segments.
         #[arg(long)]
         name: Option<String>,
+        /// A note for yourself; shoppers never see it.
         #[arg(long, default_value = "")]
         description: String,
         #[command(flatten)]
@@ -69,27 +74,39 @@ pub enum Command {
     },
     /// Change a product segment's name, description or conditions.
     Edit {
+        /// The product segment's name or id.
         product_segment: String,
+        /// A new name.
         #[arg(long)]
         name: Option<String>,
+        /// A new note for yourself.
         #[arg(long)]
         description: Option<String>,
         #[command(flatten)]
         rule: RuleFlags,
     },
     /// See products: the variants that match it now.
-    Products { product_segment: String },
+    Products {
+        /// The product segment's name or id.
+        product_segment: String,
+    },
     /// See uses: the customer segments granted it.
-    Uses { product_segment: String },
+    Uses {
+        /// The product segment's name or id.
+        product_segment: String,
+    },
     /// Delete a product segment; one granted to customer segments needs --force (the grants go
     /// with it).
     Delete {
+        /// The product segment's name or id.
         product_segment: String,
+        /// Delete it even while customer segments are granted it.
         #[arg(long)]
         force: bool,
     },
     /// Let a customer segment's members see the product segment's variants.
     Grant {
+        /// The product segment's name or id.
         product_segment: String,
         /// The customer segment (name or id).
         #[arg(long)]
@@ -97,7 +114,9 @@ pub enum Command {
     },
     /// Take a grant away.
     Revoke {
+        /// The product segment's name or id.
         product_segment: String,
+        /// The customer segment (name or id).
         #[arg(long)]
         segment: String,
     },

@@ -2,7 +2,9 @@
 //! and otherwise one sentence naming the missing flag. It must never wait for input that can't
 //! come, so every prompt first checks that standard input and error are terminals. Typed text
 //! is cleaned as the bot cleans a shopper's ([`storebot::typed_text::clean`]: no NUL or other
-//! control character), so what a wizard stores is what the flags could have given.
+//! control character), so what a wizard stores is what the flags could have given. Ctrl-C at
+//! any prompt ends the command through [`crate::interrupt`]: the cursor back, one sentence, exit
+//! 130; every prompt comes before its command's write, so nothing was changed.
 
 use std::io::IsTerminal;
 
@@ -40,16 +42,18 @@ impl Prompt {
             return Ok(value);
         }
         self.require(flag)?;
-        let typed: String = Input::new().with_prompt(label).interact_text()?;
+        let typed: String = ask(|| Input::new().with_prompt(label).interact_text())?;
         Ok(storebot::typed_text::clean(&typed))
     }
 
     /// A typed answer that may be left empty.
     pub fn optional_text(self, label: &str) -> Result<Option<String>> {
-        let text: String = Input::new()
-            .with_prompt(label)
-            .allow_empty(true)
-            .interact_text()?;
+        let text: String = ask(|| {
+            Input::new()
+                .with_prompt(label)
+                .allow_empty(true)
+                .interact_text()
+        })?;
         let text = storebot::typed_text::clean(&text);
         Ok(Some(text.trim().to_owned()).filter(|text| !text.is_empty()))
     }
@@ -77,20 +81,21 @@ impl Prompt {
         if items.is_empty() {
             bail!("there is nothing to choose from for {flag}");
         }
-        let chosen = if items.len() > 12 {
-            FuzzySelect::new()
-                .with_prompt(label)
-                .items(items)
-                .default(0)
-                .interact()?
-        } else {
-            Select::new()
-                .with_prompt(label)
-                .items(items)
-                .default(0)
-                .interact()?
-        };
-        Ok(chosen)
+        ask(|| {
+            if items.len() > 12 {
+                FuzzySelect::new()
+                    .with_prompt(label)
+                    .items(items)
+                    .default(0)
+                    .interact()
+            } else {
+                Select::new()
+                    .with_prompt(label)
+                    .items(items)
+                    .default(0)
+                    .interact()
+            }
+        })
     }
 
     /// Some of `items` by index (space to toggle, enter to accept).
@@ -102,11 +107,13 @@ impl Prompt {
         checked: &[bool],
     ) -> Result<Vec<usize>> {
         self.require(flag)?;
-        Ok(MultiSelect::new()
-            .with_prompt(label)
-            .items(items)
-            .defaults(checked)
-            .interact()?)
+        ask(|| {
+            MultiSelect::new()
+                .with_prompt(label)
+                .items(items)
+                .defaults(checked)
+                .interact()
+        })
     }
 
     /// A yes/no question whose answer has a flag.
@@ -121,10 +128,12 @@ impl Prompt {
             return Ok(value);
         }
         self.require(flag)?;
-        Ok(Confirm::new()
-            .with_prompt(label)
-            .default(default)
-            .interact()?)
+        ask(|| {
+            Confirm::new()
+                .with_prompt(label)
+                .default(default)
+                .interact()
+        })
     }
 
     /// Confirms a step: `--yes` skips the question; without a terminal, `--yes` is required.
@@ -135,14 +144,29 @@ impl Prompt {
         if !self.interactive {
             bail!("{what}: pass --yes to confirm (there is no terminal to ask in)");
         }
-        if Confirm::new()
-            .with_prompt(format!("{what}. Go ahead?"))
-            .default(false)
-            .interact()?
-        {
+        if ask(|| {
+            Confirm::new()
+                .with_prompt(format!("{what}. Go ahead?"))
+                .default(false)
+                .interact()
+        })? {
             Ok(())
         } else {
             bail!("cancelled, nothing was changed")
         }
+    }
+}
+
+/// Runs one dialoguer prompt with Ctrl-C meaning "cancel": the prompt's `Interrupted` error
+/// ends the command at once (see [`crate::interrupt`]), as the SIGINT the terminal library
+/// raises would.
+fn ask<T>(interact: impl FnOnce() -> dialoguer::Result<T>) -> Result<T> {
+    let _asking = crate::interrupt::asking();
+    match interact() {
+        Ok(answer) => Ok(answer),
+        Err(dialoguer::Error::IO(error)) if error.kind() == std::io::ErrorKind::Interrupted => {
+            crate::interrupt::cancelled()
+        }
+        Err(error) => Err(error.into()),
     }
 }

@@ -20,8 +20,10 @@ pub enum Command {
     },
     /// Add a question (asks for what is missing in a terminal).
     Add {
+        /// The question as shoppers read it.
         #[arg(long)]
         text: Option<String>,
+        /// One answer (single, the default) or several (multiple).
         #[arg(long, value_enum)]
         kind: Option<Kind>,
         /// Shoppers may skip it.
@@ -33,9 +35,12 @@ pub enum Command {
     },
     /// Change a question's text, kind or whether it is required.
     Edit {
+        /// The question's id (`questions list`).
         id: i64,
+        /// The new text.
         #[arg(long)]
         text: Option<String>,
+        /// One answer (single) or several (multiple).
         #[arg(long, value_enum)]
         kind: Option<Kind>,
         /// `yes` or `no`.
@@ -44,19 +49,25 @@ pub enum Command {
     },
     /// Add an option to a question.
     AddOption {
+        /// The question's id.
         question: i64,
+        /// The option's text.
         #[arg(long)]
         text: String,
     },
     /// Rename an option.
     RenameOption {
+        /// The option's id (`questions list` shows it before the text).
         option: i64,
+        /// The option's new text.
         #[arg(long)]
         text: String,
     },
     /// Move a question to a position (1 = asked first).
     Move {
+        /// The question's id.
         id: i64,
+        /// Its new position, 1 for first.
         #[arg(long)]
         to: usize,
     },
@@ -70,6 +81,7 @@ pub enum Command {
     },
     /// Archive one option of a question.
     ArchiveOption {
+        /// The option's id.
         option: i64,
         /// Archive even when a segment rule uses it.
         #[arg(long)]

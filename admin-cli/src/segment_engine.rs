@@ -49,6 +49,7 @@ pub enum Command {
     Recompute,
     /// The recompute history, newest first.
     Runs {
+        /// How many runs to show.
         #[arg(long, default_value_t = 20)]
         limit: u64,
     },

@@ -28,20 +28,26 @@ pub enum Command {
     /// Every segment: kind, in force, members, last recompute.
     List,
     /// One segment with its rule and where it is used.
-    Show { segment: String },
+    Show {
+        /// The segment's name or id.
+        segment: String,
+    },
     /// Create a segment (a wizard in a terminal for what is missing).
     Create(CreateArgs),
     /// Change a segment.
     Edit(EditArgs),
     /// Delete a segment; one in use needs --force (its grants go with it).
     Delete {
+        /// The segment's name or id.
         segment: String,
+        /// Delete it even while it is in use (its grants go with it).
         #[arg(long)]
         force: bool,
     },
     /// Members, share of shoppers, revenue share and average check; with a segment, also its
     /// joins and leaves per day.
     Stats {
+        /// One segment's name or id; every segment without it.
         segment: Option<String>,
         /// Days of joins and leaves to show, up to today.
         #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=366))]
@@ -53,8 +59,10 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct CreateArgs {
+    /// The segment's name, unique in the shop.
     #[arg(long)]
     name: Option<String>,
+    /// `auto`: members follow a rule; `manual`: you add them one by one.
     #[arg(long, value_enum)]
     kind: Option<Kind>,
     /// The rule in words, e.g. `order count >= 2 and in segment "VIP"` (see README, "The
@@ -64,6 +72,7 @@ pub struct CreateArgs {
     /// A file holding the rule in words, or in the stored JSON form.
     #[arg(long, value_name = "FILE")]
     rule: Option<PathBuf>,
+    /// A note for yourself; shoppers never see it.
     #[arg(long, default_value = "")]
     description: String,
     /// Create it switched off.
@@ -84,8 +93,10 @@ pub struct CreateArgs {
 pub struct EditArgs {
     /// The segment (name or id).
     segment: String,
+    /// A new name.
     #[arg(long)]
     name: Option<String>,
+    /// A new note for yourself.
     #[arg(long)]
     description: Option<String>,
     /// The new rule in words (see README, "The rule language").

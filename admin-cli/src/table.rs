@@ -1,7 +1,8 @@
 //! Tables for human output, laid out by `comfy-table` to fit the terminal: the width is
 //! `COLUMNS` when set, else the terminal's, else 80 (a pipe or a file). Each row stays one line
 //! (so `grep` finds a row whole): a cell too wide for its share is cut at a word or character
-//! boundary with "…", never inside a character. Columns of amounts and counts are
+//! boundary with "…", never inside a character; an amount that starts a cell (`−2.00 EUR
+//! (WELCOME10)`) is kept whole and only its note is cut. Columns of amounts and counts are
 //! right-aligned, so money lines up on its decimals; nothing here decides what goes in a table.
 
 use std::io::IsTerminal;
@@ -73,10 +74,15 @@ impl Table {
                 // A header is never cut, so every column stays named; nor is a column of short
                 // values (ids, dates, amounts, SKUs, statuses): the long texts give way first.
                 let widest = cells().map(|cell| cell.chars().count()).max().unwrap_or(0);
+                // A cell that starts with an amount keeps the amount whole.
+                let amounts = cells()
+                    .filter_map(|cell| amount_width(cell))
+                    .max()
+                    .unwrap_or(0);
                 let keep = self.header[index].chars().count().max(if widest <= SHORT {
                     widest
                 } else {
-                    0
+                    amounts
                 });
                 column.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(
                     u16::try_from(keep + 1).unwrap_or(u16::MAX),
@@ -147,6 +153,25 @@ pub fn width() -> u16 {
         return width;
     }
     DEFAULT_WIDTH
+}
+
+/// How wide a cell must stay for the amount it starts with to be whole: 9 for `−2.00 EUR`, 10
+/// for `−2.00 EUR (WELCOME10)` (the amount, and the "…" that stands for its cut note); `None`
+/// when it starts with no amount.
+fn amount_width(cell: &str) -> Option<usize> {
+    let words: Vec<&str> = cell.split(' ').collect();
+    (1..=words.len().min(2))
+        .rev()
+        .map(|count| words[..count].join(" "))
+        .find(|prefix| looks_like_amount(prefix))
+        .map(|amount| {
+            let width = amount.chars().count();
+            if width < cell.chars().count() {
+                width + 1
+            } else {
+                width
+            }
+        })
 }
 
 fn is_blank(cell: &str) -> bool {
@@ -220,6 +245,24 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn an_amount_before_a_note_is_kept_whole_and_the_note_cut() {
+        let mut table = Table::new(["order", "title", "discount"]);
+        table.row(vec![
+            "1".into(),
+            "Green tea, the large tin with the bamboo lid".into(),
+            "−0.90 EUR (WELCOME10, FRIENDS)".into(),
+        ]);
+        let narrow = table.render_width("none", 30);
+        assert!(narrow.contains("−0.90 EUR…"), "{narrow}");
+        let wide = table.render_width("none", 200);
+        assert!(wide.contains("−0.90 EUR (WELCOME10, FRIENDS)"), "{wide}");
+        assert_eq!(amount_width("−2.00 EUR (WELCOME10)"), Some(10));
+        assert_eq!(amount_width("−2.00 EUR"), Some(9));
+        assert_eq!(amount_width("12 items"), Some(3));
+        assert_eq!(amount_width("Green tea"), None);
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod bot;
 pub mod fake_telegram;
 pub mod shopper;
 pub mod tcp_proxy;
+pub mod terminal;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

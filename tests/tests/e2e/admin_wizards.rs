@@ -1,113 +1,12 @@
 //! storebot-admin's wizards, typed into a real pseudo-terminal: each test starts its own tmux
-//! server (on a private socket) running the binary, waits for each prompt to appear on the
-//! screen, answers it with key presses, and checks the database afterwards with `--json`.
-
-use std::process::Command;
-use std::time::{Duration, Instant};
+//! server (`storebot_tests::terminal`) running the binary, waits for each prompt to appear on
+//! the screen, answers it with key presses, and checks the database afterwards with `--json`.
 
 use serde_json::Value;
 use storebot::testing::TestDb;
-use storebot_tests::{binary, command, stderr, stdout};
-
-/// One tmux server with one window running a storebot-admin command.
-pub(crate) struct Terminal {
-    socket: String,
-}
-
-static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-
-impl Terminal {
-    pub(crate) fn start(test: &TestDb, dir: &std::path::Path, args: &str) -> Self {
-        let socket = format!(
-            "storebot-admin-test-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        );
-        // The shell prints the exit code and then waits, so the screen stays readable.
-        let script = format!(
-            "{} {args}; echo EXIT=$?; read keep_open",
-            binary("storebot-admin").display()
-        );
-        let mut tmux = Command::new("tmux");
-        for (key, _) in std::env::vars() {
-            if key.starts_with("STOREBOT_") {
-                tmux.env_remove(key);
-            }
-        }
-        let status = tmux
-            .current_dir(dir)
-            .env("STOREBOT_DATABASE__URL", test.url())
-            .args([
-                "-L",
-                &socket,
-                "-f",
-                "/dev/null",
-                "new-session",
-                "-d",
-                "-x",
-                "160",
-                "-y",
-                "50",
-            ])
-            .args(["sh", "-c", &script])
-            .status()
-            .expect("tmux runs");
-        assert!(status.success(), "tmux could not start");
-        Self { socket }
-    }
-
-    pub(crate) fn screen(&self) -> String {
-        let output = Command::new("tmux")
-            .args(["-L", &self.socket, "capture-pane", "-p", "-J"])
-            .output()
-            .expect("capture");
-        String::from_utf8_lossy(&output.stdout).into_owned()
-    }
-
-    /// Waits until `text` is on the screen. Polls the screen's content (the condition itself),
-    /// with a generous cap so that a broken wizard fails the test instead of hanging it.
-    pub(crate) fn expect(&self, text: &str) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let screen = self.screen();
-            if screen.contains(text) {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "`{text}` never appeared; the screen:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Sends tmux key names (`Enter`, `Down`, `Space`) or literal text.
-    fn keys(&self, keys: &[&str]) {
-        let status = Command::new("tmux")
-            .args(["-L", &self.socket, "send-keys"])
-            .args(keys)
-            .status()
-            .expect("send-keys");
-        assert!(status.success());
-    }
-
-    fn type_line(&self, text: &str) {
-        let status = Command::new("tmux")
-            .args(["-L", &self.socket, "send-keys", "-l", text])
-            .status()
-            .expect("send-keys");
-        assert!(status.success());
-        self.keys(&["Enter"]);
-    }
-}
-
-impl Drop for Terminal {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .status();
-    }
-}
+// The progress tests drive the same terminal.
+pub(crate) use storebot_tests::terminal::Terminal;
+use storebot_tests::{command, stderr, stdout};
 
 pub(crate) fn admin_json(test: &TestDb, dir: &std::path::Path, args: &[&str]) -> Value {
     let output = command("storebot-admin", dir)
@@ -496,4 +395,120 @@ async fn long_work_shows_a_progress_bar_in_a_terminal_only() {
         .expect("runs");
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(stderr(&output), "");
+}
+
+/// Every list a cancelled wizard could have written to, as `--json` prints them.
+fn everything(test: &TestDb, dir: &std::path::Path) -> Vec<Value> {
+    [
+        &["questions", "list", "--all"][..],
+        &["segments", "list"],
+        &["coupons", "list"],
+        &["catalog", "product", "list"],
+    ]
+    .iter()
+    .map(|args| admin_json(test, dir, args))
+    .collect()
+}
+
+#[tokio::test]
+async fn ctrl_c_at_a_menu_cancels_the_wizard_shows_the_cursor_and_saves_nothing() {
+    let test = TestDb::new().await.expect("test db");
+    let dir = tempfile::tempdir().expect("dir");
+    admin_json(&test, dir.path(), &["migrate"]);
+    let before = everything(&test, dir.path());
+    let terminal = Terminal::start(&test, dir.path(), "segments create");
+    terminal.expect("Segment name");
+    terminal.type_line("tea lovers");
+    terminal.expect("manual: you add members one by one");
+    // dialoguer hides the cursor while its menu is on screen.
+    assert!(!terminal.cursor_visible(), "{}", terminal.screen());
+    terminal.keys(&["C-c"]);
+    terminal.expect("Cancelled, nothing was changed.");
+    terminal.expect("EXIT=130");
+    assert!(terminal.cursor_visible(), "{}", terminal.screen());
+    assert_eq!(everything(&test, dir.path()), before);
+}
+
+#[tokio::test]
+async fn ctrl_c_at_a_checklist_after_several_answers_saves_nothing_and_says_so_in_json() {
+    let test = TestDb::new().await.expect("test db");
+    let dir = tempfile::tempdir().expect("dir");
+    admin_json(
+        &test,
+        dir.path(),
+        &["segments", "create", "--name", "VIP", "--kind", "manual"],
+    );
+    let before = everything(&test, dir.path());
+    let terminal = Terminal::start(&test, dir.path(), "coupons create --json");
+    terminal.expect("Coupon code");
+    terminal.type_line("welcome10");
+    terminal.expect("Discount");
+    terminal.keys(&["Enter"]);
+    terminal.expect("Amount");
+    terminal.type_line("10");
+    terminal.expect("Segments whose members may use it");
+    terminal.keys(&["Space", "C-c"]);
+    terminal.expect(r#"{"error":{"code":"cancelled","message":"Cancelled, nothing was changed.","problems":[]}}"#);
+    terminal.expect("EXIT=130");
+    assert!(terminal.cursor_visible(), "{}", terminal.screen());
+    assert_eq!(everything(&test, dir.path()), before);
+}
+
+#[tokio::test]
+async fn sigint_from_outside_at_a_prompt_gives_the_terminal_back_as_it_was() {
+    let test = TestDb::new().await.expect("test db");
+    let dir = tempfile::tempdir().expect("dir");
+    admin_json(&test, dir.path(), &["migrate"]);
+    let before = everything(&test, dir.path());
+    let terminal = Terminal::start(&test, dir.path(), "questions add");
+    terminal.expect("Question text");
+    terminal.type_line("Favourite tea?");
+    terminal.expect("single choice");
+    // The menu holds the terminal in raw mode: no echo, no line editing.
+    terminal.interrupt_program();
+    terminal.expect("Cancelled, nothing was changed.");
+    terminal.expect("EXIT=130");
+    assert!(terminal.cursor_visible(), "{}", terminal.screen());
+    // The shell reads a line now: what is typed is echoed, as before the tool started.
+    terminal.keys(&["-l", "echoed again"]);
+    terminal.expect("echoed again");
+    assert_eq!(everything(&test, dir.path()), before);
+}
+
+#[tokio::test]
+async fn ctrl_c_while_the_tool_works_ends_it_with_130_and_one_sentence() {
+    let test = TestDb::new().await.expect("test db");
+    let dir = tempfile::tempdir().expect("dir");
+    admin_json(&test, dir.path(), &["migrate"]);
+    // A Bot API that accepts the connection and never answers: `webhook info` waits on it.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+    silent.set_nonblocking(true).expect("nonblocking");
+    std::fs::write(
+        dir.path().join("telegram.toml"),
+        format!(
+            "[telegram]\ntoken = \"123:abc\"\napi_url = \"http://{}\"\n",
+            silent.local_addr().expect("address")
+        ),
+    )
+    .expect("write");
+    let terminal = Terminal::start(&test, dir.path(), "webhook info --config telegram.toml");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let _waiting = loop {
+        match silent.accept() {
+            Ok((connection, _)) => break connection,
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the tool never called the Bot API; the screen:\n{}",
+                    terminal.screen()
+                );
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(error) => panic!("accept: {error}"),
+        }
+    };
+    terminal.keys(&["C-c"]);
+    terminal.expect("Interrupted: a change already reported as made stays");
+    terminal.expect("EXIT=130");
+    assert!(terminal.cursor_visible(), "{}", terminal.screen());
 }

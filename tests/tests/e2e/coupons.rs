@@ -343,3 +343,125 @@ async fn a_shopper_redeems_a_coupon_at_checkout_through_the_bot_binary() {
     let (status, log) = bot.terminate().await.unwrap();
     assert!(status.success(), "{}", log.join("\n"));
 }
+
+/// Places an order of `quantity` small green teas for `customer`, with `codes` entered at the
+/// confirmation, as the checkout does: the quote shown, then the order placed exactly so.
+async fn place_order(shop: &Shop, customer: i64, quantity: i32, key: &str, codes: &[&str]) -> i64 {
+    use storebot::store::membership::in_force;
+    use storebot::store::orders::{cart, coupons, place, quote};
+    let now = Utc::now();
+    cart::set_quantity(
+        &shop.test.db,
+        customer,
+        shop.demo.green_small,
+        quantity,
+        now,
+    )
+    .await
+    .unwrap();
+    let segments = in_force::segments_in_force_for(&shop.test.db, customer, now)
+        .await
+        .unwrap();
+    let codes: Vec<String> = codes.iter().map(|code| (*code).to_owned()).collect();
+    let shopper = coupons::Shopper {
+        customer_id: customer,
+        segments_in_force: &segments,
+        now,
+    };
+    let shown = quote::quote(&shop.test.db, &shopper, &codes)
+        .await
+        .unwrap()
+        .quote;
+    let placed = place::place(
+        &shop.test.db,
+        &place::NewOrder {
+            customer_id: customer,
+            idempotency_key: key,
+            segments_in_force: &segments,
+            contact_phone: None,
+            address: None,
+            currency: "EUR",
+            now,
+            coupons: &codes,
+            confirmed: &shown,
+            payment: None,
+        },
+    )
+    .await
+    .unwrap();
+    let place::Placement::Placed { order, .. } = placed else {
+        panic!("expected an order, got {placed:?}");
+    };
+    order.order.id
+}
+
+#[tokio::test]
+async fn orders_list_and_show_name_the_coupon_behind_each_discount() {
+    let shop = Shop::new().await;
+    shop.json(&[
+        "coupons",
+        "create",
+        "--code",
+        "welcome10",
+        "--percent",
+        "10",
+        "--user-group",
+        "friends",
+    ]);
+    let customer = customers::record_interaction(
+        &shop.test.db,
+        &customers::TelegramUser::new(4242, "Ida"),
+        Utc::now(),
+    )
+    .await
+    .unwrap()
+    .id;
+    user_groups::add_hand_set_group(&shop.test.db, customer, "friends")
+        .await
+        .unwrap();
+    // 2 × 4.50 EUR, 10% off: −0.90 EUR; then an order without a coupon.
+    let with_coupon = place_order(&shop, customer, 2, "k-coupon", &["welcome10"]).await;
+    let without = place_order(&shop, customer, 1, "k-plain", &[]).await;
+
+    let listed = shop.json(&["orders", "list"]);
+    let order = |id: i64| {
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|order| order["id"] == id)
+            .unwrap_or_else(|| panic!("order {id} not in {listed:#}"))
+            .clone()
+    };
+    let discounted = order(with_coupon);
+    assert_eq!(discounted["coupon_codes"], serde_json::json!(["WELCOME10"]));
+    assert_eq!(discounted["discount_total"], 90);
+    assert_eq!(discounted["currency"], "EUR");
+    assert_eq!(order(without)["coupon_codes"], serde_json::json!([]));
+    // The demo's own orders are listed too, none with a coupon.
+    assert!(listed.as_array().unwrap().len() > 2);
+
+    let table = shop.ok_with(&["orders", "list"], &[("COLUMNS", "200")]);
+    let line = |id: i64| {
+        table
+            .lines()
+            .find(|line| line.trim_start().starts_with(&format!("{id} ")))
+            .unwrap_or_else(|| panic!("order {id} not in\n{table}"))
+    };
+    assert!(
+        line(with_coupon).contains("−0.90 EUR (WELCOME10)"),
+        "{table}"
+    );
+    assert!(!line(without).contains("WELCOME10"), "{table}");
+    // At 80 columns the code may be cut, the amount never.
+    let narrow = shop.ok_with(&["orders", "list"], &[("COLUMNS", "80")]);
+    assert!(narrow.contains("−0.90 EUR"), "{narrow}");
+
+    let shown = shop.ok(&["orders", "show", &with_coupon.to_string()]);
+    assert!(shown.contains("discount −0.90 EUR (WELCOME10)"), "{shown}");
+    let shown = shop.json(&["orders", "show", &with_coupon.to_string()]);
+    assert_eq!(shown["coupon_codes"], serde_json::json!(["WELCOME10"]));
+    assert_eq!(shown["id"], with_coupon);
+    let plain = shop.json(&["orders", "show", &without.to_string()]);
+    assert_eq!(plain["coupon_codes"], serde_json::json!([]));
+}

@@ -12,6 +12,8 @@ mod adapter_faults;
 mod admin;
 /// storebot-admin's segment engine, shopper insight and webhook commands through their flags.
 mod admin_engine;
+/// storebot-admin's top-level help: every command of every area, with its summary.
+mod admin_help;
 /// The rule language through the admin tool: --where, show, list, preview, explain, export/apply.
 mod admin_language;
 /// Progress bars of the members import, apply, backup and restore, at a terminal only.
