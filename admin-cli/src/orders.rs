@@ -203,12 +203,7 @@ fn payment_cell(state: Option<&PaymentState>) -> String {
 }
 
 async fn show(cx: &Context, order_id: i64) -> Result<()> {
-    let filter = OrderFilter::default();
-    let row = management::list(&cx.db, &filter)
-        .await?
-        .into_iter()
-        .find(|row| row.order.id == order_id)
-        .ok_or_else(|| anyhow!("order {order_id} does not exist"))?;
+    let row = management::order(&cx.db, order_id).await?;
     let Some(shown) = listed(cx, vec![row]).await?.pop() else {
         return Err(anyhow!("order {order_id} does not exist"));
     };

@@ -1,5 +1,5 @@
-//! Writing many rows to a statement, for the imports: how many rows a statement carries, and
-//! an update that gives each listed row its own values.
+//! Many rows to a statement: how many rows a statement carries, reading by a long list of ids
+//! a [`CHUNK`] at a time, and an update that gives each listed row its own values.
 //!
 //! The update joins the table to a `VALUES` list (`UPDATE t SET c = u.column2 FROM (VALUES
 //! (…), …) AS u WHERE t.id = u.column1`), which SQLite (3.33 and later) and PostgreSQL both
@@ -7,7 +7,7 @@
 //! per column does the same in portable SQL but costs every row a walk of the whole list:
 //! updating 20,000 rows 500 at a time took SQLite 1.1 s that way and 0.13 s with the join.
 
-use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value};
 
 use super::StoreError;
 
@@ -15,6 +15,21 @@ use super::StoreError;
 /// thousand values, well below SQLite's (32,766) and PostgreSQL's (65,535) limits on bound
 /// parameters.
 pub(crate) const CHUNK: usize = 500;
+
+/// The rows `query` finds for each [`CHUNK`] of `ids`, gathered: a list of a whole store's
+/// ids (`orders list --all` on a long history) would bind more values in one `IN (...)` than
+/// SQLite allows. Rows come chunk by chunk, so a caller that needs an order sorts them.
+pub(crate) async fn in_chunks<T, F, Fut>(ids: &[i64], mut query: F) -> Result<Vec<T>, StoreError>
+where
+    F: FnMut(Vec<i64>) -> Fut,
+    Fut: Future<Output = Result<Vec<T>, DbErr>>,
+{
+    let mut rows = Vec::new();
+    for chunk in ids.chunks(CHUNK) {
+        rows.extend(query(chunk.to_vec()).await?);
+    }
+    Ok(rows)
+}
 
 /// Sets `columns` of the rows of `table` whose `id` is listed, each row to its own `values`
 /// (one value per column, in order), in statements of [`CHUNK`] rows. Names come from the

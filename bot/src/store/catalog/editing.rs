@@ -16,6 +16,7 @@ use sea_orm::{
 use serde::Serialize;
 use storebot_entity::{category, product, variant};
 
+use crate::store::bulk::in_chunks;
 use crate::store::shoppers::questions::non_empty;
 use crate::store::{StoreError, begin_write};
 
@@ -325,12 +326,14 @@ async fn rows_for(
 ) -> Result<Vec<ProductRow>, StoreError> {
     let ids: Vec<i64> = products.iter().map(|product| product.id).collect();
     let mut variants: BTreeMap<i64, Vec<variant::Model>> = BTreeMap::new();
-    for variant in variant::Entity::find()
-        .filter(variant::Column::ProductId.is_in(ids))
-        .order_by_asc(variant::Column::Id)
-        .all(db)
-        .await?
-    {
+    let found = in_chunks(&ids, |chunk| {
+        variant::Entity::find()
+            .filter(variant::Column::ProductId.is_in(chunk))
+            .order_by_asc(variant::Column::Id)
+            .all(db)
+    })
+    .await?;
+    for variant in found {
         variants
             .entry(variant.product_id)
             .or_default()

@@ -17,7 +17,7 @@ use sea_orm::{
 use serde::Serialize;
 use storebot_entity::{customer, order, order_item, variant};
 
-use crate::store::bulk::{CHUNK, update_by_id};
+use crate::store::bulk::{CHUNK, in_chunks, update_by_id};
 use crate::store::{StoreError, begin_write};
 
 pub use super::status::ORDER_STATUSES;
@@ -82,15 +82,35 @@ pub async fn list(
     if let Some(limit) = filter.limit {
         query = query.limit(limit);
     }
-    let orders = query.all(db).await?;
+    with_items(db, query.all(db).await?).await
+}
+
+/// One order with its items.
+pub async fn order(db: &impl ConnectionTrait, id: i64) -> Result<OrderRow, StoreError> {
+    let found = order::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| StoreError::not_found("order", id))?;
+    let mut rows = with_items(db, vec![found]).await?;
+    rows.pop().ok_or_else(|| StoreError::not_found("order", id))
+}
+
+/// The orders with their items, read a [`CHUNK`] of orders at a time: a whole history (`orders
+/// list --all`) would otherwise bind more ids than SQLite allows in one statement.
+async fn with_items(
+    db: &impl ConnectionTrait,
+    orders: Vec<order::Model>,
+) -> Result<Vec<OrderRow>, StoreError> {
     let ids: Vec<i64> = orders.iter().map(|order| order.id).collect();
     let mut items: BTreeMap<i64, Vec<order_item::Model>> = BTreeMap::new();
-    for item in order_item::Entity::find()
-        .filter(order_item::Column::OrderId.is_in(ids))
-        .order_by_asc(order_item::Column::Id)
-        .all(db)
-        .await?
-    {
+    let found = in_chunks(&ids, |chunk| {
+        order_item::Entity::find()
+            .filter(order_item::Column::OrderId.is_in(chunk))
+            .order_by_asc(order_item::Column::Id)
+            .all(db)
+    })
+    .await?;
+    for item in found {
         items.entry(item.order_id).or_default().push(item);
     }
     Ok(orders
@@ -547,6 +567,44 @@ mod tests {
             .expect("known");
         assert_eq!(known.first_interaction_at, now() - day * 900);
         assert_eq!(known.last_interaction_at, now());
+    }
+
+    #[tokio::test]
+    async fn a_whole_history_is_listed_past_the_bind_limit_of_one_statement() {
+        // SQLite binds at most 32,766 values to a statement: every list of a whole store (the
+        // merchant's `--all`) reads its related rows a chunk of ids at a time.
+        let test = TestDb::new().await.expect("test db");
+        let db = &test.db;
+        crate::store::catalog::import::import(db, &[row(2, "T-1", "Tea", 250)], now())
+            .await
+            .expect("catalog");
+        let orders = 33_000_usize;
+        let rows: Vec<OrderImportRow> = (0..orders)
+            .map(|n| line(n + 2, &format!("W{n}"), 1_000 + n as i64, "T-1", 1))
+            .collect();
+        import(db, &rows, "EUR").await.expect("import");
+        let listed = list(db, &OrderFilter::default()).await.expect("list");
+        assert_eq!(listed.len(), orders);
+        assert!(listed.iter().all(|row| row.items.len() == 1));
+        let models: Vec<order::Model> = listed.into_iter().map(|row| row.order).collect();
+        let states = crate::store::orders::payments::states(db, &models)
+            .await
+            .expect("payment states");
+        assert!(states.is_empty());
+        let ids: Vec<i64> = models.iter().map(|order| order.id).collect();
+        let codes = crate::store::orders::coupons::of_orders(db, &ids)
+            .await
+            .expect("coupon codes");
+        assert!(codes.is_empty());
+        let shoppers = crate::store::shoppers::records::list(
+            db,
+            &crate::store::shoppers::records::CustomerFilter::default(),
+            &["delivered".to_owned()],
+        )
+        .await
+        .expect("customers");
+        assert_eq!(shoppers.len(), orders);
+        assert!(shoppers.iter().all(|shopper| shopper.orders == 1));
     }
 
     #[tokio::test]

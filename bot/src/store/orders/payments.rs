@@ -20,6 +20,7 @@ use sea_orm::{
 use serde::Serialize;
 use storebot_entity::{customer, invoice, order, order_item, payment, variant};
 
+use crate::store::bulk::in_chunks;
 use crate::store::messaging::outbox;
 use crate::store::{StoreError, begin_write};
 
@@ -542,17 +543,21 @@ pub async fn states(
     orders: &[order::Model],
 ) -> Result<BTreeMap<i64, PaymentState>, StoreError> {
     let ids: Vec<i64> = orders.iter().map(|order| order.id).collect();
-    let invoices = invoice::Entity::find()
-        .filter(invoice::Column::OrderId.is_in(ids.clone()))
-        .all(db)
-        .await?;
+    let invoices = in_chunks(&ids, |chunk| {
+        invoice::Entity::find()
+            .filter(invoice::Column::OrderId.is_in(chunk))
+            .all(db)
+    })
+    .await?;
     let mut payments: BTreeMap<i64, Vec<payment::Model>> = BTreeMap::new();
-    for payment in payment::Entity::find()
-        .filter(payment::Column::OrderId.is_in(ids))
-        .order_by_asc(payment::Column::Id)
-        .all(db)
-        .await?
-    {
+    let found = in_chunks(&ids, |chunk| {
+        payment::Entity::find()
+            .filter(payment::Column::OrderId.is_in(chunk))
+            .order_by_asc(payment::Column::Id)
+            .all(db)
+    })
+    .await?;
+    for payment in found {
         payments.entry(payment.order_id).or_default().push(payment);
     }
     let status: BTreeMap<i64, &str> = orders

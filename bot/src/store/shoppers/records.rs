@@ -18,6 +18,7 @@ use storebot_entity::{
 };
 
 use crate::store::StoreError;
+use crate::store::bulk::in_chunks;
 use crate::store::membership::in_force::is_in_force;
 
 /// How to narrow the customer list; every field that is set must hold.
@@ -134,12 +135,14 @@ pub async fn list(
     // Summed here rather than with SQL SUM, whose type differs between the engines (integer
     // on SQLite, numeric on PostgreSQL); the list is capped by the merchant's filter anyway.
     let mut figures: BTreeMap<i64, (i64, i64)> = BTreeMap::new();
-    for order in order::Entity::find()
-        .filter(order::Column::CustomerId.is_in(ids))
-        .filter(order::Column::Status.is_in(counted_statuses.to_vec()))
-        .all(db)
-        .await?
-    {
+    let counted = in_chunks(&ids, |chunk| {
+        order::Entity::find()
+            .filter(order::Column::CustomerId.is_in(chunk))
+            .filter(order::Column::Status.is_in(counted_statuses.to_vec()))
+            .all(db)
+    })
+    .await?;
+    for order in counted {
         let entry = figures.entry(order.customer_id).or_default();
         entry.0 += 1;
         entry.1 += order.total;

@@ -2,6 +2,7 @@
 //! window, limits, coverage), a use claimed inside the order's transaction, and what each
 //! coupon took off which line recorded.
 
+use crate::store::bulk::in_chunks;
 use crate::store::membership::user_groups;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -376,19 +377,21 @@ pub async fn of_orders(
     db: &impl ConnectionTrait,
     order_ids: &[i64],
 ) -> Result<BTreeMap<i64, Vec<(String, i64)>>, StoreError> {
-    let rows = coupon_redemption::Entity::find()
-        .select_also(coupon::Entity)
-        .join(
-            JoinType::InnerJoin,
-            coupon_redemption::Entity::belongs_to(coupon::Entity)
-                .from(coupon_redemption::Column::CouponId)
-                .to(coupon::Column::Id)
-                .into(),
-        )
-        .filter(coupon_redemption::Column::OrderId.is_in(order_ids.to_vec()))
-        .order_by_asc(coupon_redemption::Column::Id)
-        .all(db)
-        .await?;
+    let rows = in_chunks(order_ids, |chunk| {
+        coupon_redemption::Entity::find()
+            .select_also(coupon::Entity)
+            .join(
+                JoinType::InnerJoin,
+                coupon_redemption::Entity::belongs_to(coupon::Entity)
+                    .from(coupon_redemption::Column::CouponId)
+                    .to(coupon::Column::Id)
+                    .into(),
+            )
+            .filter(coupon_redemption::Column::OrderId.is_in(chunk))
+            .order_by_asc(coupon_redemption::Column::Id)
+            .all(db)
+    })
+    .await?;
     let mut by_order: BTreeMap<i64, Vec<(String, i64)>> = BTreeMap::new();
     for (redemption, coupon) in rows {
         let code = coupon.map(|coupon| coupon.code).unwrap_or_default();
