@@ -4,7 +4,7 @@
 //! `visible_to_agrees_with_the_pure_rule` test keeps it identical to
 //! [`crate::catalog::variant_visibility`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, HashMap};
 
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, IntoCondition, Query};
 use sea_orm::{
@@ -317,18 +317,86 @@ pub async fn access_of_product(
         .all(db)
         .await?;
     let variant_ids: Vec<i64> = variants.iter().map(|variant| variant.id).collect();
-    let mut variant_segments: BTreeMap<i64, BTreeSet<i64>> = BTreeMap::new();
-    for row in variant_segment::Entity::find()
-        .filter(variant_segment::Column::VariantId.is_in(variant_ids))
+    let mut variant_segments = segments_by_variant(
+        variant_segment::Entity::find()
+            .filter(variant_segment::Column::VariantId.is_in(variant_ids))
+            .all(db)
+            .await?,
+    );
+    let grants = crate::store::catalog::product_segments::grants_in_memory(db).await?;
+    Ok(access_facts(
+        product,
+        product_segments,
+        variants,
+        &mut variant_segments,
+        &grants,
+    ))
+}
+
+/// The access facts of every product of the catalog, by title (then id), each with its
+/// variants by id: what [`access_of_product`] says of each, read in a few whole-table
+/// statements however large the catalog (for `apply` and `export`, which look at every
+/// product).
+pub async fn access_of_all_products(
+    db: &impl ConnectionTrait,
+) -> Result<Vec<ProductAccessFacts>, StoreError> {
+    // The database sorts the titles, so the order is its collation's, as a single query's.
+    let products = product::Entity::find()
+        .order_by(product::Column::Title, Order::Asc)
+        .order_by(product::Column::Id, Order::Asc)
+        .all(db)
+        .await?;
+    let mut product_segments: HashMap<i64, BTreeSet<i64>> = HashMap::new();
+    for row in product_segment::Entity::find().all(db).await? {
+        product_segments
+            .entry(row.product_id)
+            .or_default()
+            .insert(row.segment_id);
+    }
+    let mut variants_of: HashMap<i64, Vec<variant::Model>> = HashMap::new();
+    for variant in variant::Entity::find()
+        .order_by(variant::Column::Id, Order::Asc)
         .all(db)
         .await?
     {
-        variant_segments
+        variants_of
+            .entry(variant.product_id)
+            .or_default()
+            .push(variant);
+    }
+    let mut variant_segments = segments_by_variant(variant_segment::Entity::find().all(db).await?);
+    let grants = crate::store::catalog::product_segments::grants_in_memory(db).await?;
+    Ok(products
+        .into_iter()
+        .map(|product| {
+            let segments = product_segments.remove(&product.id).unwrap_or_default();
+            let variants = variants_of.remove(&product.id).unwrap_or_default();
+            access_facts(product, segments, variants, &mut variant_segments, &grants)
+        })
+        .collect())
+}
+
+/// Variant id → the segments its own audience names.
+fn segments_by_variant(rows: Vec<variant_segment::Model>) -> HashMap<i64, BTreeSet<i64>> {
+    let mut by_variant: HashMap<i64, BTreeSet<i64>> = HashMap::new();
+    for row in rows {
+        by_variant
             .entry(row.variant_id)
             .or_default()
             .insert(row.segment_id);
     }
-    let grants = crate::store::catalog::product_segments::grants_in_memory(db).await?;
+    by_variant
+}
+
+/// One product's facts from its rows, however they were read: the one place that says what
+/// the pure rule is given, for one product or all of them.
+fn access_facts(
+    product: product::Model,
+    product_segments: BTreeSet<i64>,
+    variants: Vec<variant::Model>,
+    variant_segments: &mut HashMap<i64, BTreeSet<i64>>,
+    grants: &[(crate::product_rule::ProductRule, BTreeSet<i64>)],
+) -> ProductAccessFacts {
     let access = ProductAccess {
         active: product.active,
         all_segments: product.all_segments,
@@ -343,13 +411,13 @@ pub async fn access_of_product(
                 all_segments: variant.all_segments,
                 segments: variant_segments.remove(&variant.id).unwrap_or_default(),
                 opened_to: crate::store::catalog::product_segments::opened_to(
-                    &grants, &product, &variant,
+                    grants, &product, &variant,
                 ),
             };
             (variant, access)
         })
         .collect();
-    Ok((product, access, variants))
+    (product, access, variants)
 }
 
 /// Escapes `\`, `%` and `_` so that shopper text matches literally inside a LIKE pattern.
@@ -784,6 +852,15 @@ mod tests {
             .into_iter()
             .map(|p| p.id)
             .collect();
+        // The whole catalog read at once gives the same facts, grants included.
+        let all = access_of_all_products(db).await.expect("all");
+        assert_eq!(all.len(), products.len());
+        for facts in all {
+            assert_eq!(
+                facts,
+                access_of_product(db, facts.0.id).await.expect("access")
+            );
+        }
         for shopper in segment_sets {
             let in_force: BTreeSet<i64> = shopper.iter().copied().collect();
             for product_id in &products {
