@@ -154,14 +154,27 @@ pub async fn set_product<C: ConnectionTrait + TransactionTrait>(
     audience: &Audience,
 ) -> Result<Availability, StoreError> {
     let txn = begin_write(db).await?;
+    write_product_audience(&txn, product_id, audience).await?;
+    let availability = of_product(&txn, product_id).await?;
+    txn.commit().await?;
+    Ok(availability)
+}
+
+/// [`set_product`]'s writes, in the caller's transaction, without reading the availability
+/// back: for `apply`, which already knows it and may write many products.
+pub async fn write_product_audience(
+    db: &impl ConnectionTrait,
+    product_id: i64,
+    audience: &Audience,
+) -> Result<(), StoreError> {
     let product = product::Entity::find_by_id(product_id)
-        .one(&txn)
+        .one(db)
         .await?
         .ok_or_else(|| StoreError::not_found("product", product_id))?;
-    check_segments_exist(&txn, audience).await?;
+    check_segments_exist(db, audience).await?;
     product_segment::Entity::delete_many()
         .filter(product_segment::Column::ProductId.eq(product_id))
-        .exec(&txn)
+        .exec(db)
         .await?;
     if let Audience::Segments(ids) = audience {
         for segment_id in ids {
@@ -169,16 +182,14 @@ pub async fn set_product<C: ConnectionTrait + TransactionTrait>(
                 product_id: Set(product_id),
                 segment_id: Set(*segment_id),
             }
-            .insert(&txn)
+            .insert(db)
             .await?;
         }
     }
     let mut row = product.into_active_model();
     row.all_segments = Set(*audience == Audience::AllSegments);
-    row.update(&txn).await?;
-    let availability = of_product(&txn, product_id).await?;
-    txn.commit().await?;
-    Ok(availability)
+    row.update(db).await?;
+    Ok(())
 }
 
 /// Turns by-variant mode on or off. Turning it on gives every variant the product's current

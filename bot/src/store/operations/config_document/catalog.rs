@@ -184,9 +184,8 @@ pub(super) async fn apply_images(
 
 /// Availability, by product title; products not listed are open to all segments.
 ///
-/// The catalog's availability is read once, in a few statements; only the products whose
-/// availability differs from the file are written (each write says what the product looks
-/// like afterwards, which its variants are then compared with).
+/// The catalog's availability is read once, in a few statements, and only the products whose
+/// availability differs from the file are written.
 pub(super) async fn apply_availability<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     config: &StoreConfig,
@@ -206,12 +205,14 @@ pub(super) async fn apply_availability<C: ConnectionTrait + TransactionTrait>(
         let entry = listed.get(current.title.as_str());
         let wanted_product = names.audience(entry.and_then(|e| e.segments.as_ref()))?;
         let wanted_variants = entry.and_then(|e| e.variants.as_ref());
-        let mut written = None;
+        // Turning by-variant mode on gives the variants the product's audience: they are
+        // compared with the file as that write leaves them.
+        let mut switched = None;
         if current.by_variant != wanted_variants.is_some() {
             let (after, _) =
                 availability::set_by_variant(db, current.product_id, wanted_variants.is_some())
                     .await?;
-            written = Some(after);
+            switched = Some(after);
             changes.push(format!(
                 "turn by-variant {} for `{}`",
                 if wanted_variants.is_some() {
@@ -223,12 +224,11 @@ pub(super) async fn apply_availability<C: ConnectionTrait + TransactionTrait>(
             ));
         }
         if current.audience != wanted_product {
-            written =
-                Some(availability::set_product(db, current.product_id, &wanted_product).await?);
+            availability::write_product_audience(db, current.product_id, &wanted_product).await?;
             changes.push(format!("set who may see `{}`", current.title));
         }
         if let Some(variants) = wanted_variants {
-            let now_current = written.as_ref().unwrap_or(current);
+            let now_current = switched.as_ref().unwrap_or(current);
             for VariantAvailability { sku, segments } in variants {
                 let Some(variant) = now_current.variants.iter().find(|v| &v.sku == sku) else {
                     return Err(StoreError::Invalid(format!(
