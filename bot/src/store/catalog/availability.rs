@@ -15,7 +15,7 @@ use sea_orm::{
 use serde::Serialize;
 use storebot_entity::{product, product_segment, segment, variant, variant_segment};
 
-use crate::store::catalog::browse::ProductAccessFacts;
+use crate::store::catalog::access::ProductAccessFacts;
 use crate::store::{StoreError, begin_write};
 
 /// Everybody, or the members of these segments.
@@ -55,7 +55,7 @@ pub async fn of_product(
     product_id: i64,
 ) -> Result<Availability, StoreError> {
     // The same facts the shopper-side visibility rule reads, so the two can't drift.
-    let facts = crate::store::catalog::browse::access_of_product(db, product_id).await?;
+    let facts = crate::store::catalog::access::access_of_product(db, product_id).await?;
     let named = BTreeSet::from_iter(named_segments(&facts));
     let segment_names = segment::Entity::find()
         .filter(segment::Column::Id.is_in(named))
@@ -70,7 +70,7 @@ pub async fn of_product(
 /// Every product's availability as it stands, by title (then id): [`of_product`] for the
 /// whole catalog in a few statements, whatever its size.
 pub async fn of_all_products(db: &impl ConnectionTrait) -> Result<Vec<Availability>, StoreError> {
-    let facts = crate::store::catalog::browse::access_of_all_products(db).await?;
+    let facts = crate::store::catalog::access::access_of_all_products(db).await?;
     // A shop has few segments: all their names are read once, and each product keeps those
     // it names.
     let segment_names: BTreeMap<i64, String> = segment::Entity::find()
