@@ -17,7 +17,9 @@
 //! a change with what it replaces; by default the `storebot-admin` built beside this bench.
 //! PostgreSQL: a fresh database is created next to `STOREBOT_BENCH_POSTGRES_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/postgres`) for each admin tool and dropped at the end.
-//! It prints a table; it asserts only that every command succeeded, never a speed.
+//! It prints a table (for export and apply, the rows are the catalog's products); it asserts
+//! that every command succeeded and that each apply found what it should to change, never a
+//! speed.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -131,7 +133,7 @@ fn orders_csv(rows: usize, catalog: usize) -> String {
 }
 
 /// The document `apply` is timed with: every tenth product of the catalog restricted to the
-/// segment `bench vip`, every other product open to all (as it is after the import).
+/// segment `bench vip`, the rest open to all (as they are after the import).
 fn availability_toml(products: usize) -> String {
     let mut text = String::new();
     for product in (0..products).step_by(10) {
