@@ -1,9 +1,12 @@
-//! Benchmark of the admin tool's imports, through the real `storebot-admin` binary as a
-//! merchant runs it: a catalog file (20,000 rows by default) imported into an empty store,
-//! imported again unchanged, imported again with every price changed, and then an order
-//! history (100,000 rows by default) over that catalog. Each time is the whole command: start,
-//! reading and checking the file, and the one write transaction. `storebot-admin migrate` on
-//! the same database is timed too, as the floor every command pays (start and connect).
+//! Benchmark of the admin tool's imports and of `apply`, through the real `storebot-admin`
+//! binary as a merchant runs it: a catalog file (20,000 rows by default, 4 variants a product)
+//! imported into an empty store, imported again unchanged, imported again with every price
+//! changed, and then an order history (100,000 rows by default) over that catalog. Then the
+//! store's document is exported, applied back unchanged (one pass, which finds nothing to
+//! do), and a document restricting every tenth product to a segment is applied (the dry-run
+//! pass and the real one). Each time is the whole command: start, reading and checking the
+//! file, and the one write transaction. `storebot-admin migrate` on the same database is timed
+//! too, as the floor every command pays (start and connect).
 //!
 //! ```sh
 //! cargo run -p storebot-tests --bin bench_import -- --catalog 20000 --orders 100000 \
@@ -14,7 +17,9 @@
 //! a change with what it replaces; by default the `storebot-admin` built beside this bench.
 //! PostgreSQL: a fresh database is created next to `STOREBOT_BENCH_POSTGRES_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/postgres`) for each admin tool and dropped at the end.
-//! It prints a table; it asserts only that every command succeeded, never a speed.
+//! It prints a table (for export and apply, the rows are the catalog's products); it asserts
+//! that every command succeeded and that each apply found what it should to change, never a
+//! speed.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -71,12 +76,16 @@ fn parse_options() -> anyhow::Result<Options> {
             .admins
             .push(storebot_tests::binary("storebot-admin"));
     }
-    for admin in &options.admins {
+    for admin in &mut options.admins {
         ensure!(
             admin.is_file(),
             "{} is not built: run `cargo build --workspace --bins` first",
             admin.display()
         );
+        // The commands run in the files' directory, where a relative path would not lead.
+        *admin = admin
+            .canonicalize()
+            .with_context(|| format!("can't find {}", admin.display()))?;
     }
     Ok(options)
 }
@@ -123,8 +132,21 @@ fn orders_csv(rows: usize, catalog: usize) -> String {
     text
 }
 
-/// One timed command of the admin tool on `url`; its output is checked, not shown.
-fn time(admin: &Path, url: &str, dir: &Path, args: &[&str]) -> anyhow::Result<Duration> {
+/// The document `apply` is timed with: every tenth product of the catalog restricted to the
+/// segment `bench vip`, the rest open to all (as they are after the import).
+fn availability_toml(products: usize) -> String {
+    let mut text = String::new();
+    for product in (0..products).step_by(10) {
+        let _ = writeln!(
+            text,
+            "[[availability]]\nproduct = \"Product {product:05}\"\nsegments = [\"bench vip\"]\n"
+        );
+    }
+    text
+}
+
+/// One timed command of the admin tool on `url`, with what it printed (checked, not shown).
+fn time(admin: &Path, url: &str, dir: &Path, args: &[&str]) -> anyhow::Result<(Duration, String)> {
     let started = Instant::now();
     let output = Command::new(admin)
         .args(args)
@@ -140,7 +162,10 @@ fn time(admin: &Path, url: &str, dir: &Path, args: &[&str]) -> anyhow::Result<Du
         args.join(" "),
         String::from_utf8_lossy(&output.stderr)
     );
-    Ok(elapsed)
+    Ok((
+        elapsed,
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+    ))
 }
 
 struct Figure {
@@ -164,8 +189,8 @@ fn bench(
         |dir| dir.to_string_lossy().into_owned(),
     );
     let mut figures = Vec::new();
-    let mut step = |step: &'static str, rows: usize, args: &[&str]| -> anyhow::Result<()> {
-        let took = time(admin, url, files, args)?;
+    let mut step = |step: &'static str, rows: usize, args: &[&str]| -> anyhow::Result<String> {
+        let (took, printed) = time(admin, url, files, args)?;
         figures.push(Figure {
             database,
             admin: label.clone(),
@@ -173,7 +198,7 @@ fn bench(
             rows,
             took,
         });
-        Ok(())
+        Ok(printed)
     };
     // The first run migrates; the second is the floor every command pays.
     time(admin, url, files, &["migrate"])?;
@@ -202,6 +227,40 @@ fn bench(
         options.orders,
         &["orders", "import", "orders.csv"],
     )?;
+    let products = options.catalog.div_ceil(4);
+    time(
+        admin,
+        url,
+        files,
+        &[
+            "segments",
+            "create",
+            "--name",
+            "bench vip",
+            "--kind",
+            "manual",
+        ],
+    )?;
+    step("export", products, &["export", "--output", "config.toml"])?;
+    let unchanged = step(
+        "apply, unchanged",
+        products,
+        &["apply", "config.toml", "--yes"],
+    )?;
+    ensure!(
+        unchanged.starts_with("Nothing to change"),
+        "applying the exported document changed something: {unchanged}"
+    );
+    let changed = step(
+        "apply, 10% restricted",
+        products,
+        &["apply", "availability.toml", "--yes"],
+    )?;
+    let expected = format!("{} change(s):", products.div_ceil(10));
+    ensure!(
+        changed.starts_with(&expected),
+        "the availability document should make {expected}, not: {changed}"
+    );
     Ok(figures)
 }
 
@@ -232,6 +291,10 @@ async fn main() -> anyhow::Result<()> {
     std::fs::write(
         files.path().join("orders.csv"),
         orders_csv(options.orders, options.catalog),
+    )?;
+    std::fs::write(
+        files.path().join("availability.toml"),
+        availability_toml(options.catalog.div_ceil(4)),
     )?;
     let mut figures = Vec::new();
     for (index, admin) in options.admins.iter().enumerate() {
@@ -271,7 +334,7 @@ async fn main() -> anyhow::Result<()> {
             "release"
         }
     );
-    println!("| database | admin tool | import | rows | seconds | rows/s |");
+    println!("| database | admin tool | step | rows | seconds | rows/s |");
     println!("|---|---|---|---:|---:|---:|");
     for figure in &figures {
         let seconds = figure.took.as_secs_f64();

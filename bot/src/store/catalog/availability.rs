@@ -15,6 +15,7 @@ use sea_orm::{
 use serde::Serialize;
 use storebot_entity::{product, product_segment, segment, variant, variant_segment};
 
+use crate::store::catalog::access::ProductAccessFacts;
 use crate::store::{StoreError, begin_write};
 
 /// Everybody, or the members of these segments.
@@ -54,8 +55,54 @@ pub async fn of_product(
     product_id: i64,
 ) -> Result<Availability, StoreError> {
     // The same facts the shopper-side visibility rule reads, so the two can't drift.
-    let (product, access, variants) =
-        crate::store::catalog::browse::access_of_product(db, product_id).await?;
+    let facts = crate::store::catalog::access::access_of_product(db, product_id).await?;
+    let named = BTreeSet::from_iter(named_segments(&facts));
+    let segment_names = segment::Entity::find()
+        .filter(segment::Column::Id.is_in(named))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|segment| (segment.id, segment.name))
+        .collect();
+    Ok(availability_of(facts, &segment_names))
+}
+
+/// Every product's availability as it stands, by title (then id): [`of_product`] for the
+/// whole catalog in a few statements, whatever its size.
+pub async fn of_all_products(db: &impl ConnectionTrait) -> Result<Vec<Availability>, StoreError> {
+    let facts = crate::store::catalog::access::access_of_all_products(db).await?;
+    // A shop has few segments: all their names are read once, and each product keeps those
+    // it names.
+    let segment_names: BTreeMap<i64, String> = segment::Entity::find()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|segment| (segment.id, segment.name))
+        .collect();
+    Ok(facts
+        .into_iter()
+        .map(|facts| availability_of(facts, &segment_names))
+        .collect())
+}
+
+/// The segments a product's own audience, or one of its variants', names.
+fn named_segments(facts: &ProductAccessFacts) -> impl Iterator<Item = i64> + '_ {
+    let (_, access, variants) = facts;
+    let product = (!access.all_segments).then_some(&access.segments);
+    let variants = variants
+        .iter()
+        .filter(|(_, access)| !access.all_segments)
+        .map(|(_, access)| &access.segments);
+    product.into_iter().chain(variants).flatten().copied()
+}
+
+/// A product's availability from its access facts, with the names of the segments it names
+/// taken from `known_names` (a segment missing from it is left unnamed).
+fn availability_of(facts: ProductAccessFacts, known_names: &BTreeMap<i64, String>) -> Availability {
+    let segment_names = named_segments(&facts)
+        .filter_map(|id| known_names.get(&id).map(|name| (id, name.clone())))
+        .collect();
+    let (product, access, variants) = facts;
     let audience_of = |all_segments: bool, segments: BTreeSet<i64>| {
         if all_segments {
             Audience::AllSegments
@@ -73,19 +120,6 @@ pub async fn of_product(
             title: variant.title,
         })
         .collect();
-    let mut named = BTreeSet::new();
-    for audience in std::iter::once(&audience).chain(variants.iter().map(|v| &v.audience)) {
-        if let Audience::Segments(ids) = audience {
-            named.extend(ids.iter().copied());
-        }
-    }
-    let segment_names = segment::Entity::find()
-        .filter(segment::Column::Id.is_in(named))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|segment| (segment.id, segment.name))
-        .collect();
     let mut warnings = Vec::new();
     let empty = Audience::Segments(BTreeSet::new());
     if !product.by_variant && audience == empty {
@@ -102,7 +136,7 @@ pub async fn of_product(
             ));
         }
     }
-    Ok(Availability {
+    Availability {
         product_id: product.id,
         title: product.title,
         by_variant: product.by_variant,
@@ -110,7 +144,7 @@ pub async fn of_product(
         variants,
         segment_names,
         warnings,
-    })
+    }
 }
 
 /// Sets the product-wide audience (used when by-variant mode is off).
@@ -120,14 +154,27 @@ pub async fn set_product<C: ConnectionTrait + TransactionTrait>(
     audience: &Audience,
 ) -> Result<Availability, StoreError> {
     let txn = begin_write(db).await?;
+    write_product_audience(&txn, product_id, audience).await?;
+    let availability = of_product(&txn, product_id).await?;
+    txn.commit().await?;
+    Ok(availability)
+}
+
+/// [`set_product`]'s writes, in the caller's transaction, without reading the availability
+/// back: for `apply`, which already knows it and may write many products.
+pub async fn write_product_audience(
+    db: &impl ConnectionTrait,
+    product_id: i64,
+    audience: &Audience,
+) -> Result<(), StoreError> {
     let product = product::Entity::find_by_id(product_id)
-        .one(&txn)
+        .one(db)
         .await?
         .ok_or_else(|| StoreError::not_found("product", product_id))?;
-    check_segments_exist(&txn, audience).await?;
+    check_segments_exist(db, audience).await?;
     product_segment::Entity::delete_many()
         .filter(product_segment::Column::ProductId.eq(product_id))
-        .exec(&txn)
+        .exec(db)
         .await?;
     if let Audience::Segments(ids) = audience {
         for segment_id in ids {
@@ -135,16 +182,14 @@ pub async fn set_product<C: ConnectionTrait + TransactionTrait>(
                 product_id: Set(product_id),
                 segment_id: Set(*segment_id),
             }
-            .insert(&txn)
+            .insert(db)
             .await?;
         }
     }
     let mut row = product.into_active_model();
     row.all_segments = Set(*audience == Audience::AllSegments);
-    row.update(&txn).await?;
-    let availability = of_product(&txn, product_id).await?;
-    txn.commit().await?;
-    Ok(availability)
+    row.update(db).await?;
+    Ok(())
 }
 
 /// Turns by-variant mode on or off. Turning it on gives every variant the product's current
@@ -372,5 +417,88 @@ mod tests {
                 .all(|v| v.audience == Audience::AllSegments)
         );
         assert_eq!(off.audience, Audience::Segments([vip].into()));
+    }
+
+    /// The catalog read at once says of every product what reading it alone says: audiences,
+    /// by-variant mode, segment names and warnings, in title order.
+    #[tokio::test]
+    async fn all_products_read_at_once_agree_with_each_read_alone() {
+        let test = TestDb::new().await.expect("test db");
+        let db = &test.db;
+        import(
+            db,
+            &[
+                row(2, "C-1", "Chai", 100),
+                row(3, "C-2", "Chai", 200),
+                row(4, "A-1", "Assam", 300),
+                row(5, "B-1", "Bancha", 400),
+                row(6, "B-2", "Bancha", 500),
+                row(7, "D-1", "Darjeeling", 600),
+            ],
+            now(),
+        )
+        .await
+        .expect("import");
+        let vip = segment(db, "vip").await;
+        let staff = segment(db, "staff").await;
+        let product_of = |sku: &'static str| async move {
+            variant_by_sku(db, sku).await.expect("sku").product_id
+        };
+        set_product(
+            db,
+            product_of("A-1").await,
+            &Audience::Segments([vip].into()),
+        )
+        .await
+        .expect("assam");
+        set_product(
+            db,
+            product_of("D-1").await,
+            &Audience::Segments(BTreeSet::new()),
+        )
+        .await
+        .expect("darjeeling");
+        set_by_variant(db, product_of("C-1").await, true)
+            .await
+            .expect("chai by variant");
+        let c2 = variant_by_sku(db, "C-2").await.expect("sku").id;
+        set_variant(db, c2, &Audience::Segments([vip, staff].into()))
+            .await
+            .expect("chai variant");
+        set_product(
+            db,
+            product_of("B-1").await,
+            &Audience::Segments([staff].into()),
+        )
+        .await
+        .expect("bancha");
+        set_by_variant(db, product_of("B-1").await, true)
+            .await
+            .expect("bancha by variant");
+        let b2 = variant_by_sku(db, "B-2").await.expect("sku").id;
+        set_variant(db, b2, &Audience::Segments(BTreeSet::new()))
+            .await
+            .expect("bancha variant");
+
+        let all = of_all_products(db).await.expect("all");
+        assert_eq!(
+            all.iter().map(|a| a.title.as_str()).collect::<Vec<_>>(),
+            ["Assam", "Bancha", "Chai", "Darjeeling"]
+        );
+        for availability in &all {
+            assert_eq!(
+                availability,
+                &of_product(db, availability.product_id).await.expect("one")
+            );
+        }
+        assert_eq!(
+            all[1].warnings,
+            ["variant `B-2` is restricted to no segment: nobody can see it"]
+        );
+        assert_eq!(
+            all[2].segment_names,
+            BTreeMap::from([(vip, "vip".to_owned()), (staff, "staff".to_owned())])
+        );
+        assert_eq!(all[3].audience, Audience::Segments(BTreeSet::new()));
     }
 }

@@ -4,7 +4,7 @@
 //! `visible_to_agrees_with_the_pure_rule` test keeps it identical to
 //! [`crate::catalog::variant_visibility`].
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, IntoCondition, Query};
 use sea_orm::{
@@ -13,7 +13,6 @@ use sea_orm::{
 };
 use storebot_entity::{category, product, product_segment, variant, variant_segment};
 
-use crate::catalog::{ProductAccess, VariantAccess};
 use crate::store::StoreError;
 
 /// A category with how many products the shopper can see in it.
@@ -287,71 +286,6 @@ pub async fn visible_variant(
         .and_then(|(variant, product)| product.map(|product| (variant, product))))
 }
 
-/// A product, its variants, and the access facts of each for the pure rule: what `simulate`,
-/// `explain` and the merchant's availability view all read.
-pub type ProductAccessFacts = (
-    product::Model,
-    ProductAccess,
-    Vec<(variant::Model, VariantAccess)>,
-);
-
-/// The access facts of a product and its variants (variants by id).
-pub async fn access_of_product(
-    db: &impl ConnectionTrait,
-    product_id: i64,
-) -> Result<ProductAccessFacts, StoreError> {
-    let product = product::Entity::find_by_id(product_id)
-        .one(db)
-        .await?
-        .ok_or_else(|| StoreError::not_found("product", product_id))?;
-    let product_segments: BTreeSet<i64> = product_segment::Entity::find()
-        .filter(product_segment::Column::ProductId.eq(product_id))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|row| row.segment_id)
-        .collect();
-    let variants = variant::Entity::find()
-        .filter(variant::Column::ProductId.eq(product_id))
-        .order_by(variant::Column::Id, Order::Asc)
-        .all(db)
-        .await?;
-    let variant_ids: Vec<i64> = variants.iter().map(|variant| variant.id).collect();
-    let mut variant_segments: BTreeMap<i64, BTreeSet<i64>> = BTreeMap::new();
-    for row in variant_segment::Entity::find()
-        .filter(variant_segment::Column::VariantId.is_in(variant_ids))
-        .all(db)
-        .await?
-    {
-        variant_segments
-            .entry(row.variant_id)
-            .or_default()
-            .insert(row.segment_id);
-    }
-    let grants = crate::store::catalog::product_segments::grants_in_memory(db).await?;
-    let access = ProductAccess {
-        active: product.active,
-        all_segments: product.all_segments,
-        by_variant: product.by_variant,
-        segments: product_segments,
-    };
-    let variants = variants
-        .into_iter()
-        .map(|variant| {
-            let access = VariantAccess {
-                active: variant.active,
-                all_segments: variant.all_segments,
-                segments: variant_segments.remove(&variant.id).unwrap_or_default(),
-                opened_to: crate::store::catalog::product_segments::opened_to(
-                    &grants, &product, &variant,
-                ),
-            };
-            (variant, access)
-        })
-        .collect();
-    Ok((product, access, variants))
-}
-
 /// Escapes `\`, `%` and `_` so that shopper text matches literally inside a LIKE pattern.
 fn escape_like(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
@@ -368,6 +302,7 @@ fn escape_like(text: &str) -> String {
 mod tests {
     use super::*;
     use crate::catalog::variant_visibility;
+    use crate::store::catalog::access::{access_of_all_products, access_of_product};
     use crate::testing::TestDb;
     use chrono::Utc;
     use sea_orm::ActiveValue::Set;
@@ -784,6 +719,15 @@ mod tests {
             .into_iter()
             .map(|p| p.id)
             .collect();
+        // The whole catalog read at once gives the same facts, grants included.
+        let all = access_of_all_products(db).await.expect("all");
+        assert_eq!(all.len(), products.len());
+        for facts in all {
+            assert_eq!(
+                facts,
+                access_of_product(db, facts.0.id).await.expect("access")
+            );
+        }
         for shopper in segment_sets {
             let in_force: BTreeSet<i64> = shopper.iter().copied().collect();
             for product_id in &products {

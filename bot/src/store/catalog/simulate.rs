@@ -3,20 +3,21 @@
 //! which variants a change of segments would show or hide.
 //!
 //! Read-only: this module must never change the catalog, a shopper or their membership. It
-//! loads the access facts of the whole catalog in six statements (the last two: product-segment
-//! grants, evaluated by the pure rule), so it serves the admin tool,
-//! never the shopper's conversation (which filters in SQL through
-//! [`crate::store::catalog::browse::visible_to`]).
+//! loads the access facts of the whole catalog in a few statements
+//! ([`crate::store::catalog::access::access_of_all_products`]; product-segment grants are
+//! evaluated by the pure rule), so it serves the admin tool, never the shopper's conversation
+//! (which filters in SQL through [`crate::store::catalog::browse::visible_to`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, EntityTrait, QueryOrder};
+use sea_orm::{ConnectionTrait, EntityTrait};
 use serde::Serialize;
-use storebot_entity::{category, product, product_segment, variant, variant_segment};
+use storebot_entity::{category, product, variant};
 
 use crate::catalog::{Hidden, ProductAccess, VariantAccess, variant_visibility};
 use crate::store::StoreError;
+use crate::store::catalog::access::access_of_all_products;
 use crate::store::membership::in_force::segments_in_force_for;
 
 /// A product with its access facts and its variants with theirs.
@@ -28,7 +29,8 @@ pub struct ProductFacts {
     pub variants: Vec<(variant::Model, VariantAccess)>,
 }
 
-/// The whole catalog's access facts, by category position then product title.
+/// The whole catalog's access facts, by category position then product title, each product's
+/// variants cheapest first.
 pub async fn catalog_access(db: &impl ConnectionTrait) -> Result<Vec<ProductFacts>, StoreError> {
     let categories: BTreeMap<i64, category::Model> = category::Entity::find()
         .all(db)
@@ -36,67 +38,20 @@ pub async fn catalog_access(db: &impl ConnectionTrait) -> Result<Vec<ProductFact
         .into_iter()
         .map(|row| (row.id, row))
         .collect();
-    let mut product_segments: BTreeMap<i64, BTreeSet<i64>> = BTreeMap::new();
-    for row in product_segment::Entity::find().all(db).await? {
-        product_segments
-            .entry(row.product_id)
-            .or_default()
-            .insert(row.segment_id);
-    }
-    let mut variant_segments: BTreeMap<i64, BTreeSet<i64>> = BTreeMap::new();
-    for row in variant_segment::Entity::find().all(db).await? {
-        variant_segments
-            .entry(row.variant_id)
-            .or_default()
-            .insert(row.segment_id);
-    }
-    let grants = crate::store::catalog::product_segments::grants_in_memory(db).await?;
-    let rows: Vec<product::Model> = product::Entity::find()
-        .order_by_asc(product::Column::Title)
-        .order_by_asc(product::Column::Id)
-        .all(db)
-        .await?;
-    let product_rows: BTreeMap<i64, &product::Model> =
-        rows.iter().map(|row| (row.id, row)).collect();
-    let mut variants: BTreeMap<i64, Vec<(variant::Model, VariantAccess)>> = BTreeMap::new();
-    for row in variant::Entity::find()
-        .order_by_asc(variant::Column::Price)
-        .order_by_asc(variant::Column::Id)
-        .all(db)
+    let mut products: Vec<ProductFacts> = access_of_all_products(db)
         .await?
-    {
-        let access = VariantAccess {
-            active: row.active,
-            all_segments: row.all_segments,
-            segments: variant_segments.remove(&row.id).unwrap_or_default(),
-            opened_to: product_rows
-                .get(&row.product_id)
-                .map(|product| {
-                    crate::store::catalog::product_segments::opened_to(&grants, product, &row)
-                })
-                .unwrap_or_default(),
-        };
-        variants
-            .entry(row.product_id)
-            .or_default()
-            .push((row, access));
-    }
-    drop(product_rows);
-    let mut products: Vec<ProductFacts> = rows
         .into_iter()
-        .map(|row| ProductFacts {
-            category: row
-                .category_id
-                .and_then(|id| categories.get(&id))
-                .map(|category| category.name.clone()),
-            access: ProductAccess {
-                active: row.active,
-                all_segments: row.all_segments,
-                by_variant: row.by_variant,
-                segments: product_segments.remove(&row.id).unwrap_or_default(),
-            },
-            variants: variants.remove(&row.id).unwrap_or_default(),
-            product: row,
+        .map(|(product, access, mut variants)| {
+            variants.sort_by_key(|(variant, _)| (variant.price, variant.id));
+            ProductFacts {
+                category: product
+                    .category_id
+                    .and_then(|id| categories.get(&id))
+                    .map(|category| category.name.clone()),
+                access,
+                variants,
+                product,
+            }
         })
         .collect();
     let position = |product: &ProductFacts| {

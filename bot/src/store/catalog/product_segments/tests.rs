@@ -231,7 +231,7 @@ async fn a_grant_opens_restricted_variants_to_its_segment_only() {
 
     // Pure rule (what simulate and explain read) agrees.
     let (_, product_access, variants) =
-        crate::store::catalog::browse::access_of_product(db, cheap.product_id)
+        crate::store::catalog::access::access_of_product(db, cheap.product_id)
             .await
             .expect("access");
     for (variant, access) in variants {

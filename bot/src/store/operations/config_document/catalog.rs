@@ -2,12 +2,10 @@
 //! photos (by product title or SKU) and availability (by product title), in the caller's
 //! transaction, each change said in one line.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait};
 use storebot_entity::{product, variant};
 
 use super::document::*;
@@ -185,6 +183,9 @@ pub(super) async fn apply_images(
 }
 
 /// Availability, by product title; products not listed are open to all segments.
+///
+/// The catalog's availability is read once, in a few statements, and only the products whose
+/// availability differs from the file are written.
 pub(super) async fn apply_availability<C: ConnectionTrait + TransactionTrait>(
     db: &C,
     config: &StoreConfig,
@@ -199,17 +200,19 @@ pub(super) async fn apply_availability<C: ConnectionTrait + TransactionTrait>(
         .iter()
         .map(|entry| (entry.product.trim(), entry))
         .collect();
-    for product in product::Entity::find()
-        .order_by_asc(product::Column::Title)
-        .all(db)
-        .await?
-    {
-        let current = availability::of_product(db, product.id).await?;
-        let entry = listed.get(product.title.as_str());
+    let catalog = availability::of_all_products(db).await?;
+    for current in &catalog {
+        let entry = listed.get(current.title.as_str());
         let wanted_product = names.audience(entry.and_then(|e| e.segments.as_ref()))?;
         let wanted_variants = entry.and_then(|e| e.variants.as_ref());
+        // Turning by-variant mode on gives the variants the product's audience: they are
+        // compared with the file as that write leaves them.
+        let mut switched = None;
         if current.by_variant != wanted_variants.is_some() {
-            availability::set_by_variant(db, product.id, wanted_variants.is_some()).await?;
+            let (after, _) =
+                availability::set_by_variant(db, current.product_id, wanted_variants.is_some())
+                    .await?;
+            switched = Some(after);
             changes.push(format!(
                 "turn by-variant {} for `{}`",
                 if wanted_variants.is_some() {
@@ -217,20 +220,20 @@ pub(super) async fn apply_availability<C: ConnectionTrait + TransactionTrait>(
                 } else {
                     "off"
                 },
-                product.title
+                current.title
             ));
         }
         if current.audience != wanted_product {
-            availability::set_product(db, product.id, &wanted_product).await?;
-            changes.push(format!("set who may see `{}`", product.title));
+            availability::write_product_audience(db, current.product_id, &wanted_product).await?;
+            changes.push(format!("set who may see `{}`", current.title));
         }
         if let Some(variants) = wanted_variants {
-            let now_current = availability::of_product(db, product.id).await?;
+            let now_current = switched.as_ref().unwrap_or(current);
             for VariantAvailability { sku, segments } in variants {
                 let Some(variant) = now_current.variants.iter().find(|v| &v.sku == sku) else {
                     return Err(StoreError::Invalid(format!(
                         "availability of `{}`: it has no variant `{sku}`",
-                        product.title
+                        current.title
                     )));
                 };
                 let audience = names.audience(segments.as_ref())?;
@@ -242,17 +245,11 @@ pub(super) async fn apply_availability<C: ConnectionTrait + TransactionTrait>(
         }
         tally.step("availability");
     }
-    for title in listed.keys() {
-        if product::Entity::find()
-            .filter(product::Column::Title.eq(*title))
-            .one(db)
-            .await?
-            .is_none()
-        {
-            return Err(StoreError::Invalid(format!(
-                "availability names the product `{title}`, which does not exist"
-            )));
-        }
+    let titles: HashSet<&str> = catalog.iter().map(|p| p.title.as_str()).collect();
+    if let Some(title) = listed.keys().find(|title| !titles.contains(*title)) {
+        return Err(StoreError::Invalid(format!(
+            "availability names the product `{title}`, which does not exist"
+        )));
     }
     Ok(())
 }

@@ -1,6 +1,8 @@
 //! Export and apply on the test database: round trips, refusals that change nothing.
 
 use super::*;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
 use crate::store::catalog::import::import;
 use crate::store::catalog::import::tests::{now, row};
 use crate::store::orders::coupons;
@@ -305,4 +307,231 @@ async fn product_segments_and_their_grants_round_trip_by_name() {
         "product segment `cheap tea` names the category `Nope`, which does not exist"
     );
     assert_eq!(export(db, "EUR").await.expect("export"), changed);
+}
+
+/// A catalog of `products` products, `Item 0000`, `Item 0001`, …, each with the variants
+/// `I-0000-A` and `I-0000-B`.
+async fn items(db: &sea_orm::DatabaseConnection, products: usize) {
+    let rows: Vec<_> = (0..products)
+        .flat_map(|n| {
+            let title = format!("Item {n:04}");
+            [
+                row(2 * n + 2, &format!("I-{n:04}-A"), &title, 100),
+                row(2 * n + 3, &format!("I-{n:04}-B"), &title, 200),
+            ]
+        })
+        .collect();
+    import(db, &rows, now()).await.expect("catalog");
+}
+
+/// A document with only an availability section, from `(product number, segments, variants)`.
+fn availability_only(
+    entries: impl IntoIterator<
+        Item = (
+            usize,
+            Option<&'static [&'static str]>,
+            Option<serde_json::Value>,
+        ),
+    >,
+) -> StoreConfig {
+    let names = |segments: &[&str]| segments.iter().map(ToString::to_string).collect();
+    StoreConfig {
+        questions: None,
+        segments: None,
+        availability: Some(
+            entries
+                .into_iter()
+                .map(|(n, segments, variants)| ProductAvailability {
+                    product: format!("Item {n:04}"),
+                    segments: segments.map(names),
+                    variants: variants.map(|v| serde_json::from_value(v).expect("variants")),
+                })
+                .collect(),
+        ),
+        product_segments: None,
+        coupons: None,
+        images: None,
+    }
+}
+
+#[tokio::test]
+async fn availability_of_a_large_catalog_is_applied_changed_and_applied_again_unchanged() {
+    let test = TestDb::new().await.expect("test db");
+    let db = &test.db;
+    // More products than one statement's list of 500 ids holds, with changes past the 500th.
+    items(db, 1_200).await;
+    let segments: StoreConfig = serde_json::from_value(serde_json::json!({
+        "segments": [{ "name": "vip", "kind": "manual" }, { "name": "staff", "kind": "manual" }]
+    }))
+    .expect("segments");
+    apply(db, &segments, "EUR", now(), false)
+        .await
+        .expect("segments");
+    const VIP: &[&str] = &["vip"];
+    const STAFF: &[&str] = &["staff"];
+
+    // Every tenth product for vip; two products and one past the 500th by variant.
+    let mut first = vec![
+        (
+            5,
+            None,
+            Some(
+                serde_json::json!([{ "sku": "I-0005-A", "segments": ["staff"] },
+                                          { "sku": "I-0005-B" }]),
+            ),
+        ),
+        (
+            7,
+            None,
+            Some(
+                serde_json::json!([{ "sku": "I-0007-A", "segments": ["staff", "vip"] },
+                                          { "sku": "I-0007-B", "segments": [] }]),
+            ),
+        ),
+        (
+            1105,
+            None,
+            Some(serde_json::json!([{ "sku": "I-1105-A" },
+                                             { "sku": "I-1105-B", "segments": ["vip"] }])),
+        ),
+    ];
+    first.extend((0..1_200).step_by(10).map(|n| (n, Some(VIP), None)));
+    first.sort_by_key(|(n, _, _)| *n);
+    let first = availability_only(first);
+    let mut expected = Vec::new();
+    for n in 0..1_200 {
+        match n {
+            5 => expected.extend([
+                "turn by-variant on for `Item 0005`".to_owned(),
+                "set who may see variant `I-0005-A`".to_owned(),
+            ]),
+            7 => expected.extend([
+                "turn by-variant on for `Item 0007`".to_owned(),
+                "set who may see variant `I-0007-A`".to_owned(),
+                "set who may see variant `I-0007-B`".to_owned(),
+            ]),
+            1105 => expected.extend([
+                "turn by-variant on for `Item 1105`".to_owned(),
+                "set who may see variant `I-1105-B`".to_owned(),
+            ]),
+            n if n % 10 == 0 => expected.push(format!("set who may see `Item {n:04}`")),
+            _ => {}
+        }
+    }
+    assert_eq!(
+        apply(db, &first, "EUR", now(), true)
+            .await
+            .expect("dry run"),
+        expected
+    );
+    assert_eq!(
+        apply(db, &first, "EUR", now(), false).await.expect("apply"),
+        expected
+    );
+    assert_eq!(
+        export(db, "EUR").await.expect("export").availability,
+        first.availability
+    );
+    assert_applies_nothing(db, &first).await;
+
+    // The shopper side reads the same grants: a guest no longer sees `Item 0700`, vip does.
+    let vip = storebot_entity::segment::Entity::find()
+        .filter(storebot_entity::segment::Column::Name.eq("vip"))
+        .one(db)
+        .await
+        .expect("q")
+        .expect("vip")
+        .id;
+    let item_700 = crate::store::catalog::editing::variant_by_sku(db, "I-0700-A")
+        .await
+        .expect("sku")
+        .product_id;
+    let visible = |segments: Vec<i64>| async move {
+        crate::store::catalog::browse::visible_product(db, item_700, &segments)
+            .await
+            .expect("q")
+            .is_some()
+    };
+    assert!(!visible(vec![]).await);
+    assert!(visible(vec![vip]).await);
+
+    // Every twentieth product moves to staff and every hundredth opens to all; `Item 0005`
+    // leaves by-variant mode, `Item 0007` opens a variant to vip, and `Item 0613` goes
+    // by variant and to staff at once.
+    let mut second = vec![
+        (
+            7,
+            None,
+            Some(
+                serde_json::json!([{ "sku": "I-0007-A", "segments": ["staff", "vip"] },
+                                          { "sku": "I-0007-B", "segments": ["vip"] }]),
+            ),
+        ),
+        (
+            613,
+            Some(STAFF),
+            Some(
+                serde_json::json!([{ "sku": "I-0613-A", "segments": ["vip"] },
+                                                    { "sku": "I-0613-B" }]),
+            ),
+        ),
+        (
+            1105,
+            None,
+            Some(serde_json::json!([{ "sku": "I-1105-A" },
+                                             { "sku": "I-1105-B", "segments": ["vip"] }])),
+        ),
+    ];
+    second.extend(
+        (0..1_200)
+            .step_by(10)
+            .filter(|n| n % 100 != 0)
+            .map(|n| (n, Some(if n % 20 == 0 { STAFF } else { VIP }), None)),
+    );
+    second.sort_by_key(|(n, _, _)| *n);
+    let second = availability_only(second);
+    let mut expected = Vec::new();
+    for n in 0..1_200 {
+        match n {
+            5 => expected.push("turn by-variant off for `Item 0005`".to_owned()),
+            7 => expected.push("set who may see variant `I-0007-B`".to_owned()),
+            613 => expected.extend([
+                "turn by-variant on for `Item 0613`".to_owned(),
+                "set who may see `Item 0613`".to_owned(),
+                "set who may see variant `I-0613-A`".to_owned(),
+            ]),
+            n if n % 20 == 0 => expected.push(format!("set who may see `Item {n:04}`")),
+            _ => {}
+        }
+    }
+    assert_eq!(
+        apply(db, &second, "EUR", now(), false)
+            .await
+            .expect("change"),
+        expected
+    );
+    let exported = export(db, "EUR").await.expect("export");
+    assert_eq!(exported.availability, second.availability);
+    assert_applies_nothing(db, &second).await;
+    assert_applies_nothing(db, &exported).await;
+    assert!(visible(vec![]).await, "`Item 0700` is open to all again");
+
+    // A title the catalog lacks refuses the whole file, after everything else is checked.
+    let mut unknown = second.clone();
+    if let Some(list) = unknown.availability.as_mut() {
+        list.push(ProductAvailability {
+            product: "Item 9999".into(),
+            segments: Some(vec![]),
+            variants: None,
+        });
+        list[0].segments = Some(vec!["staff".into()]);
+    }
+    let error = apply(db, &unknown, "EUR", now(), false)
+        .await
+        .expect_err("unknown title");
+    assert_eq!(
+        error.to_string(),
+        "availability names the product `Item 9999`, which does not exist"
+    );
+    assert_eq!(export(db, "EUR").await.expect("export"), exported);
 }
