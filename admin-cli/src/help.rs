@@ -1,6 +1,7 @@
 //! The top-level help's list of every command: read from the clap definition itself when the
 //! tool starts, so it names exactly the commands that exist, each with the first paragraph of
-//! its doc comment. Laid out by comfy-table to the terminal's width, the summaries wrapped.
+//! its doc comment. Laid out by comfy-table to the terminal's width, the summaries wrapped; clap
+//! wraps the rest of the help to the same width.
 
 use clap::Command;
 use comfy_table::{ContentArrangement, presets};
@@ -8,8 +9,10 @@ use comfy_table::{ContentArrangement, presets};
 /// `root` with the list of every command as the text after its help (`-h`, `--help`, and the
 /// help clap shows when no command is given).
 pub fn with_every_command(root: Command) -> Command {
-    let listing = listing(&root, crate::table::width());
-    root.after_help(listing)
+    let width = crate::table::width();
+    let listing = listing(&root, width);
+    // clap's own part of the help wraps to the same width as the list.
+    root.term_width(usize::from(width)).after_help(listing)
 }
 
 /// Every command that can be run under `root`, as its words after the tool's name and its
