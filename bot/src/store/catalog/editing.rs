@@ -320,6 +320,18 @@ pub async fn edit_variant<C: ConnectionTrait + TransactionTrait>(
     Ok(variant)
 }
 
+/// Every category's name by its id.
+pub async fn category_names(
+    db: &impl ConnectionTrait,
+) -> Result<BTreeMap<i64, String>, StoreError> {
+    Ok(category::Entity::find()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|category| (category.id, category.name))
+        .collect())
+}
+
 async fn rows_for(
     db: &impl ConnectionTrait,
     products: Vec<product::Model>,
@@ -339,12 +351,7 @@ async fn rows_for(
             .or_default()
             .push(variant);
     }
-    let categories: BTreeMap<i64, String> = category::Entity::find()
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|category| (category.id, category.name))
-        .collect();
+    let categories = category_names(db).await?;
     Ok(products
         .into_iter()
         .map(|product| ProductRow {

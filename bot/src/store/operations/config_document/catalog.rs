@@ -28,12 +28,7 @@ pub(super) async fn apply_product_segments<C: ConnectionTrait + TransactionTrait
     let Some(wanted_list) = &config.product_segments else {
         return Ok(());
     };
-    let categories: BTreeMap<i64, String> = storebot_entity::category::Entity::find()
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|row| (row.id, row.name))
-        .collect();
+    let categories = crate::store::catalog::editing::category_names(db).await?;
     let existing = psegs::list(db).await?;
     let mut seen = BTreeSet::new();
     for wanted in wanted_list {

@@ -1,7 +1,5 @@
 //! The store's configuration read into one document, rules written in the rule language.
 
-use std::collections::BTreeMap;
-
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::Value;
 use storebot_entity::{product, segment, variant};
@@ -93,12 +91,7 @@ pub async fn export(db: &impl ConnectionTrait, currency: &str) -> Result<StoreCo
             });
         }
     }
-    let categories: BTreeMap<i64, String> = storebot_entity::category::Entity::find()
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|row| (row.id, row.name))
-        .collect();
+    let categories = crate::store::catalog::editing::category_names(db).await?;
     let mut product_segments_out = Vec::new();
     for segment in crate::store::catalog::product_segments::list(db).await? {
         let rule = segment.rule;
