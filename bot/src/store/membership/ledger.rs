@@ -99,6 +99,44 @@ pub(crate) async fn join(
     record(db, segment_id, customer_id, true, cause, now).await
 }
 
+/// [`join`] for many customers of one segment, a few statements for the lot (inside the
+/// caller's transaction): the membership rows, then their ledger entries.
+pub(crate) async fn join_many(
+    db: &impl ConnectionTrait,
+    segment_id: i64,
+    customer_ids: &[i64],
+    source: Source,
+    cause: Cause,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    for chunk in customer_ids.chunks(crate::store::bulk::CHUNK) {
+        segment_member::Entity::insert_many(chunk.iter().map(|customer_id| {
+            segment_member::ActiveModel {
+                segment_id: Set(segment_id),
+                customer_id: Set(*customer_id),
+                source: Set(source.as_str().to_owned()),
+                since: Set(now),
+            }
+        }))
+        .exec_without_returning(db)
+        .await?;
+        membership_event::Entity::insert_many(chunk.iter().map(|customer_id| {
+            membership_event::ActiveModel {
+                segment_id: Set(segment_id),
+                customer_id: Set(*customer_id),
+                kind: Set("joined".to_owned()),
+                cause: Set(cause.as_str().to_owned()),
+                run_id: Set(None),
+                at: Set(now),
+                ..Default::default()
+            }
+        }))
+        .exec_without_returning(db)
+        .await?;
+    }
+    Ok(())
+}
+
 /// Removes a membership row and writes its ledger entry (inside the caller's transaction).
 pub(crate) async fn leave(
     db: &impl ConnectionTrait,

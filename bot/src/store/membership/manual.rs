@@ -3,20 +3,23 @@
 //! Every change made here is one transaction that also writes its `membership_event` (cause
 //! `manual`), and re-evaluates the shopper for the segments that depend on the one changed.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Expr, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter,
-    TransactionSession, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionSession,
+    TransactionTrait,
 };
 use storebot_entity::{segment_member, segment_override};
 
 use crate::segments::Context;
+use crate::store::bulk::CHUNK;
 use crate::store::membership::ledger::Cause;
 use crate::store::membership::ledger::MembershipChange;
 use crate::store::membership::ledger::OverrideMode;
 use crate::store::membership::ledger::Source;
-use crate::store::membership::ledger::join;
+use crate::store::membership::ledger::join_many;
 use crate::store::membership::ledger::leave;
 use crate::store::membership::refresh::refresh_within;
 use crate::store::membership::rules::get;
@@ -36,44 +39,65 @@ where
 {
     let txn = begin_write(db).await?;
     get(&txn, segment_id).await?;
-    segment_override::Entity::delete_many()
-        .filter(segment_override::Column::SegmentId.eq(segment_id))
-        .filter(segment_override::Column::CustomerId.eq(customer_id))
-        .filter(segment_override::Column::Mode.eq(OverrideMode::Exclude.as_str()))
-        .exec(&txn)
-        .await?;
-    let changed = match segment_member::Entity::find_by_id((segment_id, customer_id))
-        .one(&txn)
-        .await?
-    {
-        None => {
-            join(
-                &txn,
-                segment_id,
-                customer_id,
-                Source::Manual,
-                Cause::Manual,
-                now,
-            )
-            .await?;
-            true
-        }
-        Some(row) if row.source == Source::Rule.as_str() => {
-            // Already in by the rule: the merchant's hand now keeps them in.
-            segment_member::ActiveModel {
-                segment_id: Set(segment_id),
-                customer_id: Set(customer_id),
-                source: Set(Source::Manual.as_str().to_owned()),
-                since: Set(row.since),
-            }
-            .update(&txn)
-            .await?;
-            false
-        }
-        Some(_) => false,
-    };
+    let added = add_members(&txn, segment_id, &[customer_id], now).await?;
     txn.commit().await?;
-    Ok(changed)
+    Ok(added > 0)
+}
+
+/// [`add_member`] for many customers of one segment, inside the caller's transaction and a few
+/// statements per [`CHUNK`] of them (a member list of thousands is one import). Returns how many
+/// joined; one already in by the rule is kept in by hand from now on, and one in by hand stays
+/// as they are. The caller checks the segment exists.
+pub(crate) async fn add_members(
+    txn: &impl ConnectionTrait,
+    segment_id: i64,
+    customer_ids: &[i64],
+    now: DateTime<Utc>,
+) -> Result<u64, StoreError> {
+    let mut joined = 0;
+    let unique: BTreeSet<i64> = customer_ids.iter().copied().collect();
+    let unique: Vec<i64> = unique.into_iter().collect();
+    for chunk in unique.chunks(CHUNK) {
+        segment_override::Entity::delete_many()
+            .filter(segment_override::Column::SegmentId.eq(segment_id))
+            .filter(segment_override::Column::CustomerId.is_in(chunk.iter().copied()))
+            .filter(segment_override::Column::Mode.eq(OverrideMode::Exclude.as_str()))
+            .exec(txn)
+            .await?;
+        let present: BTreeMap<i64, String> = segment_member::Entity::find()
+            .filter(segment_member::Column::SegmentId.eq(segment_id))
+            .filter(segment_member::Column::CustomerId.is_in(chunk.iter().copied()))
+            .all(txn)
+            .await?
+            .into_iter()
+            .map(|row| (row.customer_id, row.source))
+            .collect();
+        let new: Vec<i64> = chunk
+            .iter()
+            .copied()
+            .filter(|id| !present.contains_key(id))
+            .collect();
+        join_many(txn, segment_id, &new, Source::Manual, Cause::Manual, now).await?;
+        joined += new.len() as u64;
+        // Already in by the rule: the merchant's hand now keeps them in.
+        let by_rule: Vec<i64> = present
+            .iter()
+            .filter(|(_, source)| source.as_str() == Source::Rule.as_str())
+            .map(|(id, _)| *id)
+            .collect();
+        if !by_rule.is_empty() {
+            segment_member::Entity::update_many()
+                .col_expr(
+                    segment_member::Column::Source,
+                    Expr::value(Source::Manual.as_str()),
+                )
+                .filter(segment_member::Column::SegmentId.eq(segment_id))
+                .filter(segment_member::Column::CustomerId.is_in(by_rule))
+                .exec(txn)
+                .await?;
+        }
+    }
+    Ok(joined)
 }
 
 /// Takes a manual member out of a segment. A member by rule can't be removed by hand (the

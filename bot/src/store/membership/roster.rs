@@ -2,9 +2,10 @@
 //! exclude overrides, a whole list of customers added at once, and what one recompute run did
 //! to each segment.
 //!
-//! Adding from a list is all or nothing: every customer goes in inside one transaction (each
-//! through [`crate::store::membership::manual::add_member`] or [`crate::store::membership::manual::set_override`], nested), or
-//! none does. Nothing here removes a member by rule: that stays the recompute's job.
+//! Adding from a list is all or nothing: every customer goes in inside one transaction, or none
+//! does: to a manual segment 500 at a time ([`crate::store::membership::manual::add_members`]),
+//! to an auto segment one include override each
+//! ([`crate::store::membership::manual::set_override`], which re-evaluates the shopper). Nothing here removes a member by rule: that stays the recompute's job.
 
 use std::collections::BTreeMap;
 
@@ -17,6 +18,7 @@ use serde::Serialize;
 use storebot_entity::{customer, membership_event, segment_member, segment_override};
 
 use crate::segments::Context;
+use crate::store::bulk::CHUNK;
 use crate::store::membership::ledger::OverrideMode;
 use crate::store::membership::{manual, rules};
 use crate::store::{StoreError, begin_write};
@@ -122,30 +124,35 @@ where
 {
     let txn = begin_write(db).await?;
     let segment = rules::get(&txn, segment_id).await?;
+    on_customers(0);
+    if segment.kind != "auto" {
+        let mut added = 0;
+        for (done, chunk) in customer_ids.chunks(CHUNK).enumerate() {
+            added += manual::add_members(&txn, segment_id, chunk, context.now).await?;
+            on_customers((done * CHUNK + chunk.len()).min(customer_ids.len()));
+        }
+        txn.commit().await?;
+        return Ok(added);
+    }
     let mut added = 0;
     for (done, customer_id) in customer_ids.iter().enumerate() {
-        on_customers(done);
         let was_member = segment_member::Entity::find_by_id((segment_id, *customer_id))
             .one(&txn)
             .await?
             .is_some();
-        if segment.kind == "auto" {
-            manual::set_override(
-                &txn,
-                context,
-                segment_id,
-                *customer_id,
-                OverrideMode::Include,
-            )
-            .await?;
-        } else {
-            manual::add_member(&txn, segment_id, *customer_id, context.now).await?;
-        }
+        manual::set_override(
+            &txn,
+            context,
+            segment_id,
+            *customer_id,
+            OverrideMode::Include,
+        )
+        .await?;
         if !was_member {
             added += 1;
         }
+        on_customers(done + 1);
     }
-    on_customers(customer_ids.len());
     txn.commit().await?;
     Ok(added)
 }
@@ -238,7 +245,8 @@ mod tests {
         .await
         .expect("add");
         assert_eq!(added, 2);
-        assert_eq!(reported, [0, 1, 2]);
+        // A manual segment's list is written a chunk of 500 at a time: the start, then each chunk.
+        assert_eq!(reported, [0, 2]);
         assert_eq!(add_all(db, &context, vip, &[a]).await.expect("again"), 0);
         let (listed, excluded) = members(db, vip).await.expect("members");
         assert_eq!(
@@ -246,5 +254,23 @@ mod tests {
             [a, b]
         );
         assert!(excluded.is_empty());
+
+        // A list longer than a statement's chunk, half of it already in: only the others join,
+        // each with one ledger entry.
+        let mut many = vec![a];
+        for id in 0..1_200 {
+            many.push(shopper(db, 10_000 + id).await);
+        }
+        let added = add_all(db, &context, vip, &many).await.expect("many");
+        assert_eq!(added, 1_200);
+        assert_eq!(members(db, vip).await.expect("members").0.len(), 1_202);
+        let joined = membership_event::Entity::find()
+            .filter(membership_event::Column::SegmentId.eq(vip))
+            .filter(membership_event::Column::Kind.eq("joined"))
+            .all(db)
+            .await
+            .expect("ledger");
+        assert_eq!(joined.len(), 1_202);
+        assert_eq!(add_all(db, &context, vip, &many).await.expect("again"), 0);
     }
 }
