@@ -98,7 +98,11 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
             let product = product_id(cx, &product).await?;
             let current = availability::of_product(db, product).await?;
             if current.by_variant && !mode {
-                let exposed = exposure_when_by_variant_ends(&current, &current.audience);
+                let exposed = availability::exposure_when_by_variant_ends(
+                    &current,
+                    &current.audience,
+                    &current.segment_names,
+                );
                 if !exposed.is_empty() {
                     cx.prompt.confirm(
                         cx.yes,
@@ -216,13 +220,12 @@ async fn wizard(cx: &Context, product: Option<i64>) -> Result<()> {
     if mode == 0 {
         let audience = choose("Who may see the product?", &current.audience)?;
         // Every segment by name, the newly chosen ones included.
-        let mut named = current.clone();
-        named.segment_names.extend(
-            segments
-                .iter()
-                .map(|summary| (summary.segment.id, summary.segment.name.clone())),
-        );
-        let exposed = exposure_when_by_variant_ends(&named, &audience);
+        let segment_names = segments
+            .iter()
+            .map(|summary| (summary.segment.id, summary.segment.name.clone()))
+            .collect();
+        let exposed =
+            availability::exposure_when_by_variant_ends(&current, &audience, &segment_names);
         if current.by_variant && !exposed.is_empty() {
             cx.prompt.confirm(
                 cx.yes,
@@ -280,30 +283,6 @@ fn describe(audience: &Audience, names: &[String], ids: &[i64]) -> String {
             .collect::<Vec<_>>()
             .join(", "),
     }
-}
-
-/// What turning by-variant off changes, variant by variant, when the product's audience becomes
-/// `product`: each variant whose own audience is another ("`ETH-RES`, now VIP only, becomes
-/// visible to everybody").
-fn exposure_when_by_variant_ends(current: &Availability, product: &Audience) -> Vec<String> {
-    let who = |audience: &Audience| match audience {
-        Audience::AllSegments => "everybody".to_owned(),
-        Audience::Segments(set) if set.is_empty() => "nobody".to_owned(),
-        Audience::Segments(_) => format!("{} only", audience_text(audience, current)),
-    };
-    current
-        .variants
-        .iter()
-        .filter(|variant| &variant.audience != product)
-        .map(|variant| {
-            format!(
-                "`{}`, now {}, becomes visible to {}",
-                variant.sku,
-                who(&variant.audience),
-                who(product)
-            )
-        })
-        .collect()
 }
 
 fn audience_text(audience: &Audience, availability: &Availability) -> String {

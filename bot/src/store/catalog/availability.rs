@@ -49,6 +49,42 @@ pub struct VariantAvailability {
     pub audience: Audience,
 }
 
+/// What turning by-variant off changes, variant by variant, when the product's audience
+/// becomes `product`: each variant whose own audience is another, in words ("`ETH-RES`, now
+/// VIP only, becomes visible to everybody"). `names` names the segments (an unnamed one shows
+/// its id).
+pub fn exposure_when_by_variant_ends(
+    current: &Availability,
+    product: &Audience,
+    names: &BTreeMap<i64, String>,
+) -> Vec<String> {
+    let who = |audience: &Audience| match audience {
+        Audience::AllSegments => "everybody".to_owned(),
+        Audience::Segments(set) if set.is_empty() => "nobody".to_owned(),
+        Audience::Segments(set) => {
+            let mut named: Vec<String> = set
+                .iter()
+                .map(|id| names.get(id).cloned().unwrap_or_else(|| id.to_string()))
+                .collect();
+            named.sort();
+            format!("{} only", named.join(", "))
+        }
+    };
+    current
+        .variants
+        .iter()
+        .filter(|variant| &variant.audience != product)
+        .map(|variant| {
+            format!(
+                "`{}`, now {}, becomes visible to {}",
+                variant.sku,
+                who(&variant.audience),
+                who(product)
+            )
+        })
+        .collect()
+}
+
 /// A product's availability as it stands.
 pub async fn of_product(
     db: &impl ConnectionTrait,

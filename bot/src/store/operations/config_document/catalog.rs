@@ -208,15 +208,21 @@ pub(super) async fn apply_availability<C: ConnectionTrait + TransactionTrait>(
                 availability::set_by_variant(db, current.product_id, wanted_variants.is_some())
                     .await?;
             switched = Some(after);
-            changes.push(format!(
-                "turn by-variant {} for `{}`",
-                if wanted_variants.is_some() {
-                    "on"
-                } else {
-                    "off"
-                },
-                current.title
-            ));
+            if wanted_variants.is_some() {
+                changes.push(format!("turn by-variant on for `{}`", current.title));
+            } else {
+                // What each variant's audience becomes, as the admin tool's question says it.
+                let exposed = availability::exposure_when_by_variant_ends(
+                    current,
+                    &wanted_product,
+                    names.segment_names(),
+                );
+                let mut change = format!("turn by-variant off for `{}`", current.title);
+                if !exposed.is_empty() {
+                    change = format!("{change}: {}", exposed.join("; "));
+                }
+                changes.push(change);
+            }
         }
         if current.audience != wanted_product {
             availability::write_product_audience(db, current.product_id, &wanted_product).await?;

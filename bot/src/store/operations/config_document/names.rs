@@ -54,6 +54,11 @@ impl Names {
         })
     }
 
+    /// Every segment's name by its id.
+    pub(super) fn segment_names(&self) -> &BTreeMap<i64, String> {
+        &self.segments
+    }
+
     pub(super) fn audience(&self, names: Option<&Vec<String>>) -> Result<Audience, StoreError> {
         match names {
             None => Ok(Audience::AllSegments),

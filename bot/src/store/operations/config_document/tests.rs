@@ -493,7 +493,11 @@ async fn availability_of_a_large_catalog_is_applied_changed_and_applied_again_un
     let mut expected = Vec::new();
     for n in 0..1_200 {
         match n {
-            5 => expected.push("turn by-variant off for `Item 0005`".to_owned()),
+            5 => expected.push(
+                "turn by-variant off for `Item 0005`: `I-0005-A`, now staff only, becomes \
+                 visible to everybody"
+                    .to_owned(),
+            ),
             7 => expected.push("set who may see variant `I-0007-B`".to_owned()),
             613 => expected.extend([
                 "turn by-variant on for `Item 0613`".to_owned(),
