@@ -1,7 +1,8 @@
 //! Tables for human output, laid out by `comfy-table` to fit the terminal: the width is
 //! `COLUMNS` when set, else the terminal's, else 80 (a pipe or a file). Each row stays one line
 //! (so `grep` finds a row whole): a cell too wide for its share is cut at a word or character
-//! boundary with "…", never inside a character; an amount that starts a cell (`−2.00 EUR
+//! boundary with "…", never inside a character; a header is cut only when the table can't fit
+//! with whole headers, never below its column's widest cell; an amount that starts a cell (`−2.00 EUR
 //! (WELCOME10)`) is kept whole and only its note is cut. Columns of amounts and counts are
 //! right-aligned, so money lines up on its decimals; nothing here decides what goes in a table.
 
@@ -16,6 +17,9 @@ const DEFAULT_WIDTH: u16 = 80;
 /// A column whose cells are all at most this wide is never cut (a date with its time, an
 /// amount with its currency); only longer texts are.
 const SHORT: usize = 16;
+
+/// How much of a header survives when the table is too wide for whole headers.
+const HEADER_KEPT: usize = 4;
 
 /// Columns separated by two spaces, a dashed rule under the header, no borders: what a
 /// merchant can paste into a message or read in a log.
@@ -56,7 +60,11 @@ impl Table {
             .set_content_arrangement(ContentArrangement::Dynamic)
             .set_width(width)
             .set_truncation_indicator("…");
-        table.set_header(self.header.clone());
+        // A header gives way only when the table can't fit otherwise, and then is cut, not
+        // wrapped: its column keeps at least the width of its widest cell (see below).
+        let mut header = Row::from(self.header.clone());
+        header.max_height(1);
+        table.set_header(header);
         for cells in &self.rows {
             let mut cells: Vec<String> = cells.iter().take(columns).cloned().collect();
             cells.resize(columns, String::new());
@@ -71,19 +79,17 @@ impl Table {
             if let Some(column) = table.column_mut(index) {
                 // One space on the right, and the junction's space: two between columns.
                 column.set_padding((0, 1));
-                // A header is never cut, so every column stays named; nor is a column of short
-                // values (ids, dates, amounts, SKUs, statuses): the long texts give way first.
+                // A column of short values (ids, dates, amounts, SKUs, statuses) is never cut:
+                // the long texts give way first. Its header keeps at least four characters
+                // ("cus…"), and all of itself when the table fits.
                 let widest = cells().map(|cell| cell.chars().count()).max().unwrap_or(0);
                 // A cell that starts with an amount keeps the amount whole.
                 let amounts = cells()
                     .filter_map(|cell| amount_width(cell))
                     .max()
                     .unwrap_or(0);
-                let keep = self.header[index].chars().count().max(if widest <= SHORT {
-                    widest
-                } else {
-                    amounts
-                });
+                let header = self.header[index].chars().count().min(HEADER_KEPT);
+                let keep = header.max(if widest <= SHORT { widest } else { amounts });
                 column.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(
                     u16::try_from(keep + 1).unwrap_or(u16::MAX),
                 )));
@@ -245,6 +251,53 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn headers_give_way_only_when_the_table_cannot_fit_otherwise() {
+        // Eight short columns whose whole headers need 83 characters (the order list's).
+        let mut table = Table::new([
+            "order", "customer", "placed", "status", "items", "discount", "total", "payment",
+        ]);
+        table.row(
+            [
+                "49728",
+                "#4973",
+                "2025-12-28 10:00",
+                "delivered",
+                "2×SKU-016226, 3×SKU-004145",
+                "–",
+                "85.50 EUR",
+                "–",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+        );
+        let narrow = table.render_width("none", 80);
+        assert!(
+            narrow.lines().all(|line| line.chars().count() <= 80),
+            "{narrow}"
+        );
+        let row = narrow.lines().nth(2).expect("row");
+        for whole in [
+            "49728",
+            "#4973",
+            "2025-12-28 10:00",
+            "delivered",
+            "85.50 EUR",
+        ] {
+            assert!(row.contains(whole), "{narrow}");
+        }
+        assert_eq!(
+            narrow.lines().count(),
+            3,
+            "the header stays one line: {narrow}"
+        );
+        let wide = table.render_width("none", 120);
+        assert!(
+            wide.starts_with("order  customer  placed"),
+            "whole headers when they fit: {wide}"
+        );
     }
 
     #[test]
