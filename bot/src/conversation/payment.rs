@@ -264,12 +264,12 @@ impl Conversation {
         }
     }
 
-    /// The payment's message in the merchant chats, the first time this payment is handled.
+    /// The payment's message in the merchant chats, the first time this payment is handled. The
+    /// adapter has recorded the payment before the update reached here
+    /// ([`Conversation::record_payment`]); one that is not recorded has nothing to claim, so
+    /// nothing is announced.
     pub async fn paid(&self, report: &PaymentReport, now: DateTime<Utc>) -> Outcome {
         let mut outcome = Outcome::default();
-        if !self.record_payment(report, now).await {
-            return outcome;
-        }
         let claimed = payments::claim_announcement(&self.db, &report.telegram_charge_id, now).await;
         let (payment, order) = match claimed {
             Ok(Some(claimed)) => claimed,
