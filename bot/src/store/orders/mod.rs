@@ -11,3 +11,4 @@ pub mod payments;
 pub mod place;
 pub mod quote;
 pub mod status;
+mod stock;

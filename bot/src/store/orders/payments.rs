@@ -12,16 +12,17 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect,
 };
 use serde::Serialize;
-use storebot_entity::{customer, invoice, order, order_item, payment, variant};
+use storebot_entity::{customer, invoice, order, order_item, payment};
 
 use crate::store::bulk::in_chunks;
 use crate::store::messaging::outbox;
+use crate::store::orders::stock::return_stock;
 use crate::store::{StoreError, begin_write};
 
 /// The statuses of an order paid in the chat (`paid` and `cancelled` spelt as in `status`,
@@ -439,19 +440,7 @@ async fn release(
         .filter(order_item::Column::OrderId.eq(order_id))
         .all(txn)
         .await?;
-    for item in items {
-        let Some(variant_id) = item.variant_id else {
-            continue;
-        };
-        variant::Entity::update_many()
-            .col_expr(
-                variant::Column::Stock,
-                Expr::col(variant::Column::Stock).add(item.quantity),
-            )
-            .filter(variant::Column::Id.eq(variant_id))
-            .exec(txn)
-            .await?;
-    }
+    return_stock(txn, &items).await?;
     if let Some(message) = message {
         let customer_id = order::Entity::find_by_id(order_id)
             .one(txn)

@@ -16,13 +16,14 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, ExprTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, TransactionSession, TransactionTrait,
 };
-use storebot_entity::{customer, order, order_item, variant};
+use storebot_entity::{customer, order, order_item};
 
 use super::place::OrderView;
 use crate::store::messaging::outbox;
+use crate::store::orders::stock::return_stock;
 use crate::store::{StoreError, begin_write};
 
 pub const NEW: &str = "new";
@@ -233,20 +234,7 @@ async fn change(
     };
     let stock_returned = to == CANCELLED && cancel_returns_stock(&from) && took_stock(&order);
     if stock_returned {
-        for item in &items {
-            let Some(variant_id) = item.variant_id else {
-                // The variant was deleted since: there is no shelf to put it back on.
-                continue;
-            };
-            variant::Entity::update_many()
-                .col_expr(
-                    variant::Column::Stock,
-                    Expr::col(variant::Column::Stock).add(item.quantity),
-                )
-                .filter(variant::Column::Id.eq(variant_id))
-                .exec(db)
-                .await?;
-        }
+        return_stock(db, &items).await?;
     }
     let language_code: Option<Option<String>> = customer::Entity::find_by_id(order.customer_id)
         .select_only()

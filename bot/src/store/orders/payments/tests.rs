@@ -3,7 +3,7 @@
 //! it, stock back once on expiry, and every pre-checkout refusal.
 
 use sea_orm::{EntityTrait, PaginatorTrait};
-use storebot_entity::{outbox_message, payment as payment_row};
+use storebot_entity::{outbox_message, payment as payment_row, variant};
 
 use super::*;
 use crate::store::operations::demo::fixtures::Shop;

@@ -3,8 +3,8 @@
 //! queued once, and two changes at once.
 
 use sea_orm::ActiveValue::Set;
-use sea_orm::{ActiveModelTrait, DatabaseConnection};
-use storebot_entity::outbox_message;
+use sea_orm::{ActiveModelTrait, DatabaseConnection, ExprTrait};
+use storebot_entity::{outbox_message, variant};
 
 use super::*;
 use crate::store::operations::demo::fixtures::Shop;
