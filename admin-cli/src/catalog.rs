@@ -398,7 +398,7 @@ async fn import(cx: &Context, file: &Path, format: Option<String>) -> Result<()>
     let rows = checked(resolve_images(reading, base))?;
     let bar = crate::progress::bar(cx, rows.len(), "rows");
     let report = import::import_with_progress(&cx.db, &rows, cx.now(), &mut |done| {
-        bar.set_position(u64::try_from(done).unwrap_or(u64::MAX));
+        crate::progress::show(&bar, done, None);
     })
     .await;
     crate::progress::end(&bar, &report);

@@ -124,8 +124,7 @@ async fn apply_pass(cx: &Context, config: &StoreConfig, dry_run: bool) -> Result
     // first report.
     let bar = crate::progress::bar(cx, 0, what);
     let mut show_progress = |progress: ApplyProgress| {
-        bar.set_length(u64::try_from(progress.total).unwrap_or(u64::MAX));
-        bar.set_position(u64::try_from(progress.done).unwrap_or(u64::MAX));
+        crate::progress::show(&bar, progress.done, Some(progress.total));
         bar.set_message(progress.section);
     };
     let outcome = config_document::apply_with_progress(

@@ -33,7 +33,7 @@ pub async fn import(
     let ids = read_customer_list(cx, path).await?;
     let bar = crate::progress::bar(cx, ids.len(), "customers added");
     let added = roster::add_all_with_progress(&cx.db, context, segment_id, &ids, &mut |done| {
-        bar.set_position(u64::try_from(done).unwrap_or(u64::MAX));
+        crate::progress::show(&bar, done, None);
     })
     .await;
     crate::progress::end(&bar, &added);
@@ -54,7 +54,7 @@ async fn read_customer_list(cx: &Context, path: &Path) -> Result<Vec<i64>> {
     let mut ids = Vec::new();
     let bar = crate::progress::bar(cx, records.len(), "lines checked");
     for (done, record) in records.into_iter().enumerate() {
-        bar.set_position(u64::try_from(done).unwrap_or(u64::MAX));
+        crate::progress::show(&bar, done, None);
         let Some(key) = record.get("customer") else {
             problems.push((record.line, "`customer` is empty".to_owned()));
             continue;

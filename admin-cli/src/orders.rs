@@ -144,7 +144,7 @@ pub async fn run(cx: &Context, command: Command) -> Result<()> {
             let rows = checked(cx, reading).await?;
             let bar = crate::progress::bar(cx, rows.len(), "rows");
             let report = management::import_with_progress(db, &rows, currency, &mut |done| {
-                bar.set_position(u64::try_from(done).unwrap_or(u64::MAX));
+                crate::progress::show(&bar, done, None);
             })
             .await;
             crate::progress::end(&bar, &report);

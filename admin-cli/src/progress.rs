@@ -51,6 +51,16 @@ fn styled(json: bool, total: u64, template: &str) -> ProgressBar {
     bar
 }
 
+/// Moves `bar` to `done` of `total` steps: what every report of a store function's progress
+/// comes down to (`total` learned from the first report where it is only known then).
+pub fn show(bar: &ProgressBar, done: usize, total: Option<usize>) {
+    let steps = |count: usize| u64::try_from(count).unwrap_or(u64::MAX);
+    if let Some(total) = total {
+        bar.set_length(steps(total));
+    }
+    bar.set_position(steps(done));
+}
+
 /// Ends `bar` after its work: full when the work succeeded, left where it stopped when it
 /// failed (a refused import must not look complete).
 pub fn end<T, E>(bar: &ProgressBar, outcome: &Result<T, E>) {

@@ -488,8 +488,7 @@ async fn recompute_now(cx: &Context) -> Result<()> {
     // first report.
     let bar = crate::progress::bar(cx, 0, "segments");
     let mut show_progress = |progress: recompute::Progress<'_>| {
-        bar.set_length(u64::try_from(progress.total).unwrap_or(u64::MAX));
-        bar.set_position(u64::try_from(progress.done).unwrap_or(u64::MAX));
+        crate::progress::show(&bar, progress.done, Some(progress.total));
         bar.set_message(progress.segment.to_owned());
     };
     let summary =
