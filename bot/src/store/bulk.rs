@@ -17,7 +17,7 @@ use super::StoreError;
 pub(crate) const CHUNK: usize = 500;
 
 /// The rows `query` finds for each [`CHUNK`] of `ids`, gathered: a list of a whole store's
-/// ids (`orders list --all` on a long history) would bind more values in one `IN (...)` than
+/// ids (`customers list --all` on a large shop, `orders list --limit 40000`) would bind more values in one `IN (...)` than
 /// SQLite allows. Rows come chunk by chunk, so a caller that needs an order sorts them.
 pub(crate) async fn in_chunks<T, F, Fut>(ids: &[i64], mut query: F) -> Result<Vec<T>, StoreError>
 where

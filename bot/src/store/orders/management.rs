@@ -95,8 +95,9 @@ pub async fn order(db: &impl ConnectionTrait, id: i64) -> Result<OrderRow, Store
     rows.pop().ok_or_else(|| StoreError::not_found("order", id))
 }
 
-/// The orders with their items, read a [`CHUNK`] of orders at a time: a whole history (`orders
-/// list --all`) would otherwise bind more ids than SQLite allows in one statement.
+/// The orders with their items, read a [`CHUNK`] of orders at a time: a long page (`orders list
+/// --limit 40000`) or an unlimited filter would otherwise bind more ids than SQLite allows in
+/// one statement.
 async fn with_items(
     db: &impl ConnectionTrait,
     orders: Vec<order::Model>,
@@ -571,8 +572,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_whole_history_is_listed_past_the_bind_limit_of_one_statement() {
-        // SQLite binds at most 32,766 values to a statement: every list of a whole store (the
-        // merchant's `--all`) reads its related rows a chunk of ids at a time.
+        // SQLite binds at most 32,766 values to a statement: a list of a whole store (the
+        // merchant's `--all`, a long `--limit`) reads its related rows a chunk of ids at a time.
         let test = TestDb::new().await.expect("test db");
         let db = &test.db;
         crate::store::catalog::import::import(db, &[row(2, "T-1", "Tea", 250)], now())
