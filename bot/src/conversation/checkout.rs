@@ -43,6 +43,25 @@ const PHONE_DIGITS: std::ops::RangeInclusive<usize> = 5..=15;
 const MAX_ADDRESS_CHARS: usize = 500;
 
 impl Session<'_> {
+    /// The phone and address lines a confirmation shows, and the shopper's settings with the
+    /// details saved from their last order: each on a line of its own, nothing for one unknown.
+    pub(super) fn contact_lines(&self, phone: Option<&str>, address: Option<&str>) -> String {
+        let mut lines = String::new();
+        if let Some(phone) = phone {
+            lines.push_str(&format!(
+                "\n{}",
+                self.fill("confirm_phone", &[("phone", phone)])
+            ));
+        }
+        if let Some(address) = address {
+            lines.push_str(&format!(
+                "\n{}",
+                self.fill("confirm_address", &[("address", address)])
+            ));
+        }
+        lines
+    }
+
     /// Starts checkout with a fresh token, then asks what the store's settings require.
     pub async fn checkout(&mut self) -> Flow {
         let lines = cart::lines(self.db(), self.customer.id, &self.segments).await?;
@@ -233,18 +252,7 @@ impl Session<'_> {
                 self.fill("coupon_to_pay", &[("total", &to_pay)])
             ));
         }
-        if let Some(phone) = &phone {
-            text.push_str(&format!(
-                "\n{}",
-                self.fill("confirm_phone", &[("phone", phone)])
-            ));
-        }
-        if let Some(address) = &address {
-            text.push_str(&format!(
-                "\n{}",
-                self.fill("confirm_address", &[("address", address)])
-            ));
-        }
+        text.push_str(&self.contact_lines(phone.as_deref(), address.as_deref()));
         let left_out = left_out_titles(&quoted.lines);
         if !left_out.is_empty() {
             text.push_str(&format!(

@@ -248,18 +248,7 @@ impl Session<'_> {
             crate::store::shoppers::customers::saved_details(self.db(), self.customer.id).await?;
         if phone.is_some() || address.is_some() {
             text.push_str(&format!("\n\n{}", self.t("saved_details_title")));
-            if let Some(phone) = &phone {
-                text.push_str(&format!(
-                    "\n{}",
-                    self.fill("confirm_phone", &[("phone", phone)])
-                ));
-            }
-            if let Some(address) = &address {
-                text.push_str(&format!(
-                    "\n{}",
-                    self.fill("confirm_address", &[("address", address)])
-                ));
-            }
+            text.push_str(&self.contact_lines(phone.as_deref(), address.as_deref()));
             rows.push(vec![Button::new(
                 self.t("forget_details"),
                 Callback::ForgetDetails,
